@@ -1,0 +1,81 @@
+//! Errors a provider reports. The edge tells the variants apart; the detail strings go to logs
+//! only, and `Rejection::reason` is the only part a browser sees.
+
+use std::fmt;
+
+/// Why a login through a provider did not produce an `Identity`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProviderError {
+    /// The assertion failed a check (signature, issuer, audience, nonce...).
+    #[error("assertion rejected: {0}")]
+    Rejected(Rejection),
+    /// The provider itself refused the login (for example `error=access_denied`).
+    #[error("provider refused the login: {0}")]
+    Denied(String),
+    /// The provider could not be reached or answered garbage.
+    #[error("provider unavailable: {0}")]
+    Upstream(String),
+    /// The provider's configuration does not fit what it publishes.
+    #[error("provider misconfigured: {0}")]
+    Misconfigured(String),
+}
+
+impl ProviderError {
+    /// A rejection with a stable reason code and a detail for the logs.
+    pub fn rejected(reason: &'static str, detail: impl Into<String>) -> Self {
+        Self::Rejected(Rejection {
+            reason,
+            detail: detail.into(),
+        })
+    }
+}
+
+/// A failed check: a stable snake_case `reason` (public: error `type`, metrics label) and a
+/// `detail` for the logs that never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    /// Stable code, e.g. `id_token_issuer_mismatch`.
+    pub reason: &'static str,
+    /// What exactly was wrong, for operators.
+    pub detail: String,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.reason, self.detail)
+    }
+}
+
+/// A provider configuration that cannot be opened: every problem, each naming its key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", .problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct OpenError {
+    /// The problems found, in key order.
+    pub problems: Vec<ConfigProblem>,
+}
+
+/// One bad configuration value: the full key (`providers.corp.issuer`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The dotted key, as in the TOML file.
+    pub key: String,
+    /// Why the value is refused.
+    pub reason: String,
+}
+
+impl ConfigProblem {
+    /// A problem with `key`.
+    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.key, self.reason)
+    }
+}

@@ -1,0 +1,73 @@
+//! The HTTP client a provider uses to reach its issuer.
+
+use std::time::Duration;
+
+use idp_provider_api::ProviderError;
+use serde::de::DeserializeOwned;
+use url::Url;
+
+/// Largest discovery or JWKS document accepted; anything bigger is an attack or a mistake.
+const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
+
+/// One client per provider: rustls, redirects off (a redirect from the token endpoint or the
+/// JWKS URL could point anywhere: SSRF), a timeout on every request.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("idp-bridge/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| ProviderError::Misconfigured(format!("cannot build the HTTP client: {e}")))
+}
+
+/// GETs a JSON document (discovery, JWKS) with a size cap.
+///
+/// # Errors
+/// `Upstream` for transport errors, non-200 answers, oversized or unparsable bodies.
+pub(crate) async fn get_json<T: DeserializeOwned>(
+    http: &reqwest::Client,
+    url: &Url,
+    what: &str,
+) -> Result<T, ProviderError> {
+    let upstream = |detail: String| ProviderError::Upstream(format!("{what} at {url}: {detail}"));
+    let mut response = http
+        .get(url.clone())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
+        .map_err(|e| upstream(format!("request failed: {}", without_url(&e))))?;
+    if response.status() != reqwest::StatusCode::OK {
+        return Err(upstream(format!(
+            "answered HTTP {}",
+            response.status().as_u16()
+        )));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| upstream(format!("reading the body failed: {}", without_url(&e))))?
+    {
+        if body.len() + chunk.len() > MAX_DOCUMENT_BYTES {
+            return Err(upstream(format!("body exceeds {MAX_DOCUMENT_BYTES} bytes")));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body).map_err(|e| upstream(format!("not valid JSON for a {what}: {e}")))
+}
+
+/// A reqwest error without its URL (the caller already names it).
+pub(crate) fn without_url(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    if let Some(url) = e.url() {
+        text = text.replace(&format!(" for url ({url})"), "");
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

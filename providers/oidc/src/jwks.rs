@@ -1,0 +1,140 @@
+//! The signing-key cache of one provider.
+//!
+//! Keys come only from the discovered `jwks_uri`. They live in a moka cache for
+//! `jwks_cache_seconds`; moka's `try_get_with` makes every load single-flight, so a burst of
+//! logins costs one fetch. A token whose `kid` is unknown may force one refetch, but only if the
+//! last *forced* refetch is at least `jwks_refetch_interval_seconds` old: a real key rotation is
+//! picked up at once, while a flood of random `kid`s costs at most one fetch per interval. When
+//! the provider is down, the last good keys keep being served and the fetch is retried after a
+//! short delay.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use idp_provider_api::ProviderError;
+use moka::Expiry;
+use moka::future::Cache;
+use openidconnect::core::CoreJsonWebKeySet;
+use url::Url;
+
+use crate::http::get_json;
+
+/// How soon a fetch is retried after it failed and stale keys were served instead.
+const STALE_RETRY: Duration = Duration::from_secs(10);
+
+/// Keys as cached: fresh from the provider, or the last good ones served during an outage.
+#[derive(Clone)]
+struct CachedKeys {
+    keys: Arc<CoreJsonWebKeySet>,
+    fresh: bool,
+}
+
+/// Fresh keys live for the configured TTL, stale ones only until the next retry.
+struct KeysExpiry {
+    ttl: Duration,
+}
+
+impl Expiry<(), CachedKeys> for KeysExpiry {
+    fn expire_after_create(&self, _: &(), keys: &CachedKeys, _: Instant) -> Option<Duration> {
+        Some(if keys.fresh { self.ttl } else { STALE_RETRY })
+    }
+}
+
+/// The JWKS cache; see the module documentation.
+pub struct JwksCache {
+    http: reqwest::Client,
+    cache: Cache<(), CachedKeys>,
+    /// Served when a fetch fails. A std mutex: held for a clone, never across an await.
+    last_good: Mutex<Option<Arc<CoreJsonWebKeySet>>>,
+    /// When an unknown `kid` last forced a refetch.
+    last_forced: Mutex<Option<Instant>>,
+    refetch_interval: Duration,
+    fetches: AtomicU64,
+}
+
+impl JwksCache {
+    /// A cache that fetches with `http`, keeps keys for `ttl`, and lets unknown `kid`s force a
+    /// refetch at most once per `refetch_interval`.
+    pub fn new(http: reqwest::Client, ttl: Duration, refetch_interval: Duration) -> Self {
+        Self {
+            http,
+            cache: Cache::builder()
+                .max_capacity(1)
+                .expire_after(KeysExpiry { ttl })
+                .build(),
+            last_good: Mutex::new(None),
+            last_forced: Mutex::new(None),
+            refetch_interval,
+            fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// The keys to verify with: cached, or loaded once for all concurrent callers.
+    ///
+    /// # Errors
+    /// `Upstream` when no keys were ever loaded and the provider cannot be reached.
+    pub async fn current(&self, jwks_uri: &Url) -> Result<Arc<CoreJsonWebKeySet>, ProviderError> {
+        self.cache
+            .try_get_with((), self.load(jwks_uri))
+            .await
+            .map(|cached| cached.keys)
+            .map_err(|e: Arc<ProviderError>| ProviderError::Upstream(e.to_string()))
+    }
+
+    /// Called when a token names a key the cached set lacks. Returns newer keys if a refetch is
+    /// allowed now, `None` if the last forced refetch is too recent (the token is then rejected).
+    ///
+    /// # Errors
+    /// As [`JwksCache::current`].
+    pub async fn refetch_for_unknown_kid(
+        &self,
+        jwks_uri: &Url,
+    ) -> Result<Option<Arc<CoreJsonWebKeySet>>, ProviderError> {
+        let allowed = {
+            let mut last = self.last_forced.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            let allowed = last.is_none_or(|t| now.duration_since(t) >= self.refetch_interval);
+            if allowed {
+                *last = Some(now);
+            }
+            allowed
+        };
+        if !allowed {
+            return Ok(None);
+        }
+        self.cache.invalidate(&()).await;
+        self.current(jwks_uri).await.map(Some)
+    }
+
+    /// How many times the JWKS was fetched (for tests and metrics).
+    pub fn fetch_count(&self) -> u64 {
+        self.fetches.load(Ordering::Relaxed)
+    }
+
+    async fn load(&self, jwks_uri: &Url) -> Result<CachedKeys, ProviderError> {
+        self.fetches.fetch_add(1, Ordering::Relaxed);
+        match get_json::<CoreJsonWebKeySet>(&self.http, jwks_uri, "JWKS").await {
+            Ok(keys) => {
+                let keys = Arc::new(keys);
+                *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
+                tracing::debug!(keys = keys.keys().len(), "loaded signing keys");
+                Ok(CachedKeys { keys, fresh: true })
+            }
+            Err(error) => {
+                let stale = self
+                    .last_good
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone();
+                match stale {
+                    Some(keys) => {
+                        tracing::warn!(%error, "JWKS fetch failed; serving the last good keys");
+                        Ok(CachedKeys { keys, fresh: false })
+                    }
+                    None => Err(error),
+                }
+            }
+        }
+    }
+}

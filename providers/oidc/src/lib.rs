@@ -1,0 +1,312 @@
+//! The generic OpenID Connect provider of idp-bridge.
+//!
+//! Authorization code flow with PKCE S256, `state` and `nonce` always; discovery with the exact
+//! issuer check; a JWKS cache that follows key rotation; ID-token validation as DESIGN.md
+//! section 4. The provider keeps no per-login state: the gateway passes it in.
+//!
+//! Layout:
+//! - [`config`]: the `[providers.<id>]` keys and their validation.
+//! - [`discovery`]: provider metadata and the issuer check.
+//! - [`jwks`]: the key cache with single-flight, rate-limited refetch.
+//! - [`verify`]: the ID-token checks.
+//! - `exchange`: the code exchange at the token endpoint.
+//! - `http`: the one HTTP client per provider.
+
+pub mod config;
+pub mod discovery;
+mod exchange;
+mod http;
+pub mod jwks;
+pub mod verify;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use idp_provider_api::{
+    AuthorizationRequest, CallbackInput, ConfigProblem, Identity, OpenError, Provider,
+    ProviderError, ProviderInfo, RedirectFlow, Secret,
+};
+use openidconnect::{ClientId, IssuerUrl};
+use serde_json::Value;
+use tokio::sync::OnceCell;
+use url::Url;
+
+pub use config::Config;
+use discovery::Metadata;
+use exchange::Exchanger;
+use jwks::JwksCache;
+use verify::{Claims, Expectations, VerifyError, verify_id_token};
+
+/// The provider `type` this crate registers.
+pub const KIND: &str = "oidc";
+
+/// A generic OpenID Connect provider.
+pub struct OidcProvider {
+    info: ProviderInfo,
+    config: Config,
+    issuer_url: Url,
+    expectations: Expectations,
+    http: reqwest::Client,
+    /// Loaded once, single-flight; a failed load is retried by the next caller.
+    endpoints: OnceCell<Arc<Endpoints>>,
+    jwks: JwksCache,
+}
+
+/// What discovery yields, ready to use.
+struct Endpoints {
+    metadata: Metadata,
+    exchanger: Exchanger,
+}
+
+/// Opens an `oidc` provider: checks the configuration offline (no network), so `check-config`
+/// can run it. Discovery and keys load on first use and in `ready()`.
+///
+/// # Errors
+/// Every configuration problem, each naming its `providers.<id>.<key>`.
+pub fn open(info: ProviderInfo, config: Value) -> Result<Arc<dyn Provider>, OpenError> {
+    Ok(open_oidc(info, config)?)
+}
+
+/// As [`open`], returning the concrete type (for crates that build on it, and benchmarks).
+///
+/// # Errors
+/// As [`open`].
+pub fn open_oidc(info: ProviderInfo, config: Value) -> Result<Arc<OidcProvider>, OpenError> {
+    let prefix = format!("providers.{}", info.id);
+    let config: Config = serde_path_to_error::deserialize(config).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." {
+            prefix.clone()
+        } else {
+            format!("{prefix}.{path}")
+        };
+        OpenError {
+            problems: vec![ConfigProblem::new(key, e.into_inner().to_string())],
+        }
+    })?;
+    let checked = config.check(&info.id)?;
+    let timeout = Duration::from_millis(config.timeout_ms);
+    let http = http::client(timeout).map_err(|e| OpenError {
+        problems: vec![ConfigProblem::new(prefix.clone(), e.to_string())],
+    })?;
+    let client_secret = config
+        .client_secret
+        .clone()
+        .unwrap_or_else(|| Secret::new(String::new()));
+    let expectations = Expectations {
+        issuer: IssuerUrl::new(config.issuer.clone()).map_err(|e| OpenError {
+            problems: vec![ConfigProblem::new(
+                format!("{prefix}.issuer"),
+                e.to_string(),
+            )],
+        })?,
+        client_id: ClientId::new(config.client_id.clone()),
+        client_secret,
+        allowed_algs: checked.algs,
+        trusted_audiences: config.trusted_audiences.clone(),
+        leeway: Duration::from_secs(config.leeway_seconds),
+        max_age: Duration::from_secs(config.max_token_age_seconds),
+    };
+    let jwks = JwksCache::new(
+        http.clone(),
+        Duration::from_secs(config.jwks_cache_seconds),
+        Duration::from_secs(config.jwks_refetch_interval_seconds),
+    );
+    if config.allow_insecure_http {
+        tracing::warn!(provider = %info.id, "allow_insecure_http is on: the issuer may use plain http");
+    }
+    Ok(Arc::new(OidcProvider {
+        info,
+        config,
+        issuer_url: checked.issuer,
+        expectations,
+        http,
+        endpoints: OnceCell::new(),
+        jwks,
+    }))
+}
+
+impl OidcProvider {
+    async fn endpoints(&self) -> Result<&Arc<Endpoints>, ProviderError> {
+        self.endpoints
+            .get_or_try_init(|| async {
+                let metadata = discovery::discover(
+                    &self.http,
+                    &self.config.issuer,
+                    &self.issuer_url,
+                    self.config.allow_insecure_http,
+                )
+                .await?;
+                let exchanger = Exchanger::new(
+                    &self.config.client_id,
+                    &self.expectations.client_secret,
+                    &metadata.authorization_endpoint,
+                    &metadata.token_endpoint,
+                    self.config.token_endpoint_auth_method,
+                );
+                tracing::info!(provider = %self.info.id, issuer = %metadata.issuer, "loaded provider metadata");
+                Ok(Arc::new(Endpoints { metadata, exchanger }))
+            })
+            .await
+    }
+
+    /// Verifies an ID token with the cached keys, refetching them once if its key is unknown.
+    ///
+    /// # Errors
+    /// `Rejected` with the failed check, `Upstream` when keys cannot be loaded.
+    pub async fn verify(
+        &self,
+        raw: &str,
+        nonce: &Secret<String>,
+        access_token: Option<&str>,
+    ) -> Result<Claims, ProviderError> {
+        let jwks_uri = &self.endpoints().await?.metadata.jwks_uri;
+        let keys = self.jwks.current(jwks_uri).await?;
+        let verify = |keys: &openidconnect::core::CoreJsonWebKeySet| {
+            verify_id_token(
+                raw,
+                keys,
+                &self.expectations,
+                nonce,
+                access_token,
+                Utc::now(),
+            )
+        };
+        match verify(&keys) {
+            Ok(claims) => Ok(claims),
+            Err(VerifyError::Rejected(e)) => Err(e),
+            Err(VerifyError::UnknownKey) => {
+                let Some(newer) = self.jwks.refetch_for_unknown_kid(jwks_uri).await? else {
+                    return Err(unknown_key("and a refetch happened too recently"));
+                };
+                match verify(&newer) {
+                    Ok(claims) => Ok(claims),
+                    Err(VerifyError::Rejected(e)) => Err(e),
+                    Err(VerifyError::UnknownKey) => Err(unknown_key("even after a refetch")),
+                }
+            }
+        }
+    }
+
+    /// How many JWKS fetches this provider made (tests, metrics).
+    pub fn jwks_fetch_count(&self) -> u64 {
+        self.jwks.fetch_count()
+    }
+
+    fn identity(&self, claims: &Claims) -> Identity {
+        let email = claims.email().map(|e| e.as_str().to_string());
+        let name = claims
+            .name()
+            .and_then(|n| n.get(None))
+            .map(|n| n.as_str().to_string());
+        Identity::verified(
+            self.info.id.clone(),
+            claims.issuer().as_str(),
+            claims.subject().as_str(),
+        )
+        // Only the boolean `true` counts: openidconnect refuses a string there.
+        .with_email(email, claims.email_verified() == Some(true))
+        .with_name(name)
+        .with_claims(claims.additional_claims().0.clone())
+    }
+}
+
+fn unknown_key(why: &str) -> ProviderError {
+    ProviderError::rejected(
+        "id_token_unknown_key",
+        format!("no key in the provider's JWKS matches the token's kid and algorithm, {why}"),
+    )
+}
+
+#[async_trait]
+impl Provider for OidcProvider {
+    fn info(&self) -> &ProviderInfo {
+        &self.info
+    }
+
+    fn redirect(&self) -> Option<&dyn RedirectFlow> {
+        Some(self)
+    }
+
+    async fn ready(&self) -> Result<(), ProviderError> {
+        let endpoints = self.endpoints().await?;
+        self.jwks.current(&endpoints.metadata.jwks_uri).await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RedirectFlow for OidcProvider {
+    async fn authorization_url(
+        &self,
+        request: AuthorizationRequest<'_>,
+    ) -> Result<Url, ProviderError> {
+        let endpoints = self.endpoints().await?;
+        let mut scopes: Vec<&str> = self.config.scopes.iter().map(String::as_str).collect();
+        for extra in request.extra_scopes {
+            if !scopes.contains(&extra.as_str()) {
+                scopes.push(extra);
+            }
+        }
+        let mut url = endpoints.metadata.authorization_endpoint.clone();
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("response_type", "code")
+                .append_pair("client_id", &self.config.client_id)
+                .append_pair("redirect_uri", request.redirect_uri.as_str())
+                .append_pair("scope", &scopes.join(" "))
+                .append_pair("state", request.state.expose())
+                .append_pair("nonce", request.nonce.expose())
+                .append_pair("code_challenge", request.pkce_challenge)
+                .append_pair("code_challenge_method", "S256");
+            if let Some(hint) = request.login_hint {
+                query.append_pair("login_hint", hint);
+            }
+        }
+        Ok(url)
+    }
+
+    async fn callback(&self, input: CallbackInput<'_>) -> Result<Identity, ProviderError> {
+        let endpoints = self.endpoints().await?;
+        // RFC 9207: a provider that announces `iss` in authorization responses must send it,
+        // and whenever it is present it must be this provider's issuer (mix-up defence).
+        match input.iss {
+            Some(iss) if iss != self.config.issuer => {
+                return Err(ProviderError::rejected(
+                    "authorization_response_issuer_mismatch",
+                    format!("iss parameter {iss:?} is not {:?}", self.config.issuer),
+                ));
+            }
+            None if endpoints
+                .metadata
+                .authorization_response_iss_parameter_supported =>
+            {
+                return Err(ProviderError::rejected(
+                    "authorization_response_issuer_missing",
+                    "the provider announces RFC 9207 but the response has no iss",
+                ));
+            }
+            _ => {}
+        }
+        let tokens = endpoints
+            .exchanger
+            .exchange(
+                &self.http,
+                input.code,
+                input.pkce_verifier,
+                input.redirect_uri,
+            )
+            .await?;
+        let claims = self
+            .verify(
+                tokens.id_token.expose(),
+                input.nonce,
+                Some(tokens.access_token.expose()),
+            )
+            .await?;
+        Ok(self.identity(&claims))
+    }
+}

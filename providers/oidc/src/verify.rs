@@ -1,0 +1,254 @@
+//! ID-token validation (DESIGN.md section 4), on top of openidconnect's verifier.
+//!
+//! openidconnect checks the JOSE header (`typ`, `cty`, `crit`), the algorithm allow-list, the
+//! key choice by `kid` and type, the signature, `iss`, `aud`, `exp` and the nonce. It leaves
+//! `iat`, `nbf`, `azp`, `at_hash` and the shape of `sub` to us; those checks are below.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use idp_provider_api::{ProviderError, Secret};
+use openidconnect::core::{
+    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+};
+use openidconnect::{
+    AccessToken, AccessTokenHash, AdditionalClaims, ClaimsVerificationError, ClientId,
+    ClientSecret, IdToken, IdTokenClaims, IdTokenVerifier, IssuerUrl, JsonWebKey, Nonce,
+    SignatureVerificationError,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Tokens larger than this are refused before any parsing (JWT attack list, case 22).
+pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
+
+/// Longest `sub` accepted (OIDC Core: at most 255 ASCII characters).
+const MAX_SUBJECT_LEN: usize = 255;
+
+/// Every claim that is not a standard one, kept for policy and `Identity::claims`.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct OtherClaims(pub Map<String, Value>);
+impl AdditionalClaims for OtherClaims {}
+
+/// The verified claims of an ID token.
+pub type Claims = IdTokenClaims<OtherClaims, CoreGenderClaim>;
+
+type ParsedIdToken = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// What an ID token is checked against; built once per provider.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    /// The configured issuer, compared exactly.
+    pub issuer: IssuerUrl,
+    /// Our client id: must be in `aud`.
+    pub client_id: ClientId,
+    /// Keys HS* tokens; HS* only if listed in `allowed_algs`.
+    pub client_secret: Secret<String>,
+    /// The algorithm allow-list.
+    pub allowed_algs: Vec<CoreJwsSigningAlgorithm>,
+    /// Other audiences that may appear beside `client_id`.
+    pub trusted_audiences: Vec<String>,
+    /// Clock skew tolerated on `exp`, `iat` and `nbf`.
+    pub leeway: Duration,
+    /// Oldest `iat` accepted.
+    pub max_age: Duration,
+}
+
+/// Why a token failed. `UnknownKey` is separate because it may be cured by a JWKS refetch.
+#[derive(Debug)]
+pub enum VerifyError {
+    /// No key in the set matches the token's `kid` and algorithm.
+    UnknownKey,
+    /// Any other failed check.
+    Rejected(ProviderError),
+}
+
+fn reject(reason: &'static str, detail: impl Into<String>) -> VerifyError {
+    VerifyError::Rejected(ProviderError::rejected(reason, detail))
+}
+
+/// Verifies `raw` against `keys` and `expected`, at time `now`.
+///
+/// `access_token` is the one from the same token response; when the ID token has `at_hash`, it
+/// must match it.
+///
+/// # Errors
+/// `UnknownKey` when no key matches, `Rejected` with a reason naming the failed check otherwise.
+pub fn verify_id_token(
+    raw: &str,
+    keys: &CoreJsonWebKeySet,
+    expected: &Expectations,
+    nonce: &Secret<String>,
+    access_token: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<Claims, VerifyError> {
+    if raw.len() > MAX_ID_TOKEN_BYTES {
+        return Err(reject(
+            "id_token_too_large",
+            format!("{} bytes, limit {MAX_ID_TOKEN_BYTES}", raw.len()),
+        ));
+    }
+    let token = ParsedIdToken::from_str(raw).map_err(|e| {
+        reject(
+            "id_token_malformed",
+            format!("cannot parse the ID token: {e}"),
+        )
+    })?;
+    let leeway = TimeDelta::from_std(expected.leeway).unwrap_or(TimeDelta::zero());
+    let trusted = expected.trusted_audiences.clone();
+    let verifier = IdTokenVerifier::new_confidential_client(
+        expected.client_id.clone(),
+        ClientSecret::new(expected.client_secret.expose().clone()),
+        expected.issuer.clone(),
+        keys.clone(),
+    )
+    .set_allowed_algs(expected.allowed_algs.iter().cloned())
+    .set_other_audience_verifier_fn(move |aud| trusted.iter().any(|t| t.as_str() == aud.as_str()))
+    // `exp` gets the leeway by checking against a clock moved back by it.
+    .set_time_fn(move || now - leeway);
+    let nonce = Nonce::new(nonce.expose().clone());
+    let claims = token.claims(&verifier, &nonce).map_err(classify)?.clone();
+
+    check_iat(&claims, now, leeway, expected.max_age)?;
+    check_nbf(&claims, now, leeway)?;
+    check_azp(&claims, expected)?;
+    check_subject(&claims)?;
+    if let (Some(expected_hash), Some(access_token)) = (claims.access_token_hash(), access_token) {
+        check_at_hash(&token, &verifier, expected, expected_hash, access_token)?;
+    }
+    Ok(claims)
+}
+
+/// Maps openidconnect's verdict to our reasons.
+fn classify(error: ClaimsVerificationError) -> VerifyError {
+    use ClaimsVerificationError as C;
+    use SignatureVerificationError as S;
+    let detail = error.to_string();
+    match error {
+        C::SignatureVerification(S::NoMatchingKey) => VerifyError::UnknownKey,
+        C::SignatureVerification(S::AmbiguousKeyId(d)) => reject("id_token_key_ambiguous", d),
+        C::SignatureVerification(S::DisallowedAlg(d) | S::UnsupportedAlg(d)) => {
+            reject("id_token_alg_not_allowed", d)
+        }
+        C::SignatureVerification(S::NoSignature) => {
+            reject("id_token_alg_not_allowed", "unsigned token (alg none)")
+        }
+        C::SignatureVerification(e) => reject("id_token_signature_invalid", e.to_string()),
+        C::InvalidIssuer(d) => reject("id_token_issuer_mismatch", d),
+        C::InvalidAudience(d) => reject("id_token_audience_mismatch", d),
+        C::Expired(d) => reject("id_token_expired", d),
+        C::InvalidNonce(d) => reject("id_token_nonce_mismatch", d),
+        C::InvalidSubject(d) => reject("id_token_subject_invalid", d),
+        C::Unsupported(d) => reject("id_token_header_unsupported", d),
+        _ => reject("id_token_invalid", detail),
+    }
+}
+
+fn check_iat(
+    claims: &Claims,
+    now: DateTime<Utc>,
+    leeway: TimeDelta,
+    max_age: Duration,
+) -> Result<(), VerifyError> {
+    let iat = claims.issue_time();
+    if iat > now + leeway {
+        return Err(reject(
+            "id_token_issued_in_future",
+            format!("iat {iat} is after {now}"),
+        ));
+    }
+    let max_age = TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX);
+    if now - iat > max_age + leeway {
+        return Err(reject(
+            "id_token_too_old",
+            format!(
+                "iat {iat} is more than {}s before {now}",
+                max_age.num_seconds()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_nbf(claims: &Claims, now: DateTime<Utc>, leeway: TimeDelta) -> Result<(), VerifyError> {
+    let Some(nbf) = claims.additional_claims().0.get("nbf") else {
+        return Ok(());
+    };
+    let Some(nbf) = nbf
+        .as_i64()
+        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
+    else {
+        return Err(reject("id_token_malformed", "nbf is not a NumericDate"));
+    };
+    if nbf > now + leeway {
+        return Err(reject(
+            "id_token_not_yet_valid",
+            format!("nbf {nbf} is after {now}"),
+        ));
+    }
+    Ok(())
+}
+
+/// OIDC Core 3.1.3.7 steps 4-5, which openidconnect leaves out: with several audiences `azp`
+/// is required, and when present it must be our client id.
+fn check_azp(claims: &Claims, expected: &Expectations) -> Result<(), VerifyError> {
+    let client_id = expected.client_id.as_str();
+    match claims.authorized_party() {
+        Some(azp) if azp.as_str() != client_id => Err(reject(
+            "id_token_azp_mismatch",
+            format!("azp {:?} is not the client id {client_id:?}", azp.as_str()),
+        )),
+        None if claims.audiences().len() > 1 => Err(reject(
+            "id_token_azp_mismatch",
+            "several audiences but no azp",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn check_subject(claims: &Claims) -> Result<(), VerifyError> {
+    let sub = claims.subject().as_str();
+    if sub.is_empty() || sub.len() > MAX_SUBJECT_LEN || sub.chars().any(char::is_control) {
+        return Err(reject(
+            "id_token_subject_invalid",
+            format!("sub must be 1..={MAX_SUBJECT_LEN} characters without controls"),
+        ));
+    }
+    Ok(())
+}
+
+fn check_at_hash(
+    token: &ParsedIdToken,
+    verifier: &IdTokenVerifier<'_, CoreJsonWebKey>,
+    expected: &Expectations,
+    expected_hash: &AccessTokenHash,
+    access_token: &str,
+) -> Result<(), VerifyError> {
+    let bad = |d: String| reject("id_token_at_hash_mismatch", d);
+    let alg = token.signing_alg().map_err(|e| bad(e.to_string()))?;
+    let access_token = AccessToken::new(access_token.to_string());
+    let actual = if alg.uses_shared_secret() {
+        let key =
+            CoreJsonWebKey::new_symmetric(expected.client_secret.expose().clone().into_bytes());
+        AccessTokenHash::from_token(&access_token, alg, &key)
+    } else {
+        let key = token
+            .signing_key(verifier)
+            .map_err(|e| bad(e.to_string()))?;
+        AccessTokenHash::from_token(&access_token, alg, key)
+    }
+    .map_err(|e| bad(e.to_string()))?;
+    if actual != *expected_hash {
+        return Err(bad("at_hash does not match the access token".into()));
+    }
+    Ok(())
+}
+
+use openidconnect::JwsSigningAlgorithm as _;

@@ -1,0 +1,286 @@
+//! A small typed client for the Appwrite Users API calls the gateway makes.
+//!
+//! Written on reqwest rather than the official `appwrite` crate, which targets Appwrite Cloud
+//! 2.x, brings native-tls/OpenSSL and a second reqwest, and forces downgrades of common crates
+//! (STACK.md). Five calls do not justify that.
+//!
+//! One pooled reqwest client with a timeout; the project and key headers on every call; a typed
+//! error for each Appwrite error `type`; bounded retries with backoff only where repeating the
+//! call cannot do harm (see [`Retry`]).
+//! Must not: log the API key or a token secret (both are `Secret`s).
+
+pub mod error;
+pub mod users;
+
+use std::time::Duration;
+
+use idp_provider_api::Secret;
+use reqwest::{Method, RequestBuilder};
+use serde::de::DeserializeOwned;
+use url::Url;
+
+pub use error::{AppwriteError, AppwriteErrorType};
+pub use users::{NewUser, Token, User};
+
+use crate::config::AppwriteConfig;
+use error::ErrorBody;
+
+/// Attempts for a call that may be repeated (1 + 2 retries).
+const MAX_ATTEMPTS: u32 = 3;
+/// First backoff; doubled after each failed attempt.
+const BACKOFF: Duration = Duration::from_millis(100);
+/// Answers larger than this are refused (a user list of one is far smaller).
+const MAX_BODY: usize = 256 * 1024;
+
+/// Whether a call may be sent again after a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retry {
+    /// Reads and idempotent writes: retried on connection errors, 429 and 5xx.
+    Safe,
+    /// Retried only on 429, which Appwrite answers before doing anything.
+    OnlyIfRefused,
+}
+
+/// The Appwrite client; cheap to clone (the connection pool is shared).
+#[derive(Debug, Clone)]
+pub struct AppwriteClient {
+    http: reqwest::Client,
+    endpoint: Url,
+    project: String,
+    key: Secret<String>,
+}
+
+impl AppwriteClient {
+    /// Builds the client from `[appwrite]`.
+    ///
+    /// # Errors
+    /// When the TLS backend cannot be initialised.
+    pub fn new(config: &AppwriteConfig) -> Result<Self, AppwriteError> {
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .user_agent(concat!("idp-bridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AppwriteError::Transport {
+                operation: "client setup",
+                detail: e.to_string(),
+            })?;
+        Ok(Self {
+            http,
+            endpoint: config.endpoint.clone(),
+            project: config.project.clone(),
+            key: config.api_key.clone(),
+        })
+    }
+
+    /// `GET /v1/users/{id}`; `None` when Appwrite answers `user_not_found`.
+    ///
+    /// # Errors
+    /// Any other failure.
+    pub async fn get_user(&self, id: &str) -> Result<Option<User>, AppwriteError> {
+        let url = self.url(&["users", id]);
+        match self
+            .call::<User>("get user", Method::GET, url, None, Retry::Safe)
+            .await
+        {
+            Ok(user) => Ok(Some(user)),
+            Err(e) if e.kind() == Some(&AppwriteErrorType::UserNotFound) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/users` with a custom id. Retried like a read: the id is deterministic, so a
+    /// repeat of a create that did happen answers 409, which the caller resolves by reading.
+    ///
+    /// # Errors
+    /// `Api` with `UserAlreadyExists` on any clash; other failures.
+    pub async fn create_user(&self, user: &NewUser<'_>) -> Result<User, AppwriteError> {
+        let body = serde_json::to_value(user).map_err(|e| AppwriteError::Protocol {
+            operation: "create user",
+            detail: e.to_string(),
+        })?;
+        self.call(
+            "create user",
+            Method::POST,
+            self.url(&["users"]),
+            Some(body),
+            Retry::Safe,
+        )
+        .await
+    }
+
+    /// `GET /v1/users` filtered by email with the JSON query syntax (Appwrite 1.5+).
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn list_users_by_email(&self, email: &str) -> Result<Vec<User>, AppwriteError> {
+        let equal = serde_json::json!({"method": "equal", "attribute": "email", "values": [email]});
+        let limit = serde_json::json!({"method": "limit", "values": [2]});
+        let mut url = self.url(&["users"]);
+        url.query_pairs_mut()
+            .append_pair("queries[]", &equal.to_string())
+            .append_pair("queries[]", &limit.to_string())
+            .append_pair("total", "false");
+        let list: users::UserList = self
+            .call("list users", Method::GET, url, None, Retry::Safe)
+            .await?;
+        Ok(list.users)
+    }
+
+    /// `POST /v1/users/{id}/tokens`. Not retried after a failure that may have minted (a
+    /// timeout, a 5xx): the secret of such a token is lost, and we fail closed instead.
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn create_token(
+        &self,
+        user_id: &str,
+        length: u32,
+        expire_seconds: u32,
+    ) -> Result<Token, AppwriteError> {
+        let body = serde_json::json!({"length": length, "expire": expire_seconds});
+        let url = self.url(&["users", user_id, "tokens"]);
+        self.call(
+            "create token",
+            Method::POST,
+            url,
+            Some(body),
+            Retry::OnlyIfRefused,
+        )
+        .await
+    }
+
+    /// A cheap authorised read (`GET /v1/users?queries[]=limit(1)&total=false`) proving that
+    /// Appwrite is reachable and the key has `users.read`.
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn ping(&self) -> Result<(), AppwriteError> {
+        let mut url = self.url(&["users"]);
+        url.query_pairs_mut()
+            .append_pair("queries[]", r#"{"method":"limit","values":[1]}"#)
+            .append_pair("total", "false");
+        let _: users::UserList = self
+            .call("list users", Method::GET, url, None, Retry::Safe)
+            .await?;
+        Ok(())
+    }
+
+    fn url(&self, segments: &[&str]) -> Url {
+        let mut url = self.endpoint.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty().extend(segments);
+        }
+        url
+    }
+
+    fn request(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> RequestBuilder {
+        let request = self
+            .http
+            .request(method, url)
+            .header("X-Appwrite-Project", &self.project)
+            .header("X-Appwrite-Key", self.key.expose())
+            .header("X-Appwrite-Response-Format", "1.8.0");
+        match body {
+            Some(body) => request.json(body),
+            None => request,
+        }
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+        retry: Retry,
+    ) -> Result<T, AppwriteError> {
+        let mut attempt = 1;
+        loop {
+            let result = self
+                .attempt(operation, method.clone(), url.clone(), body.as_ref())
+                .await;
+            let retryable = match &result {
+                Ok(_) => false,
+                Err(AppwriteError::Api { status: 429, .. }) => true,
+                Err(e) => retry == Retry::Safe && e.is_unavailable(),
+            };
+            if !retryable || attempt >= MAX_ATTEMPTS {
+                return result;
+            }
+            if let Err(error) = &result {
+                tracing::warn!(%error, attempt, "retrying Appwrite call");
+            }
+            tokio::time::sleep(BACKOFF * 2u32.pow(attempt - 1)).await;
+            attempt += 1;
+        }
+    }
+
+    async fn attempt<T: DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, AppwriteError> {
+        let transport = |e: reqwest::Error| AppwriteError::Transport {
+            operation,
+            detail: describe(&e),
+        };
+        let mut response = self
+            .request(method, url, body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let mut bytes = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(transport)? {
+            if bytes.len() + chunk.len() > MAX_BODY {
+                return Err(AppwriteError::Protocol {
+                    operation,
+                    detail: format!("answer larger than {MAX_BODY} bytes"),
+                });
+            }
+            bytes.extend_from_slice(&chunk);
+        }
+        if status.is_success() {
+            return serde_json::from_slice(&bytes).map_err(|e| AppwriteError::Protocol {
+                operation,
+                detail: format!("HTTP {status} with a body that is not the documented model: {e}"),
+            });
+        }
+        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
+            message: format!("non-JSON error body ({} bytes)", bytes.len()),
+            kind: String::new(),
+        });
+        Err(AppwriteError::Api {
+            operation,
+            status: status.as_u16(),
+            kind: AppwriteErrorType::from_type(&error.kind),
+            message: error.message,
+        })
+    }
+}
+
+/// A transport error with its causes (reqwest's Display alone says only "error sending request").
+fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        e.to_string()
+    };
+    let mut source = std::error::Error::source(e);
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

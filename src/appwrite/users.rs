@@ -1,0 +1,59 @@
+//! The Users API models the gateway reads (a subset of Appwrite's `user` and `token`).
+
+use serde::{Deserialize, Serialize};
+
+/// An Appwrite user (the fields the gateway uses).
+#[derive(Debug, Clone, Deserialize)]
+pub struct User {
+    /// The user id.
+    #[serde(rename = "$id")]
+    pub id: String,
+    /// Display name.
+    #[serde(default)]
+    pub name: String,
+    /// Email, lowercased by Appwrite; empty when none.
+    #[serde(default)]
+    pub email: String,
+    /// Whether Appwrite considers the email verified.
+    #[serde(rename = "emailVerification", default)]
+    pub email_verification: bool,
+    /// `false` when the user is blocked.
+    #[serde(default = "yes")]
+    pub status: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// `GET /v1/users` answer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserList {
+    pub users: Vec<User>,
+}
+
+/// `POST /v1/users` body.
+#[derive(Debug, Serialize)]
+pub struct NewUser<'a> {
+    /// The custom id.
+    #[serde(rename = "userId")]
+    pub user_id: &'a str,
+    /// Email, only a verified one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    /// Display name (at most 128 characters).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+}
+
+/// A minted custom token. `secret` is a [`Secret`](idp_provider_api::Secret): it never prints.
+#[derive(Debug, Deserialize)]
+pub struct Token {
+    /// The user the token logs in.
+    #[serde(rename = "userId")]
+    pub user_id: String,
+    /// The secret, shown once.
+    pub secret: idp_provider_api::Secret<String>,
+    /// ISO 8601 expiry.
+    pub expire: String,
+}

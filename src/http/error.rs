@@ -1,0 +1,98 @@
+//! The three kinds of error response, each rendering itself:
+//! - [`ApiError`]: Appwrite-shaped JSON with a status (`/v1/providers`, unknown routes, 429...);
+//! - [`LoginFailure`]: 302 to the login's own failure URL with `error=<JSON>`;
+//! - [`ErrorPage`]: a plain page when there is no trusted URL to send the browser to.
+//!
+//! None of them carries internal detail: that is logged where the error is handled.
+
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+
+use crate::login::PublicError;
+use crate::login::redirect::RedirectTarget;
+
+/// A JSON error `{"message","type","code"}`.
+#[derive(Debug)]
+pub struct ApiError(pub PublicError);
+
+impl ApiError {
+    /// An error of `kind` with HTTP `code`.
+    pub fn new(kind: &str, code: u16, message: impl Into<String>) -> Self {
+        Self(PublicError::new(kind, code, message))
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.0.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (
+            status,
+            [(header::CONTENT_TYPE, "application/json")],
+            self.0.to_json(),
+        )
+            .into_response()
+    }
+}
+
+/// A redirect to the failure URL of a login, with the error added.
+#[derive(Debug)]
+pub struct LoginFailure {
+    /// The login's checked failure URL.
+    pub failure: RedirectTarget,
+    /// What the app is told.
+    pub error: PublicError,
+}
+
+impl IntoResponse for LoginFailure {
+    fn into_response(self) -> Response {
+        found(self.failure.with_error(&self.error.to_json()).as_str())
+    }
+}
+
+/// A plain HTML error page: no redirect is safe.
+#[derive(Debug)]
+pub struct ErrorPage {
+    /// Usually 400.
+    pub status: StatusCode,
+    /// One sentence, shown escaped.
+    pub message: String,
+}
+
+impl ErrorPage {
+    /// A 400 page.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ErrorPage {
+    fn into_response(self) -> Response {
+        let body = format!(
+            "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Login error</title></head>\
+             <body><h1>Login error</h1><p>{}</p></body></html>",
+            escape(&self.message)
+        );
+        (self.status, Html(body)).into_response()
+    }
+}
+
+/// `302 Found` to `location` (axum's `Redirect` offers 303/307/308 only).
+pub fn found(location: &str) -> Response {
+    (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
+}
+
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '&' => "&amp;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&#39;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}

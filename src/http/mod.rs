@@ -1,0 +1,83 @@
+//! The HTTP edge: routes (DESIGN.md section 2) and the layers every response passes through.
+//!
+//! Layers, outermost first: request id (set, then echoed back), trace span per request with
+//! the id, method and *path* only (queries carry codes and state, so they are never logged),
+//! security headers on every response (`Cache-Control: no-store`, `Referrer-Policy:
+//! no-referrer`, `X-Content-Type-Options: nosniff`), a time limit, a body limit (413).
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod ops;
+pub mod rate_limit;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::routing::get;
+use tower::ServiceBuilder;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::state::AppState;
+use error::ApiError;
+
+/// Largest request body accepted (callbacks and exchanges are small).
+pub const BODY_LIMIT: usize = 16 * 1024;
+/// Longest a request may take, Appwrite and provider calls included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The gateway's router; the only way one is built.
+pub fn router(state: AppState) -> Router {
+    let x_request_id = HeaderName::from_static("x-request-id");
+    let login_routes = Router::new()
+        .route("/v1/auth/{provider}/start", get(auth::start))
+        .route(
+            "/v1/auth/{provider}/callback",
+            get(auth::callback).post(auth::callback),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ));
+    Router::new()
+        .merge(login_routes)
+        .route("/v1/providers", get(ops::providers))
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .fallback(|| async { ApiError::new("general_route_not_found", 404, "The requested route was not found.") })
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|request: &Request<_>| {
+                            let id = request
+                                .extensions()
+                                .get::<RequestId>()
+                                .and_then(|id| id.header_value().to_str().ok())
+                                .unwrap_or("-");
+                            tracing::info_span!("request", request_id = %id, method = %request.method(), path = %request.uri().path())
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(x_request_id))
+                .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+                .layer(DefaultBodyLimit::max(BODY_LIMIT))
+                .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT)),
+        )
+}

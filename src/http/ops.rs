@@ -1,0 +1,91 @@
+//! Operational routes: `/v1/providers`, `/healthz`, `/readyz`.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use futures::future::join_all;
+use serde_json::{Map, Value, json};
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// How long `/readyz` waits for its checks.
+const READY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// `GET /v1/providers`: the enabled providers, for login buttons.
+pub async fn providers(State(state): State<AppState>) -> impl IntoResponse {
+    let list: Vec<Value> = state
+        .login
+        .providers()
+        .map(|p| {
+            let info = p.info();
+            json!({
+                "id": info.id,
+                "type": info.kind,
+                "name": info.display_name,
+                "redirect": p.redirect().is_some(),
+                "assertion": p.assertion().is_some(),
+            })
+        })
+        .collect();
+    Json(json!({ "total": list.len(), "providers": list }))
+}
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> impl IntoResponse {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: Appwrite reachable with a working key, the store working, every provider's
+/// metadata and keys loaded. 503 with the failing checks otherwise.
+pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    let login = &state.login;
+    let checks = async {
+        let mut results = Map::new();
+        let appwrite = login.appwrite().ping().await.map_err(|e| e.to_string());
+        results.insert("appwrite".into(), verdict(appwrite));
+        results.insert(
+            "store".into(),
+            verdict(login.store().ping().await.map_err(|e| e.to_string())),
+        );
+        let providers = join_all(login.providers().map(|p| async move {
+            (
+                format!("provider:{}", p.info().id),
+                p.ready().await.map_err(|e| e.to_string()),
+            )
+        }))
+        .await;
+        for (name, result) in providers {
+            results.insert(name, verdict(result));
+        }
+        results
+    };
+    let Ok(results) = tokio::time::timeout(READY_TIMEOUT, checks).await else {
+        return ApiError::new("not_ready", 503, "readiness checks timed out").into_response();
+    };
+    let ready = results.values().all(|v| v == "ok");
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    if !ready {
+        let checks = Value::Object(results.clone());
+        tracing::warn!(%checks, "not ready");
+    }
+    (
+        status,
+        Json(json!({"status": if ready { "ready" } else { "not_ready" }, "checks": results})),
+    )
+        .into_response()
+}
+
+fn verdict(result: Result<(), String>) -> Value {
+    match result {
+        Ok(()) => Value::from("ok"),
+        Err(e) => Value::from(e),
+    }
+}

@@ -1,0 +1,146 @@
+//! Why a login failed, and what the browser is told about it.
+//!
+//! The public part is Appwrite-shaped (`{"message","type","code"}`) and generic; the detail
+//! (which check, which call) goes to the log through `Display`, never into a response.
+
+use idp_provider_api::ProviderError;
+use serde::Serialize;
+
+use crate::appwrite::AppwriteError;
+use crate::store::StoreError;
+
+/// A failed login after the transaction was found: the browser goes to the failure URL.
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// The provider answered the authorization request with an error (`access_denied`...).
+    #[error("the provider returned error {0:?}")]
+    ProviderReturnedError(String),
+    /// The provider flow failed (bad token, unreachable provider...).
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The callback came without the browser-binding cookie of this login.
+    #[error("the callback does not come from the browser that started the login")]
+    BindingInvalid,
+    /// The transaction was started with another provider (mix-up).
+    #[error("the login was started with provider {started:?}, not {called:?}")]
+    ProviderMismatch {
+        /// Provider of the transaction.
+        started: String,
+        /// Provider of the callback URL.
+        called: String,
+    },
+    /// The callback has no code and no error.
+    #[error("the callback carries neither code nor error")]
+    MissingCode,
+    /// The verified email belongs to another Appwrite user.
+    #[error("the email belongs to another Appwrite user")]
+    UserEmailConflict,
+    /// The Appwrite user is blocked.
+    #[error("the Appwrite user is blocked")]
+    UserBlocked,
+    /// An Appwrite call failed.
+    #[error(transparent)]
+    Appwrite(#[from] AppwriteError),
+    /// The transaction store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The error as the browser (or app) sees it, like Appwrite's error JSON.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct PublicError {
+    /// A sentence for people.
+    pub message: String,
+    /// A stable machine-readable type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// An HTTP status that fits.
+    pub code: u16,
+}
+
+impl PublicError {
+    /// Builds one.
+    pub fn new(kind: impl Into<String>, code: u16, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            kind: kind.into(),
+            code,
+        }
+    }
+
+    /// As JSON text.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|_| format!("{{\"type\":\"{}\"}}", self.kind))
+    }
+}
+
+impl LoginError {
+    /// What the failure URL receives.
+    pub fn public(&self) -> PublicError {
+        match self {
+            Self::ProviderReturnedError(_) | Self::Provider(ProviderError::Denied(_)) => {
+                PublicError::new(
+                    "provider_access_denied",
+                    401,
+                    "The identity provider did not grant the login.",
+                )
+            }
+            Self::Provider(ProviderError::Rejected(r)) => PublicError::new(
+                r.reason,
+                401,
+                "The identity provider's answer failed verification.",
+            ),
+            Self::Provider(ProviderError::Upstream(_)) => PublicError::new(
+                "provider_unavailable",
+                503,
+                "The identity provider cannot be reached. Try again later.",
+            ),
+            Self::Provider(_) => PublicError::new(
+                "provider_misconfigured",
+                500,
+                "The identity provider is not configured correctly.",
+            ),
+            Self::BindingInvalid => PublicError::new(
+                "login_binding_invalid",
+                400,
+                "This login was not started in this browser. Start the login again.",
+            ),
+            Self::ProviderMismatch { .. } => PublicError::new(
+                "login_provider_mismatch",
+                400,
+                "The login came back from another provider.",
+            ),
+            Self::MissingCode => PublicError::new(
+                "login_callback_invalid",
+                400,
+                "The identity provider's answer is incomplete.",
+            ),
+            Self::UserEmailConflict => PublicError::new(
+                "user_email_conflict",
+                409,
+                "An account with this email already exists and is not linked to this login.",
+            ),
+            Self::UserBlocked => PublicError::new("user_blocked", 403, "This account is blocked."),
+            Self::Appwrite(e) if e.is_unavailable() => PublicError::new(
+                "appwrite_unavailable",
+                503,
+                "The account service is unavailable. Try again later.",
+            ),
+            Self::Appwrite(_) => PublicError::new(
+                "appwrite_error",
+                500,
+                "The account service refused the request.",
+            ),
+            Self::Store(StoreError::Full(_)) => PublicError::new(
+                "login_capacity_exceeded",
+                503,
+                "Too many logins are in progress. Try again later.",
+            ),
+            Self::Store(_) => PublicError::new(
+                "store_unavailable",
+                503,
+                "The login service is unavailable. Try again later.",
+            ),
+        }
+    }
+}

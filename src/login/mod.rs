@@ -1,0 +1,375 @@
+//! The login pipeline: start a redirect login; on callback, take the transaction, check the
+//! binding, let the provider verify, map the identity to an Appwrite user, mint a token and
+//! build the redirect. Knows no provider: it sees only the `Provider` traits and `Identity`.
+//!
+//! Every path that is not a complete success ends without a minted token: the token is minted
+//! last, after every check, and nothing after minting can fail.
+
+pub mod error;
+pub mod mapping;
+pub mod redirect;
+pub mod transaction;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::Cookie;
+use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, Secret};
+use serde::Deserialize;
+use url::Url;
+
+use crate::appwrite::AppwriteClient;
+use crate::clock::Clock;
+use crate::config::{RedirectConfig, TokenConfig};
+use crate::store::{StoreError, TransactionStore};
+pub use error::{LoginError, PublicError};
+use redirect::{RedirectError, RedirectTarget};
+use transaction::{Binding, NewLogin, StateKey};
+
+/// Longest `login_hint` passed through to the provider.
+const MAX_LOGIN_HINT: usize = 256;
+/// Most extra scopes an app may ask for.
+const MAX_EXTRA_SCOPES: usize = 16;
+
+/// The query of `GET /v1/auth/{provider}/start`.
+#[derive(Debug, Default, Deserialize)]
+pub struct StartParams {
+    /// Where to send the browser after a successful login.
+    pub success: Option<String>,
+    /// Where to send it after a failed one.
+    pub failure: Option<String>,
+    /// Extra scopes, space or comma separated.
+    pub scopes: Option<String>,
+    /// Passed to the provider.
+    pub login_hint: Option<String>,
+}
+
+/// What the provider sent back to `callback` (query or form).
+#[derive(Debug, Default, Deserialize)]
+pub struct CallbackParams {
+    /// The `state` we issued.
+    pub state: Option<Secret<String>>,
+    /// The authorization code.
+    pub code: Option<Secret<String>>,
+    /// An OAuth error code instead of a code.
+    pub error: Option<String>,
+    /// RFC 9207 issuer of the response.
+    pub iss: Option<String>,
+}
+
+/// A started login: where to send the browser and the binding cookie to set.
+#[derive(Debug)]
+pub struct Started {
+    /// The provider's authorization URL.
+    pub location: Url,
+    /// The browser-binding cookie.
+    pub cookie: Cookie<'static>,
+}
+
+/// Why `start` did not send the browser to the provider.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// No provider with that id.
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+    /// The provider has no redirect flow.
+    #[error("provider {0:?} does not support the redirect flow")]
+    NoRedirectFlow(String),
+    /// A success or failure URL was refused: 400 page, no redirect.
+    #[error(transparent)]
+    Redirect(#[from] RedirectError),
+    /// Could not prepare the login; the failure URL is trusted, so the browser goes there.
+    #[error("{error}")]
+    Failed {
+        /// The checked failure URL.
+        failure: RedirectTarget,
+        /// What went wrong.
+        error: LoginError,
+    },
+}
+
+/// How a callback ended.
+#[derive(Debug)]
+pub enum Finished {
+    /// Token minted: go to the success URL.
+    Success {
+        /// Success URL with `userId` and `secret`.
+        location: Url,
+        /// The Appwrite user id (for the log).
+        user_id: String,
+    },
+    /// Go to the failure URL with `error`.
+    Failure {
+        /// Failure URL with `error=<JSON>`.
+        location: Url,
+        /// Why (for the log).
+        error: LoginError,
+    },
+}
+
+/// Why a callback cannot even reach a failure URL.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    /// No provider with that id.
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+    /// No `state`, or one that is unknown, used or expired: there is no trusted failure URL.
+    #[error("the login is unknown, expired or already finished")]
+    UnknownTransaction,
+    /// The store failed while looking the transaction up.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The login service: everything the pipeline needs, built once at startup.
+pub struct Login {
+    appwrite: AppwriteClient,
+    store: Arc<dyn TransactionStore>,
+    providers: BTreeMap<String, Arc<dyn Provider>>,
+    redirect: RedirectConfig,
+    token: TokenConfig,
+    binding: Binding,
+    public_url: Url,
+    transaction_ttl: Duration,
+    clock: Arc<dyn Clock>,
+}
+
+/// The parts of a [`Login`].
+pub struct LoginParts {
+    /// Appwrite client.
+    pub appwrite: AppwriteClient,
+    /// Transaction store.
+    pub store: Arc<dyn TransactionStore>,
+    /// Providers by id.
+    pub providers: Vec<Arc<dyn Provider>>,
+    /// `[redirect]`.
+    pub redirect: RedirectConfig,
+    /// `[token]`.
+    pub token: TokenConfig,
+    /// `[server].public_url`.
+    pub public_url: Url,
+    /// `[store].transaction_ttl_seconds`.
+    pub transaction_ttl: Duration,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Login {
+    /// Assembles the service.
+    pub fn new(parts: LoginParts) -> Self {
+        let secure = parts.public_url.scheme() == "https";
+        Self {
+            appwrite: parts.appwrite,
+            store: parts.store,
+            providers: parts
+                .providers
+                .into_iter()
+                .map(|p| (p.info().id.clone(), p))
+                .collect(),
+            redirect: parts.redirect,
+            token: parts.token,
+            binding: Binding { secure },
+            public_url: parts.public_url,
+            transaction_ttl: parts.transaction_ttl,
+            clock: parts.clock,
+        }
+    }
+
+    /// The configured providers, in id order.
+    pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
+        self.providers.values()
+    }
+
+    /// The Appwrite client (readiness).
+    pub fn appwrite(&self) -> &AppwriteClient {
+        &self.appwrite
+    }
+
+    /// The store (readiness).
+    pub fn store(&self) -> &dyn TransactionStore {
+        self.store.as_ref()
+    }
+
+    /// `{public_url}/v1/auth/{id}/callback`.
+    pub fn callback_url(&self, provider: &str) -> Url {
+        let mut url = self.public_url.clone();
+        if let Ok(mut path) = url.path_segments_mut() {
+            path.pop_if_empty()
+                .extend(["v1", "auth", provider, "callback"]);
+        }
+        url
+    }
+
+    /// Starts a redirect login.
+    ///
+    /// # Errors
+    /// See [`StartError`]; the URLs are checked before anything else happens.
+    pub async fn start(
+        &self,
+        provider_id: &str,
+        params: StartParams,
+    ) -> Result<Started, StartError> {
+        let provider = self
+            .provider(provider_id)
+            .ok_or_else(|| StartError::UnknownProvider(provider_id.into()))?;
+        let flow = provider
+            .redirect()
+            .ok_or_else(|| StartError::NoRedirectFlow(provider_id.into()))?;
+        let allowed = &self.redirect.allowed;
+        let success = allowed.check("success", params.success.as_deref())?;
+        let failure = allowed.check("failure", params.failure.as_deref())?;
+        let fail = |error: LoginError| StartError::Failed {
+            failure: failure.clone(),
+            error,
+        };
+
+        let extra_scopes = parse_scopes(params.scopes.as_deref());
+        let login_hint = params.login_hint.as_deref().filter(|h| {
+            !h.is_empty() && h.len() <= MAX_LOGIN_HINT && !h.chars().any(char::is_control)
+        });
+        let new = NewLogin::generate(
+            provider_id,
+            success.clone(),
+            failure.clone(),
+            self.clock.now(),
+        );
+        let redirect_uri = self.callback_url(provider_id);
+        let location = flow
+            .authorization_url(AuthorizationRequest {
+                redirect_uri: &redirect_uri,
+                state: &new.state,
+                nonce: &new.transaction.nonce,
+                pkce_challenge: &new.pkce_challenge,
+                extra_scopes: &extra_scopes,
+                login_hint,
+            })
+            .await
+            .map_err(|e| fail(e.into()))?;
+        let key = StateKey::of(new.state.expose());
+        self.store
+            .put(key.clone(), new.transaction)
+            .await
+            .map_err(|e| fail(e.into()))?;
+        Ok(Started {
+            location,
+            cookie: self.binding.cookie(&key, self.transaction_ttl),
+        })
+    }
+
+    /// Finishes a redirect login.
+    ///
+    /// # Errors
+    /// Only when there is no trusted failure URL to send the browser to; every other failure
+    /// is a [`Finished::Failure`].
+    pub async fn callback(
+        &self,
+        provider_id: &str,
+        params: CallbackParams,
+        cookies: &CookieJar,
+    ) -> Result<(Finished, Cookie<'static>), CallbackError> {
+        let provider = self
+            .provider(provider_id)
+            .ok_or_else(|| CallbackError::UnknownProvider(provider_id.into()))?;
+        let state = params
+            .state
+            .as_ref()
+            .ok_or(CallbackError::UnknownTransaction)?;
+        let key = StateKey::of(state.expose());
+        // Taken before any other check: whatever happens next, this state is spent.
+        let transaction = self
+            .store
+            .take(&key)
+            .await?
+            .ok_or(CallbackError::UnknownTransaction)?;
+        let removal = self.binding.removal(&key);
+        let failure = transaction.failure.clone();
+        let finished = match self
+            .finish(provider, provider_id, &key, transaction, params, cookies)
+            .await
+        {
+            Ok((location, user_id)) => Finished::Success { location, user_id },
+            Err(error) => Finished::Failure {
+                location: failure.with_error(&error.public().to_json()),
+                error,
+            },
+        };
+        Ok((finished, removal))
+    }
+
+    async fn finish(
+        &self,
+        provider: &Arc<dyn Provider>,
+        provider_id: &str,
+        key: &StateKey,
+        transaction: transaction::LoginTransaction,
+        params: CallbackParams,
+        cookies: &CookieJar,
+    ) -> Result<(Url, String), LoginError> {
+        if transaction.provider != provider_id {
+            return Err(LoginError::ProviderMismatch {
+                started: transaction.provider,
+                called: provider_id.into(),
+            });
+        }
+        if !self.binding.verify(key, cookies) {
+            return Err(LoginError::BindingInvalid);
+        }
+        if let Some(error) = params.error {
+            return Err(LoginError::ProviderReturnedError(sanitize_error_code(
+                &error,
+            )));
+        }
+        let code = params.code.ok_or(LoginError::MissingCode)?;
+        let flow = provider.redirect().ok_or(LoginError::MissingCode)?;
+        let redirect_uri = self.callback_url(provider_id);
+        let identity = flow
+            .callback(CallbackInput {
+                code,
+                iss: params.iss.as_deref(),
+                redirect_uri: &redirect_uri,
+                nonce: &transaction.nonce,
+                pkce_verifier: transaction.pkce_verifier,
+            })
+            .await?;
+        let user = mapping::resolve_user(&self.appwrite, &identity).await?;
+        let token = self
+            .appwrite
+            .create_token(&user.id, self.token.length, self.token.expire_seconds)
+            .await?;
+        let location = transaction.success.with_token(
+            &token.user_id,
+            token.secret.expose(),
+            self.redirect.delivery,
+        );
+        Ok((location, token.user_id))
+    }
+
+    fn provider(&self, id: &str) -> Option<&Arc<dyn Provider>> {
+        self.providers.get(id)
+    }
+}
+
+/// Extra scopes from `scopes=a b,c`: scope tokens only, at most [`MAX_EXTRA_SCOPES`].
+fn parse_scopes(raw: Option<&str>) -> Vec<String> {
+    raw.unwrap_or_default()
+        .split([' ', ','])
+        .filter(|s| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.bytes()
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        })
+        .take(MAX_EXTRA_SCOPES)
+        .map(String::from)
+        .collect()
+}
+
+/// An OAuth error code from the provider, reduced to its registered character set for logs.
+fn sanitize_error_code(code: &str) -> String {
+    code.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect()
+}

@@ -1,0 +1,303 @@
+//! Where the browser may be sent: the `[redirect].allowed` list, and the success and failure
+//! URLs built from an allowed target.
+//!
+//! Owns: parsing candidate URLs with a real URL parser (WHATWG, the one browsers use) and
+//! comparing scheme, host and port exactly and the path by prefix. The browser is only ever sent
+//! to the *re-serialised* parsed URL, never to the raw text it arrived as.
+//! Must not: send anything anywhere; it only decides and builds URLs.
+
+use serde::Deserialize;
+use url::Url;
+
+/// Longest success or failure URL accepted.
+pub const MAX_URL_LEN: usize = 2048;
+
+/// Parameters the gateway adds; an app URL that already has them is refused (ambiguous).
+const RESERVED_PARAMS: [&str; 3] = ["userId", "secret", "error"];
+
+/// How `userId` and `secret` reach the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Delivery {
+    /// Added to the success URL's query, like Appwrite's own OAuth2 token flow.
+    #[default]
+    Query,
+    /// Put in the fragment, which browsers never send to servers or in `Referer`.
+    Fragment,
+}
+
+/// One allow-list entry: exact origin and a path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    scheme: String,
+    host: String,
+    port: u16,
+    path: String,
+}
+
+/// The parsed `[redirect].allowed` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowList {
+    entries: Vec<Entry>,
+}
+
+/// Why a success or failure URL is refused. The text is shown on the 400 page.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectError {
+    /// The parameter is absent.
+    #[error("the `{0}` parameter is required")]
+    Missing(&'static str),
+    /// Not a URL, or a URL of a forbidden form.
+    #[error("the `{param}` URL is refused: {reason}")]
+    Malformed {
+        /// `success` or `failure`.
+        param: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A well-formed URL outside the allow-list.
+    #[error("the `{0}` URL is not in the gateway's [redirect].allowed list")]
+    NotAllowed(&'static str),
+}
+
+/// A success or failure URL that passed the allow-list. Only [`AllowList::check`] makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectTarget(Url);
+
+impl RedirectTarget {
+    /// The URL as it will be sent.
+    pub fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    /// The success URL with `userId` and `secret` added by `delivery`; the URL's own query is
+    /// kept.
+    pub fn with_token(&self, user_id: &str, secret: &str, delivery: Delivery) -> Url {
+        let mut url = self.0.clone();
+        match delivery {
+            Delivery::Query => {
+                url.query_pairs_mut()
+                    .append_pair("userId", user_id)
+                    .append_pair("secret", secret);
+            }
+            Delivery::Fragment => {
+                let fragment = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("userId", user_id)
+                    .append_pair("secret", secret)
+                    .finish();
+                url.set_fragment(Some(&fragment));
+            }
+        }
+        url
+    }
+
+    /// The failure URL with `error=<JSON>` added to its query, as Appwrite does.
+    pub fn with_error(&self, error_json: &str) -> Url {
+        let mut url = self.0.clone();
+        url.query_pairs_mut().append_pair("error", error_json);
+        url
+    }
+}
+
+impl AllowList {
+    /// Parses the configured entries: each an absolute https URL (http only on loopback hosts),
+    /// without query, fragment or credentials.
+    ///
+    /// # Errors
+    /// One message per bad entry.
+    pub fn parse(entries: &[String]) -> Result<Self, Vec<String>> {
+        let mut problems = Vec::new();
+        if entries.is_empty() {
+            problems.push(
+                "must list at least one URL, e.g. \"https://app.example.com/auth/\"".to_string(),
+            );
+        }
+        let mut parsed = Vec::new();
+        for text in entries {
+            match parse_entry(text) {
+                Ok(entry) => parsed.push(entry),
+                Err(reason) => problems.push(format!("{text:?}: {reason}")),
+            }
+        }
+        if problems.is_empty() {
+            Ok(Self { entries: parsed })
+        } else {
+            Err(problems)
+        }
+    }
+
+    /// Checks the `param` (`success` or `failure`) URL.
+    ///
+    /// # Errors
+    /// Why the URL is refused; the browser is then shown a 400 page, never redirected.
+    pub fn check(
+        &self,
+        param: &'static str,
+        raw: Option<&str>,
+    ) -> Result<RedirectTarget, RedirectError> {
+        let raw = raw
+            .filter(|r| !r.is_empty())
+            .ok_or(RedirectError::Missing(param))?;
+        let malformed = |reason: &str| RedirectError::Malformed {
+            param,
+            reason: reason.to_string(),
+        };
+        if raw.len() > MAX_URL_LEN {
+            return Err(malformed(&format!("longer than {MAX_URL_LEN} characters")));
+        }
+        let url = Url::parse(raw).map_err(|e| malformed(&format!("not an absolute URL ({e})")))?;
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(malformed("only http and https URLs are allowed"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(malformed(
+                "URLs with credentials (user@host) are not allowed",
+            ));
+        }
+        if url.fragment().is_some() {
+            return Err(malformed("URLs with a fragment are not allowed"));
+        }
+        if url
+            .query_pairs()
+            .any(|(k, _)| RESERVED_PARAMS.contains(&k.as_ref()))
+        {
+            return Err(malformed("the URL already carries userId, secret or error"));
+        }
+        let host = url.host_str().unwrap_or_default();
+        let port = url.port_or_known_default().unwrap_or_default();
+        let allowed = self.entries.iter().any(|e| {
+            e.scheme == url.scheme()
+                && e.host == host
+                && e.port == port
+                && path_matches(&e.path, url.path())
+        });
+        if allowed {
+            Ok(RedirectTarget(url))
+        } else {
+            Err(RedirectError::NotAllowed(param))
+        }
+    }
+}
+
+fn parse_entry(text: &str) -> Result<Entry, String> {
+    let url = Url::parse(text).map_err(|e| format!("not an absolute URL ({e})"))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if idp_provider_oidc::config::is_loopback(&url) => {}
+        "http" => return Err("uses http: only https is allowed except on loopback hosts".into()),
+        other => return Err(format!("scheme {other:?} is not allowed: use https")),
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials".into());
+    }
+    Ok(Entry {
+        scheme: url.scheme().to_string(),
+        host: url.host_str().unwrap_or_default().to_string(),
+        port: url.port_or_known_default().unwrap_or_default(),
+        path: url.path().to_string(),
+    })
+}
+
+/// `/auth/` allows `/auth/` and below; `/auth` allows `/auth` and `/auth/...`, not `/authx`.
+fn path_matches(prefix: &str, path: &str) -> bool {
+    if prefix.ends_with('/') {
+        path.starts_with(prefix)
+    } else {
+        path == prefix
+            || path
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn list() -> AllowList {
+        AllowList::parse(&[
+            "https://app.example.com/auth/".to_string(),
+            "http://127.0.0.1:3000/cb".to_string(),
+        ])
+        .expect("valid list")
+    }
+
+    fn ok(raw: &str) -> bool {
+        list().check("success", Some(raw)).is_ok()
+    }
+
+    #[test]
+    fn exact_origin_and_path_prefix() {
+        assert!(ok("https://app.example.com/auth/done"));
+        assert!(ok("https://app.example.com/auth/done?x=1"));
+        assert!(ok("https://APP.example.com/auth/"));
+        assert!(ok("https://app.example.com:443/auth/x"));
+        assert!(ok("http://127.0.0.1:3000/cb"));
+        assert!(ok("http://127.0.0.1:3000/cb/more"));
+        assert!(!ok("http://127.0.0.1:3000/cbx"));
+        assert!(!ok("https://app.example.com/other"));
+        assert!(!ok("https://app.example.com/auth"));
+        assert!(!ok("http://app.example.com/auth/"));
+        assert!(!ok("https://app.example.com:8443/auth/"));
+        assert!(!ok("https://app.example.com./auth/"));
+        assert!(!ok("https://evil.app.example.com/auth/"));
+        assert!(!ok("https://app.example.com.evil.com/auth/"));
+        assert!(!ok("http://127.0.0.1:3001/cb"));
+    }
+
+    #[test]
+    fn tricky_forms_are_refused() {
+        for raw in [
+            "//app.example.com/auth/",
+            "/auth/",
+            "https://app.example.com@evil.com/auth/",
+            "https://user:pw@app.example.com/auth/",
+            "javascript:alert(1)//app.example.com/auth/",
+            "data:text/html,hi",
+            "https://app.example.com/auth/../admin",
+            "https://app.example.com/auth/%2e%2e/admin",
+            "https://app.example.com/auth/#frag",
+            "https://app.example.com/auth/?secret=x",
+            "https:\\\\evil.com\\auth\\",
+        ] {
+            assert!(!ok(raw), "{raw} must be refused");
+        }
+    }
+
+    #[test]
+    fn delivery_keeps_the_apps_query() {
+        let target = list()
+            .check(
+                "success",
+                Some("https://app.example.com/auth/?next=%2Fhome"),
+            )
+            .expect("allowed");
+        let q = target.with_token("u1", "s3", Delivery::Query);
+        assert_eq!(
+            q.as_str(),
+            "https://app.example.com/auth/?next=%2Fhome&userId=u1&secret=s3"
+        );
+        let f = target.with_token("u1", "s3", Delivery::Fragment);
+        assert_eq!(
+            f.as_str(),
+            "https://app.example.com/auth/?next=%2Fhome#userId=u1&secret=s3"
+        );
+        let e = target.with_error("{\"type\":\"x\"}");
+        assert_eq!(
+            e.query(),
+            Some("next=%2Fhome&error=%7B%22type%22%3A%22x%22%7D")
+        );
+    }
+
+    #[test]
+    fn bad_entries_are_named() {
+        let err = AllowList::parse(&["http://app.example.com/".to_string(), "nope".to_string()])
+            .unwrap_err();
+        assert_eq!(err.len(), 2);
+        assert!(err[0].contains("http://app.example.com/"));
+        assert!(AllowList::parse(&[]).is_err());
+    }
+}

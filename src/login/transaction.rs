@@ -1,0 +1,181 @@
+//! Login transactions: created at `start`, bound to the browser, taken exactly once at
+//! `callback`.
+//!
+//! Owns: `state`, nonce and PKCE generation (openidconnect's generators: 32 random bytes each)
+//! and the binding cookie, which holds SHA-256(state) under a name derived from it, so several
+//! logins can run in parallel tabs. A callback must come from the browser that started the login
+//! (login CSRF defence) and carry a `state` that was issued, not yet used and not expired.
+//! Must not: call providers or Appwrite, or log any field of a transaction.
+
+use std::time::SystemTime;
+
+use axum_extra::extract::cookie::{Cookie, SameSite};
+use idp_provider_api::Secret;
+use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::login::redirect::RedirectTarget;
+
+/// Characters of the state hash that name the cookie.
+const COOKIE_NAME_HASH_CHARS: usize = 16;
+
+/// A login in progress.
+#[derive(Debug, Clone)]
+pub struct LoginTransaction {
+    /// The provider id the login started with; the callback must be the same provider's.
+    pub provider: String,
+    /// The nonce the ID token must carry.
+    pub nonce: Secret<String>,
+    /// The PKCE verifier for the code exchange.
+    pub pkce_verifier: Secret<String>,
+    /// Where to send the browser on success.
+    pub success: RedirectTarget,
+    /// Where to send the browser on failure.
+    pub failure: RedirectTarget,
+    /// When `start` created it.
+    pub created_at: SystemTime,
+}
+
+/// The store key of a transaction: hex SHA-256 of its `state`, so the store never holds a
+/// usable `state`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct StateKey(String);
+
+impl StateKey {
+    /// The key of `state`.
+    pub fn of(state: &str) -> Self {
+        Self(hex(&Sha256::digest(state.as_bytes())))
+    }
+
+    /// The key as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A fresh login: the values sent to the provider and the transaction to store.
+#[derive(Debug)]
+pub struct NewLogin {
+    /// The `state` parameter.
+    pub state: Secret<String>,
+    /// The PKCE S256 challenge of `transaction.pkce_verifier`.
+    pub pkce_challenge: String,
+    /// What the callback will need.
+    pub transaction: LoginTransaction,
+}
+
+impl NewLogin {
+    /// Generates `state`, nonce and PKCE for a login through `provider`.
+    pub fn generate(
+        provider: &str,
+        success: RedirectTarget,
+        failure: RedirectTarget,
+        now: SystemTime,
+    ) -> Self {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        Self {
+            state: Secret::new(CsrfToken::new_random().secret().clone()),
+            pkce_challenge: challenge.as_str().to_string(),
+            transaction: LoginTransaction {
+                provider: provider.to_string(),
+                nonce: Secret::new(Nonce::new_random().secret().clone()),
+                pkce_verifier: Secret::new(verifier.secret().clone()),
+                success,
+                failure,
+                created_at: now,
+            },
+        }
+    }
+}
+
+/// The browser-binding cookie of a login.
+#[derive(Debug, Clone, Copy)]
+pub struct Binding {
+    /// `Secure` + `__Host-` prefix (public URL is https).
+    pub secure: bool,
+}
+
+impl Binding {
+    /// The cookie name for `key`.
+    fn name(&self, key: &StateKey) -> String {
+        let prefix = if self.secure { "__Host-" } else { "" };
+        format!("{prefix}idpb_{}", &key.as_str()[..COOKIE_NAME_HASH_CHARS])
+    }
+
+    /// The cookie set at `start`: HttpOnly, SameSite=Lax (the provider's redirect back is a
+    /// top-level GET), Path=/ (required by `__Host-`), living as long as the transaction.
+    pub fn cookie(&self, key: &StateKey, max_age: std::time::Duration) -> Cookie<'static> {
+        Cookie::build((self.name(key), key.as_str().to_string()))
+            .path("/")
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Lax)
+            .max_age(time::Duration::seconds(
+                i64::try_from(max_age.as_secs()).unwrap_or(600),
+            ))
+            .build()
+    }
+
+    /// The cookie that deletes the binding at `callback`.
+    pub fn removal(&self, key: &StateKey) -> Cookie<'static> {
+        let mut cookie = self.cookie(key, std::time::Duration::ZERO);
+        cookie.make_removal();
+        cookie
+    }
+
+    /// Whether the request's cookies prove that this browser started the login of `key`.
+    pub fn verify(&self, key: &StateKey, jar: &axum_extra::extract::CookieJar) -> bool {
+        jar.get(&self.name(key))
+            .is_some_and(|c| c.value().as_bytes().ct_eq(key.as_str().as_bytes()).into())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    data_encoding::HEXLOWER.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::login::redirect::AllowList;
+    use axum_extra::extract::CookieJar;
+
+    fn target() -> RedirectTarget {
+        AllowList::parse(&["http://127.0.0.1:3000/".to_string()])
+            .expect("list")
+            .check("success", Some("http://127.0.0.1:3000/"))
+            .expect("allowed")
+    }
+
+    #[test]
+    fn every_login_gets_fresh_unguessable_values() {
+        let a = NewLogin::generate("corp", target(), target(), SystemTime::now());
+        let b = NewLogin::generate("corp", target(), target(), SystemTime::now());
+        assert_ne!(a.state, b.state);
+        assert_ne!(a.transaction.nonce, b.transaction.nonce);
+        assert_ne!(a.transaction.pkce_verifier, b.transaction.pkce_verifier);
+        assert!(a.state.expose().len() >= 22, "at least 128 bits of state");
+        assert_eq!(
+            a.pkce_challenge.len(),
+            43,
+            "S256 challenge is 43 base64url chars"
+        );
+    }
+
+    #[test]
+    fn the_binding_needs_the_right_cookie() {
+        let binding = Binding { secure: true };
+        let key = StateKey::of("some-state");
+        let cookie = binding.cookie(&key, std::time::Duration::from_secs(600));
+        assert!(cookie.name().starts_with("__Host-idpb_"));
+        assert_eq!(cookie.secure(), Some(true));
+        assert_eq!(cookie.http_only(), Some(true));
+        let jar = CookieJar::new().add(cookie);
+        assert!(binding.verify(&key, &jar));
+        assert!(!binding.verify(&StateKey::of("other-state"), &jar));
+        assert!(!binding.verify(&key, &CookieJar::new()));
+        let forged = CookieJar::new().add(Cookie::new(binding.name(&key), "0".repeat(64)));
+        assert!(!binding.verify(&key, &forged));
+    }
+}

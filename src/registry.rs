@@ -1,0 +1,100 @@
+//! The provider registry: one line per provider crate, mapping a `type` to its `open` function.
+//! Adding a provider is one crate plus one line in [`PROVIDERS`].
+
+use std::sync::Arc;
+
+use idp_provider_api::{ConfigProblem, OpenError, Provider, ProviderInfo};
+use serde_json::{Map, Value};
+
+/// Opens a provider from its `[providers.<id>]` table (minus the keys the gateway owns).
+pub type OpenFn = fn(ProviderInfo, Value) -> Result<Arc<dyn Provider>, OpenError>;
+
+/// Every provider type this build knows.
+pub const PROVIDERS: &[(&str, OpenFn)] = &[(idp_provider_oidc::KIND, idp_provider_oidc::open)];
+
+/// Longest provider id (it appears in URLs and cookie names).
+const MAX_ID_LEN: usize = 32;
+
+/// Opens `[providers.<id>]`: checks the id, takes `type` and `display_name` (the gateway's
+/// keys), and hands the rest to the provider's `open`.
+///
+/// # Errors
+/// Every problem found, each naming its key.
+pub fn open(
+    id: &str,
+    mut table: Map<String, Value>,
+) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>> {
+    let key = |k: &str| format!("providers.{id}.{k}");
+    let mut problems = Vec::new();
+    let id_ok = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        && id.as_bytes()[0].is_ascii_alphanumeric();
+    if !id_ok {
+        problems.push(ConfigProblem::new(
+            format!("providers.{id}"),
+            format!("the provider id must be 1..={MAX_ID_LEN} of [a-z0-9_-], starting with a letter or digit"),
+        ));
+    }
+    let kind = match table.remove("type") {
+        Some(Value::String(kind)) => Some(kind),
+        Some(other) => {
+            problems.push(ConfigProblem::new(
+                key("type"),
+                format!("must be a string, found {other}"),
+            ));
+            None
+        }
+        None => {
+            problems.push(ConfigProblem::new(
+                key("type"),
+                format!("is required; known types: {}", known()),
+            ));
+            None
+        }
+    };
+    let display_name = match table.remove("display_name") {
+        None => id.to_string(),
+        Some(Value::String(name)) if !name.trim().is_empty() => name,
+        Some(_) => {
+            problems.push(ConfigProblem::new(
+                key("display_name"),
+                "must be a non-empty string",
+            ));
+            id.to_string()
+        }
+    };
+    let Some(kind) = kind else {
+        return Err(problems);
+    };
+    let Some((kind, open)) = PROVIDERS.iter().find(|(k, _)| *k == kind) else {
+        problems.push(ConfigProblem::new(
+            key("type"),
+            format!("unknown provider type {kind:?}; known types: {}", known()),
+        ));
+        return Err(problems);
+    };
+    let info = ProviderInfo {
+        id: id.to_string(),
+        kind,
+        display_name,
+    };
+    match open(info, Value::Object(table)) {
+        Ok(provider) if problems.is_empty() => Ok(provider),
+        Ok(_) => Err(problems),
+        Err(e) => {
+            problems.extend(e.problems);
+            Err(problems)
+        }
+    }
+}
+
+fn known() -> String {
+    PROVIDERS
+        .iter()
+        .map(|(k, _)| format!("{k:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

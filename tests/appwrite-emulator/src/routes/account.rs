@@ -1,0 +1,154 @@
+//! Client route `POST /v1/account/sessions/token` (project header only, no key needed).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Extension, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::{Operation, spec_of};
+use crate::auth::{Caller, caller, check_project};
+use crate::clock::http_date;
+use crate::error::AppwriteError;
+use crate::ids::{UNIQUE, hex_secret, is_valid_custom_id, unique_id};
+use crate::model::SessionRecord;
+use crate::params::{json_body, query_pairs, req_string};
+use crate::server::Peer;
+use crate::state::Shared;
+
+/// Session lifetime: Appwrite's default project session duration (one year).
+const SESSION_DURATION: Duration = Duration::from_secs(31_536_000);
+/// Longest accepted token secret.
+const MAX_SECRET_LEN: usize = 256;
+
+/// The cookie value Appwrite uses: base64 of `{"id":userId,"secret":sessionSecret}`.
+fn cookie_value(user_id: &str, secret: &str) -> String {
+    STANDARD.encode(json!({ "id": user_id, "secret": secret }).to_string())
+}
+
+/// True when the request carries a live session cookie of this project.
+fn has_session(shared: &Shared, headers: &HeaderMap, cookie_name: &str) -> bool {
+    let values: Vec<String> = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == cookie_name)
+        .map(|(_, value)| value.to_owned())
+        .collect();
+    if values.is_empty() {
+        return false;
+    }
+    let now = shared.clock.now();
+    shared
+        .db()
+        .sessions
+        .iter()
+        .any(|s| s.expire > now && values.contains(&cookie_value(&s.user_id, &s.secret)))
+}
+
+/// `POST /v1/account/sessions/token`
+pub(super) async fn create_session(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    peer: Option<Extension<Peer>>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let ip = peer
+        .map(|Extension(p)| p.0.ip().to_string())
+        .unwrap_or_default();
+    match create_session_inner(&shared, &headers, raw.as_deref(), &body, ip) {
+        Ok(response) => response,
+        Err(e) => e.into_response(),
+    }
+}
+
+fn create_session_inner(
+    shared: &Shared,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    body: &[u8],
+    ip: String,
+) -> Result<Response, AppwriteError> {
+    let route = spec_of(Operation::AccountCreateSession);
+    check_project(shared, headers)?;
+    let show_secret = matches!(caller(shared, headers)?, Caller::Key(_));
+    query_pairs(route, raw)?;
+    let body = json_body(route, body)?;
+    let user_id = req_string(&body, "userId")?;
+    if user_id != UNIQUE && !is_valid_custom_id(&user_id) {
+        return Err(AppwriteError::invalid_param("userId", crate::ids::KEY_RULE));
+    }
+    let secret = req_string(&body, "secret")?;
+    if secret.is_empty() || secret.chars().count() > MAX_SECRET_LEN {
+        return Err(AppwriteError::invalid_param(
+            "secret",
+            "Value must be a valid string and at least 1 chars and no longer than 256 chars",
+        ));
+    }
+    let cookie_name = format!("a_session_{}", shared.config.project);
+    if has_session(shared, headers, &cookie_name) {
+        return Err(AppwriteError::session_already_exists());
+    }
+
+    let now = shared.clock.now();
+    let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    let mut db = shared.db();
+    let blocked = match db.user(&user_id) {
+        None => return Err(AppwriteError::invalid_token()),
+        Some(u) => !u.status,
+    };
+    // Check every live token of the user in constant time per comparison.
+    let mut found = None;
+    for (i, t) in db.tokens.iter().enumerate() {
+        let live = t.user_id == user_id && !t.consumed && t.expire > now;
+        if bool::from(t.secret_sha256.ct_eq(&presented)) && live {
+            found = Some(i);
+        }
+    }
+    let Some(index) = found else {
+        return Err(AppwriteError::invalid_token());
+    };
+    if blocked {
+        // The token is left unconsumed: nothing was created.
+        return Err(AppwriteError::user_blocked());
+    }
+    db.tokens[index].consumed = true;
+    let session = SessionRecord {
+        id: unique_id(),
+        user_id: user_id.clone(),
+        secret: hex_secret(256),
+        created_at: now,
+        expire: now + SESSION_DURATION,
+        ip,
+    };
+    if let Some(user) = db.user_mut(&user_id) {
+        user.accessed_at = Some(now);
+    }
+    let body = session.to_json(show_secret);
+    let value = cookie_value(&session.user_id, &session.secret);
+    let expires = http_date(session.expire);
+    db.sessions.push(session);
+    drop(db);
+
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    for cookie in [
+        format!("{cookie_name}_legacy={value}; expires={expires}; path=/; httponly"),
+        format!("{cookie_name}={value}; expires={expires}; path=/; httponly; samesite=None"),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,351 @@
+//! Server routes under `/v1/users` (API key auth).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::{Operation, spec_of};
+use crate::auth::require_scope;
+use crate::error::AppwriteError;
+use crate::ids::{KEY_RULE, UNIQUE, hex_secret, is_valid_custom_id, unique_id};
+use crate::model::{StoredToken, UserRecord};
+use crate::params::{json_body, opt_range, opt_string, query_pairs, req_bool, req_string};
+use crate::query::UserQuery;
+use crate::state::Shared;
+
+/// Longest user name.
+const MAX_NAME_LEN: usize = 128;
+/// Longest `search` term.
+const MAX_SEARCH_LEN: usize = 256;
+/// Token length bounds and default.
+const TOKEN_LENGTH: (i64, i64, i64) = (4, 128, 6);
+/// Token lifetime bounds and default, in seconds.
+const TOKEN_EXPIRE: (i64, i64, i64) = (60, 31_536_000, 900);
+
+type Result<T> = std::result::Result<T, AppwriteError>;
+
+fn respond(result: Result<(StatusCode, Value)>) -> Response {
+    match result {
+        Ok((status, body)) => (status, Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Validates a path `userId` (Utopia `UID`, same rule as a custom ID).
+fn path_user_id(id: &str) -> Result<()> {
+    if is_valid_custom_id(id) {
+        Ok(())
+    } else {
+        Err(AppwriteError::invalid_param("userId", KEY_RULE))
+    }
+}
+
+fn parse_bool(name: &str, v: &str) -> Result<bool> {
+    match v {
+        "true" | "1" => Ok(true),
+        "false" | "0" => Ok(false),
+        _ => Err(AppwriteError::invalid_param(
+            name,
+            "Value must be a valid boolean",
+        )),
+    }
+}
+
+/// `GET /v1/users`
+pub(super) async fn list(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    respond(list_inner(&shared, &headers, raw.as_deref()))
+}
+
+fn list_inner(
+    shared: &Shared,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+) -> Result<(StatusCode, Value)> {
+    let route = spec_of(Operation::UsersList);
+    require_scope(shared, headers, route.scope.unwrap_or_default())?;
+    let pairs = query_pairs(route, raw)?;
+    let mut queries = Vec::new();
+    let mut search = String::new();
+    let mut total = true;
+    for (name, value) in &pairs {
+        match name.as_str() {
+            "queries" => queries.push(value.as_str()),
+            "search" => search = value.clone(),
+            "total" => total = parse_bool("total", value)?,
+            _ => {}
+        }
+    }
+    if search.chars().count() > MAX_SEARCH_LEN {
+        return Err(AppwriteError::invalid_param(
+            "search",
+            "Value must be a valid string and no longer than 256 chars",
+        ));
+    }
+    let query = UserQuery::parse(queries)?;
+    let search = search.to_lowercase();
+    let db = shared.db();
+    let matching: Vec<&UserRecord> = db
+        .users
+        .iter()
+        .filter(|u| query.matches(u))
+        .filter(|u| {
+            search.is_empty()
+                || [
+                    u.id.as_str(),
+                    u.name.as_str(),
+                    u.email.as_deref().unwrap_or(""),
+                    u.phone.as_deref().unwrap_or(""),
+                ]
+                .iter()
+                .any(|f| f.to_lowercase().contains(&search))
+        })
+        .collect();
+    let users: Vec<Value> = matching
+        .iter()
+        .skip(query.offset())
+        .take(query.limit())
+        .map(|u| u.to_json())
+        .collect();
+    let total = if total { matching.len() } else { 0 };
+    Ok((StatusCode::OK, json!({ "total": total, "users": users })))
+}
+
+/// `GET /v1/users/{userId}`
+pub(super) async fn get(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    respond((|| {
+        let route = spec_of(Operation::UsersGet);
+        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
+        query_pairs(route, raw.as_deref())?;
+        path_user_id(&user_id)?;
+        let db = shared.db();
+        let user = db
+            .user(&user_id)
+            .ok_or_else(AppwriteError::user_not_found)?;
+        Ok((StatusCode::OK, user.to_json()))
+    })())
+}
+
+/// True when `email` looks like an address: `local@domain.tld`, no spaces, one `@`.
+fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && email.len() <= 254
+        && !domain.contains('@')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains("..")
+}
+
+/// True when `phone` matches `^\+[1-9]\d{6,14}$`.
+fn is_phone(phone: &str) -> bool {
+    let Some(digits) = phone.strip_prefix('+') else {
+        return false;
+    };
+    (7..=15).contains(&digits.len())
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && !digits.starts_with('0')
+}
+
+/// `POST /v1/users`
+pub(super) async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond(create_inner(&shared, &headers, raw.as_deref(), &body))
+}
+
+fn create_inner(
+    shared: &Shared,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    body: &[u8],
+) -> Result<(StatusCode, Value)> {
+    let route = spec_of(Operation::UsersCreate);
+    require_scope(shared, headers, route.scope.unwrap_or_default())?;
+    query_pairs(route, raw)?;
+    let body = json_body(route, body)?;
+
+    let user_id = req_string(&body, "userId")?;
+    let user_id = if user_id == UNIQUE {
+        unique_id()
+    } else if is_valid_custom_id(&user_id) {
+        user_id
+    } else {
+        return Err(AppwriteError::invalid_param("userId", KEY_RULE));
+    };
+    let email = opt_string(&body, "email")?.map(|e| e.to_lowercase());
+    if email.as_deref().is_some_and(|e| !is_email(e)) {
+        return Err(AppwriteError::invalid_param(
+            "email",
+            "Value must be a valid email address",
+        ));
+    }
+    let phone = opt_string(&body, "phone")?;
+    if phone.as_deref().is_some_and(|p| !is_phone(p)) {
+        return Err(AppwriteError::invalid_param(
+            "phone",
+            "Phone number must start with a '+' can have a maximum of fifteen digits.",
+        ));
+    }
+    let password = opt_string(&body, "password")?;
+    if password
+        .as_deref()
+        .is_some_and(|p| !(8..=256).contains(&p.chars().count()))
+    {
+        return Err(AppwriteError::invalid_param(
+            "password",
+            "Password must be at least 8 characters and no more than 256 characters.",
+        ));
+    }
+    let name = opt_string(&body, "name")?.unwrap_or_default();
+    if name.chars().count() > MAX_NAME_LEN {
+        return Err(AppwriteError::invalid_param(
+            "name",
+            "Value must be a valid string and no longer than 128 chars",
+        ));
+    }
+
+    let now = shared.clock.now();
+    let mut db = shared.db();
+    let clash = db.users.iter().any(|u| {
+        u.id == user_id
+            || (email.is_some() && u.email == email)
+            || (phone.is_some() && u.phone == phone)
+    });
+    if clash {
+        return Err(AppwriteError::user_already_exists());
+    }
+    let mut user = UserRecord::new(user_id, now);
+    user.name = name;
+    user.email = email;
+    user.phone = phone;
+    if let Some(p) = password {
+        user.password_hash = Some(hex(&Sha256::digest(p.as_bytes())));
+        user.password_update = Some(now);
+    }
+    let json = user.to_json();
+    db.users.push(user);
+    Ok((StatusCode::CREATED, json))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// `POST /v1/users/{userId}/tokens`
+pub(super) async fn create_token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        let route = spec_of(Operation::UsersCreateToken);
+        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
+        query_pairs(route, raw.as_deref())?;
+        path_user_id(&user_id)?;
+        let body = json_body(route, &body)?;
+        let (lmin, lmax, ldef) = TOKEN_LENGTH;
+        let length = opt_range(&body, "length", lmin, lmax)?.unwrap_or(ldef) as usize;
+        let (emin, emax, edef) = TOKEN_EXPIRE;
+        let expire_seconds = opt_range(&body, "expire", emin, emax)?.unwrap_or(edef) as u64;
+
+        let mut db = shared.db();
+        if db.user(&user_id).is_none() {
+            return Err(AppwriteError::user_not_found());
+        }
+        let now = shared.clock.now();
+        let secret = hex_secret(length);
+        let token = StoredToken {
+            id: unique_id(),
+            user_id,
+            secret_sha256: Sha256::digest(secret.as_bytes()).into(),
+            length,
+            expire_seconds,
+            created_at: now,
+            expire: now + Duration::from_secs(expire_seconds),
+            consumed: false,
+        };
+        let json = token.to_json(&secret);
+        db.tokens.push(token);
+        Ok((StatusCode::CREATED, json))
+    })())
+}
+
+/// `PATCH /v1/users/{userId}/verification`
+pub(super) async fn update_email_verification(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        let route = spec_of(Operation::UsersUpdateEmailVerification);
+        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
+        query_pairs(route, raw.as_deref())?;
+        path_user_id(&user_id)?;
+        let body = json_body(route, &body)?;
+        let verified = req_bool(&body, "emailVerification")?;
+        let now = shared.clock.now();
+        let mut db = shared.db();
+        let user = db
+            .user_mut(&user_id)
+            .ok_or_else(AppwriteError::user_not_found)?;
+        user.email_verification = verified;
+        user.updated_at = now;
+        Ok((StatusCode::OK, user.to_json()))
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_rule() {
+        assert!(is_email("a@b.com"));
+        assert!(is_email("first.last+tag@sub.example.org"));
+        assert!(!is_email("a@b"));
+        assert!(!is_email("ab.com"));
+        assert!(!is_email("@b.com"));
+        assert!(!is_email("a@@b.com"));
+        assert!(!is_email("a b@c.com"));
+        assert!(!is_email(""));
+    }
+
+    #[test]
+    fn phone_rule() {
+        assert!(is_phone("+14155550100"));
+        assert!(is_phone("+1234567"));
+        assert!(is_phone("+123456789012345"));
+        assert!(!is_phone("+123456"));
+        assert!(!is_phone("+1234567890123456"));
+        assert!(!is_phone("+0123456789"));
+        assert!(!is_phone("14155550100"));
+        assert!(!is_phone("+1415555010a"));
+    }
+}

@@ -1,0 +1,269 @@
+//! `TestApp`: the gateway on a free port, in front of a real OpenID provider (node
+//! `oidc-provider`) and the Appwrite emulator, with helpers that read like the login flow.
+
+use std::sync::Arc;
+
+use appwrite_emulator::{Emulator, EmulatorConfig};
+use idp_bridge::clock::SystemClock;
+use idp_bridge::config::Config;
+use idp_bridge::startup::Application;
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use url::Url;
+
+use crate::idp::{CLIENT_ID, CLIENT_SECRET, NodeIdp, follow_until};
+
+/// The provider id used in every test.
+pub const PROVIDER: &str = "corp";
+/// The app's pages: the allow-listed prefix and the two pages under it.
+pub const APP: &str = "http://127.0.0.1:3000/app/";
+pub const SUCCESS: &str = "http://127.0.0.1:3000/app/done";
+pub const FAILURE: &str = "http://127.0.0.1:3000/app/failed";
+
+/// Knobs of a test setup.
+pub struct Options {
+    /// `[redirect].delivery`.
+    pub delivery: &'static str,
+    /// `client_secret_basic` or `client_secret_post`, for both the gateway and the IdP.
+    pub auth_method: &'static str,
+    /// `[token]` values.
+    pub token_length: u32,
+    pub token_expire: u32,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            delivery: "query",
+            auth_method: "client_secret_basic",
+            token_length: 64,
+            token_expire: 60,
+        }
+    }
+}
+
+/// A running gateway with its real parts.
+pub struct TestApp {
+    pub gateway: String,
+    pub emulator: Emulator,
+    pub idp: NodeIdp,
+    /// A browser: cookies kept, redirects not followed.
+    pub browser: reqwest::Client,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A browser-like client: cookie jar, no automatic redirects, no proxy.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .build()
+        .expect("client")
+}
+
+/// The gateway configuration of the tests, in the shape of DESIGN.md section 3.
+pub fn config_toml(gateway: &str, issuer: &str, emulator: &Emulator, options: &Options) -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+public_url = "{gateway}"
+
+[appwrite]
+endpoint = "{endpoint}"
+project = "{project}"
+api_key = "{api_key}"
+timeout_ms = 2000
+
+[token]
+length = {length}
+expire_seconds = {expire}
+
+[redirect]
+allowed = ["{APP}"]
+delivery = "{delivery}"
+
+[rate_limit]
+per_ip_per_minute = 0
+
+[log]
+format = "pretty"
+
+[providers.{PROVIDER}]
+type = "oidc"
+display_name = "Corporate SSO"
+issuer = "{issuer}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+token_endpoint_auth_method = "{auth}"
+"#,
+        endpoint = emulator.endpoint(),
+        project = emulator.project(),
+        api_key = emulator.api_key(),
+        length = options.token_length,
+        expire = options.token_expire,
+        delivery = options.delivery,
+        auth = options.auth_method,
+    )
+}
+
+impl TestApp {
+    /// Starts the emulator, the IdP and the gateway with default options.
+    pub async fn spawn() -> Self {
+        Self::spawn_with(Options::default()).await
+    }
+
+    /// Starts everything with `options`.
+    pub async fn spawn_with(options: Options) -> Self {
+        let emulator = Emulator::spawn(EmulatorConfig::default()).await;
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind gateway");
+        let gateway = format!("http://{}", listener.local_addr().expect("addr"));
+        let callback = format!("{gateway}/v1/auth/{PROVIDER}/callback");
+        let idp = NodeIdp::spawn(&[callback], options.auth_method).await;
+        let config = Config::from_toml(&config_toml(&gateway, &idp.issuer, &emulator, &options))
+            .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
+        let app = Application::with_listener(config, listener, Arc::new(SystemClock))
+            .expect("build gateway");
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        // The gateway pings Appwrite once at startup; wait for it so that tests can assert on
+        // exactly the calls a login makes.
+        for _ in 0..200 {
+            if !emulator.calls().is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        emulator.clear_calls();
+        Self {
+            gateway,
+            emulator,
+            idp,
+            browser: browser(),
+            stop: Some(stop),
+        }
+    }
+
+    /// The start URL for `success` and `failure` pages.
+    pub fn start_url(&self, success: &str, failure: &str) -> Url {
+        let mut url =
+            Url::parse(&format!("{}/v1/auth/{PROVIDER}/start", self.gateway)).expect("url");
+        url.query_pairs_mut()
+            .append_pair("success", success)
+            .append_pair("failure", failure);
+        url
+    }
+
+    /// `GET` a gateway URL with the browser.
+    pub async fn get(&self, url: &str) -> reqwest::Response {
+        self.browser.get(url).send().await.expect("request")
+    }
+
+    /// Starts a login for `login_hint` and walks the provider until it sends the browser back
+    /// to the gateway's callback; returns the callback URL (not yet visited).
+    pub async fn login_at_idp(&self, login_hint: &str, success: &str) -> Url {
+        let mut start = self.start_url(success, FAILURE);
+        start
+            .query_pairs_mut()
+            .append_pair("login_hint", login_hint);
+        let response = self.get(start.as_str()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::FOUND,
+            "start must redirect to the provider"
+        );
+        let to_idp = location(&response);
+        assert!(
+            to_idp.as_str().starts_with(&self.idp.issuer),
+            "start goes to the IdP: {to_idp}"
+        );
+        let callback_prefix = format!("{}/v1/auth/{PROVIDER}/callback", self.gateway);
+        follow_until(&self.browser, to_idp, &callback_prefix).await
+    }
+
+    /// A whole login: returns where the gateway finally sends the browser.
+    pub async fn login(&self, login_hint: &str) -> Url {
+        self.login_to(login_hint, SUCCESS).await
+    }
+
+    /// A whole login with a given success URL.
+    pub async fn login_to(&self, login_hint: &str, success: &str) -> Url {
+        let callback = self.login_at_idp(login_hint, success).await;
+        let response = self.get(callback.as_str()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::FOUND,
+            "callback must redirect"
+        );
+        location(&response)
+    }
+
+    /// What the app does with `userId` and `secret`: `account.createSession` at Appwrite.
+    pub async fn create_session(&self, user_id: &str, secret: &str) -> (StatusCode, Value) {
+        let response = reqwest::Client::new()
+            .post(format!(
+                "{}/account/sessions/token",
+                self.emulator.endpoint()
+            ))
+            .header("X-Appwrite-Project", self.emulator.project())
+            .json(&serde_json::json!({"userId": user_id, "secret": secret}))
+            .send()
+            .await
+            .expect("session request");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+}
+
+/// The `Location` of a redirect, resolved.
+pub fn location(response: &reqwest::Response) -> Url {
+    let raw = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("{} has no Location", response.status()));
+    response.url().join(raw).expect("Location is a URL")
+}
+
+/// A query parameter of `url`.
+pub fn param(url: &Url, name: &str) -> Option<String> {
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A fragment parameter of `url`.
+pub fn fragment_param(url: &Url, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(url.fragment().unwrap_or_default().as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The `error` JSON a failure URL carries.
+pub fn error_of(url: &Url) -> Value {
+    let raw = param(url, "error").unwrap_or_else(|| panic!("{url} carries no error"));
+    serde_json::from_str(&raw).expect("error is JSON")
+}
+
+/// The failure URL without its query, for comparison.
+pub fn without_query(url: &Url) -> String {
+    let mut url = url.clone();
+    url.set_query(None);
+    url.set_fragment(None);
+    url.to_string()
+}

@@ -1,0 +1,166 @@
+//! The real binary, run with a DESIGN.md-shaped config file at the most verbose log level,
+//! logs a user in through the real provider, and its logs hold none of the secrets it handled.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use appwrite_emulator::{Emulator, EmulatorConfig};
+use reqwest::StatusCode;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::Command;
+
+use crate::helpers::{FAILURE, Options, SUCCESS, TestApp, browser, config_toml, location, param};
+use crate::idp::{CLIENT_SECRET, NodeIdp, follow_until, free_port};
+
+/// Collects a child's output lines.
+fn collect(reader: impl tokio::io::AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<String>>) {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut all = into.lock().expect("log buffer");
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+}
+
+#[tokio::test]
+async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).await;
+    let port = free_port();
+    let gateway = format!("http://127.0.0.1:{port}");
+    let idp = NodeIdp::spawn(
+        &[format!("{gateway}/v1/auth/corp/callback")],
+        "client_secret_basic",
+    )
+    .await;
+    let config = config_toml(&gateway, &idp.issuer, &emulator, &Options::default())
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace("format = \"pretty\"", "format = \"json\"");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).expect("write config");
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start idp-bridge");
+    let logs = Arc::new(Mutex::new(String::new()));
+    collect(child.stdout.take().expect("stdout"), logs.clone());
+    collect(child.stderr.take().expect("stderr"), logs.clone());
+
+    let client = browser();
+    let mut up = false;
+    for _ in 0..100 {
+        if client
+            .get(format!("{gateway}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        up,
+        "the gateway did not come up:\n{}",
+        logs.lock().expect("logs")
+    );
+
+    // The whole login, as a browser does it.
+    let start = format!(
+        "{gateway}/v1/auth/corp/start?success={SUCCESS}&failure={FAILURE}&login_hint=alice"
+    );
+    let to_idp = location(&client.get(&start).send().await.expect("start"));
+    let state = param(&to_idp, "state").expect("state");
+    let nonce = param(&to_idp, "nonce").expect("nonce");
+    let callback = follow_until(&client, to_idp, &format!("{gateway}/v1/auth/corp/callback")).await;
+    let code = param(&callback, "code").expect("code");
+    let landed = location(
+        &client
+            .get(callback.as_str())
+            .send()
+            .await
+            .expect("callback"),
+    );
+    let user_id = param(&landed, "userId").unwrap_or_else(|| panic!("no userId in {landed}"));
+    let secret = param(&landed, "secret").expect("secret");
+    // A failing request too, so error paths are logged.
+    let bad = client
+        .get(format!(
+            "{gateway}/v1/auth/corp/callback?state=forged&code={code}"
+        ))
+        .send()
+        .await
+        .expect("bad");
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+
+    let response = reqwest::Client::new()
+        .post(format!("{}/account/sessions/token", emulator.endpoint()))
+        .header("X-Appwrite-Project", emulator.project())
+        .json(&serde_json::json!({"userId": user_id, "secret": secret}))
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(
+        response.status(),
+        StatusCode::CREATED,
+        "the minted secret makes a session"
+    );
+
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let _ = child.kill().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let logs = logs.lock().expect("logs").clone();
+
+    assert!(logs.lines().count() > 20, "trace logging was on:\n{logs}");
+    assert!(logs.contains("login succeeded"), "{logs}");
+    let success_line = logs
+        .lines()
+        .find(|l| l.contains("login succeeded"))
+        .expect("line");
+    assert!(
+        success_line.contains("request_id"),
+        "request id on the line: {success_line}"
+    );
+    for (name, value) in [
+        ("API key", emulator.api_key()),
+        ("client secret", CLIENT_SECRET),
+        ("authorization code", code.as_str()),
+        ("minted secret", secret.as_str()),
+        ("state", state.as_str()),
+        ("nonce", nonce.as_str()),
+    ] {
+        assert!(!logs.contains(value), "the {name} appears in the logs");
+    }
+    // No JWT (ID token, access token) of any kind.
+    let jwt = logs.match_indices("eyJ").any(|(i, _)| {
+        let rest = &logs[i..];
+        let token: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        token.matches('.').count() >= 2 && token.len() > 40
+    });
+    assert!(!jwt, "a JWT appears in the logs");
+}
+
+#[tokio::test]
+async fn in_process_logins_render_no_secret_in_error_types() {
+    // The failure JSON the app receives names the reason, never a detail that could hold a secret.
+    let app = TestApp::spawn().await;
+    let landed = app.login("deny").await;
+    let error = param(&landed, "error").expect("error");
+    assert!(!error.contains(CLIENT_SECRET) && !error.contains(app.emulator.api_key()));
+}

@@ -1,0 +1,10 @@
+//! Integration tests: the gateway with real parts (node `oidc-provider`, the Appwrite emulator,
+//! the real binary for the log test). One module per flow.
+
+mod config_keys;
+mod failures;
+mod helpers;
+mod idp;
+mod login;
+mod logs;
+mod ops;

@@ -1,0 +1,149 @@
+//! Fixed test keys and the JWKS built from their public parts.
+//!
+//! The private keys live in `tests/mock-op/keys/` (generated once with
+//! `openssl genpkey`, PKCS#8 PEM) and are compiled in with `include_str!`.
+//! Nothing here generates keys at run time: RSA key generation is far too
+//! slow in debug builds. **These keys are public; never use them outside
+//! tests and the local demo.**
+//!
+//! Key rotation ([`KeyRing::rotate`]) bumps a generation counter. Every key id
+//! carries the generation (`rsa-1`, `ec-1`, ...), and the RSA signing key
+//! alternates between the two fixed RSA keys, so after a rotation both the
+//! `kid` and (for RSA) the key material are new.
+
+use std::sync::LazyLock;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+// One `pkcs8` crate serves rsa, p256 and ed25519-dalek.
+use ed25519_dalek::pkcs8::DecodePrivateKey as _;
+use jsonwebtoken::EncodingKey;
+use p256::elliptic_curve::sec1::ToEncodedPoint as _;
+use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+use rsa::traits::PublicKeyParts as _;
+use serde_json::{Value, json};
+
+const RSA_A_PEM: &str = include_str!("../keys/rsa-a.pem");
+const RSA_B_PEM: &str = include_str!("../keys/rsa-b.pem");
+const EC_P256_PEM: &str = include_str!("../keys/ec-p256.pem");
+const ED25519_PEM: &str = include_str!("../keys/ed25519.pem");
+
+/// One RSA key: signing key, JWK parameters and public PEM.
+pub(crate) struct RsaKey {
+    pub(crate) encoding: EncodingKey,
+    /// Base64url modulus.
+    pub(crate) n: String,
+    /// Base64url public exponent.
+    pub(crate) e: String,
+    /// SPKI PEM of the public key (for algorithm-confusion tests).
+    pub(crate) public_pem: String,
+}
+
+/// All fixed keys, parsed once.
+pub(crate) struct FixedKeys {
+    pub(crate) rsa: [RsaKey; 2],
+    pub(crate) ec: EncodingKey,
+    /// Base64url P-256 affine coordinates.
+    pub(crate) ec_x: String,
+    pub(crate) ec_y: String,
+    pub(crate) ed: EncodingKey,
+    /// Base64url Ed25519 public key.
+    pub(crate) ed_x: String,
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn load_rsa(pem: &str) -> RsaKey {
+    let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).expect("embedded RSA test key is valid");
+    let public = private.to_public_key();
+    RsaKey {
+        encoding: EncodingKey::from_rsa_pem(pem.as_bytes())
+            .expect("embedded RSA test key is valid"),
+        n: b64(&public.n().to_bytes_be()),
+        e: b64(&public.e().to_bytes_be()),
+        public_pem: public
+            .to_public_key_pem(LineEnding::LF)
+            .expect("embedded RSA test key encodes"),
+    }
+}
+
+/// The parsed fixed keys (panics only if the embedded files are broken).
+pub(crate) static KEYS: LazyLock<FixedKeys> = LazyLock::new(|| {
+    let ec_secret =
+        p256::SecretKey::from_pkcs8_pem(EC_P256_PEM).expect("embedded EC test key is valid");
+    let point = ec_secret.public_key().to_encoded_point(false);
+    let ed_secret = ed25519_dalek::SigningKey::from_pkcs8_pem(ED25519_PEM)
+        .expect("embedded Ed25519 test key is valid");
+    FixedKeys {
+        rsa: [load_rsa(RSA_A_PEM), load_rsa(RSA_B_PEM)],
+        ec: EncodingKey::from_ec_pem(EC_P256_PEM.as_bytes())
+            .expect("embedded EC test key is valid"),
+        ec_x: b64(point.x().expect("uncompressed point has x")),
+        ec_y: b64(point.y().expect("uncompressed point has y")),
+        ed: EncodingKey::from_ed_pem(ED25519_PEM.as_bytes())
+            .expect("embedded Ed25519 test key is valid"),
+        ed_x: b64(ed_secret.verifying_key().as_bytes()),
+    }
+});
+
+/// The current key generation. Cheap to copy; the keys themselves are static.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KeyRing {
+    generation: u32,
+}
+
+impl Default for KeyRing {
+    fn default() -> Self {
+        Self { generation: 1 }
+    }
+}
+
+impl KeyRing {
+    /// Switches to a new generation: new kids, the other RSA key.
+    pub(crate) fn rotate(&mut self) {
+        self.generation += 1;
+    }
+
+    /// The RSA key of this generation.
+    pub(crate) fn rsa(&self) -> &'static RsaKey {
+        &KEYS.rsa[(self.generation as usize + 1) % 2]
+    }
+
+    /// Key id of the RSA key as published for RS256.
+    pub(crate) fn rsa_kid(&self) -> String {
+        format!("rsa-{}", self.generation)
+    }
+
+    /// Key id of the same RSA key as published for PS256.
+    pub(crate) fn ps_kid(&self) -> String {
+        format!("ps-{}", self.generation)
+    }
+
+    /// Key id of the P-256 key.
+    pub(crate) fn ec_kid(&self) -> String {
+        format!("ec-{}", self.generation)
+    }
+
+    /// Key id of the Ed25519 key.
+    pub(crate) fn ed_kid(&self) -> String {
+        format!("ed-{}", self.generation)
+    }
+
+    /// The public JWKS of this generation: the RSA key (once as RS256, once as
+    /// PS256 so RPs that filter on `alg` find it), the P-256 key and the
+    /// Ed25519 key.
+    pub(crate) fn jwks(&self) -> Value {
+        let keys = &*KEYS;
+        let rsa = self.rsa();
+        json!({
+            "keys": [
+                {"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.rsa_kid(), "n": rsa.n, "e": rsa.e},
+                {"kty": "RSA", "use": "sig", "alg": "PS256", "kid": self.ps_kid(), "n": rsa.n, "e": rsa.e},
+                {"kty": "EC", "use": "sig", "alg": "ES256", "kid": self.ec_kid(), "crv": "P-256", "x": keys.ec_x, "y": keys.ec_y},
+                {"kty": "OKP", "use": "sig", "alg": "EdDSA", "kid": self.ed_kid(), "crv": "Ed25519", "x": keys.ed_x},
+            ]
+        })
+    }
+}
