@@ -2,6 +2,7 @@
 //! the real binary for the log test). One module per flow.
 
 mod config_keys;
+mod demo;
 mod failures;
 mod helpers;
 mod idp;

@@ -1,0 +1,263 @@
+//! The demo "app": one HTML page with inline CSS and JS, no external assets.
+//!
+//! The page links to the gateway's start URL. When the gateway sends the browser back with
+//! `userId` and `secret`, the script removes them from the address bar and exchanges them at
+//! the Appwrite (emulator) endpoint `POST /account/sessions/token`, as the Appwrite web SDK's
+//! `account.createSession({ userId, secret })` does, then shows the session. With `error`, it
+//! shows the gateway's error JSON. The secret is never written to the page.
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use data_encoding::BASE64;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// What the page needs to know, all public values (no API key, no secret).
+#[derive(Debug, Clone)]
+pub struct PageConfig {
+    /// The gateway's start URL with `success` and `failure` pointing back at this page.
+    pub start_url: String,
+    /// Appwrite API base, e.g. `http://127.0.0.1:PORT/v1`.
+    pub appwrite_endpoint: String,
+    /// Appwrite project id.
+    pub project: String,
+    /// Shown in the page's footer.
+    pub gateway_url: String,
+    /// Shown in the page's footer.
+    pub op_url: String,
+}
+
+/// Starts serving the page on `listener`; the task runs until aborted.
+pub fn serve(listener: TcpListener, config: &PageConfig) -> JoinHandle<()> {
+    let html = render(config);
+    let csp = content_security_policy(&config.appwrite_endpoint);
+    let router = Router::new()
+        .route(
+            "/",
+            get(move || {
+                let html = html.clone();
+                let csp = csp.clone();
+                async move { page_response(html, &csp) }
+            }),
+        )
+        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
+    tokio::spawn(async move {
+        if let Err(error) = axum::serve(listener, router).await {
+            tracing::error!(%error, "demo page server stopped");
+        }
+    })
+}
+
+fn page_response(html: String, csp: &str) -> Response {
+    let mut response = Html(html).into_response();
+    let headers = response.headers_mut();
+    // The page's address carries the token secret on return: keep it out of caches and
+    // out of Referer headers.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if let Ok(value) = HeaderValue::from_str(csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
+/// Only the page's own inline script (by hash) and style run; the script may only talk to the
+/// Appwrite endpoint's origin.
+fn content_security_policy(appwrite_endpoint: &str) -> String {
+    let script_hash = BASE64.encode(&Sha256::digest(SCRIPT.as_bytes()));
+    let connect = url::Url::parse(appwrite_endpoint)
+        .map(|u| u.origin().ascii_serialization())
+        .unwrap_or_else(|_| "'none'".to_owned());
+    format!(
+        "default-src 'none'; script-src 'sha256-{script_hash}'; style-src 'unsafe-inline'; \
+         connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+}
+
+/// The full page.
+pub fn render(config: &PageConfig) -> String {
+    let data = serde_json::json!({
+        "endpoint": config.appwrite_endpoint,
+        "project": config.project,
+    });
+    format!(
+        r#"<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>idp-bridge demo app</title>
+<style>{STYLE}</style>
+</head>
+<body>
+<main aria-labelledby="title">
+<h1 id="title">idp-bridge demo app</h1>
+<p class="note">This page plays your app. <strong>Sign in</strong> goes through the gateway to
+the development OpenID provider; the gateway sends you back here with a one-time token, which
+this page exchanges for an Appwrite session, like <code>account.createSession({{ userId, secret }})</code>.</p>
+<p><a id="sign-in" class="button" href="{start}">Sign in</a></p>
+<section id="result" aria-live="polite" hidden>
+<h2 id="result-title"></h2>
+<dl id="result-fields"></dl>
+<pre id="result-json" hidden></pre>
+</section>
+<footer class="note">
+<p>Gateway <code>{gateway}</code> · OpenID provider <code>{op}</code> · Appwrite emulator
+<code>{endpoint}</code> (project <code>{project}</code>)</p>
+</footer>
+</main>
+<script type="application/json" id="demo-config">{data}</script>
+<script>{SCRIPT}</script>
+</body>
+</html>
+"#,
+        start = escape(&config.start_url),
+        gateway = escape(&config.gateway_url),
+        op = escape(&config.op_url),
+        endpoint = escape(&config.appwrite_endpoint),
+        project = escape(&config.project),
+        data = json_for_script(&data),
+    )
+}
+
+/// Escapes text for HTML element content and double-quoted attributes.
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// JSON safe inside a `<script>` element (no `</script>`, no `<!--`).
+fn json_for_script(value: &serde_json::Value) -> String {
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+const STYLE: &str = "\
+body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;color:#1a1a1a;background:#fff;line-height:1.5}\
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-bottom:.5rem}\
+.note{color:#555;font-size:.9rem}\
+a.button{display:inline-block;padding:.6rem 1.6rem;font-size:1rem;border-radius:.3rem;background:#1a4d8f;color:#fff;text-decoration:none}\
+a.button:focus-visible{outline:3px solid #f0a000;outline-offset:2px}\
+#result{border:1px solid #ccc;border-left-width:.4rem;border-radius:.3rem;padding:.2rem 1rem 1rem;margin:1.5rem 0}\
+#result.ok{border-color:#2e7d32}#result.error{border-color:#c62828}#result.pending{border-color:#888}\
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:0}\
+dt{font-weight:600}dd{margin:0;font-family:ui-monospace,monospace;word-break:break-all}\
+pre{background:#f5f5f5;padding:.6rem;border-radius:.3rem;overflow-x:auto;font-size:.85rem}\
+code{font-size:.85rem}";
+
+/// The page's behaviour. Kept free of interpolation so its CSP hash is a constant.
+const SCRIPT: &str = r##"
+(function () {
+  "use strict";
+  var config = JSON.parse(document.getElementById("demo-config").textContent);
+  var box = document.getElementById("result");
+
+  function show(kind, title, fields, json) {
+    box.hidden = false;
+    box.className = kind;
+    document.getElementById("result-title").textContent = title;
+    var list = document.getElementById("result-fields");
+    list.textContent = "";
+    fields.forEach(function (pair) {
+      var dt = document.createElement("dt");
+      dt.textContent = pair[0];
+      var dd = document.createElement("dd");
+      dd.textContent = pair[1] === undefined || pair[1] === null ? "" : String(pair[1]);
+      list.appendChild(dt);
+      list.appendChild(dd);
+    });
+    var pre = document.getElementById("result-json");
+    pre.hidden = json === undefined;
+    pre.textContent = json === undefined ? "" : JSON.stringify(json, null, 2);
+  }
+
+  function showError(title, error) {
+    var fields = [];
+    if (error && typeof error === "object") {
+      fields.push(["message", error.message]);
+      if (error.type !== undefined) fields.push(["type", error.type]);
+      if (error.code !== undefined) fields.push(["code", error.code]);
+    }
+    show("error", title, fields, error);
+  }
+
+  // The gateway delivers in the query by default, or in the fragment if configured.
+  var query = new URLSearchParams(window.location.search);
+  var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+  var params = fragment.has("userId") || fragment.has("error") ? fragment : query;
+  var userId = params.get("userId");
+  var secret = params.get("secret");
+  var error = params.get("error");
+
+  // Take the token out of the address bar (and history) before anything else.
+  if (userId !== null || secret !== null || error !== null) {
+    ["userId", "secret", "error"].forEach(function (name) {
+      query.delete(name);
+      fragment.delete(name);
+    });
+    var rest = query.toString();
+    var hash = fragment.toString();
+    window.history.replaceState(null, "", window.location.pathname +
+      (rest ? "?" + rest : "") + (hash ? "#" + hash : ""));
+  }
+
+  if (error !== null) {
+    var parsed;
+    try { parsed = JSON.parse(error); } catch (e) { parsed = { message: error }; }
+    showError("The login failed", parsed);
+  } else if (userId && secret) {
+    show("pending", "Creating the Appwrite session\u2026", [["user id", userId]]);
+    fetch(config.endpoint + "/account/sessions/token", {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        "X-Appwrite-Project": config.project
+      },
+      body: JSON.stringify({ userId: userId, secret: secret })
+    }).then(function (response) {
+      return response.json().catch(function () {
+        return { message: "Appwrite answered " + response.status + " without JSON." };
+      }).then(function (body) {
+        if (response.ok) {
+          show("ok", "Signed in: Appwrite session created", [
+            ["user id", body.userId],
+            ["session id", body["$id"]],
+            ["provider", body.provider],
+            ["expires", body.expire]
+          ]);
+        } else {
+          showError("Appwrite refused the token (HTTP " + response.status + ")", body);
+        }
+      });
+    }).catch(function (e) {
+      showError("Appwrite could not be reached", { message: String(e) });
+    });
+  } else if (userId !== null || secret !== null) {
+    showError("The return address is incomplete", { message: "Both userId and secret are needed." });
+  }
+})();
+"##;
