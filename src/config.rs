@@ -10,17 +10,17 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use idp_provider_api::{ConfigProblem, Provider, ProviderInfo, Secret};
+use idp_provider_api::{ConfigProblem, ProviderInfo, Secret};
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use url::Url;
 
+use crate::login::policy::ConfiguredProvider;
 use crate::login::redirect::{AllowList, Delivery};
 use crate::registry;
 
@@ -65,12 +65,16 @@ pub struct Config {
     /// `[log]`.
     pub log: LogConfig,
     /// `[providers.*]`, opened, in id order.
-    pub providers: Vec<Arc<dyn Provider>>,
+    pub providers: Vec<ConfiguredProvider>,
 }
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let providers: Vec<&ProviderInfo> = self.providers.iter().map(|p| p.info()).collect();
+        let providers: Vec<(&ProviderInfo, _)> = self
+            .providers
+            .iter()
+            .map(|p| (p.provider.info(), p.policy))
+            .collect();
         f.debug_struct("Config")
             .field("server", &self.server)
             .field("appwrite", &self.appwrite)

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
             Ok(loaded) => {
                 println!("{}: valid", config.display());
                 for provider in &loaded.providers {
-                    let info = provider.info();
+                    let info = provider.provider.info();
                     println!(
                         "  provider {} (type {}): {}",
                         info.id, info.kind, info.display_name

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use idp_provider_api::{ConfigProblem, OpenError, Provider, ProviderInfo};
 use serde_json::{Map, Value};
 
+use crate::login::policy::{ConfiguredProvider, ProviderPolicy};
+
 /// Opens a provider from its `[providers.<id>]` table (minus the keys the gateway owns).
 pub type OpenFn = fn(ProviderInfo, Value) -> Result<Arc<dyn Provider>, OpenError>;
 
@@ -23,7 +25,7 @@ const MAX_ID_LEN: usize = 32;
 pub fn open(
     id: &str,
     mut table: Map<String, Value>,
-) -> Result<Arc<dyn Provider>, Vec<ConfigProblem>> {
+) -> Result<ConfiguredProvider, Vec<ConfigProblem>> {
     let key = |k: &str| format!("providers.{id}.{k}");
     let mut problems = Vec::new();
     let id_ok = !id.is_empty()
@@ -66,6 +68,7 @@ pub fn open(
             id.to_string()
         }
     };
+    let policy = ProviderPolicy::take_from(id, &mut table, &mut problems);
     let Some(kind) = kind else {
         return Err(problems);
     };
@@ -82,7 +85,7 @@ pub fn open(
         display_name,
     };
     match open(info, Value::Object(table)) {
-        Ok(provider) if problems.is_empty() => Ok(provider),
+        Ok(provider) if problems.is_empty() => Ok(ConfiguredProvider { provider, policy }),
         Ok(_) => Err(problems),
         Err(e) => {
             problems.extend(e.problems);

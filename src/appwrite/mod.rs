@@ -111,6 +111,18 @@ impl AppwriteClient {
         .await
     }
 
+    /// `PATCH /v1/users/{id}/verification` to `true`. Idempotent, so retried like a read. There
+    /// is deliberately no way to set it to `false`: the gateway never downgrades a verification.
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn mark_email_verified(&self, user_id: &str) -> Result<User, AppwriteError> {
+        let url = self.url(&["users", user_id, "verification"]);
+        let body = serde_json::json!({"emailVerification": true});
+        self.call("verify email", Method::PATCH, url, Some(body), Retry::Safe)
+            .await
+    }
+
     /// `GET /v1/users` filtered by email with the JSON query syntax (Appwrite 1.5+).
     ///
     /// # Errors

@@ -32,6 +32,9 @@ pub enum LoginError {
     /// The callback has no code and no error.
     #[error("the callback carries neither code nor error")]
     MissingCode,
+    /// The provider vouches for an email that is not a valid plain address.
+    #[error(transparent)]
+    EmailInvalid(#[from] crate::login::email::EmailError),
     /// The verified email belongs to another Appwrite user.
     #[error("the email belongs to another Appwrite user")]
     UserEmailConflict,
@@ -121,6 +124,11 @@ impl LoginError {
                 "An account with this email already exists and is not linked to this login.",
             ),
             Self::UserBlocked => PublicError::new("user_blocked", 403, "This account is blocked."),
+            Self::EmailInvalid(_) => PublicError::new(
+                "email_invalid",
+                401,
+                "The identity provider asserted an email address that is not valid.",
+            ),
             Self::Appwrite(e) if e.is_unavailable() => PublicError::new(
                 "appwrite_unavailable",
                 503,

@@ -12,6 +12,8 @@ use sha2::{Digest, Sha256};
 
 use crate::appwrite::{AppwriteClient, AppwriteError, AppwriteErrorType, NewUser, User};
 use crate::login::LoginError;
+use crate::login::email::Email;
+use crate::login::policy::ProviderPolicy;
 
 /// Length of Appwrite's custom ids on SQL adapters.
 pub const APPWRITE_ID_MAX: usize = 36;
@@ -39,6 +41,16 @@ impl AppwriteUserId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether `id` has the shape of a derived id (`u` + 35 base32 characters), i.e. belongs
+    /// to an external identity. Appwrite's own `unique()` ids are 20 hex characters.
+    pub fn is_derived(id: &str) -> bool {
+        id.len() == APPWRITE_ID_MAX
+            && id.starts_with('u')
+            && id[1..]
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
+    }
 }
 
 /// Appwrite's custom-id rule (`Utopia\Database\Validator\Key`): 1..=36 of `[A-Za-z0-9._-]`,
@@ -52,36 +64,96 @@ pub fn is_valid_appwrite_id(id: &str) -> bool {
         && !matches!(id.as_bytes()[0], b'.' | b'_' | b'-')
 }
 
-/// Finds or creates the user for `identity`.
+/// Finds, links or creates the user for `identity`.
+///
+/// 1. The user with the derived id, if it exists (every later login).
+/// 2. With `link_by_email` (and `trusted_for_email`): the one existing Appwrite user whose
+///    *verified* email equals the provider's verified email, if that user does not already belong
+///    to another external identity.
+/// 3. Otherwise a new user with the derived id, the name and the verified email.
+///
+/// With `trusted_for_email`, the user's email is then marked verified when it equals the
+/// provider's verified email (never the reverse).
 ///
 /// # Errors
-/// `UserEmailConflict` when the verified email belongs to another user, `UserBlocked` for a
-/// blocked user, `Appwrite` for any failed call.
+/// `EmailInvalid` for a malformed verified email, `UserEmailConflict` when the email belongs to
+/// another user that may not be linked, `UserBlocked` for a blocked user, `Appwrite` for any
+/// failed call.
 pub async fn resolve_user(
     appwrite: &AppwriteClient,
     identity: &Identity,
+    policy: ProviderPolicy,
 ) -> Result<User, LoginError> {
+    let email = policy.verified_email(identity)?;
     let id = AppwriteUserId::derive(identity.issuer(), identity.subject());
-    let user = match appwrite.get_user(id.as_str()).await? {
+    let existing = match appwrite.get_user(id.as_str()).await? {
+        Some(user) => Some(user),
+        None if policy.link_by_email && policy.trusted_for_email => match &email {
+            Some(email) => link_target(appwrite, email).await?,
+            None => None,
+        },
+        None => None,
+    };
+    let user = match existing {
         Some(user) => user,
-        None => create(appwrite, &id, identity).await?,
+        None => create(appwrite, &id, identity, email.as_ref()).await?,
     };
     if !user.status {
         return Err(LoginError::UserBlocked);
     }
-    Ok(user)
+    match &email {
+        Some(email)
+            if policy.trusted_for_email
+                && !user.email_verification
+                && user.email == email.as_str() =>
+        {
+            tracing::info!(
+                user_id = user.id.as_str(),
+                "marking the Appwrite email verified"
+            );
+            Ok(appwrite.mark_email_verified(&user.id).await?)
+        }
+        _ => Ok(user),
+    }
+}
+
+/// The existing user a first login may link to by `email`, if any.
+///
+/// # Errors
+/// `UserEmailConflict` when users with that email exist but none may be linked: its email is not
+/// verified in Appwrite (it could have been registered by someone who does not own the address:
+/// linking would hand them the account), or it already belongs to another external identity.
+async fn link_target(appwrite: &AppwriteClient, email: &Email) -> Result<Option<User>, LoginError> {
+    let users = appwrite.list_users_by_email(email.as_str()).await?;
+    match users.as_slice() {
+        [] => Ok(None),
+        [user] if user.email_verification && !AppwriteUserId::is_derived(&user.id) => {
+            tracing::info!(
+                user_id = user.id.as_str(),
+                "linking the login to an existing Appwrite user by verified email"
+            );
+            Ok(Some(user.clone()))
+        }
+        _ => {
+            tracing::warn!(
+                "an Appwrite user has this email but may not be linked (unverified, or another identity's)"
+            );
+            Err(LoginError::UserEmailConflict)
+        }
+    }
 }
 
 async fn create(
     appwrite: &AppwriteClient,
     id: &AppwriteUserId,
     identity: &Identity,
+    email: Option<&Email>,
 ) -> Result<User, LoginError> {
     let name = identity.name().map(|n| truncate(n, NAME_MAX));
     let new = NewUser {
         user_id: id.as_str(),
         // Only a verified email is written: an unverified one could squat another user's.
-        email: identity.verified_email(),
+        email: email.map(Email::as_str),
         name: name.as_deref(),
     };
     tracing::info!(user_id = id.as_str(), "creating Appwrite user");

@@ -5,8 +5,10 @@
 //! Every path that is not a complete success ends without a minted token: the token is minted
 //! last, after every check, and nothing after minting can fail.
 
+pub mod email;
 pub mod error;
 pub mod mapping;
+pub mod policy;
 pub mod redirect;
 pub mod transaction;
 
@@ -17,6 +19,7 @@ use std::time::Duration;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, Secret};
+use policy::ConfiguredProvider;
 use serde::Deserialize;
 use url::Url;
 
@@ -127,7 +130,7 @@ pub enum CallbackError {
 pub struct Login {
     appwrite: AppwriteClient,
     store: Arc<dyn TransactionStore>,
-    providers: BTreeMap<String, Arc<dyn Provider>>,
+    providers: BTreeMap<String, ConfiguredProvider>,
     redirect: RedirectConfig,
     token: TokenConfig,
     binding: Binding,
@@ -142,8 +145,8 @@ pub struct LoginParts {
     pub appwrite: AppwriteClient,
     /// Transaction store.
     pub store: Arc<dyn TransactionStore>,
-    /// Providers by id.
-    pub providers: Vec<Arc<dyn Provider>>,
+    /// Providers with their policies.
+    pub providers: Vec<ConfiguredProvider>,
     /// `[redirect]`.
     pub redirect: RedirectConfig,
     /// `[token]`.
@@ -166,7 +169,7 @@ impl Login {
             providers: parts
                 .providers
                 .into_iter()
-                .map(|p| (p.info().id.clone(), p))
+                .map(|p| (p.provider.info().id.clone(), p))
                 .collect(),
             redirect: parts.redirect,
             token: parts.token,
@@ -179,7 +182,7 @@ impl Login {
 
     /// The configured providers, in id order.
     pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
-        self.providers.values()
+        self.providers.values().map(|p| &p.provider)
     }
 
     /// The Appwrite client (readiness).
@@ -215,6 +218,7 @@ impl Login {
             .provider(provider_id)
             .ok_or_else(|| StartError::UnknownProvider(provider_id.into()))?;
         let flow = provider
+            .provider
             .redirect()
             .ok_or_else(|| StartError::NoRedirectFlow(provider_id.into()))?;
         let allowed = &self.redirect.allowed;
@@ -300,7 +304,7 @@ impl Login {
 
     async fn finish(
         &self,
-        provider: &Arc<dyn Provider>,
+        configured: &ConfiguredProvider,
         provider_id: &str,
         key: &StateKey,
         transaction: transaction::LoginTransaction,
@@ -322,7 +326,10 @@ impl Login {
             )));
         }
         let code = params.code.ok_or(LoginError::MissingCode)?;
-        let flow = provider.redirect().ok_or(LoginError::MissingCode)?;
+        let flow = configured
+            .provider
+            .redirect()
+            .ok_or(LoginError::MissingCode)?;
         let redirect_uri = self.callback_url(provider_id);
         let identity = flow
             .callback(CallbackInput {
@@ -333,7 +340,7 @@ impl Login {
                 pkce_verifier: transaction.pkce_verifier,
             })
             .await?;
-        let user = mapping::resolve_user(&self.appwrite, &identity).await?;
+        let user = mapping::resolve_user(&self.appwrite, &identity, configured.policy).await?;
         let token = self
             .appwrite
             .create_token(&user.id, self.token.length, self.token.expire_seconds)
@@ -346,7 +353,7 @@ impl Login {
         Ok((location, token.user_id))
     }
 
-    fn provider(&self, id: &str) -> Option<&Arc<dyn Provider>> {
+    fn provider(&self, id: &str) -> Option<&ConfiguredProvider> {
         self.providers.get(id)
     }
 }

@@ -381,16 +381,81 @@ fn check_config_names_the_bad_key_and_exits_2() {
 fn config_example_toml_is_valid_and_documents_every_key() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let text = std::fs::read_to_string(&path).expect("config.example.toml");
-    assert_eq!(problems(&text), "", "config.example.toml must pass check-config");
+    assert_eq!(
+        problems(&text),
+        "",
+        "config.example.toml must pass check-config"
+    );
     for key in [
-        "listen", "public_url", "trusted_proxies", "endpoint", "project", "api_key", "api_key_file",
-        "timeout_ms", "length", "expire_seconds", "allowed", "delivery", "backend", "redis_url",
-        "transaction_ttl_seconds", "max_open_transactions", "per_ip_per_minute", "format", "type",
-        "display_name", "issuer", "client_id", "client_secret", "client_secret_file", "scopes",
-        "allowed_algs", "token_endpoint_auth_method", "allow_insecure_http", "leeway_seconds",
-        "max_token_age_seconds", "jwks_refetch_interval_seconds", "jwks_cache_seconds",
+        "listen",
+        "public_url",
+        "trusted_proxies",
+        "endpoint",
+        "project",
+        "api_key",
+        "api_key_file",
+        "timeout_ms",
+        "length",
+        "expire_seconds",
+        "allowed",
+        "delivery",
+        "backend",
+        "redis_url",
+        "transaction_ttl_seconds",
+        "max_open_transactions",
+        "per_ip_per_minute",
+        "format",
+        "type",
+        "display_name",
+        "issuer",
+        "client_id",
+        "client_secret",
+        "client_secret_file",
+        "scopes",
+        "allowed_algs",
+        "token_endpoint_auth_method",
+        "allow_insecure_http",
+        "leeway_seconds",
+        "max_token_age_seconds",
+        "jwks_refetch_interval_seconds",
+        "jwks_cache_seconds",
         "trusted_audiences",
     ] {
-        assert!(text.contains(&format!("{key} =")), "config.example.toml does not document `{key}`");
+        assert!(
+            text.contains(&format!("{key} =")),
+            "config.example.toml does not document `{key}`"
+        );
     }
+}
+
+#[test]
+fn link_by_email_requires_trusted_for_email() {
+    let text = edit(
+        GOOD,
+        "providers.corp",
+        "link_by_email",
+        "link_by_email = true",
+    );
+    refused(
+        &text,
+        "providers.corp.link_by_email",
+        "requires trusted_for_email",
+    );
+    let both = edit(
+        &text,
+        "providers.corp",
+        "trusted_for_email",
+        "trusted_for_email = true",
+    );
+    assert_eq!(problems(&both), "");
+    refused(
+        &edit(
+            GOOD,
+            "providers.corp",
+            "trusted_for_email",
+            "trusted_for_email = \"yes\"",
+        ),
+        "providers.corp.trusted_for_email",
+        "true or false",
+    );
 }

@@ -7,6 +7,7 @@ use appwrite_emulator::{Emulator, EmulatorConfig};
 use idp_bridge::clock::SystemClock;
 use idp_bridge::config::Config;
 use idp_bridge::startup::Application;
+use mock_op::{MockOp, MockOpConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -31,6 +32,25 @@ pub struct Options {
     /// `[token]` values.
     pub token_length: u32,
     pub token_expire: u32,
+    /// Which OpenID provider plays the IdP.
+    pub idp: IdpKind,
+    /// Extra lines for the `[providers.corp]` table (e.g. `link_by_email = true`).
+    pub provider_extra: String,
+    /// `[rate_limit].per_ip_per_minute` (0: off).
+    pub rate_limit_per_minute: u32,
+    /// `[server].trusted_proxies`, as a TOML array.
+    pub trusted_proxies: &'static str,
+    /// `[store].max_open_transactions`.
+    pub max_open_transactions: u64,
+}
+
+/// The OpenID provider behind the gateway in a test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdpKind {
+    /// npm `oidc-provider` (the real, certified one).
+    Node,
+    /// The scriptable Rust `mock-op`, for misbehaviour.
+    Mock,
 }
 
 impl Default for Options {
@@ -40,6 +60,39 @@ impl Default for Options {
             auth_method: "client_secret_basic",
             token_length: 64,
             token_expire: 60,
+            idp: IdpKind::Node,
+            provider_extra: String::new(),
+            rate_limit_per_minute: 0,
+            trusted_proxies: "[]",
+            max_open_transactions: 100_000,
+        }
+    }
+}
+
+impl Options {
+    /// Defaults with the scriptable `mock-op` as the IdP.
+    pub fn mock() -> Self {
+        Self {
+            idp: IdpKind::Mock,
+            ..Self::default()
+        }
+    }
+}
+
+/// A running IdP.
+pub enum Idp {
+    /// npm `oidc-provider`.
+    Node(NodeIdp),
+    /// `mock-op`.
+    Mock(MockOp),
+}
+
+impl Idp {
+    /// The issuer.
+    pub fn issuer(&self) -> String {
+        match self {
+            Self::Node(node) => node.issuer.clone(),
+            Self::Mock(mock) => mock.issuer(),
         }
     }
 }
@@ -48,7 +101,7 @@ impl Default for Options {
 pub struct TestApp {
     pub gateway: String,
     pub emulator: Emulator,
-    pub idp: NodeIdp,
+    pub idp: Idp,
     /// A browser: cookies kept, redirects not followed.
     pub browser: reqwest::Client,
     stop: Option<oneshot::Sender<()>>,
@@ -59,6 +112,15 @@ impl Drop for TestApp {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+    }
+}
+
+/// The mock-op configuration of the tests: the node IdP's client and users, so tests read the same.
+pub fn mock_config() -> MockOpConfig {
+    MockOpConfig {
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        ..MockOpConfig::default()
     }
 }
 
@@ -79,6 +141,7 @@ pub fn config_toml(gateway: &str, issuer: &str, emulator: &Emulator, options: &O
 [server]
 listen = "127.0.0.1:0"
 public_url = "{gateway}"
+trusted_proxies = {proxies}
 
 [appwrite]
 endpoint = "{endpoint}"
@@ -94,8 +157,11 @@ expire_seconds = {expire}
 allowed = ["{APP}"]
 delivery = "{delivery}"
 
+[store]
+max_open_transactions = {max_open}
+
 [rate_limit]
-per_ip_per_minute = 0
+per_ip_per_minute = {rate}
 
 [log]
 format = "pretty"
@@ -107,6 +173,7 @@ issuer = "{issuer}"
 client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
 token_endpoint_auth_method = "{auth}"
+{extra}
 "#,
         endpoint = emulator.endpoint(),
         project = emulator.project(),
@@ -115,6 +182,10 @@ token_endpoint_auth_method = "{auth}"
         expire = options.token_expire,
         delivery = options.delivery,
         auth = options.auth_method,
+        rate = options.rate_limit_per_minute,
+        extra = options.provider_extra,
+        proxies = options.trusted_proxies,
+        max_open = options.max_open_transactions,
     )
 }
 
@@ -132,8 +203,11 @@ impl TestApp {
             .expect("bind gateway");
         let gateway = format!("http://{}", listener.local_addr().expect("addr"));
         let callback = format!("{gateway}/v1/auth/{PROVIDER}/callback");
-        let idp = NodeIdp::spawn(&[callback], options.auth_method).await;
-        let config = Config::from_toml(&config_toml(&gateway, &idp.issuer, &emulator, &options))
+        let idp = match options.idp {
+            IdpKind::Node => Idp::Node(NodeIdp::spawn(&[callback], options.auth_method).await),
+            IdpKind::Mock => Idp::Mock(MockOp::spawn(mock_config()).await),
+        };
+        let config = Config::from_toml(&config_toml(&gateway, &idp.issuer(), &emulator, &options))
             .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
         let app = Application::with_listener(config, listener, Arc::new(SystemClock))
             .expect("build gateway");
@@ -156,6 +230,14 @@ impl TestApp {
             idp,
             browser: browser(),
             stop: Some(stop),
+        }
+    }
+
+    /// The scriptable IdP (tests spawned with [`Options::mock`]).
+    pub fn mock(&self) -> &MockOp {
+        match &self.idp {
+            Idp::Mock(mock) => mock,
+            Idp::Node(_) => panic!("this test runs against the node IdP, not mock-op"),
         }
     }
 
@@ -188,12 +270,23 @@ impl TestApp {
             "start must redirect to the provider"
         );
         let to_idp = location(&response);
+        let issuer = self.idp.issuer();
         assert!(
-            to_idp.as_str().starts_with(&self.idp.issuer),
+            to_idp.as_str().starts_with(issuer.trim_end_matches('/')),
             "start goes to the IdP: {to_idp}"
         );
-        let callback_prefix = format!("{}/v1/auth/{PROVIDER}/callback", self.gateway);
-        follow_until(&self.browser, to_idp, &callback_prefix).await
+        match &self.idp {
+            Idp::Node(_) => {
+                let callback_prefix = format!("{}/v1/auth/{PROVIDER}/callback", self.gateway);
+                follow_until(&self.browser, to_idp, &callback_prefix).await
+            }
+            Idp::Mock(mock) => {
+                let authorization = mock
+                    .authorize(to_idp.as_str(), login_hint)
+                    .unwrap_or_else(|e| panic!("mock-op refused the authorization request: {e}"));
+                Url::parse(&authorization.redirect_to).expect("callback URL")
+            }
+        }
     }
 
     /// A whole login: returns where the gateway finally sends the browser.

@@ -1,11 +1,14 @@
 //! Integration tests: the gateway with real parts (node `oidc-provider`, the Appwrite emulator,
 //! the real binary for the log test). One module per flow.
 
+mod abuse;
 mod config_keys;
+mod conformance;
 mod demo;
 mod failures;
 mod helpers;
 mod idp;
+mod linking;
 mod login;
 mod logs;
 mod ops;

@@ -164,6 +164,27 @@ impl Config {
                 ));
             }
         }
+        // RFC 7518 section 3.2: an HMAC key must be at least as long as the hash output.
+        let min_hmac = algs
+            .iter()
+            .filter_map(|alg| match alg {
+                CoreJwsSigningAlgorithm::HmacSha256 => Some(32),
+                CoreJwsSigningAlgorithm::HmacSha384 => Some(48),
+                CoreJwsSigningAlgorithm::HmacSha512 => Some(64),
+                _ => None,
+            })
+            .max();
+        if let (Some(min), Some(secret)) = (min_hmac, &self.client_secret) {
+            if secret.expose().len() < min {
+                problems.push(ConfigProblem::new(
+                    key("client_secret"),
+                    format!(
+                        "is {} bytes; HS* in allowed_algs needs a secret of at least {min} bytes",
+                        secret.expose().len()
+                    ),
+                ));
+            }
+        }
         match (issuer, problems.is_empty()) {
             (Some(issuer), true) => Ok(Checked { issuer, algs }),
             _ => Err(OpenError { problems }),

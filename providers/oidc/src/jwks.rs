@@ -16,6 +16,7 @@ use idp_provider_api::ProviderError;
 use moka::Expiry;
 use moka::future::Cache;
 use openidconnect::core::CoreJsonWebKeySet;
+use serde_json::Value;
 use url::Url;
 
 use crate::http::get_json;
@@ -41,14 +42,56 @@ impl Expiry<(), CachedKeys> for KeysExpiry {
     }
 }
 
+/// Smallest RSA modulus accepted, in bits (JWT attack list, case 24).
+pub const MIN_RSA_BITS: usize = 2048;
+
+/// The key set without the keys we refuse to verify with: RSA keys under [`MIN_RSA_BITS`], and
+/// symmetric (`oct`) keys, since HMAC keys come only from the client secret. Each refused key is
+/// logged.
+///
+/// # Errors
+/// `Upstream` when the document is not a JWKS.
+fn usable_keys(mut document: Value, jwks_uri: &Url) -> Result<CoreJsonWebKeySet, ProviderError> {
+    if let Some(keys) = document.get_mut("keys").and_then(Value::as_array_mut) {
+        keys.retain(|key| match refusal(key) {
+            None => true,
+            Some(why) => {
+                let kid = key.get("kid").and_then(Value::as_str).unwrap_or("(none)");
+                tracing::warn!(kid, why, "refusing a key from the provider's JWKS");
+                false
+            }
+        });
+    }
+    serde_json::from_value(document)
+        .map_err(|e| ProviderError::Upstream(format!("JWKS at {jwks_uri}: not a key set: {e}")))
+}
+
+fn refusal(key: &Value) -> Option<&'static str> {
+    use base64::Engine as _;
+    match key.get("kty").and_then(Value::as_str) {
+        Some("oct") => Some("symmetric keys are never taken from a JWKS"),
+        Some("RSA") => {
+            let modulus = key.get("n").and_then(Value::as_str).and_then(|n| {
+                base64::engine::general_purpose::URL_SAFE_NO_PAD
+                    .decode(n)
+                    .ok()
+            })?;
+            let significant = modulus.iter().skip_while(|b| **b == 0).count();
+            (significant * 8 < MIN_RSA_BITS).then_some("RSA modulus shorter than 2048 bits")
+        }
+        _ => None,
+    }
+}
+
 /// The JWKS cache; see the module documentation.
 pub struct JwksCache {
     http: reqwest::Client,
     cache: Cache<(), CachedKeys>,
     /// Served when a fetch fails. A std mutex: held for a clone, never across an await.
     last_good: Mutex<Option<Arc<CoreJsonWebKeySet>>>,
-    /// When an unknown `kid` last forced a refetch.
-    last_forced: Mutex<Option<Instant>>,
+    /// When an unknown `kid` last forced a refetch. An async mutex, held across that refetch so
+    /// that concurrent callers wait for it instead of being turned away while it runs.
+    last_forced: tokio::sync::Mutex<Option<Instant>>,
     refetch_interval: Duration,
     fetches: AtomicU64,
 }
@@ -64,7 +107,7 @@ impl JwksCache {
                 .expire_after(KeysExpiry { ttl })
                 .build(),
             last_good: Mutex::new(None),
-            last_forced: Mutex::new(None),
+            last_forced: tokio::sync::Mutex::new(None),
             refetch_interval,
             fetches: AtomicU64::new(0),
         }
@@ -83,7 +126,9 @@ impl JwksCache {
     }
 
     /// Called when a token names a key the cached set lacks. Returns newer keys if a refetch is
-    /// allowed now, `None` if the last forced refetch is too recent (the token is then rejected).
+    /// allowed now, `None` if the last forced refetch is too recent. A caller that gets `None`
+    /// should look at [`JwksCache::current`] once more: a concurrent caller's refetch (waited
+    /// for here) may have brought the key it needs.
     ///
     /// # Errors
     /// As [`JwksCache::current`].
@@ -91,18 +136,13 @@ impl JwksCache {
         &self,
         jwks_uri: &Url,
     ) -> Result<Option<Arc<CoreJsonWebKeySet>>, ProviderError> {
-        let allowed = {
-            let mut last = self.last_forced.lock().unwrap_or_else(|p| p.into_inner());
-            let now = Instant::now();
-            let allowed = last.is_none_or(|t| now.duration_since(t) >= self.refetch_interval);
-            if allowed {
-                *last = Some(now);
-            }
-            allowed
-        };
-        if !allowed {
+        // Held until the refetch is done: single-flight for forced refetches.
+        let mut last = self.last_forced.lock().await;
+        let now = Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < self.refetch_interval) {
             return Ok(None);
         }
+        *last = Some(now);
         self.cache.invalidate(&()).await;
         self.current(jwks_uri).await.map(Some)
     }
@@ -114,7 +154,10 @@ impl JwksCache {
 
     async fn load(&self, jwks_uri: &Url) -> Result<CachedKeys, ProviderError> {
         self.fetches.fetch_add(1, Ordering::Relaxed);
-        match get_json::<CoreJsonWebKeySet>(&self.http, jwks_uri, "JWKS").await {
+        let fetched = get_json::<Value>(&self.http, jwks_uri, "JWKS")
+            .await
+            .and_then(|document| usable_keys(document, jwks_uri));
+        match fetched {
             Ok(keys) => {
                 let keys = Arc::new(keys);
                 *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());

@@ -178,8 +178,17 @@ impl OidcProvider {
             Ok(claims) => Ok(claims),
             Err(VerifyError::Rejected(e)) => Err(e),
             Err(VerifyError::UnknownKey) => {
-                let Some(newer) = self.jwks.refetch_for_unknown_kid(jwks_uri).await? else {
-                    return Err(unknown_key("and a refetch happened too recently"));
+                let newer = match self.jwks.refetch_for_unknown_kid(jwks_uri).await? {
+                    Some(newer) => newer,
+                    // Another request refetched moments ago (a key rotation under load): its
+                    // keys may hold this token's key. Costs no fetch.
+                    None => {
+                        let latest = self.jwks.current(jwks_uri).await?;
+                        if Arc::ptr_eq(&latest, &keys) {
+                            return Err(unknown_key("and a refetch happened too recently"));
+                        }
+                        latest
+                    }
                 };
                 match verify(&newer) {
                     Ok(claims) => Ok(claims),
@@ -195,7 +204,7 @@ impl OidcProvider {
         self.jwks.fetch_count()
     }
 
-    fn identity(&self, claims: &Claims) -> Identity {
+    fn identity(&self, claims: &Claims, email_verified: bool) -> Identity {
         let email = claims.email().map(|e| e.as_str().to_string());
         let name = claims
             .name()
@@ -206,8 +215,7 @@ impl OidcProvider {
             claims.issuer().as_str(),
             claims.subject().as_str(),
         )
-        // Only the boolean `true` counts: openidconnect refuses a string there.
-        .with_email(email, claims.email_verified() == Some(true))
+        .with_email(email, email_verified)
         .with_name(name)
         .with_claims(claims.additional_claims().0.clone())
     }
@@ -307,6 +315,8 @@ impl RedirectFlow for OidcProvider {
                 Some(tokens.access_token.expose()),
             )
             .await?;
-        Ok(self.identity(&claims))
+        // Only the JSON boolean `true` counts, read from the verified token itself.
+        let email_verified = verify::email_verified_is_true(tokens.id_token.expose());
+        Ok(self.identity(&claims, email_verified))
     }
 }

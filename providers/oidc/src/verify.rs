@@ -95,6 +95,7 @@ pub fn verify_id_token(
             format!("{} bytes, limit {MAX_ID_TOKEN_BYTES}", raw.len()),
         ));
     }
+    check_header(raw)?;
     let token = ParsedIdToken::from_str(raw).map_err(|e| {
         reject(
             "id_token_malformed",
@@ -120,6 +121,7 @@ pub fn verify_id_token(
     check_nbf(&claims, now, leeway)?;
     check_azp(&claims, expected)?;
     check_subject(&claims)?;
+    check_token_type(&claims)?;
     if let (Some(expected_hash), Some(access_token)) = (claims.access_token_hash(), access_token) {
         check_at_hash(&token, &verifier, expected, expected_hash, access_token)?;
     }
@@ -213,6 +215,46 @@ fn check_azp(claims: &Claims, expected: &Expectations) -> Result<(), VerifyError
     }
 }
 
+/// JOSE header members openidconnect does not model and we refuse: `zip` (compressed
+/// payloads; RFC 7516, never valid on a JWS ID token). `crit`, `typ` and `cty` are checked by
+/// openidconnect itself.
+fn check_header(raw: &str) -> Result<(), VerifyError> {
+    use base64::Engine as _;
+    let header = raw
+        .split('.')
+        .next()
+        .and_then(|h| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
+        .ok_or_else(|| {
+            reject(
+                "id_token_malformed",
+                "the JOSE header is not base64url JSON",
+            )
+        })?;
+    if header.contains_key("zip") {
+        return Err(reject(
+            "id_token_header_unsupported",
+            "compressed (zip) tokens are not accepted",
+        ));
+    }
+    Ok(())
+}
+
+/// A logout token (`events`) is not an ID token, whatever else it carries (attack list, case 15).
+fn check_token_type(claims: &Claims) -> Result<(), VerifyError> {
+    if claims.additional_claims().0.contains_key("events") {
+        return Err(reject(
+            "id_token_type_invalid",
+            "the token has an `events` claim: it is a logout token",
+        ));
+    }
+    Ok(())
+}
+
 fn check_subject(claims: &Claims) -> Result<(), VerifyError> {
     let sub = claims.subject().as_str();
     if sub.is_empty() || sub.len() > MAX_SUBJECT_LEN || sub.chars().any(char::is_control) {
@@ -251,4 +293,47 @@ fn check_at_hash(
     Ok(())
 }
 
+/// Whether the payload of an already verified token has `email_verified` as the JSON boolean
+/// `true`. openidconnect is built with `accept-string-booleans` so that Apple- or Cognito-style
+/// `"true"` strings do not fail the whole login; such a string is still not an assertion we
+/// accept (rp-conformance.md section 4, case 20), so the claim is read here from the raw JSON.
+pub fn email_verified_is_true(raw: &str) -> bool {
+    use base64::Engine as _;
+    raw.split('.')
+        .nth(1)
+        .and_then(|payload| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .ok()
+        })
+        .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
+        .is_some_and(|claims| claims.get("email_verified") == Some(&Value::Bool(true)))
+}
+
 use openidconnect::JwsSigningAlgorithm as _;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine as _;
+
+    fn token(payload: &str) -> String {
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(payload))
+    }
+
+    #[test]
+    fn only_the_boolean_true_counts_as_verified() {
+        assert!(email_verified_is_true(&token(r#"{"email_verified":true}"#)));
+        for payload in [
+            r#"{"email_verified":"true"}"#,
+            r#"{"email_verified":false}"#,
+            r#"{"email_verified":1}"#,
+            r#"{}"#,
+            "not json",
+        ] {
+            assert!(!email_verified_is_true(&token(payload)), "{payload}");
+        }
+        assert!(!email_verified_is_true("garbage"));
+    }
+}

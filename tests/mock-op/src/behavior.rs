@@ -12,13 +12,16 @@
 //! | `hmac_key` | HS256 keyed with the RSA public key PEM: algorithm confusion (§4 #2) |
 //! | `corrupt_signature`, `signature_override` | bad signatures, ECDSA "psychic signature" (§2.2, §4 #23) |
 //! | `omit_kid`, `jwks_omit_kid`, `jwks_extra_keys`, `jwks_override` | kid-absent single/multiple JWKS, weak keys (§2.2, §4 #24) |
+//! | `weak_rsa_key` | a 1024-bit RSA key in the JWKS that signs RS256/PS256 tokens (§4 #24) |
 //! | `discovery_issuer`, `discovery_patch` | issuer mismatch, random `jwks_uri` suffix (§2.4) |
 //! | `id_token_override` | malformed or oversized compact tokens (§4 #21, #22) |
 //! | `token_error`, `token_response_patch`, `token_delay` | token endpoint failures, missing `id_token`, timeouts |
 //! | `userinfo_sub`, `userinfo_patch`, `userinfo_error` | userinfo `sub` mismatch and failures (§2.3) |
 //! | `authorize_iss`, `omit_authorize_iss` | RFC 9207 mix-up (§4 #16) |
 //!
-//! Key rotation (§2.2) is [`crate::MockOp::rotate_keys`], not a knob.
+//! Key rotation (§2.2) is [`crate::MockOp::rotate_keys`], not a knob. Tokens whose exact bytes
+//! matter (non-canonical base64url, duplicate JSON keys, §4 #21-#22) are signed with
+//! [`crate::MockOp::sign_raw`] and served through `id_token_override`.
 
 use std::time::Duration;
 
@@ -109,6 +112,10 @@ pub struct Behavior {
     pub authorize_iss: Option<String>,
     /// Send no `iss` in the authorization response.
     pub omit_authorize_iss: bool,
+    /// Sign RS256/PS256 tokens with a fixed, deliberately weak 1024-bit RSA
+    /// key (kid `weak-rsa-<generation>`) and publish its public JWK in the
+    /// JWKS beside the normal keys.
+    pub weak_rsa_key: bool,
 }
 
 /// Merges `patch` into `target`: JSON `null` removes the key, anything else

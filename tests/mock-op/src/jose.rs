@@ -32,6 +32,7 @@ pub(crate) fn sign(
     header.insert("alg".into(), alg.as_str().into());
     header.insert("typ".into(), "JWT".into());
     let kid = match alg {
+        SigningAlg::RS256 | SigningAlg::PS256 if behavior.weak_rsa_key => Some(ring.weak_rsa_kid()),
         SigningAlg::RS256 => Some(ring.rsa_kid()),
         SigningAlg::PS256 => Some(ring.ps_kid()),
         SigningAlg::ES256 => Some(ring.ec_kid()),
@@ -44,7 +45,19 @@ pub(crate) fn sign(
     apply_patch(&mut header, &behavior.header_patch);
 
     let signing_input = format!("{}.{}", b64_json(&Value::Object(header)), b64_json(&claims));
+    sign_raw(&signing_input, behavior, ring, client_secret)
+}
 
+/// Signs `signing_input` (`header.payload`, taken verbatim: any bytes, any
+/// encoding) with the key `behavior.alg` selects, applying
+/// `signature_override` and `corrupt_signature`; returns the compact token.
+pub(crate) fn sign_raw(
+    signing_input: &str,
+    behavior: &Behavior,
+    ring: &KeyRing,
+    client_secret: &str,
+) -> String {
+    let alg = behavior.alg.unwrap_or_default();
     let mut signature = match &behavior.signature_override {
         Some(raw) => raw.clone(),
         None => compute_signature(signing_input.as_bytes(), alg, ring, behavior, client_secret),
@@ -71,6 +84,8 @@ fn compute_signature(
     let hmac;
     let (key, algorithm): (&EncodingKey, Algorithm) = match alg {
         SigningAlg::None => return String::new(),
+        SigningAlg::RS256 if behavior.weak_rsa_key => (&keys.weak_rsa.encoding, Algorithm::RS256),
+        SigningAlg::PS256 if behavior.weak_rsa_key => (&keys.weak_rsa.encoding, Algorithm::PS256),
         SigningAlg::RS256 => (&ring.rsa().encoding, Algorithm::RS256),
         SigningAlg::PS256 => (&ring.rsa().encoding, Algorithm::PS256),
         SigningAlg::ES256 => (&keys.ec, Algorithm::ES256),

@@ -27,6 +27,8 @@ const RSA_A_PEM: &str = include_str!("../keys/rsa-a.pem");
 const RSA_B_PEM: &str = include_str!("../keys/rsa-b.pem");
 const EC_P256_PEM: &str = include_str!("../keys/ec-p256.pem");
 const ED25519_PEM: &str = include_str!("../keys/ed25519.pem");
+/// Deliberately weak (1024-bit) RSA key for weak-key tests (`Behavior::weak_rsa_key`).
+const RSA_WEAK_PEM: &str = include_str!("../keys/rsa-weak-1024.pem");
 
 /// One RSA key: signing key, JWK parameters and public PEM.
 pub(crate) struct RsaKey {
@@ -42,6 +44,8 @@ pub(crate) struct RsaKey {
 /// All fixed keys, parsed once.
 pub(crate) struct FixedKeys {
     pub(crate) rsa: [RsaKey; 2],
+    /// The 1024-bit RSA key, never in the JWKS unless `Behavior::weak_rsa_key` asks for it.
+    pub(crate) weak_rsa: RsaKey,
     pub(crate) ec: EncodingKey,
     /// Base64url P-256 affine coordinates.
     pub(crate) ec_x: String,
@@ -78,6 +82,7 @@ pub(crate) static KEYS: LazyLock<FixedKeys> = LazyLock::new(|| {
         .expect("embedded Ed25519 test key is valid");
     FixedKeys {
         rsa: [load_rsa(RSA_A_PEM), load_rsa(RSA_B_PEM)],
+        weak_rsa: load_rsa(RSA_WEAK_PEM),
         ec: EncodingKey::from_ec_pem(EC_P256_PEM.as_bytes())
             .expect("embedded EC test key is valid"),
         ec_x: b64(point.x().expect("uncompressed point has x")),
@@ -119,6 +124,17 @@ impl KeyRing {
     /// Key id of the same RSA key as published for PS256.
     pub(crate) fn ps_kid(&self) -> String {
         format!("ps-{}", self.generation)
+    }
+
+    /// Key id of the weak 1024-bit RSA key (`Behavior::weak_rsa_key`).
+    pub(crate) fn weak_rsa_kid(&self) -> String {
+        format!("weak-rsa-{}", self.generation)
+    }
+
+    /// The public JWK of the weak 1024-bit RSA key, for RS256.
+    pub(crate) fn weak_rsa_jwk(&self) -> Value {
+        let weak = &KEYS.weak_rsa;
+        json!({"kty": "RSA", "use": "sig", "alg": "RS256", "kid": self.weak_rsa_kid(), "n": weak.n, "e": weak.e})
     }
 
     /// Key id of the P-256 key.

@@ -268,6 +268,13 @@ impl Shared {
                     }
                 }
             }
+            if behavior.weak_rsa_key {
+                let mut weak = inner.keys.weak_rsa_jwk();
+                if let (true, Some(obj)) = (behavior.jwks_omit_kid, weak.as_object_mut()) {
+                    obj.remove("kid");
+                }
+                keys.push(weak);
+            }
             keys.extend(behavior.jwks_extra_keys.iter().cloned());
         }
         doc
@@ -428,6 +435,23 @@ impl MockOp {
     /// (benchmarks, unit tests, logout tokens).
     pub fn sign_id_token(&self, claims: &Value, behavior: &Behavior) -> String {
         self.shared.sign(claims, behavior)
+    }
+
+    /// Signs `signing_input` (`<header>.<payload>`, used byte for byte, so it
+    /// may hold non-canonical base64url or hand-written JSON with duplicate
+    /// keys) with the current key that `behavior.alg` selects, and returns the
+    /// compact token `<signing_input>.<signature>`. Honours `hmac_key`,
+    /// `weak_rsa_key`, `signature_override` and `corrupt_signature`; the
+    /// header is not inspected, so it need not match `alg`. Serve the result
+    /// with [`Behavior::id_token_override`].
+    pub fn sign_raw(&self, signing_input: &str, behavior: &Behavior) -> String {
+        let ring = self.shared.lock().keys;
+        jose::sign_raw(
+            signing_input,
+            behavior,
+            &ring,
+            &self.shared.config.client_secret,
+        )
     }
 
     /// The JWKS document as the `/jwks` endpoint serves it now (without

@@ -1,0 +1,1127 @@
+//! The 26 classic JWT attacks of rp-conformance.md section 4, one or more tests per row
+//! (`rNN_...`, NN = the row number), each through a full login.
+
+use data_encoding::{BASE64_NOPAD, BASE64URL, BASE64URL_NOPAD};
+use mock_op::{Behavior, MockOp, SigningAlg};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use super::{
+    Extra, Rig, accept_row, b64, claims, client_id, header, long_secret, now, obj, reject_row,
+    segments,
+};
+use crate::helpers::{FAILURE, Options, PROVIDER, error_of, location, mock_config, without_query};
+
+/// The standard claims of alice's ID token for `nonce`, as `op` issues them.
+fn alice(op: &MockOp, nonce: &str) -> Value {
+    op.id_token_claims("alice", nonce)
+}
+
+/// An "attacker" OP: the fixed test keys rotated once, so its signing key (`rsa-2`, the second
+/// RSA key) is not in corp's JWKS.
+async fn attacker() -> MockOp {
+    let op = MockOp::spawn(mock_config()).await;
+    op.rotate_keys();
+    op
+}
+
+// ---------------------------------------------------------------- 1. alg none
+
+#[tokio::test]
+async fn r01_alg_none() {
+    reject_row(
+        "",
+        |_, _| Behavior {
+            alg: Some(SigningAlg::None),
+            ..Default::default()
+        },
+        "id_token_alg_not_allowed",
+    )
+    .await;
+}
+
+/// `None`, `NONE`, `nOnE`: not JWS algorithms at all (matched case-sensitively), so the header
+/// does not parse.
+#[tokio::test]
+async fn r01_alg_none_other_spellings() {
+    let rig = Rig::new().await;
+    for spelling in ["None", "NONE", "nOnE"] {
+        let attempt = rig
+            .login_scripted(|_, _| Behavior {
+                alg: Some(SigningAlg::None),
+                header_patch: obj(json!({ "alg": spelling })),
+                ..Default::default()
+            })
+            .await;
+        rig.assert_rejected(&attempt, "id_token_malformed");
+    }
+}
+
+/// An RS256 header with an empty signature segment.
+#[tokio::test]
+async fn r01_empty_signature() {
+    reject_row(
+        "",
+        |_, _| Behavior {
+            signature_override: Some(String::new()),
+            ..Default::default()
+        },
+        "id_token_signature_invalid",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 2. algorithm confusion
+
+/// HS256 keyed with the provider's RSA public key (PEM) when HS256 is not allowed.
+#[tokio::test]
+async fn r02_hs256_with_rsa_public_key_not_allowed() {
+    reject_row(
+        "",
+        |op, _| Behavior {
+            alg: Some(SigningAlg::HS256),
+            hmac_key: Some(op.rsa_public_key_pem().into_bytes()),
+            ..Default::default()
+        },
+        "id_token_alg_not_allowed",
+    )
+    .await;
+}
+
+/// Even with HS256 allowed, only the client secret keys it: HS256 keyed with the RSA public key
+/// as PEM, or as JWK JSON, fails the signature check.
+#[tokio::test]
+async fn r02_hs256_with_rsa_public_key_even_when_hs256_allowed() {
+    let hs = Extra::spawn("hs", long_secret, Behavior::default())
+        .await
+        .lines(r#"allowed_algs = ["RS256", "HS256"]"#);
+    let rig = Rig::with("", vec![hs]).await;
+    let op = rig.op("hs");
+    let jwk = op.jwks()["keys"][0].to_string();
+    for key in [op.rsa_public_key_pem(), jwk] {
+        op.set_behavior(Behavior {
+            alg: Some(SigningAlg::HS256),
+            hmac_key: Some(key.into_bytes()),
+            ..Default::default()
+        });
+        let attempt = rig.login_at("hs", "alice").await;
+        rig.assert_rejected(&attempt, "id_token_signature_invalid");
+    }
+}
+
+// ---------------------------------------------------------------- 3. cross-family substitution
+
+/// An RS256 signature presented as ES256 under the RSA key's `kid`: no EC key has that kid.
+#[tokio::test]
+async fn r03_rsa_signature_presented_as_es256() {
+    reject_row(
+        "",
+        |_, _| header(json!({ "alg": "ES256" })),
+        "id_token_unknown_key",
+    )
+    .await;
+}
+
+/// An ES256 signature presented as RS256 under the EC key's `kid`.
+#[tokio::test]
+async fn r03_ec_key_with_rsa_alg() {
+    reject_row(
+        "",
+        |_, _| Behavior {
+            alg: Some(SigningAlg::ES256),
+            header_patch: obj(json!({ "alg": "RS256" })),
+            ..Default::default()
+        },
+        "id_token_unknown_key",
+    )
+    .await;
+}
+
+/// A genuine PS256 token (same RSA key) when only RS256 and ES256 are allowed.
+#[tokio::test]
+async fn r03_ps256_not_allowed() {
+    reject_row(
+        "",
+        |_, _| Behavior {
+            alg: Some(SigningAlg::PS256),
+            ..Default::default()
+        },
+        "id_token_alg_not_allowed",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 4. kid injection
+
+#[tokio::test]
+async fn r04_kid_injection() {
+    let rig = Rig::new().await;
+    for kid in [
+        "../../../../dev/null".to_string(),
+        "' OR 1=1 --".to_string(),
+        "https://attacker.example/key".to_string(),
+        "k".repeat(10 * 1024),
+    ] {
+        let attempt = rig
+            .login_scripted(|_, _| header(json!({ "kid": kid })))
+            .await;
+        rig.assert_rejected(&attempt, "id_token_unknown_key");
+    }
+}
+
+// ---------------------------------------------------------------- 5. unknown-kid flood
+
+/// 20 logins with random `kid`s within one minimum interval: each is rejected, and together
+/// they cost at most one JWKS refetch. A genuine token is still accepted from the cache.
+#[tokio::test]
+async fn r05_unknown_kid_flood() {
+    let rig = Rig::with("jwks_refetch_interval_seconds = 60", Vec::new()).await;
+    let before = rig.mock().counters().jwks;
+    assert_eq!(before, 1, "keys loaded at startup");
+    for _ in 0..20 {
+        let kid = uuid::Uuid::new_v4().to_string();
+        let attempt = rig
+            .login_scripted(|_, _| header(json!({ "kid": kid })))
+            .await;
+        rig.assert_rejected(&attempt, "id_token_unknown_key");
+    }
+    let fetched = rig.mock().counters().jwks - before;
+    assert!(fetched <= 1, "{fetched} JWKS fetches for 20 unknown kids");
+    let genuine = rig.login_scripted(|_, _| Behavior::default()).await;
+    rig.assert_accepted(&genuine).await;
+    assert_eq!(
+        rig.mock().counters().jwks - before,
+        fetched,
+        "served from the cache"
+    );
+}
+
+// ---------------------------------------------------------------- 6. jku / x5u
+
+/// A token signed by the attacker's key, with `jku`/`x5u` pointing at the attacker's JWKS: the
+/// headers are never dereferenced and the key is unknown.
+#[tokio::test]
+async fn r06_jku_x5u_to_attacker_keys() {
+    let evil = attacker().await;
+    let evil_jwks = format!("{}/jwks", evil.base_url());
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            evil.sign_id_token(
+                &alice(op, nonce),
+                &header(json!({ "jku": evil_jwks, "x5u": evil_jwks })),
+            )
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_unknown_key");
+    assert_eq!(evil.counters().jwks, 0, "jku/x5u were fetched");
+}
+
+/// The same headers on a token the provider really signed are ignored: accepted, and the
+/// attacker's URL is still never fetched.
+#[tokio::test]
+async fn r06_jku_on_a_genuine_token_is_ignored() {
+    let evil = attacker().await;
+    let evil_jwks = format!("{}/jwks", evil.base_url());
+    accept_row("", |_, _| {
+        header(json!({ "jku": evil_jwks, "x5u": evil_jwks }))
+    })
+    .await;
+    assert_eq!(evil.counters().jwks, 0, "jku/x5u were fetched");
+}
+
+// ---------------------------------------------------------------- 7. embedded jwk / x5c
+
+/// Self-signed: the attacker's public key embedded as `jwk`, under its own `kid`.
+#[tokio::test]
+async fn r07_embedded_jwk_with_its_kid() {
+    let evil = attacker().await;
+    let jwk = evil.jwks()["keys"][0].clone();
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            evil.sign_id_token(&alice(op, nonce), &header(json!({ "jwk": jwk })))
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_unknown_key");
+}
+
+/// Self-signed with an embedded `jwk` and no `kid`: verified with the provider's one RS256 key,
+/// which did not sign it.
+#[tokio::test]
+async fn r07_embedded_jwk_without_kid() {
+    let evil = attacker().await;
+    let jwk = evil.jwks()["keys"][0].clone();
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            evil.sign_id_token(
+                &alice(op, nonce),
+                &Behavior {
+                    omit_kid: true,
+                    header_patch: obj(json!({ "jwk": jwk })),
+                    ..Default::default()
+                },
+            )
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+}
+
+/// Self-signed with an `x5c` chain and no `kid`.
+#[tokio::test]
+async fn r07_embedded_x5c_chain() {
+    let evil = attacker().await;
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            evil.sign_id_token(
+                &alice(op, nonce),
+                &Behavior {
+                    omit_kid: true,
+                    header_patch: obj(json!({ "x5c": ["MIIBszCCAVmgAwIBAgIUQ29uZm9ybWFuY2U="] })),
+                    ..Default::default()
+                },
+            )
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+}
+
+// ---------------------------------------------------------------- 8. exp
+
+#[tokio::test]
+async fn r08_expired() {
+    let t = now();
+    reject_row(
+        "",
+        |_, _| claims(json!({ "exp": t - 3600, "iat": t - 3900 })),
+        "id_token_expired",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r08_exp_missing() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "exp": null })),
+        "id_token_malformed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r08_exp_not_numeric() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "exp": "tomorrow" })),
+        "id_token_malformed",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 9. nbf
+
+#[tokio::test]
+async fn r09_nbf_in_the_future() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "nbf": now() + 3600 })),
+        "id_token_not_yet_valid",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 10. iat
+
+#[tokio::test]
+async fn r10_iat_missing() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "iat": null })),
+        "id_token_malformed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r10_iat_in_the_future() {
+    let t = now();
+    reject_row(
+        "",
+        |_, _| claims(json!({ "iat": t + 3600, "exp": t + 7200 })),
+        "id_token_issued_in_future",
+    )
+    .await;
+}
+
+/// An hour old (the default maximum age is 10 minutes), though not expired.
+#[tokio::test]
+async fn r10_iat_too_old() {
+    let t = now();
+    reject_row(
+        "",
+        |_, _| claims(json!({ "iat": t - 3600, "exp": t + 300 })),
+        "id_token_too_old",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 11. azp never replaces aud
+
+#[tokio::test]
+async fn r11_wrong_aud_with_our_azp() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "aud": "other-app", "azp": client_id() })),
+        "id_token_audience_mismatch",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 12. several audiences, azp
+
+const TRUSTED: &str = r#"trusted_audiences = ["other-app"]"#;
+
+#[tokio::test]
+async fn r12_untrusted_extra_audience() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": client_id() })),
+        "id_token_audience_mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r12_several_audiences_without_azp() {
+    reject_row(
+        TRUSTED,
+        |_, _| claims(json!({ "aud": [client_id(), "other-app"] })),
+        "id_token_azp_mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r12_several_audiences_azp_not_us() {
+    reject_row(
+        TRUSTED,
+        |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": "other-app" })),
+        "id_token_azp_mismatch",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r12_azp_not_us() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "azp": "other-app" })),
+        "id_token_azp_mismatch",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 13. issuer trailing slash
+
+/// At token time: `iss` with a trailing slash the issuer does not have.
+#[tokio::test]
+async fn r13_iss_trailing_slash() {
+    reject_row(
+        "",
+        |op, _| claims(json!({ "iss": format!("{}/", op.issuer()) })),
+        "id_token_issuer_mismatch",
+    )
+    .await;
+}
+
+/// At configuration time: the configured issuer has a slash the discovered one lacks. The
+/// gateway does not normalise: the provider is misconfigured and no login starts.
+#[tokio::test]
+async fn r13_configured_issuer_trailing_slash() {
+    let slash = Extra::spawn("slash", |_| {}, Behavior::default()).await;
+    let configured = format!("{}/", slash.op.issuer());
+    let slash = slash.issuer(&configured);
+    let rig = Rig::with("", vec![slash]).await;
+    rig.app.emulator.clear_calls();
+    let response = rig.start("slash", "alice").await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let landed = location(&response);
+    assert_eq!(without_query(&landed), FAILURE, "{landed}");
+    assert_eq!(error_of(&landed)["type"], "provider_misconfigured");
+    assert_eq!(rig.op("slash").counters().authorize, 0);
+    assert!(rig.app.emulator.calls().is_empty());
+    rig.assert_logs_clean(&[]);
+}
+
+// ---------------------------------------------------------------- 14. crit
+
+#[tokio::test]
+async fn r14_crit_header() {
+    let rig = Rig::new().await;
+    for patch in [
+        json!({ "crit": ["exp"], "exp": 0 }),
+        json!({ "crit": ["https://attacker.example/ext"], "https://attacker.example/ext": true }),
+    ] {
+        let attempt = rig
+            .login_scripted(|_, _| Behavior {
+                header_patch: obj(patch),
+                ..Default::default()
+            })
+            .await;
+        rig.assert_rejected(&attempt, "id_token_header_unsupported");
+    }
+}
+
+// ---------------------------------------------------------------- 15. token-type confusion
+
+/// An access token (`typ: at+jwt`) presented as an ID token.
+#[tokio::test]
+async fn r15_access_token_typ() {
+    reject_row(
+        "",
+        |_, _| header(json!({ "typ": "at+jwt" })),
+        "id_token_header_unsupported",
+    )
+    .await;
+}
+
+/// A logout token (an `events` claim) presented as an ID token, even with the right nonce and
+/// a plain `typ`. The reason's name is not fixed yet; any `id_token_*` reject passes.
+#[tokio::test]
+async fn r15_logout_token_events_claim() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_scripted(|_, _| {
+            claims(json!({
+                "events": { "http://schemas.openid.net/event/backchannel-logout": {} },
+                "sid": "08a5019c-17e1-4977-8f42-65a12843ea02",
+            }))
+        })
+        .await;
+    rig.assert_rejected_where(&attempt, "id_token_type_invalid", |t| {
+        t == "id_token_type_invalid"
+    });
+}
+
+/// Another app's ID token (its client id as `aud`) replayed to us.
+#[tokio::test]
+async fn r15_another_apps_id_token() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "aud": "another-app", "azp": "another-app" })),
+        "id_token_audience_mismatch",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 16. mix-up
+
+/// Two providers, corp and `other`, each with its own OP.
+async fn two_providers() -> Rig {
+    let other = Extra::spawn("other", |_| {}, Behavior::default()).await;
+    Rig::with("", vec![other]).await
+}
+
+/// A login started at corp, its callback delivered to other's callback URL.
+#[tokio::test]
+async fn r16_callback_at_another_provider() {
+    let rig = two_providers().await;
+    let pending = rig.begin(PROVIDER, "alice").await;
+    let callback = rig.authorize(&pending, "alice");
+    let moved = callback
+        .as_str()
+        .replace("/v1/auth/corp/callback", "/v1/auth/other/callback");
+    assert_ne!(moved, callback.as_str());
+    let attempt = rig
+        .finish(pending, url::Url::parse(&moved).expect("url"))
+        .await;
+    rig.assert_rejected(&attempt, "login_provider_mismatch");
+    for op in rig.ops() {
+        assert_eq!(op.counters().token, 0, "no code was exchanged");
+    }
+}
+
+/// RFC 9207: corp's authorization response names other's issuer.
+#[tokio::test]
+async fn r16_authorization_response_from_another_issuer() {
+    let rig = two_providers().await;
+    let other_issuer = rig.op("other").issuer();
+    let attempt = rig
+        .login_scripted(|_, _| Behavior {
+            authorize_iss: Some(other_issuer),
+            ..Default::default()
+        })
+        .await;
+    rig.assert_rejected(&attempt, "authorization_response_issuer_mismatch");
+    assert_eq!(rig.mock().counters().token, 0, "no code was exchanged");
+}
+
+/// RFC 9207: corp announces `iss` in authorization responses but this one has none.
+#[tokio::test]
+async fn r16_authorization_response_without_iss() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_scripted(|_, _| Behavior {
+            omit_authorize_iss: true,
+            ..Default::default()
+        })
+        .await;
+    rig.assert_rejected(&attempt, "authorization_response_issuer_missing");
+    assert_eq!(rig.mock().counters().token, 0, "no code was exchanged");
+}
+
+/// An ID token that other's OP issued (same test keys, so the signature verifies), delivered
+/// by corp's token endpoint: only `iss` tells them apart.
+#[tokio::test]
+async fn r16_id_token_from_another_provider() {
+    let rig = two_providers().await;
+    let other = rig.op("other");
+    let attempt = rig
+        .login_with_token(|_, nonce| {
+            other.sign_id_token(&alice(other, nonce), &Behavior::default())
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_issuer_mismatch");
+}
+
+// ---------------------------------------------------------------- 17. replay
+
+/// A used `state`: the transaction is gone, so there is no trusted failure URL: a 400 page,
+/// no redirect, nothing minted.
+#[tokio::test]
+async fn r17_replayed_state() {
+    let rig = Rig::new().await;
+    let pending = rig.begin(PROVIDER, "alice").await;
+    let callback = rig.authorize(&pending, "alice");
+    let attempt = rig.finish(pending, callback.clone()).await;
+    rig.assert_accepted(&attempt).await;
+    rig.app.emulator.clear_calls();
+    let replay = rig.app.get(callback.as_str()).await;
+    assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
+    assert!(replay.headers().get("location").is_none());
+    assert!(rig.app.emulator.calls().is_empty());
+    assert_eq!(
+        rig.app.emulator.tokens().len(),
+        1,
+        "the replay minted nothing"
+    );
+    assert_eq!(
+        rig.mock().counters().token,
+        1,
+        "the code was not sent again"
+    );
+    rig.assert_logs_clean(&[("authorization code", attempt.code.clone())]);
+}
+
+/// A used authorization code, delivered with a fresh `state`: the OP refuses it.
+#[tokio::test]
+async fn r17_replayed_code() {
+    let rig = Rig::new().await;
+    let first = rig.login().await;
+    rig.assert_accepted(&first).await;
+    let pending = rig.begin(PROVIDER, "alice").await;
+    let mut callback = rig.authorize(&pending, "alice");
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "code" {
+                first.code.clone()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    callback.query_pairs_mut().clear().extend_pairs(pairs);
+    let attempt = rig.finish(pending, callback).await;
+    rig.assert_rejected(&attempt, "token_exchange_refused");
+}
+
+/// An ID token bound to an earlier login's nonce.
+#[tokio::test]
+async fn r17_replayed_nonce() {
+    let rig = Rig::new().await;
+    let first = rig.login().await;
+    rig.assert_accepted(&first).await;
+    let old_nonce = first.nonce.clone();
+    let attempt = rig
+        .login_scripted(|_, _| claims(json!({ "nonce": old_nonce })))
+        .await;
+    rig.assert_rejected(&attempt, "id_token_nonce_mismatch");
+}
+
+// ---------------------------------------------------------------- 18. sub
+
+#[tokio::test]
+async fn r18_sub_missing() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "sub": null })),
+        "id_token_malformed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r18_sub_empty() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "sub": "" })),
+        "id_token_subject_invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r18_sub_not_a_string() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "sub": 42 })),
+        "id_token_malformed",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r18_sub_longer_than_255() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "sub": "a".repeat(256) })),
+        "id_token_subject_invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r18_sub_with_control_characters() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "sub": "al\nice" })),
+        "id_token_subject_invalid",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 19. email syntax
+
+/// A verified email the gateway must refuse before any allow-list or linking decision.
+async fn bad_email(email: &str) {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "email": email, "email_verified": true })),
+        "email_invalid",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn r19_email_with_several_at_signs() {
+    bad_email("alice@evil.example@example.test").await;
+}
+
+#[tokio::test]
+async fn r19_email_with_whitespace() {
+    bad_email("alice @example.test").await;
+}
+
+#[tokio::test]
+async fn r19_email_with_control_characters() {
+    bad_email("alice\u{0}@example.test").await;
+}
+
+/// `exаmple.test` with a Cyrillic `а` (U+0430): a valid IDN, so the login works, but the
+/// address is normalised to its distinct `xn--` form and can never equal `example.test`
+/// (linking by email with a look-alike is covered in `linking.rs`).
+#[tokio::test]
+async fn r19_email_with_lookalike_domain() {
+    let (rig, user_id) =
+        accept_row("", |_, _| claims(json!({ "email": "alice@ex\u{430}mple.test" }))).await;
+    let user = rig.app.emulator.user(&user_id).expect("user");
+    let email = user["email"].as_str().unwrap_or_default();
+    assert!(email.ends_with("@xn--exmple-4nf.test"), "stored as its IDNA form: {email}");
+}
+
+// ---------------------------------------------------------------- 20. email_verified
+
+/// No `email_verified`: the login works, the email counts as unverified (not written).
+#[tokio::test]
+async fn r20_email_verified_absent() {
+    let (rig, user_id) = accept_row("", |_, _| claims(json!({ "email_verified": null }))).await;
+    let user = rig.app.emulator.user(&user_id).expect("user");
+    assert_eq!(user["email"], "", "an unverified email is not written");
+}
+
+/// `email_verified: "true"` (a string, Cognito style): the login works, unverified.
+#[tokio::test]
+async fn r20_email_verified_as_string() {
+    let (rig, user_id) = accept_row("", |_, _| claims(json!({ "email_verified": "true" }))).await;
+    let user = rig.app.emulator.user(&user_id).expect("user");
+    assert_eq!(user["email"], "", "an unverified email is not written");
+}
+
+// ---------------------------------------------------------------- 21. malformed JOSE
+
+/// Corp's RS256 header for its current key.
+fn rs256_header() -> Value {
+    json!({ "alg": "RS256", "kid": "rsa-1", "typ": "JWT" })
+}
+
+/// A correctly RS256-signed token over exactly `header.payload` as given.
+fn raw_token(op: &MockOp, header_segment: &str, payload_segment: &str) -> String {
+    op.sign_raw(
+        &format!("{header_segment}.{payload_segment}"),
+        &Behavior::default(),
+    )
+}
+
+/// base64url with `=` padding (the signature covers the padded text).
+#[tokio::test]
+async fn r21_padded_base64url() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            let mut claims = alice(op, nonce);
+            let mut encoded = BASE64URL.encode(claims.to_string().as_bytes());
+            while !encoded.ends_with('=') {
+                let pad = claims["pad"].as_str().unwrap_or_default().to_string() + "x";
+                claims["pad"] = pad.into();
+                encoded = BASE64URL.encode(claims.to_string().as_bytes());
+            }
+            raw_token(op, &b64(rs256_header().to_string().as_bytes()), &encoded)
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_malformed");
+}
+
+/// The standard base64 alphabet (`+` and `/`) instead of base64url.
+#[tokio::test]
+async fn r21_standard_base64_alphabet() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            let mut claims = alice(op, nonce);
+            claims["q"] = "??????>>>>>>".into();
+            let encoded = BASE64_NOPAD.encode(claims.to_string().as_bytes());
+            assert!(encoded.contains('/') && encoded.contains('+'), "{encoded}");
+            raw_token(op, &b64(rs256_header().to_string().as_bytes()), &encoded)
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_malformed");
+}
+
+/// Duplicate JSON keys: `sub` twice, correctly signed.
+#[tokio::test]
+async fn r21_duplicate_json_keys() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            let json = alice(op, nonce).to_string();
+            let payload = format!("{{\"sub\":\"mallory\",{}", &json[1..]);
+            assert_eq!(payload.matches("\"sub\"").count(), 2, "{payload}");
+            raw_token(
+                op,
+                &b64(rs256_header().to_string().as_bytes()),
+                &b64(payload.as_bytes()),
+            )
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_malformed");
+}
+
+/// A fourth segment after a valid token.
+#[tokio::test]
+async fn r21_more_than_three_segments() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            op.sign_id_token(&alice(op, nonce), &Behavior::default()) + ".e30"
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_malformed");
+}
+
+/// A (nested) JWE: five segments.
+#[tokio::test]
+async fn r21_nested_jwe() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|_, _| {
+            let protected = json!({ "alg": "RSA-OAEP", "enc": "A256GCM", "cty": "JWT" });
+            format!(
+                "{}.{}.{}.{}.{}",
+                b64(protected.to_string().as_bytes()),
+                b64(&[7; 256]),
+                b64(&[1; 12]),
+                b64(b"ciphertext"),
+                b64(&[2; 16])
+            )
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_malformed");
+}
+
+/// `cty: JWT` (a nested token) on a signed token.
+#[tokio::test]
+async fn r21_cty_jwt() {
+    reject_row(
+        "",
+        |_, _| header(json!({ "cty": "JWT" })),
+        "id_token_header_unsupported",
+    )
+    .await;
+}
+
+/// `zip: DEF` (compression, a JWE-only member) on a signed token.
+#[tokio::test]
+async fn r21_zip_header() {
+    reject_row(
+        "",
+        |_, _| header(json!({ "zip": "DEF" })),
+        "id_token_header_unsupported",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 22. size and depth
+
+#[tokio::test]
+async fn r22_oversized_token() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "padding": "x".repeat(17 * 1024) })),
+        "id_token_too_large",
+    )
+    .await;
+}
+
+/// 5000 nested arrays: under the size limit, over any sane JSON depth.
+#[tokio::test]
+async fn r22_deeply_nested_json() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            let json = alice(op, nonce).to_string();
+            let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
+            let payload = format!("{{\"deep\":{deep},{}", &json[1..]);
+            let token = raw_token(
+                op,
+                &b64(rs256_header().to_string().as_bytes()),
+                &b64(payload.as_bytes()),
+            );
+            assert!(token.len() < 16 * 1024, "{} bytes", token.len());
+            token
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_malformed");
+}
+
+// ---------------------------------------------------------------- 23. ECDSA signatures
+
+/// An ES256 token of corp's for `nonce`, and a function of its raw `r || s` signature.
+fn es256_with_signature(op: &MockOp, nonce: &str, forge: impl FnOnce(&[u8]) -> Vec<u8>) -> String {
+    let token = op.sign_id_token(
+        &alice(op, nonce),
+        &Behavior {
+            alg: Some(SigningAlg::ES256),
+            ..Default::default()
+        },
+    );
+    let (h, p, s) = segments(&token);
+    let raw = BASE64URL_NOPAD.decode(s.as_bytes()).expect("signature");
+    assert_eq!(raw.len(), 64);
+    format!("{h}.{p}.{}", b64(&forge(&raw)))
+}
+
+/// CVE-2022-21449, "psychic signature": r = s = 0.
+#[tokio::test]
+async fn r23_psychic_signature() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| es256_with_signature(op, nonce, |_| vec![0; 64]))
+        .await;
+    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+}
+
+/// A valid signature in ASN.1 DER instead of JOSE's fixed `r || s`.
+#[tokio::test]
+async fn r23_der_encoded_signature() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| es256_with_signature(op, nonce, der))
+        .await;
+    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+}
+
+/// A valid signature made high-S (s' = n - s). Accepted on purpose: JOSE (RFC 7518 section
+/// 3.4) does not require low-S, ordinary signers (OpenSSL, most HSMs) produce high-S for about
+/// half their signatures, and the malleated form proves the same thing (only the key holder can
+/// make either). Rejecting it would refuse genuine ES256 tokens; it is not a forgery.
+#[tokio::test]
+async fn r23_high_s_signature_is_not_a_forgery() {
+    let rig = Rig::new().await;
+    let attempt = rig
+        .login_with_token(|op, nonce| {
+            es256_with_signature(op, nonce, |raw| {
+                let (r, s) = raw.split_at(32);
+                let s = if is_high(s) {
+                    s.to_vec()
+                } else {
+                    sub_be(&P256_ORDER, s)
+                };
+                assert!(is_high(&s));
+                [r, &s].concat()
+            })
+        })
+        .await;
+    rig.assert_accepted(&attempt).await;
+}
+
+/// The order n of P-256, big-endian.
+const P256_ORDER: [u8; 32] = [
+    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+];
+
+/// Whether `s > n / 2`.
+fn is_high(s: &[u8]) -> bool {
+    let mut half = [0u8; 32];
+    let mut carry = 0u8;
+    for (i, byte) in P256_ORDER.iter().enumerate() {
+        half[i] = (byte >> 1) | (carry << 7);
+        carry = byte & 1;
+    }
+    s > &half[..]
+}
+
+/// `a - b` for 32-byte big-endian numbers, `a >= b`.
+fn sub_be(a: &[u8; 32], b: &[u8]) -> Vec<u8> {
+    let mut out = vec![0u8; 32];
+    let mut borrow = 0i16;
+    for i in (0..32).rev() {
+        let mut d = i16::from(a[i]) - i16::from(b[i]) - borrow;
+        borrow = if d < 0 {
+            d += 256;
+            1
+        } else {
+            0
+        };
+        out[i] = d as u8;
+    }
+    out
+}
+
+/// DER `SEQUENCE { INTEGER r, INTEGER s }` of a raw `r || s`.
+fn der(raw: &[u8]) -> Vec<u8> {
+    let int = |bytes: &[u8]| {
+        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+        let mut value = if trimmed.first().is_some_and(|b| b & 0x80 != 0) {
+            vec![0]
+        } else {
+            Vec::new()
+        };
+        value.extend(trimmed);
+        let mut out = vec![0x02, value.len() as u8];
+        out.extend(value);
+        out
+    };
+    let body = [int(&raw[..32]), int(&raw[32..])].concat();
+    let mut out = vec![0x30, body.len() as u8];
+    out.extend(body);
+    out
+}
+
+// ---------------------------------------------------------------- 24. weak keys
+
+/// A 1024-bit RSA key in the JWKS, signing the token: the key must be refused, so its `kid`
+/// matches nothing usable.
+#[tokio::test]
+async fn r24_weak_rsa_key_in_jwks() {
+    reject_row(
+        "",
+        |_, _| Behavior {
+            weak_rsa_key: true,
+            ..Default::default()
+        },
+        "id_token_unknown_key",
+    )
+    .await;
+}
+
+/// HS256 with a client secret shorter than 32 bytes (the tests' shared secret has 31): refused,
+/// either when the configuration is loaded or when the token is verified.
+#[tokio::test]
+async fn r24_short_hmac_secret() {
+    let secret = mock_config().client_secret;
+    assert!(secret.len() < 32, "the shared test secret is short");
+    let short = Extra::spawn(
+        "short",
+        |_| {},
+        Behavior {
+            alg: Some(SigningAlg::HS256),
+            ..Default::default()
+        },
+    )
+    .await
+    .lines(r#"allowed_algs = ["RS256", "HS256"]"#);
+
+    // Refused at configuration time?
+    let emulator = appwrite_emulator::Emulator::spawn(Default::default()).await;
+    let options = Options {
+        provider_extra: format!("{}\n{}", super::CORP_ALGS, short.table()),
+        ..Options::mock()
+    };
+    let toml = crate::helpers::config_toml(
+        "http://127.0.0.1:9",
+        "http://127.0.0.1:9",
+        &emulator,
+        &options,
+    );
+    if let Err(error) = idp_bridge::config::Config::from_toml(&toml) {
+        let error = error.to_string();
+        assert!(
+            error.contains("providers.short.client_secret")
+                || error.contains("providers.short.allowed_algs"),
+            "refused, but not for the short secret: {error}"
+        );
+        return;
+    }
+    // Otherwise refused at verification.
+    let rig = Rig::with("", vec![short]).await;
+    let attempt = rig.login_at("short", "alice").await;
+    rig.assert_rejected_where(&attempt, "an id_token_* reject", |t| {
+        t.starts_with("id_token_")
+    });
+}
+
+// ---------------------------------------------------------------- 25. at_hash
+
+/// rp-id_token-bad-at_hash: `at_hash` present but not the access token's.
+#[tokio::test]
+async fn r25_at_hash_wrong() {
+    reject_row(
+        "",
+        |_, _| claims(json!({ "at_hash": "AAAAAAAAAAAAAAAAAAAAAA" })),
+        "id_token_at_hash_mismatch",
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------- 26. userinfo sub
+
+/// rp-userinfo-bad-sub-claim: userinfo answers with another `sub`. The gateway takes the
+/// identity from the verified ID token only and never calls userinfo, so this cannot steer it.
+#[tokio::test]
+async fn r26_userinfo_sub_mismatch() {
+    let (rig, user_id) = accept_row("", |_, _| Behavior {
+        userinfo_sub: Some("mallory".into()),
+        userinfo_patch: obj(json!({ "email": "mallory@example.test", "email_verified": true })),
+        ..Default::default()
+    })
+    .await;
+    let user = rig.app.emulator.user(&user_id).expect("user");
+    assert_eq!(user["email"], "alice@example.test");
+    assert_eq!(rig.mock().counters().userinfo, 0);
+}

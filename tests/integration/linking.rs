@@ -1,0 +1,184 @@
+//! Linking by verified email (opt-in per provider) and the takeover attempts it must resist.
+
+use appwrite_emulator::SeedUser;
+use idp_bridge::login::mapping::AppwriteUserId;
+use mock_op::Behavior;
+use serde_json::{Value, json};
+
+use crate::helpers::{FAILURE, Options, TestApp, error_of, param, without_query};
+
+/// An Appwrite-native user id (what `ID.unique()` makes: 20 hex characters).
+const NATIVE_ID: &str = "65f1c2a9e8b7d6c5b4a3";
+
+fn linking() -> Options {
+    Options {
+        provider_extra: "trusted_for_email = true\nlink_by_email = true".into(),
+        ..Options::mock()
+    }
+}
+
+fn seed(app: &TestApp, id: &str, email: &str, verified: bool) {
+    app.emulator.seed_user(SeedUser {
+        id: id.into(),
+        email: Some(email.into()),
+        name: "Existing".into(),
+        email_verification: verified,
+        status: true,
+    });
+}
+
+fn claims(patch: Value) -> Behavior {
+    Behavior {
+        claims_patch: patch.as_object().cloned().unwrap_or_default(),
+        ..Behavior::default()
+    }
+}
+
+#[tokio::test]
+async fn a_verified_email_links_to_the_existing_verified_user() {
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", true);
+    let landed = app.login("alice").await;
+    assert_eq!(
+        param(&landed, "userId").as_deref(),
+        Some(NATIVE_ID),
+        "{landed}"
+    );
+    assert_eq!(app.emulator.users_count(), 1, "no second user");
+    let secret = param(&landed, "secret").expect("secret");
+    assert_eq!(app.create_session(NATIVE_ID, &secret).await.0, 201);
+    // A second login links again, statelessly.
+    assert_eq!(
+        param(&app.login("alice").await, "userId").as_deref(),
+        Some(NATIVE_ID)
+    );
+}
+
+#[tokio::test]
+async fn an_unverified_appwrite_email_is_never_taken_over() {
+    // Someone registered the address in Appwrite without proving it: linking would hand the
+    // provider's user that account (pre-hijacking), or the reverse.
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", false);
+    let landed = app.login("alice").await;
+    assert_eq!(without_query(&landed), FAILURE);
+    assert_eq!(error_of(&landed)["type"], "user_email_conflict");
+    assert!(app.emulator.tokens().is_empty());
+}
+
+#[tokio::test]
+async fn an_unverified_provider_email_never_links() {
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "bob@example.test", true);
+    let landed = app.login("bob").await;
+    let user_id = param(&landed, "userId").expect("a new user");
+    assert_ne!(user_id, NATIVE_ID);
+    assert_eq!(app.emulator.user(&user_id).expect("user")["email"], "");
+}
+
+#[tokio::test]
+async fn a_string_true_email_verified_is_not_verified() {
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", true);
+    app.mock()
+        .set_behavior(claims(json!({"email_verified": "true"})));
+    let landed = app.login("alice").await;
+    let user_id = param(&landed, "userId").expect("the login itself succeeds");
+    assert_ne!(user_id, NATIVE_ID, "\"true\" (a string) must not link");
+    assert_eq!(app.emulator.user(&user_id).expect("user")["email"], "");
+}
+
+#[tokio::test]
+async fn a_multi_at_email_is_refused_before_any_appwrite_call() {
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", true);
+    app.emulator.clear_calls();
+    for email in [
+        "alice@example.test@evil.example",
+        "alice@evil.example@example.test",
+        "alice @example.test",
+    ] {
+        app.mock().set_behavior(claims(json!({"email": email})));
+        let landed = app.login("alice").await;
+        assert_eq!(error_of(&landed)["type"], "email_invalid", "{email}");
+    }
+    assert!(
+        app.emulator.calls().is_empty(),
+        "{:?}",
+        app.emulator.calls()
+    );
+}
+
+#[tokio::test]
+async fn a_look_alike_domain_does_not_reach_the_real_account() {
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", true);
+    // Cyrillic "а" (U+0430) in "exаmple".
+    app.mock()
+        .set_behavior(claims(json!({"email": "alice@ex\u{0430}mple.test"})));
+    let landed = app.login("alice").await;
+    let user_id = param(&landed, "userId").expect("a separate user");
+    assert_ne!(user_id, NATIVE_ID);
+    let email = app.emulator.user(&user_id).expect("user")["email"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        email.contains("xn--"),
+        "stored in its distinct IDNA form: {email}"
+    );
+    assert_eq!(
+        app.emulator.user(NATIVE_ID).expect("victim")["email"],
+        "alice@example.test"
+    );
+}
+
+#[tokio::test]
+async fn an_email_already_owned_by_another_identity_is_not_linked() {
+    let app = TestApp::spawn_with(linking()).await;
+    let other = AppwriteUserId::derive("https://other-idp.example", "someone");
+    seed(&app, other.as_str(), "alice@example.test", true);
+    let landed = app.login("alice").await;
+    assert_eq!(error_of(&landed)["type"], "user_email_conflict");
+    assert!(app.emulator.tokens().is_empty());
+}
+
+#[tokio::test]
+async fn without_opt_in_an_existing_email_is_a_conflict_not_a_link() {
+    let app = TestApp::spawn_with(Options::mock()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", true);
+    let landed = app.login("alice").await;
+    assert_eq!(error_of(&landed)["type"], "user_email_conflict");
+    assert!(app.emulator.tokens().is_empty());
+}
+
+#[tokio::test]
+async fn a_trusted_provider_marks_the_email_verified_and_never_downgrades() {
+    let app = TestApp::spawn_with(Options {
+        provider_extra: "trusted_for_email = true".into(),
+        ..Options::mock()
+    })
+    .await;
+    let alice = param(&app.login("alice").await, "userId").expect("alice");
+    assert_eq!(
+        app.emulator.user(&alice).expect("alice")["emailVerification"],
+        true
+    );
+
+    let bob = AppwriteUserId::derive(&app.mock().issuer(), "bob");
+    seed(&app, bob.as_str(), "bob@example.test", true);
+    let landed = app.login("bob").await;
+    assert_eq!(param(&landed, "userId").as_deref(), Some(bob.as_str()));
+    assert_eq!(
+        app.emulator.user(bob.as_str()).expect("bob")["emailVerification"],
+        true,
+        "never downgraded"
+    );
+
+    let untrusted = TestApp::spawn_with(Options::mock()).await;
+    let carol = param(&untrusted.login("alice").await, "userId").expect("alice");
+    assert_eq!(
+        untrusted.emulator.user(&carol).expect("user")["emailVerification"],
+        false
+    );
+}

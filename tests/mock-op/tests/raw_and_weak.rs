@@ -1,0 +1,127 @@
+//! The knobs for byte-exact tokens (`MockOp::sign_raw`) and weak keys (`Behavior::weak_rsa_key`).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey};
+use mock_op::{Behavior, MockOp, MockOpConfig, SigningAlg};
+use serde_json::Value;
+
+fn jwks(op: &MockOp) -> JwkSet {
+    serde_json::from_value(op.jwks()).unwrap()
+}
+
+fn verifies(token: &str, key: &DecodingKey, alg: Algorithm) -> bool {
+    let (input, signature) = token.rsplit_once('.').unwrap();
+    jsonwebtoken::crypto::verify(signature, input.as_bytes(), key, alg).unwrap()
+}
+
+#[tokio::test]
+async fn sign_raw_signs_the_exact_bytes_given() {
+    let op = MockOp::spawn(MockOpConfig::default()).await;
+    // Padded, standard-alphabet base64 and duplicate keys: nothing is re-encoded.
+    let header = STANDARD.encode(br#"{"alg":"RS256","kid":"rsa-1"}"#);
+    let payload = STANDARD.encode(br#"{"sub":"alice","sub":"mallory","q":"??????"}"#);
+    let input = format!("{header}.{payload}");
+    assert!(input.contains('=') || input.contains('/') || input.contains('+'));
+    let token = op.sign_raw(&input, &Behavior::default());
+    assert!(token.starts_with(&format!("{input}.")));
+    let set = jwks(&op);
+    let rsa = DecodingKey::from_jwk(set.find("rsa-1").unwrap()).unwrap();
+    assert!(verifies(&token, &rsa, Algorithm::RS256));
+
+    // Other algorithms and the signature knobs apply too.
+    let es = op.sign_raw(
+        &input,
+        &Behavior {
+            alg: Some(SigningAlg::ES256),
+            ..Default::default()
+        },
+    );
+    let ec = DecodingKey::from_jwk(set.find("ec-1").unwrap()).unwrap();
+    assert!(verifies(&es, &ec, Algorithm::ES256));
+    let hs = op.sign_raw(
+        &input,
+        &Behavior {
+            alg: Some(SigningAlg::HS256),
+            ..Default::default()
+        },
+    );
+    let secret = DecodingKey::from_secret(op.config().client_secret.as_bytes());
+    assert!(verifies(&hs, &secret, Algorithm::HS256));
+    let corrupted = op.sign_raw(
+        &input,
+        &Behavior {
+            corrupt_signature: true,
+            ..Default::default()
+        },
+    );
+    assert!(!verifies(&corrupted, &rsa, Algorithm::RS256));
+    let overridden = op.sign_raw(
+        &input,
+        &Behavior {
+            signature_override: Some("AAAA".into()),
+            ..Default::default()
+        },
+    );
+    assert_eq!(overridden, format!("{input}.AAAA"));
+}
+
+#[tokio::test]
+async fn weak_rsa_key_is_published_and_signs() {
+    let op = MockOp::spawn(MockOpConfig::default()).await;
+    let before = op.jwks()["keys"].as_array().unwrap().len();
+    assert!(
+        !op.jwks().to_string().contains("weak-rsa"),
+        "off by default"
+    );
+
+    op.set_behavior(Behavior {
+        weak_rsa_key: true,
+        ..Default::default()
+    });
+    let doc = op.jwks();
+    let keys = doc["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), before + 1);
+    let weak = keys.iter().find(|k| k["kid"] == "weak-rsa-1").unwrap();
+    assert_eq!(weak["kty"], "RSA");
+    assert_eq!(weak["alg"], "RS256");
+    let modulus = URL_SAFE_NO_PAD.decode(weak["n"].as_str().unwrap()).unwrap();
+    assert_eq!(modulus.len() * 8, 1024, "a 1024-bit modulus");
+
+    let claims = op.id_token_claims("alice", "n-1");
+    let token = op.sign_id_token(&claims, &op.behavior());
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(token.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(header["kid"], "weak-rsa-1");
+    let set = jwks(&op);
+    let weak_key = DecodingKey::from_jwk(set.find("weak-rsa-1").unwrap()).unwrap();
+    assert!(verifies(&token, &weak_key, Algorithm::RS256));
+    let strong = DecodingKey::from_jwk(set.find("rsa-1").unwrap()).unwrap();
+    assert!(!verifies(&token, &strong, Algorithm::RS256));
+
+    // The kid follows rotation; kid-less JWKS drop it too.
+    op.rotate_keys();
+    op.set_behavior(Behavior {
+        weak_rsa_key: true,
+        jwks_omit_kid: true,
+        ..Default::default()
+    });
+    let doc = op.jwks();
+    assert!(
+        doc["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("kid").is_none())
+    );
+    op.set_behavior(Behavior {
+        weak_rsa_key: true,
+        ..Default::default()
+    });
+    assert!(op.jwks().to_string().contains("weak-rsa-2"));
+}
