@@ -174,16 +174,16 @@ impl Config {
                 _ => None,
             })
             .max();
-        if let (Some(min), Some(secret)) = (min_hmac, &self.client_secret) {
-            if secret.expose().len() < min {
-                problems.push(ConfigProblem::new(
-                    key("client_secret"),
-                    format!(
-                        "is {} bytes; HS* in allowed_algs needs a secret of at least {min} bytes",
-                        secret.expose().len()
-                    ),
-                ));
-            }
+        if let (Some(min), Some(secret)) = (min_hmac, &self.client_secret)
+            && secret.expose().len() < min
+        {
+            problems.push(ConfigProblem::new(
+                key("client_secret"),
+                format!(
+                    "is {} bytes; HS* in allowed_algs needs a secret of at least {min} bytes",
+                    secret.expose().len()
+                ),
+            ));
         }
         match (issuer, problems.is_empty()) {
             (Some(issuer), true) => Ok(Checked { issuer, algs }),

@@ -1,0 +1,464 @@
+//! The code flow end to end: happy path, signature algorithms, client authentication,
+//! RFC 9207 and discovery (rp-conformance.md sections 2.2, 2.4, 2.5; section 4 #1-#3, #16).
+
+use idp_provider_api::{AuthorizationRequest, Provider, ProviderError, RedirectFlow, Secret};
+use mock_op::{AuthMethod, Behavior, MockOpConfig, SigningAlg, User};
+use serde_json::json;
+use url::Url;
+
+use crate::support::{Harness, Iss, REDIRECT, op_config, ready_through_trait};
+
+#[tokio::test]
+async fn happy_path_gives_a_verified_identity() {
+    let mut op_config = op_config();
+    op_config.users[0]
+        .extra
+        .insert("groups".into(), json!(["admins", "staff"]));
+    op_config.users[0]
+        .extra
+        .insert("tenant".into(), json!("acme"));
+    let h = Harness::with(op_config, json!({})).await;
+    h.ready().await;
+
+    let id = h.login("alice").await.expect("alice logs in");
+    assert_eq!(id.provider(), "corp");
+    assert_eq!(id.issuer(), h.op.issuer());
+    assert_eq!(id.subject(), "alice");
+    assert_eq!(id.email(), Some("alice@example.test"));
+    assert!(id.email_verified());
+    assert_eq!(id.verified_email(), Some("alice@example.test"));
+    assert_eq!(id.name(), Some("Alice"));
+    assert_eq!(id.claims()["groups"], json!(["admins", "staff"]));
+    assert_eq!(id.claims()["tenant"], json!("acme"));
+    // Standard claims are typed fields, not "other" claims.
+    for standard in ["iss", "sub", "aud", "email", "name", "nonce", "at_hash"] {
+        assert!(
+            !id.claims().contains_key(standard),
+            "{standard} leaked into the extra claims: {:?}",
+            id.claims()
+        );
+    }
+
+    let c = h.op.counters();
+    assert_eq!((c.discovery, c.jwks, c.token), (1, 1, 1), "{c:?}");
+    h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn unverified_email_stays_unverified() {
+    let h = Harness::new().await;
+    let id = h.login("bob").await.expect("bob logs in");
+    assert_eq!(id.subject(), "bob");
+    assert_eq!(id.email(), Some("bob@example.test"));
+    assert!(!id.email_verified());
+    assert_eq!(id.verified_email(), None);
+    h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn string_email_verified_is_not_verified() {
+    // Cognito-style "true" (rp-conformance §4 #20): treated as false.
+    let mut op_config = op_config();
+    op_config.users.push(User {
+        email_verified: json!("true"),
+        ..User::new("carol", "carol@example.test", true, "Carol")
+    });
+    let h = Harness::with(op_config, json!({})).await;
+    let id = h.login("carol").await.expect("carol logs in");
+    assert!(!id.email_verified());
+    h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn the_authorization_url_carries_pkce_state_nonce_and_scopes() {
+    let h = Harness::new().await;
+    let redirect_uri = Url::parse(REDIRECT).unwrap();
+    let state = Secret::new("st".to_string());
+    let nonce = Secret::new("nn".to_string());
+    let extra = vec!["groups".to_string(), "email".to_string()];
+    let url = h
+        .provider
+        .authorization_url(AuthorizationRequest {
+            redirect_uri: &redirect_uri,
+            state: &state,
+            nonce: &nonce,
+            pkce_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            extra_scopes: &extra,
+            login_hint: Some("alice"),
+        })
+        .await
+        .unwrap();
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/authorize?", h.op.base_url()))
+    );
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], "gateway");
+    assert_eq!(q["redirect_uri"], REDIRECT);
+    assert_eq!(q["scope"], "openid email profile groups");
+    assert_eq!(q["state"], "st");
+    assert_eq!(q["nonce"], "nn");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["login_hint"], "alice");
+}
+
+// ---------------------------------------------------------------- algorithms
+
+async fn login_with_alg(alg: SigningAlg, allowed: &[&str]) -> Result<(), &'static str> {
+    let h = Harness::with(op_config(), json!({ "allowed_algs": allowed })).await;
+    h.behave(Behavior {
+        alg: Some(alg),
+        ..Default::default()
+    });
+    let result = h.login("alice").await;
+    h.assert_no_userinfo();
+    match result {
+        Ok(id) => {
+            assert_eq!(id.subject(), "alice");
+            Ok(())
+        }
+        Err(ProviderError::Rejected(r)) => Err(r.reason),
+        Err(other) => panic!("{alg:?}: unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn each_asymmetric_alg_is_accepted_when_listed() {
+    for (alg, name) in [
+        (SigningAlg::RS256, "RS256"),
+        (SigningAlg::PS256, "PS256"),
+        (SigningAlg::ES256, "ES256"),
+        (SigningAlg::EdDSA, "EdDSA"),
+    ] {
+        assert_eq!(login_with_alg(alg, &[name]).await, Ok(()), "{name} alone");
+        assert_eq!(
+            login_with_alg(alg, &["RS256", "PS256", "ES256", "EdDSA"]).await,
+            Ok(()),
+            "{name} among others"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_alg_not_listed_is_rejected() {
+    let cases = [
+        (SigningAlg::ES256, &["RS256"][..]),
+        (SigningAlg::RS256, &["ES256"][..]),
+        (SigningAlg::PS256, &["RS256"][..]),
+        (SigningAlg::EdDSA, &["RS256", "ES256"][..]),
+        (SigningAlg::RS256, &["PS256"][..]),
+    ];
+    for (alg, allowed) in cases {
+        assert_eq!(
+            login_with_alg(alg, allowed).await,
+            Err("id_token_alg_not_allowed"),
+            "{alg:?} with {allowed:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn hs256_only_when_listed() {
+    assert_eq!(
+        login_with_alg(SigningAlg::HS256, &["RS256"]).await,
+        Err("id_token_alg_not_allowed")
+    );
+    // Keyed with the client secret (mock-op's default for HS256).
+    assert_eq!(login_with_alg(SigningAlg::HS256, &["HS256"]).await, Ok(()));
+    assert_eq!(
+        login_with_alg(SigningAlg::HS256, &["RS256", "HS256"]).await,
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn alg_none_is_rejected() {
+    // §4 #1; none cannot even be configured, so no allow-list can let it through.
+    let reason = login_with_alg(SigningAlg::None, &["RS256", "HS256"]).await;
+    assert_eq!(reason, Err("id_token_alg_not_allowed"));
+    for spelling in ["None", "NONE", "nOnE"] {
+        let h = Harness::new().await;
+        h.behave(Behavior {
+            alg: Some(SigningAlg::None),
+            header_patch: crate::support::obj(json!({ "alg": spelling })),
+            ..Default::default()
+        });
+        let r = h.rejection("alice").await;
+        // Not a JWS algorithm at all: the header does not parse.
+        assert_eq!(r, "id_token_malformed", "{spelling}");
+    }
+}
+
+#[tokio::test]
+async fn hs256_keyed_with_the_rsa_public_key_is_rejected() {
+    // §4 #2, algorithm confusion: even with HS256 allowed, only the client secret keys it.
+    let h = Harness::with(op_config(), json!({ "allowed_algs": ["RS256", "HS256"] })).await;
+    h.behave(Behavior {
+        alg: Some(SigningAlg::HS256),
+        hmac_key: Some(h.op.rsa_public_key_pem().into_bytes()),
+        ..Default::default()
+    });
+    assert_eq!(h.rejection("alice").await, "id_token_signature_invalid");
+}
+
+#[tokio::test]
+async fn a_header_alg_that_lies_about_the_key_family_is_rejected() {
+    // §4 #3: an RS256 signature presented as ES256 under the RSA key's kid finds no EC key.
+    let h = Harness::with(op_config(), json!({ "allowed_algs": ["RS256", "ES256"] })).await;
+    h.behave(Behavior {
+        header_patch: crate::support::obj(json!({ "alg": "ES256" })),
+        ..Default::default()
+    });
+    assert_eq!(h.rejection("alice").await, "id_token_unknown_key");
+}
+
+// ---------------------------------------------------------------- client authentication
+
+async fn auth_method_case(op_method: AuthMethod, ours: &str) -> Result<(), &'static str> {
+    let op_config = MockOpConfig {
+        auth_method: op_method,
+        ..op_config()
+    };
+    let h = Harness::with(op_config, json!({ "token_endpoint_auth_method": ours })).await;
+    let result = h.login("alice").await;
+    h.assert_no_userinfo();
+    assert_eq!(h.op.counters().token, 1);
+    match result {
+        Ok(_) => Ok(()),
+        Err(ProviderError::Rejected(r)) => Err(r.reason),
+        Err(other) => panic!("unexpected {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn client_secret_basic_and_post() {
+    assert_eq!(
+        auth_method_case(AuthMethod::Basic, "client_secret_basic").await,
+        Ok(())
+    );
+    assert_eq!(
+        auth_method_case(AuthMethod::Post, "client_secret_post").await,
+        Ok(())
+    );
+    assert_eq!(
+        auth_method_case(AuthMethod::Any, "client_secret_basic").await,
+        Ok(())
+    );
+    assert_eq!(
+        auth_method_case(AuthMethod::Any, "client_secret_post").await,
+        Ok(())
+    );
+}
+
+#[tokio::test]
+async fn the_wrong_client_auth_method_is_refused() {
+    assert_eq!(
+        auth_method_case(AuthMethod::Basic, "client_secret_post").await,
+        Err("token_exchange_refused")
+    );
+    assert_eq!(
+        auth_method_case(AuthMethod::Post, "client_secret_basic").await,
+        Err("token_exchange_refused")
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_client_secret_is_refused() {
+    let h = Harness::with(op_config(), json!({ "client_secret": "not-the-secret" })).await;
+    assert_eq!(h.rejection("alice").await, "token_exchange_refused");
+}
+
+#[tokio::test]
+async fn a_token_error_is_refused_and_a_missing_id_token_is_invalid() {
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        token_error: Some((400, "invalid_grant".into())),
+        ..Default::default()
+    });
+    assert_eq!(h.rejection("alice").await, "token_exchange_refused");
+    h.behave(Behavior {
+        token_response_patch: crate::support::obj(json!({ "id_token": null })),
+        ..Default::default()
+    });
+    assert_eq!(h.rejection("alice").await, "token_response_invalid");
+}
+
+// ---------------------------------------------------------------- RFC 9207
+
+#[tokio::test]
+async fn authorization_response_iss_must_match() {
+    let h = Harness::new().await;
+    let result = h
+        .login_with("alice", Iss::Value("https://evil.example".into()))
+        .await;
+    assert_eq!(
+        crate::support::reason(result),
+        "authorization_response_issuer_mismatch"
+    );
+    // Also a near miss (trailing slash).
+    let result = h
+        .login_with("alice", Iss::Value(format!("{}/", h.op.issuer())))
+        .await;
+    assert_eq!(
+        crate::support::reason(result),
+        "authorization_response_issuer_mismatch"
+    );
+    // Checked before the code is redeemed.
+    assert_eq!(h.op.counters().token, 0);
+    h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn authorization_response_iss_is_required_when_announced() {
+    let h = Harness::new().await;
+    let result = h.login_with("alice", Iss::Absent).await;
+    assert_eq!(
+        crate::support::reason(result),
+        "authorization_response_issuer_missing"
+    );
+    assert_eq!(h.op.counters().token, 0);
+    // The OP leaving it out (not just the gateway losing it) is caught the same way.
+    h.behave(Behavior {
+        omit_authorize_iss: true,
+        ..Default::default()
+    });
+    assert_eq!(
+        h.rejection("alice").await,
+        "authorization_response_issuer_missing"
+    );
+    assert_eq!(h.op.counters().token, 0);
+}
+
+#[tokio::test]
+async fn authorization_response_iss_is_optional_when_not_announced() {
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        omit_authorize_iss: true,
+        discovery_patch: crate::support::obj(
+            json!({ "authorization_response_iss_parameter_supported": null }),
+        ),
+        ..Default::default()
+    });
+    let id = h.login("alice").await.expect("no iss, none announced");
+    assert_eq!(id.subject(), "alice");
+    // But a wrong one is still refused.
+    h.behave(Behavior {
+        authorize_iss: Some("https://evil.example".into()),
+        discovery_patch: crate::support::obj(
+            json!({ "authorization_response_iss_parameter_supported": null }),
+        ),
+        ..Default::default()
+    });
+    assert_eq!(
+        h.rejection("alice").await,
+        "authorization_response_issuer_mismatch"
+    );
+}
+
+// ---------------------------------------------------------------- discovery
+
+#[tokio::test]
+async fn discovery_issuer_mismatch_fails_readiness_and_login() {
+    let h = Harness::new().await;
+    let published = format!("{}INVALID", h.op.issuer());
+    h.behave(Behavior {
+        discovery_issuer: Some(published.clone()),
+        ..Default::default()
+    });
+    let err = ready_through_trait(&h.provider)
+        .await
+        .expect_err("issuer mismatch");
+    match &err {
+        ProviderError::Misconfigured(detail) => {
+            assert!(detail.contains(&published), "{detail}");
+            assert!(detail.contains(&format!("{:?}", h.op.issuer())), "{detail}");
+        }
+        other => panic!("expected Misconfigured, got {other:?}"),
+    }
+    // No login starts: the authorization URL cannot be built.
+    let err = h.login("alice").await.expect_err("no login");
+    assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
+    let c = h.op.counters();
+    assert_eq!(c.authorize, 0, "{c:?}");
+    assert_eq!(c.jwks, 0, "keys never come from a rejected document: {c:?}");
+    assert_eq!(c.token, 0);
+    h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn a_trailing_slash_difference_is_an_issuer_mismatch() {
+    let op_config = MockOpConfig {
+        issuer_suffix: "/".into(),
+        ..op_config()
+    };
+    let op = mock_op::MockOp::spawn(op_config).await;
+    let issuer = op.issuer();
+    assert!(issuer.ends_with('/'));
+    // Configured exactly: works.
+    let provider = crate::support::open_provider(&op, json!({}));
+    provider.ready().await.expect("exact issuer");
+    // Configured without the slash: refused.
+    let provider =
+        crate::support::open_provider(&op, json!({ "issuer": issuer.trim_end_matches('/') }));
+    let err = provider.ready().await.expect_err("slash differs");
+    assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn an_issuer_with_a_path_works_end_to_end() {
+    let op_config = MockOpConfig {
+        issuer_suffix: "/realms/corp".into(),
+        ..op_config()
+    };
+    let h = Harness::with(op_config, json!({})).await;
+    let id = h.login("alice").await.expect("tenant issuer");
+    assert_eq!(id.issuer(), h.op.issuer());
+    assert!(id.issuer().ends_with("/realms/corp"));
+}
+
+#[tokio::test]
+async fn the_jwks_uri_comes_from_discovery() {
+    // rp-discovery-jwks_uri-keys: a random jwks_uri suffix; keys must be fetched from it.
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        discovery_patch: crate::support::obj(
+            json!({ "jwks_uri": format!("{}/jwks/r4nd0m", h.op.base_url()) }),
+        ),
+        ..Default::default()
+    });
+    h.login("alice")
+        .await
+        .expect("keys from the discovered URI");
+    assert_eq!(h.op.counters().jwks, 1);
+}
+
+#[tokio::test]
+async fn an_unreachable_provider_is_upstream() {
+    let op = mock_op::MockOp::spawn(op_config()).await;
+    let provider = crate::support::open_provider(&op, json!({ "timeout_ms": 2000 }));
+    drop(op);
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    let err = provider.ready().await.expect_err("nobody listens");
+    assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn hs256_needs_a_long_enough_client_secret() {
+    // mock-op's stock secret is 31 bytes: too short to key HS256, refused at open (offline).
+    let op = mock_op::MockOp::spawn(MockOpConfig::default()).await;
+    let config = crate::support::provider_config(&op, json!({ "allowed_algs": ["HS256"] }));
+    let err = idp_provider_oidc::open_oidc(
+        idp_provider_api::ProviderInfo {
+            id: "corp".into(),
+            kind: "oidc",
+            display_name: "Corp".into(),
+        },
+        config,
+    )
+    .err()
+    .expect("short secret refused");
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert_eq!(err.problems[0].key, "providers.corp.client_secret");
+    assert_eq!(op.counters().discovery, 0, "checked without the network");
+}

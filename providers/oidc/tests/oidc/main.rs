@@ -1,0 +1,7 @@
+//! Integration tests of the generic OIDC provider against mock-op, driven as the gateway drives
+//! it. One test binary (one link) with a module per theme.
+
+mod claims;
+mod flow;
+mod keys;
+mod support;
