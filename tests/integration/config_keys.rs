@@ -420,6 +420,8 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "jwks_refetch_interval_seconds",
         "jwks_cache_seconds",
         "trusted_audiences",
+        "trusted_for_email",
+        "link_by_email",
     ] {
         assert!(
             text.contains(&format!("{key} =")),
