@@ -9,7 +9,8 @@
 use serde::Deserialize;
 use url::Url;
 
-/// Longest success or failure URL accepted.
+/// Longest success or failure URL accepted, in bytes, both as received and as it will be sent
+/// (percent-encoding can make the re-serialised URL longer than the input).
 pub const MAX_URL_LEN: usize = 2048;
 
 /// Parameters the gateway adds; an app URL that already has them is refused (ambiguous).
@@ -143,9 +144,14 @@ impl AllowList {
             reason: reason.to_string(),
         };
         if raw.len() > MAX_URL_LEN {
-            return Err(malformed(&format!("longer than {MAX_URL_LEN} characters")));
+            return Err(malformed(&format!("longer than {MAX_URL_LEN} bytes")));
         }
         let url = Url::parse(raw).map_err(|e| malformed(&format!("not an absolute URL ({e})")))?;
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(malformed(&format!(
+                "longer than {MAX_URL_LEN} bytes once percent-encoded"
+            )));
+        }
         if !matches!(url.scheme(), "https" | "http") {
             return Err(malformed("only http and https URLs are allowed"));
         }

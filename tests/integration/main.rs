@@ -12,3 +12,4 @@ mod linking;
 mod login;
 mod logs;
 mod ops;
+mod redirect_corpus;

@@ -215,19 +215,20 @@ fn check_azp(claims: &Claims, expected: &Expectations) -> Result<(), VerifyError
     }
 }
 
-/// JOSE header members openidconnect does not model and we refuse: `zip` (compressed
-/// payloads; RFC 7516, never valid on a JWS ID token). `crit`, `typ` and `cty` are checked by
-/// openidconnect itself.
+/// Checks of the compact JWS that openidconnect does not make (hand-written: they concern the
+/// raw segments, below what the library exposes):
+/// - `zip` in the header (compressed payloads, RFC 7516) is refused; `crit`, `typ` and `cty`
+///   are checked by openidconnect itself;
+/// - an HMAC signature must have its hash's exact length. openidconnect 4.1 hands the signature
+///   to `Mac::verify` as a fixed-size array and *panics* on any other length (found by the
+///   `id_token` fuzz target), so the length is checked first.
 fn check_header(raw: &str) -> Result<(), VerifyError> {
     use base64::Engine as _;
-    let header = raw
-        .split('.')
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut segments = raw.split('.');
+    let header = segments
         .next()
-        .and_then(|h| {
-            base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(h)
-                .ok()
-        })
+        .and_then(|h| b64.decode(h).ok())
         .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
         .ok_or_else(|| {
             reject(
@@ -240,6 +241,27 @@ fn check_header(raw: &str) -> Result<(), VerifyError> {
             "id_token_header_unsupported",
             "compressed (zip) tokens are not accepted",
         ));
+    }
+    let mac_len = match header.get("alg").and_then(Value::as_str) {
+        Some("HS256") => Some(32),
+        Some("HS384") => Some(48),
+        Some("HS512") => Some(64),
+        _ => None,
+    };
+    if let Some(expected) = mac_len {
+        let signature = segments
+            .nth(1)
+            .and_then(|s| b64.decode(s).ok())
+            .unwrap_or_default();
+        if signature.len() != expected {
+            return Err(reject(
+                "id_token_signature_invalid",
+                format!(
+                    "an HMAC signature of {} bytes where {expected} are required",
+                    signature.len()
+                ),
+            ));
+        }
     }
     Ok(())
 }
@@ -320,6 +342,36 @@ mod tests {
     fn token(payload: &str) -> String {
         let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
         format!("{}.{}.sig", b64(r#"{"alg":"RS256"}"#), b64(payload))
+    }
+
+    /// Found by the `id_token` fuzz target: openidconnect panicked on an HMAC signature of the
+    /// wrong length. It must be an ordinary rejection.
+    #[test]
+    fn a_short_hmac_signature_is_rejected_not_a_panic() {
+        let raw = "eyJhbGciOiJIUzI1NiJ9.eyJpc3MiOiJodHRwczovL29wLmV4YW1wbGUuY29tIiwiYXVkIjoiaWRwLWJyaWRnZSIsInN1YiI6InItMSIsImV4cCI6NDA2MCwiaWF0IjoxNX0.b8c";
+        let expected = Expectations {
+            issuer: openidconnect::IssuerUrl::new("https://op.example.com".into()).expect("issuer"),
+            client_id: ClientId::new("idp-bridge".into()),
+            client_secret: Secret::new("0123456789abcdef0123456789abcdef".into()),
+            allowed_algs: vec![CoreJwsSigningAlgorithm::HmacSha256],
+            trusted_audiences: vec![],
+            leeway: Duration::from_secs(30),
+            max_age: Duration::from_secs(600),
+        };
+        let result = verify_id_token(
+            raw,
+            &CoreJsonWebKeySet::new(vec![]),
+            &expected,
+            &Secret::new("n".into()),
+            None,
+            DateTime::<Utc>::from_timestamp(100, 0).expect("time"),
+        );
+        match result {
+            Err(VerifyError::Rejected(ProviderError::Rejected(r))) => {
+                assert_eq!(r.reason, "id_token_signature_invalid");
+            }
+            other => panic!("expected a signature rejection, got {other:?}"),
+        }
     }
 
     #[test]

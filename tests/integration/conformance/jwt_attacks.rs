@@ -737,11 +737,16 @@ async fn r19_email_with_control_characters() {
 /// (linking by email with a look-alike is covered in `linking.rs`).
 #[tokio::test]
 async fn r19_email_with_lookalike_domain() {
-    let (rig, user_id) =
-        accept_row("", |_, _| claims(json!({ "email": "alice@ex\u{430}mple.test" }))).await;
+    let (rig, user_id) = accept_row("", |_, _| {
+        claims(json!({ "email": "alice@ex\u{430}mple.test" }))
+    })
+    .await;
     let user = rig.app.emulator.user(&user_id).expect("user");
     let email = user["email"].as_str().unwrap_or_default();
-    assert!(email.ends_with("@xn--exmple-4nf.test"), "stored as its IDNA form: {email}");
+    assert!(
+        email.ends_with("@xn--exmple-4nf.test"),
+        "stored as its IDNA form: {email}"
+    );
 }
 
 // ---------------------------------------------------------------- 20. email_verified

@@ -537,15 +537,14 @@ async fn token(State(shared): Shr, headers: HeaderMap, body: String) -> Response
 
     let access_token = random_token();
     {
+        let now = Instant::now();
         let mut inner = shared.lock();
-        inner
-            .access_tokens
-            .retain(|_, g| g.expires > Instant::now());
+        inner.access_tokens.retain(|_, g| g.expires > now);
         inner.access_tokens.insert(
             access_token.clone(),
             AccessGrant {
                 sub: issued.sub.clone(),
-                expires: Instant::now() + ACCESS_TOKEN_TTL,
+                expires: now + ACCESS_TOKEN_TTL,
             },
         );
     }
