@@ -340,21 +340,22 @@ impl Config {
     fn from_figment(figment: Figment, base: &Path) -> Result<Self, ConfigError> {
         let mut tree: Value = figment
             .extract()
-            .map_err(|e| ConfigError::Read(e.to_string()))?;
+            .map_err(|e| ConfigError::Read(without_source_lines(&e.to_string())))?;
         let mut problems = Vec::new();
         resolve_secret_files(&mut tree, "", base, &mut problems);
-        let raw: Raw = serde_path_to_error::deserialize(tree).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner().to_string();
-            ConfigError::Invalid(vec![ConfigProblem::new(
-                if path == "." {
+        let raw: Raw = match serde_path_to_error::deserialize(tree) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let path = e.path().to_string();
+                let key = if path == "." {
                     "(top level)".to_string()
                 } else {
                     path
-                },
-                inner,
-            )])
-        })?;
+                };
+                problems.push(ConfigProblem::new(key, e.into_inner().to_string()));
+                return Err(ConfigError::Invalid(problems));
+            }
+        };
         let config = validate(raw, &mut problems);
         match config {
             Some(config) if problems.is_empty() => Ok(config),
@@ -363,9 +364,26 @@ impl Config {
     }
 }
 
-/// Replaces every `<name>_file = "path"` by `<name> = <file contents, trailing newline
-/// trimmed>`, relative paths resolved against the config file's folder. Giving both `<name>`
-/// and `<name>_file` is a problem.
+/// Keys that hold secrets and may therefore be given as `<key>_file`.
+const SECRET_KEYS: [&str; 2] = ["api_key", "client_secret"];
+
+/// A TOML or figment error without the source lines it quotes (`6 | api_key = ...`): the
+/// quoted line may hold a secret. Line and column stay in the message.
+fn without_source_lines(text: &str) -> String {
+    text.lines()
+        .filter(|line| {
+            let rest = line
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+            !rest.trim_start().starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Replaces every `<secret>_file = "path"` (for the keys in [`SECRET_KEYS`]) by `<secret> =
+/// <file contents, trailing newline trimmed>`, relative paths resolved against the config
+/// file's folder. Giving both, or an empty or unreadable file, is a problem.
 fn resolve_secret_files(
     tree: &mut Value,
     prefix: &str,
@@ -375,7 +393,12 @@ fn resolve_secret_files(
     let Value::Object(map) = tree else { return };
     let file_keys: Vec<String> = map
         .keys()
-        .filter(|k| k.ends_with("_file") && map.get(k.as_str()).is_some_and(Value::is_string))
+        .filter(|k| {
+            SECRET_KEYS
+                .iter()
+                .any(|secret| k.strip_suffix("_file") == Some(secret))
+                && map.get(k.as_str()).is_some_and(Value::is_string)
+        })
         .cloned()
         .collect();
     for file_key in file_keys {
@@ -397,6 +420,10 @@ fn resolve_secret_files(
             base.join(&file)
         };
         match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().is_empty() => problems.push(ConfigProblem::new(
+                full,
+                format!("{} is empty", path.display()),
+            )),
             Ok(text) => {
                 map.insert(
                     name,
@@ -433,8 +460,13 @@ fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
         .public_url
         .clone()
         .unwrap_or_else(|| format!("http://{}", raw.server.listen));
+    let derived = if raw.server.public_url.is_none() {
+        " (derived from server.listen because server.public_url is not set; set it to the URL browsers use)"
+    } else {
+        ""
+    };
     let public_url = parse_base_url(&public_url_text)
-        .map_err(|reason| p("server.public_url", reason))
+        .map_err(|reason| p("server.public_url", format!("{reason}{derived}")))
         .ok();
     let mut trusted_proxies = Vec::new();
     for cidr in &raw.server.trusted_proxies {
@@ -456,6 +488,13 @@ fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
             None
         }
         Some(text) => parse_base_url(text)
+            .and_then(|url| {
+                if url.path().ends_with("/v1") {
+                    Ok(url)
+                } else {
+                    Err(format!("{text:?} must be the API base ending in /v1, e.g. https://cloud.appwrite.io/v1"))
+                }
+            })
             .map_err(|reason| p("appwrite.endpoint", reason))
             .ok(),
     };

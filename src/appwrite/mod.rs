@@ -123,6 +123,21 @@ impl AppwriteClient {
             .await
     }
 
+    /// `PUT /v1/users/{id}/labels` (replaces every label). Idempotent, so retried like a read.
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn set_labels(
+        &self,
+        user_id: &str,
+        labels: &[String],
+    ) -> Result<User, AppwriteError> {
+        let url = self.url(&["users", user_id, "labels"]);
+        let body = serde_json::json!({ "labels": labels });
+        self.call("set labels", Method::PUT, url, Some(body), Retry::Safe)
+            .await
+    }
+
     /// `GET /v1/users` filtered by email with the JSON query syntax (Appwrite 1.5+).
     ///
     /// # Errors
@@ -244,7 +259,7 @@ impl AppwriteClient {
     ) -> Result<T, AppwriteError> {
         let transport = |e: reqwest::Error| AppwriteError::Transport {
             operation,
-            detail: describe(&e),
+            detail: describe(e),
         };
         let mut response = self
             .request(method, url, body)
@@ -281,18 +296,10 @@ impl AppwriteClient {
     }
 }
 
-/// A transport error with its causes (reqwest's Display alone says only "error sending request").
-fn describe(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_string()
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
+/// A transport error with its causes, without the URL (list queries carry an email).
+fn describe(e: reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".to_string();
     }
-    text
+    idp_provider_api::error_chain(&e.without_url())
 }

@@ -17,13 +17,14 @@ pub struct User {
     /// Whether Appwrite considers the email verified.
     #[serde(rename = "emailVerification", default)]
     pub email_verification: bool,
-    /// `false` when the user is blocked.
-    #[serde(default = "yes")]
+    /// `false` when the user is blocked. Required: a user model without it is not trusted.
     pub status: bool,
-}
-
-fn yes() -> bool {
-    true
+    /// Labels; only a server key can write them.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// When a password was last set; empty when the user never had one.
+    #[serde(rename = "passwordUpdate", default)]
+    pub password_update: String,
 }
 
 /// `GET /v1/users` answer.

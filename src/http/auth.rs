@@ -44,6 +44,11 @@ pub async fn callback(
             (CookieJar::new().add(removal), found(location.as_str())).into_response()
         }
         Err(CallbackError::UnknownProvider(_)) => unknown_provider(&provider),
+        Err(error @ CallbackError::MissingState) => {
+            tracing::warn!(provider, %error, "callback refused");
+            ErrorPage::bad_request("The callback has no `state` parameter. Start the login again.")
+                .into_response()
+        }
         Err(error @ CallbackError::UnknownTransaction) => {
             tracing::warn!(provider, %error, "callback refused");
             ErrorPage::bad_request(
@@ -68,7 +73,7 @@ fn start_error(provider: &str, error: StartError) -> Response {
         StartError::NoRedirectFlow(_) => ApiError::new(
             "provider_flow_unsupported",
             400,
-            format!("Provider {provider:?} has no browser login; use its exchange endpoint."),
+            format!("Provider {provider:?} has no browser login."),
         )
         .into_response(),
         StartError::Redirect(e) => {

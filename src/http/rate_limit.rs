@@ -33,7 +33,19 @@ impl RateLimit {
     }
 
     fn allow(&self, ip: IpAddr) -> bool {
-        self.limiter.check_key(&ip).is_ok()
+        self.limiter.check_key(&bucket(ip)).is_ok()
+    }
+}
+
+/// The key a client is counted under: its IPv4 address, or its IPv6 /64 (one subscriber
+/// usually holds a whole /64 and could otherwise rotate addresses to dodge the limit).
+fn bucket(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & (u128::MAX << 64);
+            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
+        }
     }
 }
 
@@ -43,7 +55,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         let (parts, body) = request.into_parts();
         let ip = client_ip(&parts, &state.trusted_proxies);
         if !limit.allow(ip) {
-            tracing::warn!(client_ip = %ip, "rate limit exceeded");
+            // Debug, not warn: under attack this line would flood the log.
+            tracing::debug!(client_ip = %ip, "rate limit exceeded");
             return ApiError::new(
                 "general_rate_limit_exceeded",
                 429,
@@ -54,4 +67,31 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         return next.run(Request::from_parts(parts, body)).await;
     }
     next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ipv6_clients_are_counted_per_64() {
+        let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
+        let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().expect("ip");
+        let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
+        assert_eq!(bucket(a), bucket(b));
+        assert_ne!(bucket(a), bucket(c));
+        let v4: IpAddr = "203.0.113.7".parse().expect("ip");
+        assert_eq!(bucket(v4), v4);
+    }
+
+    #[test]
+    fn the_budget_is_per_client() {
+        let limit = RateLimit::new(2).expect("on");
+        let a: IpAddr = "203.0.113.1".parse().expect("ip");
+        let b: IpAddr = "203.0.113.2".parse().expect("ip");
+        assert!(limit.allow(a) && limit.allow(a));
+        assert!(!limit.allow(a));
+        assert!(limit.allow(b));
+        assert!(RateLimit::new(0).is_none(), "0 turns limiting off");
+    }
 }

@@ -35,6 +35,12 @@ pub enum LoginError {
     /// The provider vouches for an email that is not a valid plain address.
     #[error(transparent)]
     EmailInvalid(#[from] crate::login::email::EmailError),
+    /// A user with the identity's derived id exists but was not created by the gateway.
+    #[error("an Appwrite user with this identity's id exists but was not created by the gateway")]
+    UserIdConflict,
+    /// The login took longer than its budget.
+    #[error("the login took longer than {0:?}")]
+    TimedOut(std::time::Duration),
     /// The verified email belongs to another Appwrite user.
     #[error("the email belongs to another Appwrite user")]
     UserEmailConflict,
@@ -124,6 +130,14 @@ impl LoginError {
                 "An account with this email already exists and is not linked to this login.",
             ),
             Self::UserBlocked => PublicError::new("user_blocked", 403, "This account is blocked."),
+            Self::TimedOut(_) => {
+                PublicError::new("login_timeout", 504, "The login took too long. Try again.")
+            }
+            Self::UserIdConflict => PublicError::new(
+                "user_id_conflict",
+                409,
+                "An account that this login does not own already uses its id.",
+            ),
             Self::EmailInvalid(_) => PublicError::new(
                 "email_invalid",
                 401,

@@ -15,6 +15,12 @@ use crate::login::LoginError;
 use crate::login::email::Email;
 use crate::login::policy::ProviderPolicy;
 
+/// The label marking a user this gateway created for an external identity. Only a server key
+/// can write labels, while anyone can create an account with a chosen id through the client API
+/// (`POST /v1/account`); derived ids are public, so the label is what proves that a user with a
+/// derived id is the identity's and not a squatter's.
+pub const OWNER_LABEL: &str = "idpbridge";
+
 /// Length of Appwrite's custom ids on SQL adapters.
 pub const APPWRITE_ID_MAX: usize = 36;
 /// Appwrite's `name` limit.
@@ -87,7 +93,7 @@ pub async fn resolve_user(
     let email = policy.verified_email(identity)?;
     let id = AppwriteUserId::derive(identity.issuer(), identity.subject());
     let existing = match appwrite.get_user(id.as_str()).await? {
-        Some(user) => Some(user),
+        Some(user) => Some(claim(appwrite, user).await?),
         None if policy.link_by_email && policy.trusted_for_email => match &email {
             Some(email) => link_target(appwrite, email).await?,
             None => None,
@@ -117,6 +123,29 @@ pub async fn resolve_user(
     }
 }
 
+/// Accepts a user found under a derived id only if the gateway created it: it carries
+/// [`OWNER_LABEL`], or it has no password (the gateway's create succeeded but labelling it did
+/// not; it is labelled now).
+///
+/// # Errors
+/// `UserIdConflict` for a user someone else created with this id (through the client API, with
+/// a password): a token for it would log the identity into the squatter's account.
+async fn claim(appwrite: &AppwriteClient, user: User) -> Result<User, LoginError> {
+    if user.labels.iter().any(|l| l == OWNER_LABEL) {
+        return Ok(user);
+    }
+    if !user.password_update.is_empty() {
+        tracing::warn!(
+            user_id = user.id.as_str(),
+            "an Appwrite user with this identity's id was not created by the gateway (it has a password and no {OWNER_LABEL} label)"
+        );
+        return Err(LoginError::UserIdConflict);
+    }
+    let mut labels = user.labels.clone();
+    labels.push(OWNER_LABEL.to_string());
+    Ok(appwrite.set_labels(&user.id, &labels).await?)
+}
+
 /// The existing user a first login may link to by `email`, if any.
 ///
 /// # Errors
@@ -127,7 +156,11 @@ async fn link_target(appwrite: &AppwriteClient, email: &Email) -> Result<Option<
     let users = appwrite.list_users_by_email(email.as_str()).await?;
     match users.as_slice() {
         [] => Ok(None),
-        [user] if user.email_verification && !AppwriteUserId::is_derived(&user.id) => {
+        [user]
+            if user.email == email.as_str()
+                && user.email_verification
+                && !AppwriteUserId::is_derived(&user.id) =>
+        {
             tracing::info!(
                 user_id = user.id.as_str(),
                 "linking the login to an existing Appwrite user by verified email"
@@ -158,11 +191,12 @@ async fn create(
     };
     tracing::info!(user_id = id.as_str(), "creating Appwrite user");
     match appwrite.create_user(&new).await {
-        Ok(user) => Ok(user),
+        Ok(user) => claim(appwrite, user).await,
         Err(e) if is_conflict(&e) => {
-            // Either a concurrent login created this very id first, or the email is taken.
+            // Either a concurrent login created this very id first, someone squatted it, or the
+            // email is taken.
             match appwrite.get_user(id.as_str()).await? {
-                Some(user) => Ok(user),
+                Some(user) => claim(appwrite, user).await,
                 None => {
                     tracing::warn!(
                         user_id = id.as_str(),

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
-use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, Secret};
+use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, ProviderError, Secret};
 use policy::ConfiguredProvider;
 use serde::Deserialize;
 use url::Url;
@@ -30,6 +30,10 @@ use crate::store::{StoreError, TransactionStore};
 pub use error::{LoginError, PublicError};
 use redirect::{RedirectError, RedirectTarget};
 use transaction::{Binding, NewLogin, StateKey};
+
+/// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP
+/// layer's own limit, so a slow upstream still ends at the failure URL rather than in a bare 408.
+pub const LOGIN_BUDGET: Duration = Duration::from_secs(25);
 
 /// Longest `login_hint` passed through to the provider.
 const MAX_LOGIN_HINT: usize = 256;
@@ -62,8 +66,8 @@ pub struct CallbackParams {
     pub iss: Option<String>,
 }
 
-/// A started login: where to send the browser and the binding cookie to set.
-#[derive(Debug)]
+/// A started login: where to send the browser and the binding cookie to set. No `Debug`: the
+/// location carries `state` and the nonce, the cookie the state hash.
 pub struct Started {
     /// The provider's authorization URL.
     pub location: Url,
@@ -93,8 +97,8 @@ pub enum StartError {
     },
 }
 
-/// How a callback ended.
-#[derive(Debug)]
+/// How a callback ended. `Debug` is written by hand: the success location carries the minted
+/// secret.
 pub enum Finished {
     /// Token minted: go to the success URL.
     Success {
@@ -112,13 +116,29 @@ pub enum Finished {
     },
 }
 
+impl std::fmt::Debug for Finished {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Success { user_id, .. } => f
+                .debug_struct("Success")
+                .field("location", &"[redacted]")
+                .field("user_id", user_id)
+                .finish(),
+            Self::Failure { error, .. } => f.debug_struct("Failure").field("error", error).finish(),
+        }
+    }
+}
+
 /// Why a callback cannot even reach a failure URL.
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
     /// No provider with that id.
     #[error("unknown provider {0:?}")]
     UnknownProvider(String),
-    /// No `state`, or one that is unknown, used or expired: there is no trusted failure URL.
+    /// The callback has no `state`: there is no trusted failure URL.
+    #[error("the callback has no `state` parameter")]
+    MissingState,
+    /// A `state` that is unknown, used or expired: there is no trusted failure URL.
     #[error("the login is unknown, expired or already finished")]
     UnknownTransaction,
     /// The store failed while looking the transaction up.
@@ -276,10 +296,7 @@ impl Login {
         let provider = self
             .provider(provider_id)
             .ok_or_else(|| CallbackError::UnknownProvider(provider_id.into()))?;
-        let state = params
-            .state
-            .as_ref()
-            .ok_or(CallbackError::UnknownTransaction)?;
+        let state = params.state.as_ref().ok_or(CallbackError::MissingState)?;
         let key = StateKey::of(state.expose());
         // Taken before any other check: whatever happens next, this state is spent.
         let transaction = self
@@ -289,10 +306,11 @@ impl Login {
             .ok_or(CallbackError::UnknownTransaction)?;
         let removal = self.binding.removal(&key);
         let failure = transaction.failure.clone();
-        let finished = match self
-            .finish(provider, provider_id, &key, transaction, params, cookies)
+        let finishing = self.finish(provider, provider_id, &key, transaction, params, cookies);
+        let outcome = tokio::time::timeout(LOGIN_BUDGET, finishing)
             .await
-        {
+            .unwrap_or(Err(LoginError::TimedOut(LOGIN_BUDGET)));
+        let finished = match outcome {
             Ok((location, user_id)) => Finished::Success { location, user_id },
             Err(error) => Finished::Failure {
                 location: failure.with_error(&error.public().to_json()),
@@ -326,10 +344,11 @@ impl Login {
             )));
         }
         let code = params.code.ok_or(LoginError::MissingCode)?;
-        let flow = configured
-            .provider
-            .redirect()
-            .ok_or(LoginError::MissingCode)?;
+        let flow = configured.provider.redirect().ok_or_else(|| {
+            LoginError::Provider(ProviderError::Misconfigured(
+                "the provider has no redirect flow".into(),
+            ))
+        })?;
         let redirect_uri = self.callback_url(provider_id);
         let identity = flow
             .callback(CallbackInput {
@@ -345,6 +364,22 @@ impl Login {
             .appwrite
             .create_token(&user.id, self.token.length, self.token.expire_seconds)
             .await?;
+        // What Appwrite minted must be what was asked for, or the app gets a useless (or
+        // someone else's) token.
+        let length = usize::try_from(self.token.length).unwrap_or(usize::MAX);
+        if token.user_id != user.id || token.secret.expose().len() != length {
+            return Err(LoginError::Appwrite(
+                crate::appwrite::AppwriteError::Protocol {
+                    operation: "create token",
+                    detail: format!(
+                        "asked for a {length}-character token for {}, got {} characters for {}",
+                        user.id,
+                        token.secret.expose().len(),
+                        token.user_id
+                    ),
+                },
+            ));
+        }
         let location = transaction.success.with_token(
             &token.user_id,
             token.secret.expose(),

@@ -103,14 +103,21 @@ impl Binding {
         format!("{prefix}idpb_{}", &key.as_str()[..COOKIE_NAME_HASH_CHARS])
     }
 
-    /// The cookie set at `start`: HttpOnly, SameSite=Lax (the provider's redirect back is a
-    /// top-level GET), Path=/ (required by `__Host-`), living as long as the transaction.
+    /// The cookie set at `start`: HttpOnly, Path=/ (required by `__Host-`), living as long as
+    /// the transaction. With https it is `Secure` and `SameSite=None`, so that a provider's
+    /// `form_post` (a cross-site POST) still carries it; that is safe because the cookie only
+    /// vouches for its own `state`, which a cross-site attacker cannot know. Over plain http
+    /// (loopback development) browsers refuse `SameSite=None`, so it is `Lax` there.
     pub fn cookie(&self, key: &StateKey, max_age: std::time::Duration) -> Cookie<'static> {
         Cookie::build((self.name(key), key.as_str().to_string()))
             .path("/")
             .http_only(true)
             .secure(self.secure)
-            .same_site(SameSite::Lax)
+            .same_site(if self.secure {
+                SameSite::None
+            } else {
+                SameSite::Lax
+            })
             .max_age(time::Duration::seconds(
                 i64::try_from(max_age.as_secs()).unwrap_or(600),
             ))

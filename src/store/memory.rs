@@ -50,14 +50,21 @@ impl MemoryStore {
 #[async_trait]
 impl TransactionStore for MemoryStore {
     async fn put(&self, key: StateKey, transaction: LoginTransaction) -> Result<(), StoreError> {
-        if self.open.load(Ordering::Relaxed) >= self.cap {
-            // Let moka expire what is due (its listener decrements `open`), then decide.
+        // Reserve a slot atomically, so concurrent starts cannot overshoot the cap.
+        let reserve = || {
+            self.open
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < self.cap).then_some(n + 1)
+                })
+                .is_ok()
+        };
+        if !reserve() {
+            // Let moka expire what is due (its listener frees slots), then try once more.
             self.cache.run_pending_tasks().await;
-            if self.open.load(Ordering::Relaxed) >= self.cap {
+            if !reserve() {
                 return Err(StoreError::Full(self.cap));
             }
         }
-        self.open.fetch_add(1, Ordering::Relaxed);
         self.cache
             .insert(key.as_str().to_string(), transaction)
             .await;

@@ -461,3 +461,71 @@ fn link_by_email_requires_trusted_for_email() {
         "true or false",
     );
 }
+
+#[test]
+fn config_errors_never_echo_a_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    // A TOML syntax error on the secret's own line: the parser would quote the line.
+    std::fs::write(
+        &path,
+        GOOD.replace(
+            "api_key = \"standard_0123456789\"",
+            "api_key = hunter2secret",
+        ),
+    )
+    .expect("write");
+    let err = Config::load(&path).expect_err("syntax error").to_string();
+    assert!(!err.contains("hunter2secret"), "{err}");
+    assert!(err.contains("line"), "the position is kept: {err}");
+    // A digit-only secret from the environment becomes a number: refused without echoing it.
+    std::fs::write(&path, GOOD).expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+        .args(["check-config", "--config"])
+        .arg(&path)
+        .env(
+            "IDP_BRIDGE_PROVIDERS__CORP__CLIENT_SECRET",
+            "98765432109876",
+        )
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("providers.corp.client_secret"), "{stderr}");
+    assert!(!stderr.contains("98765432109876"), "{stderr}");
+}
+
+#[test]
+fn more_keys_explain_themselves() {
+    refused(
+        &with(
+            "appwrite",
+            "endpoint",
+            "endpoint = \"https://cloud.appwrite.io\"",
+        ),
+        "appwrite.endpoint",
+        "ending in /v1",
+    );
+    let derived = with("server", "public_url", "")
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"0.0.0.0:8080\"");
+    refused(&derived, "server.public_url", "derived from server.listen");
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("empty"), "\n").expect("write");
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        with("appwrite", "api_key", "api_key_file = \"empty\""),
+    )
+    .expect("write");
+    let err = Config::load(&path).expect_err("empty file").to_string();
+    assert!(
+        err.contains("appwrite.api_key_file: ") && err.contains("is empty"),
+        "{err}"
+    );
+    // Only secret keys take the _file form; others are unknown keys.
+    refused(
+        &with("appwrite", "project", "project_file = \"x\""),
+        "appwrite.project_file",
+        "unknown field",
+    );
+}

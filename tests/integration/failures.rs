@@ -219,3 +219,59 @@ async fn a_callback_for_another_provider_or_an_unknown_one_is_refused() {
     assert_eq!(body["type"], "provider_not_found");
     assert_eq!(app.emulator.calls().len(), 0);
 }
+
+#[tokio::test]
+async fn a_squatted_user_id_gets_no_token() {
+    use idp_bridge::login::mapping::AppwriteUserId;
+    let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
+    // The attacker computes alice's derived id and creates that account through the public
+    // client API, with a password they know.
+    let squatted = AppwriteUserId::derive(&app.mock().issuer(), "alice");
+    let created = reqwest::Client::new()
+        .post(format!("{}/account", app.emulator.endpoint()))
+        .header("X-Appwrite-Project", app.emulator.project())
+        .json(&serde_json::json!({
+            "userId": squatted.as_str(),
+            "email": "mallory@evil.example",
+            "password": "mallory-knows-this",
+        }))
+        .send()
+        .await
+        .expect("account create");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let landed = app.login("alice").await;
+    assert_eq!(without_query(&landed), FAILURE);
+    assert_eq!(error_of(&landed)["type"], "user_id_conflict");
+    assert!(
+        app.emulator.tokens().is_empty(),
+        "no token for the squatter's account"
+    );
+}
+
+#[tokio::test]
+async fn users_the_gateway_creates_carry_its_label_and_an_unlabelled_passwordless_one_is_adopted() {
+    use idp_bridge::login::mapping::{AppwriteUserId, OWNER_LABEL};
+    let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
+    let alice = param(&app.login("alice").await, "userId").expect("alice");
+    assert_eq!(
+        app.emulator.user(&alice).expect("alice")["labels"],
+        serde_json::json!([OWNER_LABEL])
+    );
+    // A create whose labelling step never happened (no password, no label): adopted and labelled.
+    let bob = AppwriteUserId::derive(&app.mock().issuer(), "bob");
+    app.emulator.seed_user(SeedUser {
+        id: bob.as_str().into(),
+        email: None,
+        name: "Bob".into(),
+        email_verification: false,
+        status: true,
+    });
+    assert_eq!(
+        param(&app.login("bob").await, "userId").as_deref(),
+        Some(bob.as_str())
+    );
+    assert_eq!(
+        app.emulator.user(bob.as_str()).expect("bob")["labels"],
+        serde_json::json!([OWNER_LABEL])
+    );
+}

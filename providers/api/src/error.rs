@@ -79,3 +79,16 @@ impl fmt::Display for ConfigProblem {
         write!(f, "{}: {}", self.key, self.reason)
     }
 }
+
+/// An error and its sources, joined with `: ` (transport errors often say only "error sending
+/// request" at the top). Strip URLs with query strings before calling this on a client error.
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(inner) = source {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    text
+}

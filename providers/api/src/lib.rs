@@ -16,7 +16,7 @@ pub mod flow;
 pub mod identity;
 pub mod secret;
 
-pub use error::{ConfigProblem, OpenError, ProviderError, Rejection};
+pub use error::{ConfigProblem, OpenError, ProviderError, Rejection, error_chain};
 pub use flow::{
     AssertionFlow, AuthorizationRequest, CallbackInput, Provider, ProviderInfo, RedirectFlow,
 };

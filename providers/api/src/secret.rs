@@ -47,9 +47,49 @@ impl From<String> for Secret<String> {
     }
 }
 
-impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Secret<T> {
+/// Reads a secret from configuration. Errors never show the value: a type error names only the
+/// type found. A bare number or boolean (which environment overrides produce for digit-only
+/// values, dropping leading zeros) is refused rather than silently turned into different text.
+impl<'de> serde::Deserialize<'de> for Secret<String> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        T::deserialize(deserializer).map(Secret)
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Secret<String>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string (quote values that look like numbers, or use the _file key)")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Secret(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Self::Value, E> {
+                Ok(Secret(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+                Err(E::invalid_type(
+                    serde::de::Unexpected::Other("a number"),
+                    &self,
+                ))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+                Err(E::invalid_type(
+                    serde::de::Unexpected::Other("a number"),
+                    &self,
+                ))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+                Err(E::invalid_type(
+                    serde::de::Unexpected::Other("a number"),
+                    &self,
+                ))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                Err(E::invalid_type(
+                    serde::de::Unexpected::Other("a boolean"),
+                    &self,
+                ))
+            }
+        }
+        deserializer.deserialize_any(Text)
     }
 }
 
@@ -62,6 +102,19 @@ mod tests {
         let secret = Secret::new("hunter2".to_string());
         assert_eq!(format!("{secret:?}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(&secret)), "Some([redacted])");
+    }
+
+    #[test]
+    fn type_errors_never_show_the_value() {
+        let ok: Secret<String> = serde_json::from_str(r#""s3cret""#).expect("a string");
+        assert_eq!(ok.expose(), "s3cret");
+        for raw in ["98765432109876", "true", "1.5"] {
+            let err = serde_json::from_str::<Secret<String>>(raw)
+                .unwrap_err()
+                .to_string();
+            assert!(!err.contains(raw), "{err}");
+            assert!(err.contains("expected a string"), "{err}");
+        }
     }
 
     #[test]

@@ -57,17 +57,17 @@ pub(crate) async fn get_json<T: DeserializeOwned>(
     serde_json::from_slice(&body).map_err(|e| upstream(format!("not valid JSON for a {what}: {e}")))
 }
 
-/// A reqwest error without its URL (the caller already names it).
+/// A reqwest error with its causes, without its URL (the caller already names it).
 pub(crate) fn without_url(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".to_string();
+    }
     let mut text = e.to_string();
     if let Some(url) = e.url() {
         text = text.replace(&format!(" for url ({url})"), "");
     }
-    let mut source = std::error::Error::source(e);
-    while let Some(inner) = source {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        source = inner.source();
+    match std::error::Error::source(e) {
+        Some(source) => format!("{text}: {}", idp_provider_api::error_chain(source)),
+        None => text,
     }
-    text
 }

@@ -71,11 +71,13 @@ fn refusal(key: &Value) -> Option<&'static str> {
     match key.get("kty").and_then(Value::as_str) {
         Some("oct") => Some("symmetric keys are never taken from a JWKS"),
         Some("RSA") => {
-            let modulus = key.get("n").and_then(Value::as_str).and_then(|n| {
+            let Some(modulus) = key.get("n").and_then(Value::as_str).and_then(|n| {
                 base64::engine::general_purpose::URL_SAFE_NO_PAD
                     .decode(n)
                     .ok()
-            })?;
+            }) else {
+                return Some("RSA key without a readable modulus");
+            };
             let significant = modulus.iter().skip_while(|b| **b == 0).count();
             (significant * 8 < MIN_RSA_BITS).then_some("RSA modulus shorter than 2048 bits")
         }

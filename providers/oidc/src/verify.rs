@@ -183,10 +183,12 @@ fn check_nbf(claims: &Claims, now: DateTime<Utc>, leeway: TimeDelta) -> Result<(
     let Some(nbf) = claims.additional_claims().0.get("nbf") else {
         return Ok(());
     };
-    let Some(nbf) = nbf
-        .as_i64()
-        .and_then(|s| DateTime::<Utc>::from_timestamp(s, 0))
-    else {
+    // A NumericDate may have a fraction (RFC 7519 section 2); whole seconds are enough here.
+    let seconds = nbf
+        .as_f64()
+        .filter(|s| s.is_finite())
+        .map(|s| s.floor() as i64);
+    let Some(nbf) = seconds.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0)) else {
         return Err(reject("id_token_malformed", "nbf is not a NumericDate"));
     };
     if nbf > now + leeway {

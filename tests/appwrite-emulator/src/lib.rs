@@ -15,8 +15,8 @@
 //! Layout:
 //! - `lib.rs`: [`Emulator`] handle, [`EmulatorConfig`], [`ApiKey`].
 //! - [`routes`]: the [`ROUTES`] table and the router generated from it;
-//!   `routes/users.rs` (server `/v1/users...`), `routes/account.rs` (client
-//!   `/v1/account/sessions/token`).
+//!   `routes/users.rs` (server `/v1/users...`), `routes/account.rs` (client `/v1/account`
+//!   and `/v1/account/sessions/token`).
 //! - `model.rs`: stored users/tokens/sessions and their JSON models; [`SeedUser`],
 //!   [`TokenRecord`].
 //! - `query.rs`: the JSON `queries[]` syntax of the list endpoint.

@@ -3,6 +3,7 @@
 use std::time::SystemTime;
 
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 
 use crate::clock::iso8601;
 
@@ -75,6 +76,25 @@ impl UserRecord {
             obj.insert("hashOptions".into(), json!({"type": "sha"}));
         }
         v
+    }
+
+    /// The `account` response model of client routes: the `user` model without `password`,
+    /// `hash` and `hashOptions` (Appwrite's `Account` model removes them).
+    pub fn to_account_json(&self) -> Value {
+        let mut v = self.to_json();
+        if let Some(obj) = v.as_object_mut() {
+            for key in ["password", "hash", "hashOptions"] {
+                obj.remove(key);
+            }
+        }
+        v
+    }
+
+    /// Stores `password` (as SHA-256) and stamps `passwordUpdate`.
+    pub fn set_password(&mut self, password: &str, now: SystemTime) {
+        let digest = Sha256::digest(password.as_bytes());
+        self.password_hash = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
+        self.password_update = Some(now);
     }
 }
 

@@ -50,6 +50,24 @@ impl Api {
         .await
     }
 
+    /// `POST /v1/account` as a browser would send it: project header only, no API key.
+    async fn account(&self, body: Value) -> (StatusCode, Value) {
+        let rb = self
+            .http
+            .post(format!("{}/account", self.emu.endpoint()))
+            .header("X-Appwrite-Project", self.emu.project())
+            .json(&body);
+        self.send(rb).await
+    }
+
+    async fn labels(&self, user: &str, body: Value) -> (StatusCode, Value) {
+        self.send(
+            self.req(Method::PUT, &format!("/users/{user}/labels"))
+                .json(&body),
+        )
+        .await
+    }
+
     async fn session(&self, user: &str, secret: &str) -> (StatusCode, Value) {
         let rb = self
             .http
@@ -786,4 +804,255 @@ async fn dropping_emulator_stops_server() {
         .await
         .unwrap_err();
     assert!(err.is_connect() || err.is_request(), "{err:?}");
+}
+
+#[tokio::test]
+async fn update_labels_replaces_all() {
+    let api = Api::new().await;
+    api.create_user(json!({"userId": "u1", "email": "a@b.com"}))
+        .await;
+    let before = api.emu.user("u1").unwrap();
+    api.emu.advance_clock(Duration::from_secs(5));
+    let (status, user) = api
+        .labels(
+            "u1",
+            json!({"labels": ["vip", "oidcgoogle", "Team42", "vip"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    // Duplicates are dropped, order kept.
+    assert_eq!(user["labels"], json!(["vip", "oidcgoogle", "Team42"]));
+    assert_eq!(user["$id"], "u1");
+    assert_eq!(user["email"], "a@b.com");
+    assert_ne!(user["$updatedAt"], before["$updatedAt"]);
+    assert_eq!(user["$createdAt"], before["$createdAt"]);
+    let (status, got) = api.send(api.req(Method::GET, "/users/u1")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(got, user);
+
+    // A second call replaces, it does not merge.
+    let (status, user) = api.labels("u1", json!({"labels": ["x"]})).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["labels"], json!(["x"]));
+    let long = "A".repeat(36);
+    let (status, user) = api.labels("u1", json!({"labels": [long]})).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["labels"], json!([long]));
+    let max: Vec<String> = (0..1000).map(|i| format!("l{i}")).collect();
+    let (status, user) = api.labels("u1", json!({"labels": max})).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(user["labels"].as_array().unwrap().len(), 1000);
+    let (status, user) = api.labels("u1", json!({"labels": []})).await;
+    assert_eq!(status, StatusCode::OK, "{user}");
+    assert_eq!(user["labels"], json!([]));
+}
+
+#[tokio::test]
+async fn update_labels_errors() {
+    let api = Api::new().await;
+    api.create_user(json!({"userId": "u1"})).await;
+    api.labels("u1", json!({"labels": ["keep"]})).await;
+    let too_many: Vec<String> = (0..1001).map(|i| format!("l{i}")).collect();
+    for body in [
+        json!({"labels": ["a-b"]}),
+        json!({"labels": ["oidc:google"]}),
+        json!({"labels": ["with space"]}),
+        json!({"labels": ["under_score"]}),
+        json!({"labels": ["é"]}),
+        json!({"labels": [""]}),
+        json!({"labels": ["a".repeat(37)]}),
+        json!({"labels": ["ok", 1]}),
+        json!({"labels": "vip"}),
+        json!({"labels": {"a": "b"}}),
+        json!({"labels": too_many}),
+        json!({"labels": null}),
+        json!({}),
+    ] {
+        let (status, resp) = api.labels("u1", body.clone()).await;
+        assert_error(status, &resp, 400, "general_argument_invalid");
+        assert!(
+            resp["message"].as_str().unwrap().contains("labels"),
+            "{body}: {resp}"
+        );
+    }
+    // Unknown body field.
+    let (status, resp) = api.labels("u1", json!({"labels": ["a"], "extra": 1})).await;
+    assert_error(status, &resp, 400, "general_argument_invalid");
+    // Nothing was changed by the failed calls.
+    assert_eq!(api.emu.user("u1").unwrap()["labels"], json!(["keep"]));
+
+    let (status, resp) = api.labels("ghost", json!({"labels": ["vip"]})).await;
+    assert_error(status, &resp, 404, "user_not_found");
+    let (status, resp) = api.labels("_bad", json!({"labels": ["vip"]})).await;
+    assert_error(status, &resp, 400, "general_argument_invalid");
+
+    // Key-only route: no key is a guest without users.write.
+    let rb = api
+        .http
+        .put(format!("{}/users/u1/labels", api.emu.endpoint()))
+        .header("X-Appwrite-Project", api.emu.project())
+        .json(&json!({"labels": ["admin"]}));
+    let (status, resp) = api.send(rb).await;
+    assert_error(status, &resp, 401, "general_unauthorized_scope");
+    assert!(resp["message"].as_str().unwrap().contains("users.write"));
+    assert_eq!(api.emu.user("u1").unwrap()["labels"], json!(["keep"]));
+}
+
+#[tokio::test]
+async fn account_create_with_password() {
+    let api = Api::new().await;
+    let (status, user) = api
+        .account(json!({"userId": "oidc-google-123", "email": "Victim@Example.COM", "password": "hunter2hunter2", "name": "Mallory"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["$id"], "oidc-google-123");
+    assert_eq!(user["email"], "victim@example.com");
+    assert_eq!(user["name"], "Mallory");
+    assert_eq!(user["labels"], json!([]));
+    assert_eq!(user["status"], true);
+    assert_eq!(user["emailVerification"], false);
+    assert_eq!(user["phone"], "");
+    assert_eq!(user["prefs"], json!({}));
+    assert_eq!(user["targets"], json!([]));
+    let pw_update = user["passwordUpdate"].as_str().unwrap();
+    assert!(!pw_update.is_empty());
+    assert!(is_appwrite_time(pw_update), "{pw_update}");
+    assert!(is_appwrite_time(user["accessedAt"].as_str().unwrap()));
+    // The client (account) model never carries the hash.
+    for f in ["password", "hash", "hashOptions"] {
+        assert!(user.get(f).is_none(), "{f}: {user}");
+    }
+    // Stored with the password: the server view shows it.
+    let stored = api.emu.user("oidc-google-123").unwrap();
+    assert_eq!(stored["passwordUpdate"], user["passwordUpdate"]);
+    assert_eq!(stored["labels"], json!([]));
+    assert!(stored["password"].as_str().is_some_and(|p| !p.is_empty()));
+    assert_eq!(stored["hash"], "sha");
+    let (status, got) = api
+        .send(api.req(Method::GET, "/users/oidc-google-123"))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!got["passwordUpdate"].as_str().unwrap().is_empty());
+    assert_eq!(got["labels"], json!([]));
+    // No session is created by registering.
+    assert_eq!(api.emu.sessions_count(), 0);
+    assert_eq!(api.emu.users_count(), 1);
+
+    // unique(), name optional.
+    let (status, user) = api
+        .account(json!({"userId": "unique()", "email": "x@y.com", "password": "12345678"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    assert_eq!(user["$id"].as_str().unwrap().len(), 20);
+    assert_eq!(user["name"], "");
+    let (status, user) = api
+        .account(
+            json!({"userId": "u3", "email": "z@y.com", "password": "p".repeat(256), "name": null}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+
+    // The call is a client call: it shows up in the log without needing a key.
+    let calls = api.emu.calls();
+    assert_eq!(calls[0].method, "POST");
+    assert_eq!(calls[0].path, "/v1/account");
+    assert_eq!(calls[0].status, 201);
+}
+
+#[tokio::test]
+async fn account_create_validation() {
+    let api = Api::new().await;
+    let ok = |extra: Value| {
+        let mut body = json!({"userId": "u1", "email": "a@b.com", "password": "password123"});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                body.as_object_mut().unwrap().remove(k);
+            } else {
+                body[k] = v.clone();
+            }
+        }
+        body
+    };
+    for (body, param) in [
+        (ok(json!({"userId": null})), "userId"),
+        (ok(json!({"userId": "_bad"})), "userId"),
+        (ok(json!({"userId": "a".repeat(37)})), "userId"),
+        (ok(json!({"userId": 7})), "userId"),
+        (ok(json!({"email": null})), "email"),
+        (ok(json!({"email": ""})), "email"),
+        (ok(json!({"email": "not-an-email"})), "email"),
+        (ok(json!({"password": null})), "password"),
+        (ok(json!({"password": "short12"})), "password"),
+        (ok(json!({"password": "p".repeat(257)})), "password"),
+        (ok(json!({"password": 12345678})), "password"),
+        (ok(json!({"name": "n".repeat(129)})), "name"),
+        (ok(json!({"phone": "+14155550100"})), "phone"),
+        (ok(json!({"labels": ["admin"]})), "labels"),
+    ] {
+        let (status, resp) = api.account(body.clone()).await;
+        assert_error(status, &resp, 400, "general_argument_invalid");
+        assert!(
+            resp["message"].as_str().unwrap().contains(param),
+            "{body}: {resp}"
+        );
+    }
+    assert_eq!(api.emu.users_count(), 0);
+
+    // Wrong project.
+    let rb = api
+        .http
+        .post(format!("{}/account", api.emu.endpoint()))
+        .header("X-Appwrite-Project", "other")
+        .json(&ok(json!({})));
+    let (status, resp) = api.send(rb).await;
+    assert_error(status, &resp, 404, "project_not_found");
+
+    // Only POST is served on /account.
+    for m in [Method::GET, Method::PATCH, Method::DELETE] {
+        let (status, resp) = api.send(api.req(m, "/account")).await;
+        assert_error(status, &resp, 404, "general_route_not_found");
+    }
+    let (status, _) = api.account(ok(json!({}))).await;
+    assert_eq!(status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn account_create_conflicts_are_409() {
+    let api = Api::new().await;
+    api.create_user(json!({"userId": "server-made", "email": "taken@example.com"}))
+        .await;
+    for body in [
+        json!({"userId": "server-made", "email": "new@example.com", "password": "password123"}),
+        json!({"userId": "other", "email": "TAKEN@example.com", "password": "password123"}),
+    ] {
+        let (status, resp) = api.account(body).await;
+        assert_error(status, &resp, 409, "user_already_exists");
+    }
+    assert_eq!(api.emu.users_count(), 1);
+
+    // Pre-creation: an attacker registers the id the gateway would later use; the gateway's
+    // POST /v1/users with that id then hits 409 and must not treat the account as its own.
+    let (status, user) = api
+        .account(json!({"userId": "oidc-google-42", "email": "attacker@evil.test", "password": "password123"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{user}");
+    let (status, resp) = api
+        .create_user(json!({"userId": "oidc-google-42", "email": "victim@example.com"}))
+        .await;
+    assert_error(status, &resp, 409, "user_already_exists");
+    let stored = api.emu.user("oidc-google-42").unwrap();
+    assert_eq!(stored["email"], "attacker@evil.test");
+    assert!(!stored["passwordUpdate"].as_str().unwrap().is_empty());
+    // Same id or email again through the account route.
+    let (status, resp) = api
+        .account(json!({"userId": "oidc-google-42", "email": "again@evil.test", "password": "password123"}))
+        .await;
+    assert_error(status, &resp, 409, "user_already_exists");
+    let (status, resp) = api
+        .account(
+            json!({"userId": "fresh", "email": "Attacker@Evil.test", "password": "password123"}),
+        )
+        .await;
+    assert_error(status, &resp, 409, "user_already_exists");
+    assert_eq!(api.emu.users_count(), 2);
 }

@@ -401,6 +401,41 @@ async fn live_responses_match_schemas() {
         .await,
         &mut problems,
     );
+    let labelled = check_ok(
+        route("PUT", "/users/{userId}/labels"),
+        live.call(
+            Method::PUT,
+            "/users/u1/labels",
+            true,
+            Some(json!({"labels": ["vip", "oidcgoogle"]})),
+        )
+        .await,
+        &mut problems,
+    );
+    assert_eq!(labelled["labels"], json!(["vip", "oidcgoogle"]));
+    let account = check_ok(
+        route("POST", "/account"),
+        live.call(
+            Method::POST,
+            "/account",
+            false,
+            Some(json!({"userId": "acct1", "email": "acct@example.com", "password": "password123", "name": "Acct"})),
+        )
+        .await,
+        &mut problems,
+    );
+    assert!(!account["passwordUpdate"].as_str().unwrap().is_empty());
+    check_ok(
+        route("POST", "/account"),
+        live.call(
+            Method::POST,
+            "/account",
+            false,
+            Some(json!({"userId": "unique()", "email": "acct2@example.com", "password": "password123"})),
+        )
+        .await,
+        &mut problems,
+    );
     let token = check_ok(
         route("POST", "/users/{userId}/tokens"),
         live.call(
@@ -488,6 +523,52 @@ async fn live_responses_match_schemas() {
             "/users",
             true,
             Some(json!({"userId": "_bad"})),
+        )
+        .await,
+        "general_argument_invalid",
+        &mut problems,
+    );
+    check_err(
+        live.call(
+            Method::PUT,
+            "/users/u1/labels",
+            true,
+            Some(json!({"labels": ["a-b"]})),
+        )
+        .await,
+        "general_argument_invalid",
+        &mut problems,
+    );
+    check_err(
+        live.call(
+            Method::PUT,
+            "/users/ghost/labels",
+            true,
+            Some(json!({"labels": []})),
+        )
+        .await,
+        "user_not_found",
+        &mut problems,
+    );
+    check_err(
+        live.call(
+            Method::POST,
+            "/account",
+            false,
+            Some(
+                json!({"userId": "acct1", "email": "other@example.com", "password": "password123"}),
+            ),
+        )
+        .await,
+        "user_already_exists",
+        &mut problems,
+    );
+    check_err(
+        live.call(
+            Method::POST,
+            "/account",
+            false,
+            Some(json!({"userId": "acct9", "email": "acct9@example.com", "password": "short"})),
         )
         .await,
         "general_argument_invalid",

@@ -1,4 +1,5 @@
-//! Client route `POST /v1/account/sessions/token` (project header only, no key needed).
+//! Client routes `POST /v1/account` and `POST /v1/account/sessions/token` (project header
+//! only, no key needed).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,13 +15,14 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::users::{check_email, check_name, check_password};
 use super::{Operation, spec_of};
 use crate::auth::{Caller, caller, check_project};
 use crate::clock::http_date;
 use crate::error::AppwriteError;
 use crate::ids::{UNIQUE, hex_secret, is_valid_custom_id, unique_id};
-use crate::model::SessionRecord;
-use crate::params::{json_body, query_pairs, req_string};
+use crate::model::{SessionRecord, UserRecord};
+use crate::params::{json_body, opt_string, query_pairs, req_string};
 use crate::server::Peer;
 use crate::state::Shared;
 
@@ -151,4 +153,64 @@ fn create_session_inner(
         }
     }
     Ok(response)
+}
+
+/// `POST /v1/account`: self-registration with a password. Answers 201 with the `account`
+/// model (the `user` model without `password`, `hash`, `hashOptions`), creates no session.
+pub(super) async fn create(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    match create_inner(&shared, &headers, raw.as_deref(), &body) {
+        Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn create_inner(
+    shared: &Shared,
+    headers: &HeaderMap,
+    raw: Option<&str>,
+    body: &[u8],
+) -> Result<serde_json::Value, AppwriteError> {
+    let route = spec_of(Operation::AccountCreate);
+    check_project(shared, headers)?;
+    caller(shared, headers)?;
+    query_pairs(route, raw)?;
+    let body = json_body(route, body)?;
+    let user_id = req_string(&body, "userId")?;
+    let user_id = if user_id == UNIQUE {
+        unique_id()
+    } else if is_valid_custom_id(&user_id) {
+        user_id
+    } else {
+        return Err(AppwriteError::invalid_param("userId", crate::ids::KEY_RULE));
+    };
+    let email = req_string(&body, "email")?.to_lowercase();
+    check_email(&email)?;
+    let password = req_string(&body, "password")?;
+    check_password(&password)?;
+    let name = opt_string(&body, "name")?.unwrap_or_default();
+    check_name(&name)?;
+
+    let now = shared.clock.now();
+    let mut db = shared.db();
+    let clash = db
+        .users
+        .iter()
+        .any(|u| u.id == user_id || u.email.as_deref() == Some(email.as_str()));
+    if clash {
+        return Err(AppwriteError::user_already_exists());
+    }
+    let mut user = UserRecord::new(user_id, now);
+    user.name = name;
+    user.email = Some(email);
+    user.set_password(&password, now);
+    // Appwrite stamps accessedAt when an account registers itself.
+    user.accessed_at = Some(now);
+    let json = user.to_account_json();
+    db.users.push(user);
+    Ok(json)
 }

@@ -28,6 +28,10 @@ pub enum Operation {
     UsersCreateToken,
     /// `PATCH /v1/users/{userId}/verification`
     UsersUpdateEmailVerification,
+    /// `PUT /v1/users/{userId}/labels`
+    UsersUpdateLabels,
+    /// `POST /v1/account` (client)
+    AccountCreate,
     /// `POST /v1/account/sessions/token`
     AccountCreateSession,
 }
@@ -45,7 +49,7 @@ pub struct RouteSpec {
     pub path: &'static str,
     /// `"server"` or `"client"`: which spec file documents it.
     pub spec: &'static str,
-    /// API-key scope required (server routes), `None` for the client route.
+    /// API-key scope required (server routes), `None` for client routes.
     pub scope: Option<&'static str>,
     /// Path parameters the emulator reads.
     pub path_params: &'static [&'static str],
@@ -134,6 +138,32 @@ pub const ROUTES: &[RouteSpec] = &[
         response_schema: "user",
     },
     RouteSpec {
+        operation: Operation::UsersUpdateLabels,
+        operation_id: "usersUpdateLabels",
+        method: "PUT",
+        path: "/users/{userId}/labels",
+        spec: "server",
+        scope: Some("users.write"),
+        path_params: &["userId"],
+        query_params: &[],
+        body_params: &["labels"],
+        success_status: 200,
+        response_schema: "user",
+    },
+    RouteSpec {
+        operation: Operation::AccountCreate,
+        operation_id: "accountCreate",
+        method: "POST",
+        path: "/account",
+        spec: "client",
+        scope: None,
+        path_params: &[],
+        query_params: &[],
+        body_params: &["userId", "email", "password", "name"],
+        success_status: 201,
+        response_schema: "user",
+    },
+    RouteSpec {
         operation: Operation::AccountCreateSession,
         operation_id: "accountCreateSession",
         method: "POST",
@@ -174,6 +204,8 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<Arc<Share
         Operation::UsersGet => on(filter, users::get),
         Operation::UsersCreateToken => on(filter, users::create_token),
         Operation::UsersUpdateEmailVerification => on(filter, users::update_email_verification),
+        Operation::UsersUpdateLabels => on(filter, users::update_labels),
+        Operation::AccountCreate => on(filter, account::create),
         Operation::AccountCreateSession => on(filter, account::create_session),
     }
 }
@@ -229,6 +261,8 @@ mod tests {
             Operation::UsersGet,
             Operation::UsersCreateToken,
             Operation::UsersUpdateEmailVerification,
+            Operation::UsersUpdateLabels,
+            Operation::AccountCreate,
             Operation::AccountCreateSession,
         ] {
             assert_eq!(

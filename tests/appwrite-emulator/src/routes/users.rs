@@ -21,7 +21,11 @@ use crate::query::UserQuery;
 use crate::state::Shared;
 
 /// Longest user name.
-const MAX_NAME_LEN: usize = 128;
+pub(super) const MAX_NAME_LEN: usize = 128;
+/// Most labels a user can have (`APP_LIMIT_ARRAY_LABELS_SIZE`).
+const MAX_LABELS: usize = 1000;
+/// Longest label.
+const MAX_LABEL_LEN: usize = 36;
 /// Longest `search` term.
 const MAX_SEARCH_LEN: usize = 256;
 /// Token length bounds and default.
@@ -142,7 +146,7 @@ pub(super) async fn get(
 }
 
 /// True when `email` looks like an address: `local@domain.tld`, no spaces, one `@`.
-fn is_email(email: &str) -> bool {
+pub(super) fn is_email(email: &str) -> bool {
     let Some((local, domain)) = email.split_once('@') else {
         return false;
     };
@@ -154,6 +158,42 @@ fn is_email(email: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
+}
+
+/// 400 unless `email` is a valid address.
+pub(super) fn check_email(email: &str) -> Result<()> {
+    if is_email(email) {
+        Ok(())
+    } else {
+        Err(AppwriteError::invalid_param(
+            "email",
+            "Value must be a valid email address",
+        ))
+    }
+}
+
+/// 400 unless `password` has 8..=256 chars.
+pub(super) fn check_password(password: &str) -> Result<()> {
+    if (8..=256).contains(&password.chars().count()) {
+        Ok(())
+    } else {
+        Err(AppwriteError::invalid_param(
+            "password",
+            "Password must be at least 8 characters and no more than 256 characters.",
+        ))
+    }
+}
+
+/// 400 if `name` is longer than 128 chars.
+pub(super) fn check_name(name: &str) -> Result<()> {
+    if name.chars().count() > MAX_NAME_LEN {
+        Err(AppwriteError::invalid_param(
+            "name",
+            "Value must be a valid string and no longer than 128 chars",
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// True when `phone` matches `^\+[1-9]\d{6,14}$`.
@@ -196,11 +236,8 @@ fn create_inner(
         return Err(AppwriteError::invalid_param("userId", KEY_RULE));
     };
     let email = opt_string(&body, "email")?.map(|e| e.to_lowercase());
-    if email.as_deref().is_some_and(|e| !is_email(e)) {
-        return Err(AppwriteError::invalid_param(
-            "email",
-            "Value must be a valid email address",
-        ));
+    if let Some(e) = &email {
+        check_email(e)?;
     }
     let phone = opt_string(&body, "phone")?;
     if phone.as_deref().is_some_and(|p| !is_phone(p)) {
@@ -210,22 +247,11 @@ fn create_inner(
         ));
     }
     let password = opt_string(&body, "password")?;
-    if password
-        .as_deref()
-        .is_some_and(|p| !(8..=256).contains(&p.chars().count()))
-    {
-        return Err(AppwriteError::invalid_param(
-            "password",
-            "Password must be at least 8 characters and no more than 256 characters.",
-        ));
+    if let Some(p) = &password {
+        check_password(p)?;
     }
     let name = opt_string(&body, "name")?.unwrap_or_default();
-    if name.chars().count() > MAX_NAME_LEN {
-        return Err(AppwriteError::invalid_param(
-            "name",
-            "Value must be a valid string and no longer than 128 chars",
-        ));
-    }
+    check_name(&name)?;
 
     let now = shared.clock.now();
     let mut db = shared.db();
@@ -242,16 +268,11 @@ fn create_inner(
     user.email = email;
     user.phone = phone;
     if let Some(p) = password {
-        user.password_hash = Some(hex(&Sha256::digest(p.as_bytes())));
-        user.password_update = Some(now);
+        user.set_password(&p, now);
     }
     let json = user.to_json();
     db.users.push(user);
     Ok((StatusCode::CREATED, json))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `POST /v1/users/{userId}/tokens`
@@ -321,6 +342,66 @@ pub(super) async fn update_email_verification(
     })())
 }
 
+/// The required `labels` body field: an array of at most 1000 strings, each 1..=36 ASCII
+/// letters or digits. Duplicates are dropped (first occurrence kept), as Appwrite does.
+fn parse_labels(body: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
+    let invalid = || {
+        AppwriteError::invalid_param(
+            "labels",
+            "Value must a valid array no longer than 1000 items and Value must be a valid \
+             string and at least 1 chars and no longer than 36 chars and only contain \
+             characters a-z, A-Z and 0-9",
+        )
+    };
+    let items = match body.get("labels") {
+        None | Some(Value::Null) => return Err(AppwriteError::missing_param("labels")),
+        Some(Value::Array(items)) => items,
+        Some(_) => return Err(invalid()),
+    };
+    if items.len() > MAX_LABELS {
+        return Err(invalid());
+    }
+    let mut labels: Vec<String> = Vec::with_capacity(items.len());
+    for item in items {
+        let label = item.as_str().ok_or_else(invalid)?;
+        let valid = (1..=MAX_LABEL_LEN).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric());
+        if !valid {
+            return Err(invalid());
+        }
+        if !labels.iter().any(|l| l == label) {
+            labels.push(label.to_owned());
+        }
+    }
+    Ok(labels)
+}
+
+/// `PUT /v1/users/{userId}/labels`
+pub(super) async fn update_labels(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(user_id): Path<String>,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    respond((|| {
+        let route = spec_of(Operation::UsersUpdateLabels);
+        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
+        query_pairs(route, raw.as_deref())?;
+        path_user_id(&user_id)?;
+        let body = json_body(route, &body)?;
+        let labels = parse_labels(&body)?;
+        let now = shared.clock.now();
+        let mut db = shared.db();
+        let user = db
+            .user_mut(&user_id)
+            .ok_or_else(AppwriteError::user_not_found)?;
+        user.labels = labels;
+        user.updated_at = now;
+        Ok((StatusCode::OK, user.to_json()))
+    })())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -335,6 +416,35 @@ mod tests {
         assert!(!is_email("a@@b.com"));
         assert!(!is_email("a b@c.com"));
         assert!(!is_email(""));
+    }
+
+    #[test]
+    fn labels_rule() {
+        let parse = |v: Value| parse_labels(v.as_object().unwrap());
+        assert_eq!(
+            parse(json!({"labels": ["a", "B9", "a"]})).unwrap(),
+            vec!["a", "B9"]
+        );
+        assert!(parse(json!({"labels": []})).unwrap().is_empty());
+        assert!(parse(json!({"labels": ["x".repeat(36)]})).is_ok());
+        for bad in [
+            json!({}),
+            json!({"labels": null}),
+            json!({"labels": "a"}),
+            json!({"labels": [""]}),
+            json!({"labels": ["x".repeat(37)]}),
+            json!({"labels": ["a-b"]}),
+            json!({"labels": ["a:b"]}),
+            json!({"labels": ["é"]}),
+            json!({"labels": [1]}),
+        ] {
+            let err = parse(bad.clone()).unwrap_err();
+            assert_eq!(err.status, 400, "{bad}");
+            assert!(err.message.contains("labels"), "{bad}");
+        }
+        let many: Vec<String> = (0..1001).map(|i| format!("l{i}")).collect();
+        assert!(parse(json!({"labels": many})).is_err());
+        assert_eq!(parse(json!({"labels": &many[..1000]})).unwrap().len(), 1000);
     }
 
     #[test]
