@@ -10,16 +10,17 @@ use serde::de::DeserializeOwned;
 
 use super::error::ErrorPage;
 
-/// A query string that, when malformed, gets a 400 page naming the problem.
+/// A query string that, when malformed, gets a 400 page naming the problem. Repeated keys
+/// (`scopes[]=a&scopes[]=b`) fill a `Vec` (axum-extra's `Query`, on serde_html_form).
 pub struct AppQuery<T>(pub T);
 
 impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for AppQuery<T> {
     type Rejection = ErrorPage;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        Query::<T>::from_request_parts(parts, state)
+        axum_extra::extract::Query::<T>::from_request_parts(parts, state)
             .await
-            .map(|Query(v)| Self(v))
+            .map(|axum_extra::extract::Query(v)| Self(v))
             .map_err(|e| {
                 ErrorPage::bad_request(format!("The request's query is invalid: {}", e.body_text()))
             })

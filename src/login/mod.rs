@@ -40,8 +40,10 @@ const MAX_LOGIN_HINT: usize = 256;
 /// Most extra scopes an app may ask for.
 const MAX_EXTRA_SCOPES: usize = 16;
 
-/// The query of `GET /v1/auth/{provider}/start`.
+/// The query of `GET /v1/auth/{provider}/start`. Unknown parameters are refused: a misspelt
+/// one would otherwise be silently ignored.
 #[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct StartParams {
     /// Where to send the browser after a successful login.
     pub success: Option<String>,
@@ -49,6 +51,9 @@ pub struct StartParams {
     pub failure: Option<String>,
     /// Extra scopes, space or comma separated.
     pub scopes: Option<String>,
+    /// Extra scopes as Appwrite's SDKs send them (`scopes[]=a&scopes[]=b`).
+    #[serde(rename = "scopes[]", default)]
+    pub scope_list: Vec<String>,
     /// Passed to the provider.
     pub login_hint: Option<String>,
 }
@@ -249,10 +254,16 @@ impl Login {
             error,
         };
 
-        let extra_scopes = parse_scopes(params.scopes.as_deref());
-        let login_hint = params.login_hint.as_deref().filter(|h| {
-            !h.is_empty() && h.len() <= MAX_LOGIN_HINT && !h.chars().any(char::is_control)
-        });
+        let extra_scopes = parse_scopes(&params)?;
+        let login_hint = params.login_hint.as_deref().filter(|h| !h.is_empty());
+        if login_hint.is_some_and(|h| h.len() > MAX_LOGIN_HINT || h.chars().any(char::is_control)) {
+            return Err(StartError::Redirect(RedirectError::Malformed {
+                param: "login_hint",
+                reason: format!(
+                    "longer than {MAX_LOGIN_HINT} bytes or contains control characters"
+                ),
+            }));
+        }
         let new = NewLogin::generate(
             provider_id,
             success.clone(),
@@ -393,19 +404,37 @@ impl Login {
     }
 }
 
-/// Extra scopes from `scopes=a b,c`: scope tokens only, at most [`MAX_EXTRA_SCOPES`].
-fn parse_scopes(raw: Option<&str>) -> Vec<String> {
-    raw.unwrap_or_default()
+/// Extra scopes from `scopes=a b,c` and `scopes[]=a`: scope tokens only, at most
+/// [`MAX_EXTRA_SCOPES`].
+///
+/// # Errors
+/// Which scope is not a scope token, or that there are too many.
+fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
+    let bad = |reason: String| RedirectError::Malformed {
+        param: "scopes",
+        reason,
+    };
+    let mut scopes: Vec<String> = Vec::new();
+    let listed = params.scope_list.iter().flat_map(|s| s.split([' ', ',']));
+    for scope in params
+        .scopes
+        .as_deref()
+        .unwrap_or_default()
         .split([' ', ','])
-        .filter(|s| {
-            !s.is_empty()
-                && s.len() <= 64
-                && s.bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
-        })
-        .take(MAX_EXTRA_SCOPES)
-        .map(String::from)
-        .collect()
+        .chain(listed)
+    {
+        if scope.is_empty() || scopes.iter().any(|s| s == scope) {
+            continue;
+        }
+        if scope.len() > 64 || !idp_provider_oidc::config::is_scope_token(scope) {
+            return Err(bad(format!("{scope:?} is not a scope token")));
+        }
+        scopes.push(scope.to_string());
+    }
+    if scopes.len() > MAX_EXTRA_SCOPES {
+        return Err(bad(format!("more than {MAX_EXTRA_SCOPES} scopes")));
+    }
+    Ok(scopes)
 }
 
 /// An OAuth error code from the provider, reduced to its registered character set for logs.

@@ -48,8 +48,8 @@ pub enum RedirectError {
     /// The parameter is absent.
     #[error("the `{0}` parameter is required")]
     Missing(&'static str),
-    /// Not a URL, or a URL of a forbidden form.
-    #[error("the `{param}` URL is refused: {reason}")]
+    /// Not a URL, a URL of a forbidden form, or another start parameter that is invalid.
+    #[error("the `{param}` parameter is refused: {reason}")]
     Malformed {
         /// `success` or `failure`.
         param: &'static str,

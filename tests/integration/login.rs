@@ -157,3 +157,31 @@ async fn start_sets_a_binding_cookie_and_sends_pkce_state_and_nonce() {
         Some("openid email profile")
     );
 }
+
+#[tokio::test]
+async fn extra_scopes_come_in_both_forms_and_bad_parameters_are_named() {
+    let app = TestApp::spawn_with(Options::mock()).await;
+    let mut url = app.start_url(SUCCESS, FAILURE);
+    url.query_pairs_mut()
+        .append_pair("scopes[]", "groups")
+        .append_pair("scopes[]", "offline_access")
+        .append_pair("scopes", "org email");
+    let response = app.get(url.as_str()).await;
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let scope = param(&crate::helpers::location(&response), "scope").expect("scope");
+    assert_eq!(scope, "openid email profile org groups offline_access");
+
+    for (name, value, says) in [
+        ("scopes", "bad\"scope", "`scopes`"),
+        ("login_hint", "a\u{0007}b", "`login_hint`"),
+        ("sucess", "typo", "unknown field `sucess`"),
+    ] {
+        let mut url = app.start_url(SUCCESS, FAILURE);
+        url.query_pairs_mut().append_pair(name, value);
+        let response = app.get(url.as_str()).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}");
+        assert!(response.headers().get("location").is_none());
+        let body = response.text().await.expect("body");
+        assert!(body.contains(says), "{name}: {body}");
+    }
+}

@@ -225,7 +225,9 @@ pub fn is_loopback(url: &Url) -> bool {
     }
 }
 
-fn is_scope_token(s: &str) -> bool {
+/// Whether `s` is an OAuth 2.0 scope token (RFC 6749 section 3.3: printable ASCII without
+/// space, `"` or `\`).
+pub fn is_scope_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b))
