@@ -474,6 +474,12 @@ fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
             .parse::<IpNet>()
             .or_else(|_| cidr.parse::<std::net::IpAddr>().map(IpNet::from))
         {
+            Ok(net) if net.prefix_len() == 0 => p(
+                "server.trusted_proxies",
+                format!(
+                    "{cidr:?} trusts every address: any client could then choose its own IP with X-Forwarded-For"
+                ),
+            ),
             Ok(net) => trusted_proxies.push(net),
             Err(e) => p(
                 "server.trusted_proxies",

@@ -14,6 +14,9 @@ pub type OpenFn = fn(ProviderInfo, Value) -> Result<Arc<dyn Provider>, OpenError
 /// Every provider type this build knows.
 pub const PROVIDERS: &[(&str, OpenFn)] = &[(idp_provider_oidc::KIND, idp_provider_oidc::open)];
 
+/// Longest display name (it is shown on login buttons).
+const MAX_DISPLAY_NAME: usize = 64;
+
 /// Longest provider id (it appears in URLs and cookie names).
 const MAX_ID_LEN: usize = 32;
 
@@ -59,11 +62,17 @@ pub fn open(
     };
     let display_name = match table.remove("display_name") {
         None => id.to_string(),
-        Some(Value::String(name)) if !name.trim().is_empty() => name,
+        Some(Value::String(name))
+            if !name.trim().is_empty()
+                && name.chars().count() <= MAX_DISPLAY_NAME
+                && !name.chars().any(char::is_control) =>
+        {
+            name
+        }
         Some(_) => {
             problems.push(ConfigProblem::new(
                 key("display_name"),
-                "must be a non-empty string",
+                format!("must be a string of 1..={MAX_DISPLAY_NAME} characters without control characters"),
             ));
             id.to_string()
         }

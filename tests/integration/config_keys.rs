@@ -529,3 +529,35 @@ fn more_keys_explain_themselves() {
         "unknown field",
     );
 }
+
+#[test]
+fn risky_values_are_refused() {
+    refused(
+        &with(
+            "server",
+            "trusted_proxies",
+            "trusted_proxies = [\"0.0.0.0/0\"]",
+        ),
+        "server.trusted_proxies",
+        "trusts every address",
+    );
+    refused(
+        &with(
+            "providers.corp",
+            "display_name",
+            "display_name = \"a\\u0007b\"",
+        ),
+        "providers.corp.display_name",
+        "control characters",
+    );
+    refused(
+        &edit(
+            GOOD,
+            "providers.corp",
+            "trusted_audiences",
+            "trusted_audiences = [\"\"]",
+        ),
+        "providers.corp.trusted_audiences",
+        "non-empty",
+    );
+}

@@ -126,6 +126,16 @@ impl Config {
                 ),
             ));
         }
+        if self
+            .trusted_audiences
+            .iter()
+            .any(|a| a.trim().is_empty() || *a == self.client_id)
+        {
+            problems.push(ConfigProblem::new(
+                key("trusted_audiences"),
+                "entries must be non-empty and other than client_id",
+            ));
+        }
         let mut algs = Vec::new();
         if self.allowed_algs.is_empty() {
             problems.push(ConfigProblem::new(
