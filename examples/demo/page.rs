@@ -1,10 +1,14 @@
-//! The demo "app": one HTML page with inline CSS and JS, no external assets.
+//! The demo "app": one HTML page with inline CSS and JS.
 //!
 //! The page links to the gateway's start URL. When the gateway sends the browser back with
-//! `userId` and `secret`, the script removes them from the address bar and exchanges them at
-//! the Appwrite (emulator) endpoint `POST /account/sessions/token`, as the Appwrite web SDK's
-//! `account.createSession({ userId, secret })` does, then shows the session. With `error`, it
-//! shows the gateway's error JSON. The secret is never written to the page.
+//! `userId` and `secret`, the script removes them from the address bar and exchanges them for
+//! an Appwrite (emulator) session, then shows the session. With `error`, it shows the gateway's
+//! error JSON. The secret is never written to the page.
+//!
+//! The exchange uses the real Appwrite web SDK (`account.createSession({ userId, secret })`)
+//! when its browser bundle is installed (`npm ci --prefix tests/browser`, see [`SDK_BUNDLE`]):
+//! the server then serves it at [`SDK_PATH`]. Without it (the demo needs nothing from npm), the
+//! script makes the same call with `fetch`: `POST /account/sessions/token`.
 
 use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -30,20 +34,50 @@ pub struct PageConfig {
     pub op_url: String,
 }
 
+/// Where the page server serves the Appwrite web SDK's browser bundle, when it is installed.
+pub const SDK_PATH: &str = "/sdk/appwrite.js";
+
+/// The Appwrite web SDK's browser bundle (it defines `window.Appwrite`), from the npm package
+/// `appwrite` that `npm ci --prefix tests/browser` installs.
+pub const SDK_BUNDLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/browser/node_modules/appwrite/dist/iife/sdk.js"
+);
+
 /// Starts serving the page on `listener`; the task runs until aborted.
 pub fn serve(listener: TcpListener, config: &PageConfig) -> JoinHandle<()> {
-    let html = render(config);
-    let csp = content_security_policy(&config.appwrite_endpoint);
-    let router = Router::new()
-        .route(
-            "/",
+    // Optional: without the bundle the page falls back to `fetch`.
+    let sdk = std::fs::read(SDK_BUNDLE).ok();
+    let html = render(config, sdk.is_some());
+    let csp = content_security_policy(&config.appwrite_endpoint, sdk.is_some());
+    let mut router = Router::new().route(
+        "/",
+        get(move || {
+            let html = html.clone();
+            let csp = csp.clone();
+            async move { page_response(html, &csp) }
+        }),
+    );
+    if let Some(sdk) = sdk {
+        let sdk = axum::body::Bytes::from(sdk);
+        router = router.route(
+            SDK_PATH,
             get(move || {
-                let html = html.clone();
-                let csp = csp.clone();
-                async move { page_response(html, &csp) }
+                let sdk = sdk.clone();
+                async move {
+                    (
+                        [
+                            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+                            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                            (header::CACHE_CONTROL, "no-cache"),
+                        ],
+                        sdk,
+                    )
+                }
             }),
-        )
-        .fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
+        );
+    }
+    let router = router.fallback(|| async { (StatusCode::NOT_FOUND, "not found\n") });
     tokio::spawn(async move {
         if let Err(error) = axum::serve(listener, router).await {
             tracing::error!(%error, "demo page server stopped");
@@ -72,21 +106,27 @@ fn page_response(html: String, csp: &str) -> Response {
     response
 }
 
-/// Only the page's own inline script (by hash) and style run; the script may only talk to the
-/// Appwrite endpoint's origin.
-fn content_security_policy(appwrite_endpoint: &str) -> String {
+/// Only the page's own inline script (by hash), the same-origin SDK bundle (when served) and
+/// style run; the scripts may only talk to the Appwrite endpoint's origin.
+fn content_security_policy(appwrite_endpoint: &str, sdk: bool) -> String {
     let script_hash = BASE64.encode(&Sha256::digest(SCRIPT.as_bytes()));
+    let self_src = if sdk { " 'self'" } else { "" };
     let connect = url::Url::parse(appwrite_endpoint)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|_| "'none'".to_owned());
     format!(
-        "default-src 'none'; script-src 'sha256-{script_hash}'; style-src 'unsafe-inline'; \
+        "default-src 'none'; script-src 'sha256-{script_hash}'{self_src}; style-src 'unsafe-inline'; \
          connect-src {connect}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
 }
 
-/// The full page.
-pub fn render(config: &PageConfig) -> String {
+/// The full page; `sdk`: load the Appwrite web SDK from [`SDK_PATH`].
+pub fn render(config: &PageConfig, sdk: bool) -> String {
+    let sdk_tag = if sdk {
+        format!("<script src=\"{SDK_PATH}\"></script>\n")
+    } else {
+        String::new()
+    };
     let data = serde_json::json!({
         "endpoint": config.appwrite_endpoint,
         "project": config.project,
@@ -105,7 +145,7 @@ pub fn render(config: &PageConfig) -> String {
 <h1 id="title">idp-bridge demo app</h1>
 <p class="note">This page plays your app. <strong>Sign in</strong> goes through the gateway to
 the development OpenID provider; the gateway sends you back here with a one-time token, which
-this page exchanges for an Appwrite session, like <code>account.createSession({{ userId, secret }})</code>.</p>
+this page exchanges for an Appwrite session with <code>account.createSession({{ userId, secret }})</code>.</p>
 <p><a id="sign-in" class="button" href="{start}">Sign in</a></p>
 <section id="result" aria-live="polite" hidden>
 <h2 id="result-title"></h2>
@@ -118,7 +158,7 @@ this page exchanges for an Appwrite session, like <code>account.createSession({{
 </footer>
 </main>
 <script type="application/json" id="demo-config">{data}</script>
-<script>{SCRIPT}</script>
+{sdk_tag}<script>{SCRIPT}</script>
 </body>
 </html>
 "#,
@@ -229,7 +269,28 @@ const SCRIPT: &str = r##"
     var parsed;
     try { parsed = JSON.parse(error); } catch (e) { parsed = { message: error }; }
     showError("The login failed", parsed);
+  } else if (userId && secret && window.Appwrite && window.Appwrite.Client) {
+    // The Appwrite web SDK, as a real app does it.
+    show("pending", "Creating the Appwrite session\u2026", [["user id", userId]]);
+    var client = new window.Appwrite.Client()
+      .setEndpoint(config.endpoint)
+      .setProject(config.project);
+    new window.Appwrite.Account(client).createSession({ userId: userId, secret: secret })
+      .then(function (session) {
+        show("ok", "Signed in: Appwrite session created", [
+          ["user id", session.userId],
+          ["session id", session["$id"]],
+          ["provider", session.provider],
+          ["expires", session.expire],
+          ["client", "Appwrite web SDK " + client.headers["x-sdk-version"]]
+        ]);
+      }, function (e) {
+        showError(e && e.code ? "Appwrite refused the token (HTTP " + e.code + ")" :
+          "Appwrite could not be reached",
+          { message: String(e && e.message), type: e && e.type, code: e && e.code });
+      });
   } else if (userId && secret) {
+    // No SDK bundle served: the same call by hand.
     show("pending", "Creating the Appwrite session\u2026", [["user id", userId]]);
     fetch(config.endpoint + "/account/sessions/token", {
       method: "POST",
@@ -247,7 +308,8 @@ const SCRIPT: &str = r##"
             ["user id", body.userId],
             ["session id", body["$id"]],
             ["provider", body.provider],
-            ["expires", body.expire]
+            ["expires", body.expire],
+            ["client", "fetch"]
           ]);
         } else {
           showError("Appwrite refused the token (HTTP " + response.status + ")", body);

@@ -11,7 +11,7 @@ use url::Url;
 
 #[allow(dead_code, reason = "the rest serves the demo binary")]
 #[path = "../../examples/demo/stack.rs"]
-mod stack;
+pub(crate) mod stack; // also used by browser.rs
 
 #[tokio::test]
 async fn demo_login_ends_with_a_session() {

@@ -2,6 +2,7 @@
 //! the real binary for the log test). One module per flow.
 
 mod abuse;
+mod browser;
 mod config_keys;
 mod conformance;
 mod demo;

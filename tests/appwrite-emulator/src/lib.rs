@@ -52,12 +52,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::HeaderName;
 use axum::middleware;
 use axum::middleware::Next;
 use axum::response::Response;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
-use tower_http::cors::{Any, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 pub use calls::Call;
 pub use error::AppwriteError;
@@ -150,11 +151,18 @@ impl Emulator {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
+        // Like Appwrite for a registered web platform: the browser's origin is mirrored and
+        // credentials are allowed, because the web SDK fetches with `credentials: 'include'`
+        // (a `*` origin is refused by browsers then).
         let cors = CorsLayer::new()
-            .allow_origin(Any)
-            .allow_methods(Any)
-            .allow_headers(Any)
-            .expose_headers(Any);
+            .allow_origin(AllowOrigin::mirror_request())
+            .allow_credentials(true)
+            .allow_methods(AllowMethods::mirror_request())
+            .allow_headers(AllowHeaders::mirror_request())
+            .expose_headers([
+                HeaderName::from_static("x-fallback-cookies"),
+                HeaderName::from_static("x-appwrite-session"),
+            ]);
         let app = routes::router(shared.clone())
             .layer(middleware::from_fn_with_state(
                 shared.clone(),

@@ -783,13 +783,18 @@ async fn cors_preflight_for_browser_demo() {
         .await
         .unwrap();
     assert!(resp.status().is_success());
-    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
-    assert!(resp.headers().contains_key("access-control-allow-headers"));
-    assert!(
-        !resp
-            .headers()
-            .contains_key("access-control-allow-credentials")
+    // The web SDK fetches with `credentials: 'include'`: the origin must be mirrored (not `*`)
+    // and credentials allowed, or the browser drops the answer.
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://127.0.0.1:9999"
     );
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    let allowed = resp.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(allowed.contains("x-appwrite-project"), "{allowed}");
 }
 
 #[tokio::test]

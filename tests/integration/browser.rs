@@ -1,0 +1,88 @@
+//! The demo in a real browser: headless Debian Chromium, driven by `tests/browser/login.mjs`
+//! (npm `playwright-core`), signs in through the demo stack (`examples/demo/stack.rs`), and the
+//! demo page creates the session with the real Appwrite web SDK (npm `appwrite`).
+//!
+//! Needs `/usr/bin/chromium` (`apt-get install chromium`) and `npm ci --prefix tests/browser`;
+//! `scripts/test` and `.ci/run` install both. Without them this test fails, it never skips.
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+// The demo's stack, loaded once by demo.rs (`examples/demo/stack.rs`).
+use super::demo::stack;
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+#[tokio::test]
+async fn a_real_browser_logs_in_with_the_appwrite_web_sdk() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: install Debian's Chromium with \
+         `apt-get install chromium` (scripts/test does it when run as root)"
+    );
+    assert!(
+        root.join("tests/browser/node_modules/playwright-core")
+            .is_dir()
+            && Path::new(stack::page::SDK_BUNDLE).is_file(),
+        "tests/browser/node_modules is missing or incomplete: run `npm ci --prefix tests/browser`"
+    );
+
+    let stack = stack::start(stack::Ports::ANY).await;
+    stack
+        .wait_ready(Duration::from_secs(10))
+        .await
+        .expect("demo gateway ready");
+
+    let mut command = tokio::process::Command::new("node");
+    command
+        .arg(root.join("tests/browser/login.mjs"))
+        .arg(&stack.app_url)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the browser login finishes within 60 s")
+        .expect("run `node tests/browser/login.mjs` (is node installed?)");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the browser login failed ({}):\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        output.status
+    );
+
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|line| line.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line from login.mjs:\n{stdout}\n{stderr}"));
+    let result: serde_json::Value =
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("bad JSON {line:?}: {e}"));
+    let user_id = result["userId"].as_str().expect("userId").to_owned();
+    let session_id = result["sessionId"].as_str().expect("sessionId");
+    assert!(!session_id.is_empty(), "a session id: {line}");
+
+    // The gateway made (or found) the user; the SDK exchanged its token for one session.
+    let user = stack
+        .emulator
+        .user(&user_id)
+        .unwrap_or_else(|| panic!("the emulator has no user {user_id:?}"));
+    assert_eq!(user["$id"], user_id.as_str());
+    assert_eq!(
+        stack.emulator.sessions_count(),
+        1,
+        "exactly one session, the browser's"
+    );
+    let tokens = stack.emulator.tokens();
+    assert!(
+        tokens.len() == 1 && tokens[0].user_id == user_id && tokens[0].consumed,
+        "one token, {user_id}'s, consumed by the SDK: {tokens:?}"
+    );
+
+    stack.stop().await;
+}
