@@ -82,9 +82,9 @@ pub fn is_valid_appwrite_id(id: &str) -> bool {
 /// provider's verified email (never the reverse).
 ///
 /// # Errors
-/// `EmailInvalid` for a malformed verified email, `UserEmailConflict` when the email belongs to
-/// another user that may not be linked, `UserBlocked` for a blocked user, `Appwrite` for any
-/// failed call.
+/// `EmailInvalid` for a malformed verified email, `UserIdConflict` when someone else created a
+/// user under the derived id, `UserEmailConflict` when the email belongs to another user that may
+/// not be linked, `UserBlocked` for a blocked user, `Appwrite` for any failed call.
 pub async fn resolve_user(
     appwrite: &AppwriteClient,
     identity: &Identity,
