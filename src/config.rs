@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use idp_provider_api::url_rule::secure_url;
 use idp_provider_api::{ConfigProblem, ProviderInfo, Secret};
 use ipnet::IpNet;
 use serde::Deserialize;
@@ -657,27 +658,7 @@ fn in_range(
 /// A base URL (public_url, Appwrite endpoint): https, or http on a loopback host; no query,
 /// fragment or credentials; returned without a trailing slash.
 fn parse_base_url(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
-    if url.query().is_some()
-        || url.fragment().is_some()
-        || !url.username().is_empty()
-        || url.password().is_some()
-    {
-        return Err(format!(
-            "{text:?} must not have a query, fragment or credentials"
-        ));
-    }
-    match url.scheme() {
-        "https" => {}
-        "http" if idp_provider_oidc::config::is_loopback(&url) => {}
-        "http" => {
-            return Err(format!(
-                "{text:?} uses http: only https is allowed except on loopback hosts"
-            ));
-        }
-        other => return Err(format!("{text:?} has scheme {other:?}: must be https")),
-    }
-    let mut url = url;
+    let mut url = secure_url(text, false).map_err(|e| format!("{text:?} {e}"))?;
     let trimmed = url.path().trim_end_matches('/').to_string();
     url.set_path(&trimmed);
     Ok(url)

@@ -6,6 +6,7 @@
 //! to the *re-serialised* parsed URL, never to the raw text it arrived as.
 //! Must not: send anything anywhere; it only decides and builds URLs.
 
+use idp_provider_api::url_rule::secure_url;
 use serde::Deserialize;
 use url::Url;
 
@@ -186,19 +187,7 @@ impl AllowList {
 }
 
 fn parse_entry(text: &str) -> Result<Entry, String> {
-    let url = Url::parse(text).map_err(|e| format!("not an absolute URL ({e})"))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if idp_provider_oidc::config::is_loopback(&url) => {}
-        "http" => return Err("uses http: only https is allowed except on loopback hosts".into()),
-        other => return Err(format!("scheme {other:?} is not allowed: use https")),
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("must not have a query or fragment".into());
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not contain credentials".into());
-    }
+    let url = secure_url(text, false).map_err(|e| e.to_string())?;
     Ok(Entry {
         scheme: url.scheme().to_string(),
         host: url.host_str().unwrap_or_default().to_string(),

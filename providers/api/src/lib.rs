@@ -10,11 +10,13 @@
 //! - [`flow`]: `Provider`, `RedirectFlow`, `AssertionFlow` and their inputs.
 //! - [`error`]: `ProviderError` and `Rejection`, which the edge tells apart.
 //! - [`secret`]: `Secret<T>`, a value that never prints.
+//! - [`url_rule`]: the https-or-loopback rule for configured URLs.
 
 pub mod error;
 pub mod flow;
 pub mod identity;
 pub mod secret;
+pub mod url_rule;
 
 pub use error::{ConfigProblem, OpenError, ProviderError, Rejection, error_chain};
 pub use flow::{

@@ -1,9 +1,10 @@
 //! `[providers.<id>]` keys of an `oidc` provider, and their validation.
 
+use idp_provider_api::url_rule::{UrlRuleError, secure_url};
 use idp_provider_api::{ConfigProblem, OpenError, Secret};
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use serde::Deserialize;
-use url::{Host, Url};
+use url::Url;
 
 /// Configuration of a generic OpenID Connect provider. Unknown keys are refused so that a typo
 /// never silently weakens a check.
@@ -202,37 +203,15 @@ impl Config {
     }
 }
 
-/// An issuer must be an absolute https URL without query or fragment; http only for loopback
-/// hosts or with `allow_insecure_http`.
+/// An issuer follows the shared URL rule; `allow_insecure_http` permits http on any host.
 fn check_issuer(raw: &str, allow_insecure_http: bool) -> Result<Url, String> {
     if raw.is_empty() {
         return Err("is required".into());
     }
-    let url = Url::parse(raw).map_err(|e| format!("{raw:?} is not a URL: {e}"))?;
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(format!("{raw:?} must not have a query or fragment"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(format!("{raw:?} must not contain credentials"));
-    }
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if allow_insecure_http || is_loopback(&url) => Ok(url),
-        "http" => Err(format!(
-            "{raw:?} uses http: only https is allowed, except for loopback hosts or with allow_insecure_http = true"
-        )),
-        other => Err(format!("{raw:?} has scheme {other:?}: must be https")),
-    }
-}
-
-/// Whether the URL's host is loopback (localhost, 127.0.0.0/8, [::1]).
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-        Some(Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    }
+    secure_url(raw, allow_insecure_http).map_err(|e| match e {
+        UrlRuleError::Http => format!("{raw:?} {e}, or with allow_insecure_http = true"),
+        e => format!("{raw:?} {e}"),
+    })
 }
 
 /// Whether `s` is an OAuth 2.0 scope token (RFC 6749 section 3.3: printable ASCII without

@@ -5,8 +5,8 @@ use idp_provider_api::ProviderError;
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::is_loopback;
 use crate::http::get_json;
+use idp_provider_api::url_rule::is_loopback;
 
 /// The few metadata fields the code flow needs. A struct of our own rather than
 /// openidconnect's `CoreProviderMetadata`, which refuses whole documents over one unknown enum
