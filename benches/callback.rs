@@ -20,27 +20,22 @@
 //! - `mock_op/sign_id_token_{rs256,es256}`: the OP's signing alone, in-process, to tell how much
 //!   of a callback is the test double's own work rather than the gateway's.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
-use idp_bridge::clock::SystemClock;
-use idp_bridge::config::Config;
-use idp_bridge::startup::Application;
 use mock_op::{Behavior, MockOp, MockOpConfig, SigningAlg};
 use reqwest::StatusCode;
 use reqwest::header::{COOKIE, LOCATION, SET_COOKIE};
-use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
-use tokio::sync::oneshot;
 use url::Url;
 
-/// The provider id in URLs.
-const PROVIDER: &str = "corp";
-/// The allow-listed app prefix and its two pages.
-const APP: &str = "http://127.0.0.1:3000/app/";
+mod common;
+
+use common::{Gateway, PROVIDER, spawn_gateway};
+
+/// The app's two pages (under `common::APP`).
 const SUCCESS: &str = "http://127.0.0.1:3000/app/done";
 const FAILURE: &str = "http://127.0.0.1:3000/app/failed";
 /// The user who logs in on every iteration (a returning user after the first login).
@@ -57,15 +52,8 @@ struct Stack {
     /// The browser: redirects not followed; it keeps the binding cookie itself (see
     /// [`Stack::prepare_callback`]).
     browser: reqwest::Client,
-    stop: Option<oneshot::Sender<()>>,
-}
-
-impl Drop for Stack {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-    }
+    /// Stops the gateway when the stack is dropped.
+    _gateway: Gateway,
 }
 
 /// What a gateway answered: status, `Location` and `Set-Cookie`s.
@@ -90,58 +78,6 @@ fn client() -> reqwest::Client {
         .expect("reqwest client")
 }
 
-fn config_toml(gateway: &str, op: &MockOp, emulator: &Emulator, algs: &[&str]) -> String {
-    let defaults = MockOpConfig::default();
-    let algs = algs
-        .iter()
-        .map(|a| format!("{a:?}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-public_url = "{gateway}"
-
-[appwrite]
-endpoint = "{endpoint}"
-project = "{project}"
-api_key = "{api_key}"
-
-[token]
-length = 64
-expire_seconds = 60
-
-[redirect]
-allowed = ["{APP}"]
-
-[store]
-# `login/start` opens a transaction per iteration and none is ever finished: keep the cap out
-# of the way of a long run (the default 100000 is reachable in a few seconds).
-max_open_transactions = 10000000
-
-[rate_limit]
-per_ip_per_minute = 0
-
-[log]
-format = "json"
-
-[providers.{PROVIDER}]
-type = "oidc"
-issuer = "{issuer}"
-client_id = "{client_id}"
-client_secret = "{client_secret}"
-allowed_algs = [{algs}]
-"#,
-        endpoint = emulator.endpoint(),
-        project = emulator.project(),
-        api_key = emulator.api_key(),
-        issuer = op.issuer(),
-        client_id = defaults.client_id,
-        client_secret = defaults.client_secret,
-    )
-}
-
 impl Stack {
     /// Starts an OP signing with `alg`, an emulator and a gateway allowing `algs`, then runs
     /// one full login so that metadata and keys are cached and the user exists.
@@ -152,31 +88,23 @@ impl Stack {
             ..Default::default()
         });
         let emulator = Emulator::spawn(EmulatorConfig::default()).await;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind gateway");
-        let gateway = format!("http://{}", listener.local_addr().expect("gateway addr"));
-        let config = Config::from_toml(&config_toml(&gateway, &op, &emulator, algs))
-            .unwrap_or_else(|e| panic!("bench config is invalid: {e}"));
-        let app = Application::with_listener(config, listener, Arc::new(SystemClock))
-            .expect("build gateway");
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(app.run_until_stopped(async move {
-            let _ = stopped.await;
-        }));
-
-        let mut start = Url::parse(&format!("{gateway}/v1/auth/{PROVIDER}/start")).expect("url");
+        // 10 million: `login/start` opens a transaction per iteration and none is ever
+        // finished, so the default cap of 100 000 would be reached within a run.
+        let gateway = spawn_gateway(&op, &emulator, algs, 10_000_000).await;
+        let gateway_url = gateway.url.clone();
+        let mut start =
+            Url::parse(&format!("{gateway_url}/v1/auth/{PROVIDER}/start")).expect("url");
         start
             .query_pairs_mut()
             .append_pair("success", SUCCESS)
             .append_pair("failure", FAILURE);
         let stack = Stack {
             start_url: start.into(),
-            callback_prefix: format!("{gateway}/v1/auth/{PROVIDER}/callback"),
+            callback_prefix: format!("{gateway_url}/v1/auth/{PROVIDER}/callback"),
             op,
             emulator,
             browser: client(),
-            stop: Some(stop),
+            _gateway: gateway,
         };
         // Warm-up: the first login loads discovery + JWKS and creates the user; the second is
         // the steady state the benchmark measures.

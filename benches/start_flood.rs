@@ -13,10 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use appwrite_emulator::{Emulator, EmulatorConfig};
-use idp_bridge::clock::SystemClock;
-use idp_bridge::config::Config;
-use idp_bridge::startup::Application;
 use mock_op::{MockOp, MockOpConfig};
+
+mod common;
+
+use common::{PROVIDER, spawn_gateway};
 
 const CONCURRENCY: usize = 32;
 
@@ -35,51 +36,15 @@ fn rss_kib() -> u64 {
 async fn flood(starts: usize, cap: u64) {
     let op = MockOp::spawn(MockOpConfig::default()).await;
     let emulator = Emulator::spawn(EmulatorConfig::default()).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let gateway = format!("http://{}", listener.local_addr().expect("addr"));
-    let defaults = MockOpConfig::default();
-    let toml = format!(
-        r#"
-[server]
-public_url = "{gateway}"
-[appwrite]
-endpoint = "{endpoint}"
-project = "{project}"
-api_key = "{key}"
-[redirect]
-allowed = ["http://127.0.0.1:3000/app/"]
-[store]
-max_open_transactions = {cap}
-[rate_limit]
-per_ip_per_minute = 0
-[providers.corp]
-type = "oidc"
-issuer = "{issuer}"
-client_id = "{client_id}"
-client_secret = "{client_secret}"
-"#,
-        endpoint = emulator.endpoint(),
-        project = emulator.project(),
-        key = emulator.api_key(),
-        issuer = op.issuer(),
-        client_id = defaults.client_id,
-        client_secret = defaults.client_secret,
-    );
-    let config = Config::from_toml(&toml).expect("config");
-    let app = Application::with_listener(config, listener, Arc::new(SystemClock)).expect("app");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let gateway = spawn_gateway(&op, &emulator, &["RS256"], cap).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .expect("client");
     let url = format!(
-        "{gateway}/v1/auth/corp/start?success=http%3A%2F%2F127.0.0.1%3A3000%2Fapp%2Fok&failure=http%3A%2F%2F127.0.0.1%3A3000%2Fapp%2Ffail"
+        "{}/v1/auth/{PROVIDER}/start?success=http%3A%2F%2F127.0.0.1%3A3000%2Fapp%2Fok&failure=http%3A%2F%2F127.0.0.1%3A3000%2Fapp%2Ffail",
+        gateway.url
     );
     // Warm up (discovery, connections), then measure.
     client.get(&url).send().await.expect("warm-up");
@@ -124,8 +89,7 @@ client_secret = "{client_secret}"
             .checked_div(stored as u64)
             .unwrap_or(0),
     );
-    let _ = stop.send(());
-    let _ = server.await;
+    drop(gateway);
 }
 
 fn main() {
