@@ -3,7 +3,8 @@
 //! build the redirect. Knows no provider: it sees only the `Provider` traits and `Identity`.
 //!
 //! Every path that is not a complete success ends without a minted token: the token is minted
-//! last, after every check, and nothing after minting can fail.
+//! last, after every check. The one check after minting is of what Appwrite minted (user and
+//! length); if it fails, the token is not delivered and simply expires.
 
 pub mod email;
 pub mod error;
