@@ -23,6 +23,7 @@ use url::Url;
 
 use crate::login::policy::ConfiguredProvider;
 use crate::login::redirect::{AllowList, Delivery};
+use crate::login::user_id::IdKey;
 use crate::registry;
 
 /// Prefix of environment overrides; `__` separates nesting levels.
@@ -61,6 +62,8 @@ pub struct Config {
     pub redirect: RedirectConfig,
     /// `[store]`.
     pub store: StoreConfig,
+    /// `[mapping]`.
+    pub mapping: MappingConfig,
     /// `[rate_limit]`.
     pub rate_limit: RateLimitConfig,
     /// `[log]`.
@@ -82,6 +85,7 @@ impl fmt::Debug for Config {
             .field("token", &self.token)
             .field("redirect", &self.redirect)
             .field("store", &self.store)
+            .field("mapping", &self.mapping)
             .field("rate_limit", &self.rate_limit)
             .field("log", &self.log)
             .field("providers", &providers)
@@ -160,6 +164,13 @@ pub enum StoreBackend {
     Redis,
 }
 
+/// `[mapping]`: how identities become Appwrite users.
+#[derive(Debug, Clone)]
+pub struct MappingConfig {
+    /// Keys the derived user ids; changing it orphans every existing user.
+    pub id_key: IdKey,
+}
+
 /// `[rate_limit]`.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimitConfig {
@@ -200,6 +211,8 @@ struct Raw {
     redirect: RawRedirect,
     #[serde(default)]
     store: RawStore,
+    #[serde(default)]
+    mapping: RawMapping,
     #[serde(default)]
     rate_limit: RawRateLimit,
     #[serde(default)]
@@ -289,6 +302,12 @@ impl Default for RawStore {
     }
 }
 
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawMapping {
+    id_key: Option<Secret<String>>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawRateLimit {
@@ -366,7 +385,7 @@ impl Config {
 }
 
 /// Keys that hold secrets and may therefore be given as `<key>_file`.
-const SECRET_KEYS: [&str; 2] = ["api_key", "client_secret"];
+const SECRET_KEYS: [&str; 3] = ["api_key", "client_secret", "id_key"];
 
 /// A TOML or figment error without the source lines it quotes (`6 | api_key = ...`): the
 /// quoted line may hold a secret. Line and column stay in the message.
@@ -583,6 +602,18 @@ fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
         1,
         10_000_000,
     );
+    let id_key = match raw.mapping.id_key {
+        None => {
+            p(
+                "mapping.id_key",
+                "is required (or mapping.id_key_file): a secret of at least 32 random bytes, base64, that keys the derived user ids; make one with `idp-bridge gen-key` or `openssl rand -base64 32`, and never change it once users exist".into(),
+            );
+            None
+        }
+        Some(text) => IdKey::parse(text.expose())
+            .map_err(|e| p("mapping.id_key", e.to_string()))
+            .ok(),
+    };
     let per_minute = in_range(
         &mut p,
         "rate_limit.per_ip_per_minute",
@@ -630,6 +661,7 @@ fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
             transaction_ttl: Duration::from_secs(ttl?),
             max_open_transactions: max_open?,
         },
+        mapping: MappingConfig { id_key: id_key? },
         rate_limit: RateLimitConfig {
             per_ip_per_minute: u32::try_from(per_minute?).ok()?,
         },

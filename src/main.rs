@@ -1,10 +1,11 @@
-//! The `idp-bridge` command: `serve` and `check-config`.
+//! The `idp-bridge` command: `serve`, `check-config` and `gen-key`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use idp_bridge::config::Config;
+use idp_bridge::login::user_id::IdKey;
 use idp_bridge::startup::Application;
 use idp_bridge::telemetry;
 
@@ -30,11 +31,24 @@ enum Command {
         #[arg(long, env = "IDP_BRIDGE_CONFIG")]
         config: PathBuf,
     },
+    /// Print a new random `[mapping] id_key` (32 bytes, base64). Set it once, before the first
+    /// user logs in, and never change it: every derived user id depends on it.
+    GenKey,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::GenKey => match IdKey::generate() {
+            Ok(key) => {
+                println!("{key}");
+                ExitCode::SUCCESS
+            }
+            Err(_) => {
+                eprintln!("the operating system's random source failed");
+                ExitCode::FAILURE
+            }
+        },
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(loaded) => {
                 println!("{}: valid", config.display());

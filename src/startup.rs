@@ -144,6 +144,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         token: config.token,
         public_url: config.server.public_url,
         transaction_ttl: config.store.transaction_ttl,
+        id_key: config.mapping.id_key,
         clock,
     });
     Ok(AppState {

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use appwrite_emulator::Emulator;
 use idp_bridge::clock::SystemClock;
 use idp_bridge::config::Config;
+use idp_bridge::login::user_id::IdKey;
 use idp_bridge::startup::Application;
 use mock_op::MockOp;
 use tokio::sync::oneshot;
@@ -48,6 +49,8 @@ public_url = "{url}"
 endpoint = "{endpoint}"
 project = "{project}"
 api_key = "{api_key}"
+[mapping]
+id_key = "{id_key}"
 [redirect]
 allowed = ["{APP}"]
 [store]
@@ -64,6 +67,7 @@ allowed_algs = [{algs}]
         endpoint = emulator.endpoint(),
         project = emulator.project(),
         api_key = emulator.api_key(),
+        id_key = IdKey::generate().expect("random"),
         issuer = op.issuer(),
         client_id = defaults.client_id,
         client_secret = defaults.client_secret,

@@ -15,6 +15,7 @@ use std::time::Duration;
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use idp_bridge::clock::SystemClock;
 use idp_bridge::config::Config;
+use idp_bridge::login::user_id::IdKey;
 use idp_bridge::startup::Application;
 use mock_op::{MockOp, MockOpConfig};
 use tokio::net::TcpListener;
@@ -123,6 +124,8 @@ pub async fn start(ports: Ports) -> Stack {
         endpoint: &emulator.endpoint(),
         project: emulator.project(),
         api_key: emulator.api_key(),
+        // A fresh key each run: the demo's Appwrite emulator starts empty every time.
+        id_key: &IdKey::generate().expect("demo: the random source failed"),
     });
     let config = Config::from_toml(&toml)
         .unwrap_or_else(|e| panic!("demo: the gateway refused the demo configuration: {e}"));
@@ -263,6 +266,7 @@ struct GatewaySettings<'a> {
     endpoint: &'a str,
     project: &'a str,
     api_key: &'a str,
+    id_key: &'a str,
 }
 
 /// The gateway's configuration, as a person would write it in `idp-bridge.toml`.
@@ -279,6 +283,9 @@ public_url = {public_url}
 endpoint = {endpoint}
 project = {project}
 api_key = {api_key}
+
+[mapping]
+id_key = {id_key}
 
 [redirect]
 allowed = [{app_url}]
@@ -298,6 +305,7 @@ client_secret = {client_secret}
         endpoint = q(s.endpoint),
         project = q(s.project),
         api_key = q(s.api_key),
+        id_key = q(s.id_key),
         app_url = q(s.app_url),
         issuer = q(s.issuer),
         client_id = q(s.client_id),

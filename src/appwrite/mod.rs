@@ -138,16 +138,34 @@ impl AppwriteClient {
             .await
     }
 
-    /// `GET /v1/users` filtered by email with the JSON query syntax (Appwrite 1.5+).
+    /// `GET /v1/users` filtered by email with the JSON query syntax (Appwrite 1.5+); at most two
+    /// users (enough to tell "one" from "several").
     ///
     /// # Errors
     /// Any failure.
     pub async fn list_users_by_email(&self, email: &str) -> Result<Vec<User>, AppwriteError> {
-        let equal = serde_json::json!({"method": "equal", "attribute": "email", "values": [email]});
+        self.list_users(
+            serde_json::json!({"method": "equal", "attribute": "email", "values": [email]}),
+        )
+        .await
+    }
+
+    /// `GET /v1/users` of the users whose labels contain `label`; at most two.
+    ///
+    /// # Errors
+    /// Any failure.
+    pub async fn list_users_by_label(&self, label: &str) -> Result<Vec<User>, AppwriteError> {
+        self.list_users(
+            serde_json::json!({"method": "contains", "attribute": "labels", "values": [label]}),
+        )
+        .await
+    }
+
+    async fn list_users(&self, filter: serde_json::Value) -> Result<Vec<User>, AppwriteError> {
         let limit = serde_json::json!({"method": "limit", "values": [2]});
         let mut url = self.url(&["users"]);
         url.query_pairs_mut()
-            .append_pair("queries[]", &equal.to_string())
+            .append_pair("queries[]", &filter.to_string())
             .append_pair("queries[]", &limit.to_string())
             .append_pair("total", "false");
         let list: users::UserList = self

@@ -14,6 +14,9 @@ pub struct User {
     /// Email, lowercased by Appwrite; empty when none.
     #[serde(default)]
     pub email: String,
+    /// Phone number; empty when none.
+    #[serde(default)]
+    pub phone: String,
     /// Whether Appwrite considers the email verified.
     #[serde(rename = "emailVerification", default)]
     pub email_verification: bool,

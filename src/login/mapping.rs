@@ -1,108 +1,73 @@
 //! From a verified `Identity` to an Appwrite user (DESIGN.md section 5).
 //!
-//! The user id is derived from (issuer, subject), so the same person always maps to the same
-//! user on every gateway instance, and the mapping needs no storage: creating the user is
-//! idempotent, and a 409 on create means either that a concurrent login created it first (read
-//! it) or that its email belongs to another user (refuse: `user_email_conflict`).
-//! Must not: trust anything the user can change (prefs) for identity.
+//! The user id is derived from (issuer, subject) under `[mapping] id_key`
+//! ([`user_id`](super::user_id)), so the same person always maps to the same user on every
+//! gateway instance, and the mapping needs no storage: creating the user is idempotent, and a 409
+//! on create means either that a concurrent login created it first (read it) or that its email
+//! belongs to another user (refuse: `user_email_conflict`). An email link to an existing user is
+//! recorded on that user as a [`LinkLabel`], which only a server key can write.
+//! Must not: trust anything the user can change (prefs, email, phone, password) for identity.
 
-use data_encoding::BASE32_NOPAD;
 use idp_provider_api::Identity;
-use sha2::{Digest, Sha256};
 
 use crate::appwrite::{AppwriteClient, AppwriteError, AppwriteErrorType, NewUser, User};
 use crate::login::LoginError;
 use crate::login::email::Email;
 use crate::login::policy::ProviderPolicy;
+pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel, is_valid_appwrite_id};
 
 /// The label marking a user this gateway created for an external identity. Only a server key
-/// can write labels, while anyone can create an account with a chosen id through the client API
-/// (`POST /v1/account`); derived ids are public, so the label is what proves that a user with a
-/// derived id is the identity's and not a squatter's.
+/// can write labels, while anyone can create an account with a chosen id through the client API;
+/// the label (with the keyed id) is what shows that a user with a derived id is the identity's
+/// and not a squatter's.
 pub const OWNER_LABEL: &str = "idpbridge";
 
-/// Length of Appwrite's custom ids on SQL adapters.
-pub const APPWRITE_ID_MAX: usize = 36;
 /// Appwrite's `name` limit.
 const NAME_MAX: usize = 128;
 
-/// An Appwrite user id derived from an identity; only [`AppwriteUserId::derive`] makes one.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppwriteUserId(String);
-
-impl AppwriteUserId {
-    /// `"u"` + lowercase base32 of SHA-256(issuer ‖ NUL ‖ subject), 36 characters: valid under
-    /// every Appwrite id rule (letters and digits only, starts with a letter), stable, and the
-    /// same on every instance. The NUL keeps (`a`, `bc`) and (`ab`, `c`) apart.
-    pub fn derive(issuer: &str, subject: &str) -> Self {
-        let mut hash = Sha256::new();
-        hash.update(issuer.as_bytes());
-        hash.update([0u8]);
-        hash.update(subject.as_bytes());
-        let encoded = BASE32_NOPAD.encode(&hash.finalize()).to_ascii_lowercase();
-        Self(format!("u{}", &encoded[..APPWRITE_ID_MAX - 1]))
-    }
-
-    /// The id.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    /// Whether `id` has the shape of a derived id (`u` + 35 base32 characters), i.e. belongs
-    /// to an external identity. Appwrite's own `unique()` ids are 20 hex characters.
-    pub fn is_derived(id: &str) -> bool {
-        id.len() == APPWRITE_ID_MAX
-            && id.starts_with('u')
-            && id[1..]
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b))
-    }
-}
-
-/// Appwrite's custom-id rule (`Utopia\Database\Validator\Key`): 1..=36 of `[A-Za-z0-9._-]`,
-/// not starting with `.`, `_` or `-`.
-pub fn is_valid_appwrite_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= APPWRITE_ID_MAX
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && !matches!(id.as_bytes()[0], b'.' | b'_' | b'-')
-}
-
 /// Finds, links or creates the user for `identity`.
 ///
-/// 1. The user with the derived id, if it exists (every later login).
-/// 2. With `link_by_email` (and `trusted_for_email`): the one existing Appwrite user whose
-///    *verified* email equals the provider's verified email, if that user does not already belong
-///    to another external identity.
-/// 3. Otherwise a new user with the derived id, the name and the verified email.
+/// 1. The user with the derived id, if it exists and the gateway made it (every later login).
+/// 2. The user carrying the identity's [`LinkLabel`]: an earlier login linked it by email.
+/// 3. With `link_by_email` (and `trusted_for_email`): the one existing Appwrite user whose
+///    *verified* email equals the provider's verified email, if no identity is linked to it yet;
+///    the link is recorded on it.
+/// 4. Otherwise a new user with the derived id, the name and the verified email.
 ///
 /// With `trusted_for_email`, the user's email is then marked verified when it equals the
 /// provider's verified email (never the reverse).
 ///
 /// # Errors
 /// `EmailInvalid` for a malformed verified email, `UserIdConflict` when someone else created a
-/// user under the derived id, `UserEmailConflict` when the email belongs to another user that may
-/// not be linked, `UserBlocked` for a blocked user, `Appwrite` for any failed call.
+/// user under the derived id (or two users carry the identity's link label), `UserEmailConflict`
+/// when the email belongs to another user that may not be linked, `UserBlocked` for a blocked
+/// user, `Appwrite` for any failed call.
 pub async fn resolve_user(
     appwrite: &AppwriteClient,
     identity: &Identity,
     policy: ProviderPolicy,
+    key: &IdKey,
 ) -> Result<User, LoginError> {
     let email = policy.verified_email(identity)?;
-    let id = AppwriteUserId::derive(identity.issuer(), identity.subject());
-    let existing = match appwrite.get_user(id.as_str()).await? {
-        Some(user) => Some(claim(appwrite, user).await?),
-        None if policy.link_by_email && policy.trusted_for_email => match &email {
-            Some(email) => link_target(appwrite, email).await?,
-            None => None,
+    let id = key.user_id(identity.issuer(), identity.subject());
+    let link = key.link_label(identity.issuer(), identity.subject());
+    let user = match appwrite.get_user(id.as_str()).await? {
+        Some(user) => claim(appwrite, user, email.as_ref()).await?,
+        None => match linked_user(appwrite, &link).await? {
+            Some(user) => user,
+            None => {
+                let target = match &email {
+                    Some(email) if policy.link_by_email && policy.trusted_for_email => {
+                        link_target(appwrite, email).await?
+                    }
+                    _ => None,
+                };
+                match target {
+                    Some(user) => record_link(appwrite, user, &link).await?,
+                    None => create(appwrite, &id, identity, email.as_ref()).await?,
+                }
+            }
         },
-        None => None,
-    };
-    let user = match existing {
-        Some(user) => user,
-        None => create(appwrite, &id, identity, email.as_ref()).await?,
     };
     if !user.status {
         return Err(LoginError::UserBlocked);
@@ -123,27 +88,88 @@ pub async fn resolve_user(
     }
 }
 
-/// Accepts a user found under a derived id only if the gateway created it: it carries
-/// [`OWNER_LABEL`], or it has no password (the gateway's create succeeded but labelling it did
-/// not; it is labelled now).
+/// Accepts a user found under a derived id only if the gateway made it.
+///
+/// - It carries [`OWNER_LABEL`], which only a server key can write: accepted.
+/// - Otherwise it is exactly what the gateway's own create writes before labelling (the create
+///   succeeded but labelling it did not): no password, no phone, and no email or the identity's
+///   own verified email. It is labelled now. Every account the client API can create has a
+///   password (`POST /v1/account`), a phone (`/account/tokens/phone`) or an email of the
+///   creator's choosing (`/account/tokens/email`, `/magic-url`); with the victim's own verified
+///   email, every code for that account goes to the victim's inbox.
 ///
 /// # Errors
-/// `UserIdConflict` for a user someone else created with this id (through the client API, with
-/// a password): a token for it would log the identity into the squatter's account.
-async fn claim(appwrite: &AppwriteClient, user: User) -> Result<User, LoginError> {
+/// `UserIdConflict` for a user someone else created with this id: a token for it would log the
+/// identity into the squatter's account.
+async fn claim(
+    appwrite: &AppwriteClient,
+    user: User,
+    email: Option<&Email>,
+) -> Result<User, LoginError> {
     if user.labels.iter().any(|l| l == OWNER_LABEL) {
         return Ok(user);
     }
-    if !user.password_update.is_empty() {
+    let foreign_email = !user.email.is_empty() && email.is_none_or(|e| e.as_str() != user.email);
+    if !user.password_update.is_empty() || !user.phone.is_empty() || foreign_email {
         tracing::warn!(
             user_id = user.id.as_str(),
-            "an Appwrite user with this identity's id was not created by the gateway (it has a password and no {OWNER_LABEL} label)"
+            has_password = !user.password_update.is_empty(),
+            has_phone = !user.phone.is_empty(),
+            foreign_email,
+            "an Appwrite user with this identity's id was not created by the gateway (no {OWNER_LABEL} label)"
         );
         return Err(LoginError::UserIdConflict);
     }
+    add_label(appwrite, user, OWNER_LABEL).await
+}
+
+/// The user an earlier login linked to this identity by email, found by its [`LinkLabel`].
+///
+/// # Errors
+/// `UserIdConflict` when more than one user carries the label (only a server key can write
+/// labels, so this is a mistake by whoever holds one: refuse rather than guess).
+async fn linked_user(
+    appwrite: &AppwriteClient,
+    link: &LinkLabel,
+) -> Result<Option<User>, LoginError> {
+    let users = appwrite.list_users_by_label(link.as_str()).await?;
+    match users.as_slice() {
+        [] => Ok(None),
+        [user] => Ok(Some(user.clone())),
+        _ => {
+            tracing::warn!("several Appwrite users carry this identity's link label");
+            Err(LoginError::UserIdConflict)
+        }
+    }
+}
+
+/// Records the email link of `user` to the identity, keeping every label the app set.
+async fn record_link(
+    appwrite: &AppwriteClient,
+    user: User,
+    link: &LinkLabel,
+) -> Result<User, LoginError> {
+    tracing::info!(
+        user_id = user.id.as_str(),
+        "linking the login to an existing Appwrite user by verified email"
+    );
+    add_label(appwrite, user, link.as_str()).await
+}
+
+/// Adds `label` to the user's labels. Appwrite's labels route replaces the whole set, so the set
+/// written is the one just read plus `label`; the answer must hold it.
+async fn add_label(appwrite: &AppwriteClient, user: User, label: &str) -> Result<User, LoginError> {
     let mut labels = user.labels.clone();
-    labels.push(OWNER_LABEL.to_string());
-    Ok(appwrite.set_labels(&user.id, &labels).await?)
+    labels.push(label.to_string());
+    let updated = appwrite.set_labels(&user.id, &labels).await?;
+    if updated.labels.iter().any(|l| l == label) {
+        Ok(updated)
+    } else {
+        Err(LoginError::Appwrite(AppwriteError::Protocol {
+            operation: "update labels",
+            detail: format!("the labels of {} do not hold the label written", user.id),
+        }))
+    }
 }
 
 /// The existing user a first login may link to by `email`, if any.
@@ -151,7 +177,9 @@ async fn claim(appwrite: &AppwriteClient, user: User) -> Result<User, LoginError
 /// # Errors
 /// `UserEmailConflict` when users with that email exist but none may be linked: its email is not
 /// verified in Appwrite (it could have been registered by someone who does not own the address:
-/// linking would hand them the account), or it already belongs to another external identity.
+/// linking would hand them the account), or it already belongs to an external identity (a
+/// derived id, the gateway's label, or a link label of any identity: an address that changes
+/// hands, or that two providers assert, must not move an account to a newcomer).
 async fn link_target(appwrite: &AppwriteClient, email: &Email) -> Result<Option<User>, LoginError> {
     let users = appwrite.list_users_by_email(email.as_str()).await?;
     match users.as_slice() {
@@ -159,12 +187,12 @@ async fn link_target(appwrite: &AppwriteClient, email: &Email) -> Result<Option<
         [user]
             if user.email == email.as_str()
                 && user.email_verification
-                && !AppwriteUserId::is_derived(&user.id) =>
+                && !AppwriteUserId::is_derived(&user.id)
+                && !user
+                    .labels
+                    .iter()
+                    .any(|l| l == OWNER_LABEL || LinkLabel::is_link_label(l)) =>
         {
-            tracing::info!(
-                user_id = user.id.as_str(),
-                "linking the login to an existing Appwrite user by verified email"
-            );
             Ok(Some(user.clone()))
         }
         _ => {
@@ -191,12 +219,12 @@ async fn create(
     };
     tracing::info!(user_id = id.as_str(), "creating Appwrite user");
     match appwrite.create_user(&new).await {
-        Ok(user) => claim(appwrite, user).await,
+        Ok(user) => claim(appwrite, user, email).await,
         Err(e) if is_conflict(&e) => {
             // Either a concurrent login created this very id first, someone squatted it, or the
             // email is taken.
             match appwrite.get_user(id.as_str()).await? {
-                Some(user) => claim(appwrite, user).await,
+                Some(user) => claim(appwrite, user, email).await,
                 None => {
                     tracing::warn!(
                         user_id = id.as_str(),
@@ -226,53 +254,4 @@ fn truncate(text: &str, max_chars: usize) -> String {
         .filter(|c| !c.is_control())
         .take(max_chars)
         .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_ids_are_valid_stable_and_distinct() {
-        let a = AppwriteUserId::derive("https://idp.example.com/", "alice");
-        assert_eq!(a.as_str().len(), 36);
-        assert!(a.as_str().starts_with('u'));
-        assert!(is_valid_appwrite_id(a.as_str()));
-        assert!(
-            a.as_str()
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        );
-        assert_eq!(
-            a,
-            AppwriteUserId::derive("https://idp.example.com/", "alice")
-        );
-        assert_ne!(
-            a,
-            AppwriteUserId::derive("https://idp.example.com", "alice")
-        );
-        assert_ne!(
-            AppwriteUserId::derive("a", "bc"),
-            AppwriteUserId::derive("ab", "c")
-        );
-    }
-
-    #[test]
-    fn a_known_vector() {
-        // Computed independently (Python hashlib + base64.b32encode); pinned so the mapping of
-        // existing users never changes by accident.
-        let id = AppwriteUserId::derive("iss", "sub");
-        assert_eq!(id.as_str(), "uphe7zarl2uxaqmotkk55xargwkrbfsys5jk");
-    }
-
-    #[test]
-    fn appwrite_id_rule() {
-        assert!(is_valid_appwrite_id("demo-project"));
-        assert!(is_valid_appwrite_id("a.b_c-d"));
-        assert!(!is_valid_appwrite_id("_x"));
-        assert!(!is_valid_appwrite_id("-x"));
-        assert!(!is_valid_appwrite_id(""));
-        assert!(!is_valid_appwrite_id("a b"));
-        assert!(!is_valid_appwrite_id(&"a".repeat(37)));
-    }
 }

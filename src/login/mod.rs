@@ -12,6 +12,7 @@ pub mod mapping;
 pub mod policy;
 pub mod redirect;
 pub mod transaction;
+pub mod user_id;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -162,6 +163,7 @@ pub struct Login {
     binding: Binding,
     public_url: Url,
     transaction_ttl: Duration,
+    id_key: user_id::IdKey,
     clock: Arc<dyn Clock>,
 }
 
@@ -181,6 +183,8 @@ pub struct LoginParts {
     pub public_url: Url,
     /// `[store].transaction_ttl_seconds`.
     pub transaction_ttl: Duration,
+    /// `[mapping].id_key`.
+    pub id_key: user_id::IdKey,
     /// Time.
     pub clock: Arc<dyn Clock>,
 }
@@ -202,6 +206,7 @@ impl Login {
             binding: Binding { secure },
             public_url: parts.public_url,
             transaction_ttl: parts.transaction_ttl,
+            id_key: parts.id_key,
             clock: parts.clock,
         }
     }
@@ -371,7 +376,9 @@ impl Login {
                 pkce_verifier: transaction.pkce_verifier,
             })
             .await?;
-        let user = mapping::resolve_user(&self.appwrite, &identity, configured.policy).await?;
+        let user =
+            mapping::resolve_user(&self.appwrite, &identity, configured.policy, &self.id_key)
+                .await?;
         let token = self
             .appwrite
             .create_token(&user.id, self.token.length, self.token.expire_seconds)

@@ -27,6 +27,9 @@ delivery = "query"
 [store]
 backend = "memory"
 
+[mapping]
+id_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
 [rate_limit]
 per_ip_per_minute = 120
 
@@ -404,6 +407,8 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "transaction_ttl_seconds",
         "max_open_transactions",
         "per_ip_per_minute",
+        "id_key",
+        "id_key_file",
         "format",
         "type",
         "display_name",
@@ -560,4 +565,43 @@ fn risky_values_are_refused() {
         "providers.corp.trusted_audiences",
         "non-empty",
     );
+}
+
+#[test]
+fn the_id_key_is_required_long_enough_and_never_echoed() {
+    let missing = with("mapping", "id_key", "");
+    refused(&missing, "mapping.id_key", "is required");
+    refused(&missing, "mapping.id_key", "idp-bridge gen-key");
+    // 16 bytes: too short to key HMAC-SHA256.
+    let short = with("mapping", "id_key", "id_key = \"c2hvcnQtYnV0LWJhc2U2NA==\"");
+    refused(&short, "mapping.id_key", "at least 32 random bytes");
+    let garbage = with("mapping", "id_key", "id_key = \"not base64 at all!\"");
+    refused(&garbage, "mapping.id_key", "is not base64");
+    assert!(!problems(&garbage).contains("not base64 at all"));
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    std::fs::write(dir.path().join("id_key"), format!("{key}\n")).expect("write");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, with("mapping", "id_key", "id_key_file = \"id_key\"")).expect("write");
+    assert!(Config::load(&path).is_ok(), "id_key_file is read");
+}
+
+#[test]
+fn gen_key_prints_a_fresh_usable_key() {
+    let run = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+            .arg("gen-key")
+            .output()
+            .expect("run gen-key");
+        assert!(out.status.success());
+        String::from_utf8(out.stdout)
+            .expect("utf-8")
+            .trim()
+            .to_string()
+    };
+    let (a, b) = (run(), run());
+    assert_ne!(a, b, "every key is new");
+    let text = with("mapping", "id_key", &format!("id_key = \"{a}\""));
+    assert_eq!(problems(&text), "");
 }

@@ -176,6 +176,7 @@ async fn an_email_clash_ends_in_user_email_conflict() {
         name: "Someone Else".into(),
         email_verification: true,
         status: true,
+        ..SeedUser::default()
     });
     let landed = app.login("carol").await;
     assert_eq!(without_query(&landed), FAILURE);
@@ -196,6 +197,7 @@ async fn a_blocked_user_gets_no_token() {
         name: "Alice".into(),
         email_verification: false,
         status: false,
+        ..SeedUser::default()
     });
     let landed = app.login("alice").await;
     assert_eq!(error_of(&landed)["type"], "user_blocked");
@@ -220,51 +222,150 @@ async fn a_callback_for_another_provider_or_an_unknown_one_is_refused() {
     assert_eq!(app.emulator.calls().len(), 0);
 }
 
-#[tokio::test]
-async fn a_squatted_user_id_gets_no_token() {
-    use idp_bridge::login::mapping::AppwriteUserId;
+/// What an attacker can do with Appwrite's public client API alone (project id, no key): create
+/// an account with a chosen id, and get its one-time secret at an address they own.
+#[derive(Debug, Clone, Copy)]
+enum Squat {
+    /// `POST /v1/account` with the attacker's email and a password.
+    Password,
+    /// `POST /v1/account/tokens/email`: no password, code emailed to the attacker.
+    EmailToken,
+    /// `POST /v1/account/tokens/magic-url`: no password, link emailed to the attacker.
+    MagicUrl,
+    /// `POST /v1/account/tokens/phone`: no password, code texted to the attacker.
+    PhoneToken,
+}
+
+impl Squat {
+    /// Creates the account `id` through the client API; returns the secret the attacker
+    /// received (none for the password route: they know the password).
+    async fn create(self, app: &TestApp, id: &str) -> Option<String> {
+        let (route, body) = match self {
+            Self::Password => (
+                "account",
+                serde_json::json!({"userId": id, "email": "mallory@evil.example", "password": "mallory-knows-this"}),
+            ),
+            Self::EmailToken => (
+                "account/tokens/email",
+                serde_json::json!({"userId": id, "email": "mallory@evil.example"}),
+            ),
+            Self::MagicUrl => (
+                "account/tokens/magic-url",
+                serde_json::json!({"userId": id, "email": "mallory@evil.example", "url": "http://127.0.0.1:3000/app/"}),
+            ),
+            Self::PhoneToken => (
+                "account/tokens/phone",
+                serde_json::json!({"userId": id, "phone": "+15555550123"}),
+            ),
+        };
+        let created = reqwest::Client::new()
+            .post(format!("{}/{route}", app.emulator.endpoint()))
+            .header("X-Appwrite-Project", app.emulator.project())
+            .json(&body)
+            .send()
+            .await
+            .expect("client API call");
+        assert_eq!(created.status(), StatusCode::CREATED, "{self:?}");
+        assert!(app.emulator.user(id).is_some(), "{self:?} created {id}");
+        app.emulator
+            .messages()
+            .into_iter()
+            .rev()
+            .find(|m| m.user_id == id)
+            .map(|m| m.secret)
+    }
+}
+
+/// The attacker squats the victim's id through `squat` (as if the id had leaked despite the
+/// key), then the victim logs in for the first time: refused, nothing minted, and the account
+/// stays the attacker's, unlabelled.
+async fn squatted_id_is_refused(squat: Squat) {
     let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
-    // The attacker computes alice's derived id and creates that account through the public
-    // client API, with a password they know.
-    let squatted = AppwriteUserId::derive(&app.mock().issuer(), "alice");
-    let created = reqwest::Client::new()
-        .post(format!("{}/account", app.emulator.endpoint()))
-        .header("X-Appwrite-Project", app.emulator.project())
-        .json(&serde_json::json!({
-            "userId": squatted.as_str(),
-            "email": "mallory@evil.example",
-            "password": "mallory-knows-this",
-        }))
-        .send()
-        .await
-        .expect("account create");
-    assert_eq!(created.status(), StatusCode::CREATED);
+    let victim = app.user_id("alice");
+    let secret = squat.create(&app, victim.as_str()).await;
+    if let Some(secret) = &secret {
+        // The attacker really can sign in to that account with what they received.
+        assert_eq!(app.create_session(victim.as_str(), secret).await.0, 201);
+    }
+    let tokens_before = app.emulator.tokens().len();
     let landed = app.login("alice").await;
-    assert_eq!(without_query(&landed), FAILURE);
-    assert_eq!(error_of(&landed)["type"], "user_id_conflict");
-    assert!(
-        app.emulator.tokens().is_empty(),
-        "no token for the squatter's account"
+    assert_eq!(without_query(&landed), FAILURE, "{squat:?}");
+    assert_eq!(error_of(&landed)["type"], "user_id_conflict", "{squat:?}");
+    assert_eq!(
+        app.emulator.tokens().len(),
+        tokens_before,
+        "{squat:?}: the gateway minted no token for the squatter's account"
+    );
+    assert_eq!(
+        app.emulator.user(victim.as_str()).expect("squatted")["labels"],
+        serde_json::json!([]),
+        "{squat:?}: the squatter's account is not labelled as the identity's"
     );
 }
 
 #[tokio::test]
-async fn users_the_gateway_creates_carry_its_label_and_an_unlabelled_passwordless_one_is_adopted() {
-    use idp_bridge::login::mapping::{AppwriteUserId, OWNER_LABEL};
+async fn a_squat_with_a_password_gets_no_token() {
+    squatted_id_is_refused(Squat::Password).await;
+}
+
+#[tokio::test]
+async fn a_squat_through_an_email_token_gets_no_token() {
+    squatted_id_is_refused(Squat::EmailToken).await;
+}
+
+#[tokio::test]
+async fn a_squat_through_a_magic_url_gets_no_token() {
+    squatted_id_is_refused(Squat::MagicUrl).await;
+}
+
+#[tokio::test]
+async fn a_squat_through_a_phone_token_gets_no_token() {
+    squatted_id_is_refused(Squat::PhoneToken).await;
+}
+
+#[tokio::test]
+async fn the_id_anyone_could_compute_is_not_the_users_id() {
+    use sha2::{Digest, Sha256};
+    let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
+    // The unkeyed derivation of earlier versions: "u" + base32(SHA-256(issuer NUL subject)).
+    let mut hash = Sha256::new();
+    hash.update(app.mock().issuer().as_bytes());
+    hash.update([0u8]);
+    hash.update(b"alice");
+    let public = format!(
+        "u{}",
+        &data_encoding::BASE32_NOPAD
+            .encode(&hash.finalize())
+            .to_ascii_lowercase()[..35]
+    );
+    Squat::EmailToken.create(&app, &public).await;
+    let landed = app.login("alice").await;
+    let user_id = param(&landed, "userId").expect("alice logs in");
+    assert_eq!(user_id, app.user_id("alice").as_str());
+    assert_ne!(user_id, public, "the pre-created account is not hers");
+    assert_eq!(
+        app.emulator.user(&public).expect("squatted")["labels"],
+        serde_json::json!([])
+    );
+}
+
+#[tokio::test]
+async fn users_the_gateway_creates_carry_its_label_and_an_unfinished_create_is_adopted() {
+    use idp_bridge::login::mapping::OWNER_LABEL;
     let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
     let alice = param(&app.login("alice").await, "userId").expect("alice");
     assert_eq!(
         app.emulator.user(&alice).expect("alice")["labels"],
         serde_json::json!([OWNER_LABEL])
     );
-    // A create whose labelling step never happened (no password, no label): adopted and labelled.
-    let bob = AppwriteUserId::derive(&app.mock().issuer(), "bob");
+    // A create whose labelling step never happened: exactly what the gateway writes (no
+    // password, no phone, no email for bob, whose email the provider does not verify).
+    // Adopted and labelled.
+    let bob = app.user_id("bob");
     app.emulator.seed_user(SeedUser {
         id: bob.as_str().into(),
-        email: None,
         name: "Bob".into(),
-        email_verification: false,
-        status: true,
+        ..SeedUser::default()
     });
     assert_eq!(
         param(&app.login("bob").await, "userId").as_deref(),
@@ -274,4 +375,29 @@ async fn users_the_gateway_creates_carry_its_label_and_an_unlabelled_passwordles
         app.emulator.user(bob.as_str()).expect("bob")["labels"],
         serde_json::json!([OWNER_LABEL])
     );
+}
+
+#[tokio::test]
+async fn an_unlabelled_user_with_a_foreign_email_or_a_phone_is_not_adopted() {
+    let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
+    let bob = app.user_id("bob");
+    for (email, phone) in [
+        (Some("bob@example.test"), None),
+        (None, Some("+15555550123")),
+    ] {
+        app.emulator.seed_user(SeedUser {
+            id: bob.as_str().into(),
+            email: email.map(str::to_owned),
+            phone: phone.map(str::to_owned),
+            email_verification: true,
+            ..SeedUser::default()
+        });
+        let landed = app.login("bob").await;
+        assert_eq!(
+            error_of(&landed)["type"],
+            "user_id_conflict",
+            "{email:?} {phone:?}"
+        );
+    }
+    assert!(app.emulator.tokens().is_empty());
 }

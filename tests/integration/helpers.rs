@@ -6,6 +6,7 @@ use std::sync::Arc;
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use idp_bridge::clock::SystemClock;
 use idp_bridge::config::Config;
+use idp_bridge::login::mapping::{AppwriteUserId, IdKey, LinkLabel};
 use idp_bridge::startup::Application;
 use mock_op::{MockOp, MockOpConfig};
 use reqwest::StatusCode;
@@ -42,6 +43,8 @@ pub struct Options {
     pub trusted_proxies: &'static str,
     /// `[store].max_open_transactions`.
     pub max_open_transactions: u64,
+    /// `[mapping].id_key`: a fresh random key for every setup.
+    pub id_key: String,
 }
 
 /// The OpenID provider behind the gateway in a test.
@@ -65,6 +68,7 @@ impl Default for Options {
             rate_limit_per_minute: 0,
             trusted_proxies: "[]",
             max_open_transactions: 100_000,
+            id_key: IdKey::generate().expect("random id key"),
         }
     }
 }
@@ -104,6 +108,8 @@ pub struct TestApp {
     pub idp: Idp,
     /// A browser: cookies kept, redirects not followed.
     pub browser: reqwest::Client,
+    /// The gateway's `[mapping].id_key`.
+    pub id_key: IdKey,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -160,6 +166,9 @@ delivery = "{delivery}"
 [store]
 max_open_transactions = {max_open}
 
+[mapping]
+id_key = "{id_key}"
+
 [rate_limit]
 per_ip_per_minute = {rate}
 
@@ -186,6 +195,7 @@ token_endpoint_auth_method = "{auth}"
         extra = options.provider_extra,
         proxies = options.trusted_proxies,
         max_open = options.max_open_transactions,
+        id_key = options.id_key,
     )
 }
 
@@ -229,8 +239,19 @@ impl TestApp {
             emulator,
             idp,
             browser: browser(),
+            id_key: IdKey::parse(&options.id_key).expect("the test id key parses"),
             stop: Some(stop),
         }
+    }
+
+    /// The Appwrite user id the gateway derives for `subject` at this test's IdP.
+    pub fn user_id(&self, subject: &str) -> AppwriteUserId {
+        self.id_key.user_id(&self.idp.issuer(), subject)
+    }
+
+    /// The label that records an email link of `subject` at this test's IdP.
+    pub fn link_label(&self, subject: &str) -> LinkLabel {
+        self.id_key.link_label(&self.idp.issuer(), subject)
     }
 
     /// The scriptable IdP (tests spawned with [`Options::mock`]).

@@ -1,7 +1,7 @@
 //! Linking by verified email (opt-in per provider) and the takeover attempts it must resist.
 
 use appwrite_emulator::SeedUser;
-use idp_bridge::login::mapping::AppwriteUserId;
+use idp_bridge::login::mapping::OWNER_LABEL;
 use mock_op::Behavior;
 use serde_json::{Value, json};
 
@@ -24,6 +24,7 @@ fn seed(app: &TestApp, id: &str, email: &str, verified: bool) {
         name: "Existing".into(),
         email_verification: verified,
         status: true,
+        ..SeedUser::default()
     });
 }
 
@@ -47,10 +48,79 @@ async fn a_verified_email_links_to_the_existing_verified_user() {
     assert_eq!(app.emulator.users_count(), 1, "no second user");
     let secret = param(&landed, "secret").expect("secret");
     assert_eq!(app.create_session(NATIVE_ID, &secret).await.0, 201);
-    // A second login links again, statelessly.
+    // The link is recorded on the user with a label only a server key can write.
+    assert_eq!(
+        app.emulator.user(NATIVE_ID).expect("linked")["labels"],
+        json!([app.link_label("alice").as_str()])
+    );
+    // A second login follows the recorded link.
     assert_eq!(
         param(&app.login("alice").await, "userId").as_deref(),
         Some(NATIVE_ID)
+    );
+    assert_eq!(app.emulator.users_count(), 1, "no second user");
+}
+
+#[tokio::test]
+async fn a_recorded_link_survives_an_email_change_at_the_provider() {
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", true);
+    assert_eq!(
+        param(&app.login("alice").await, "userId").as_deref(),
+        Some(NATIVE_ID)
+    );
+    // Alice's address at the provider changes: she is still the same identity.
+    app.mock()
+        .set_behavior(claims(json!({"email": "alice.new@example.test"})));
+    assert_eq!(
+        param(&app.login("alice").await, "userId").as_deref(),
+        Some(NATIVE_ID),
+        "the recorded link, not the email, finds her user"
+    );
+    assert_eq!(app.emulator.users_count(), 1, "no second user");
+}
+
+#[tokio::test]
+async fn a_recycled_or_shared_email_does_not_move_a_linked_account() {
+    let app = TestApp::spawn_with(linking()).await;
+    seed(&app, NATIVE_ID, "alice@example.test", true);
+    assert_eq!(
+        param(&app.login("alice").await, "userId").as_deref(),
+        Some(NATIVE_ID)
+    );
+    // Another identity now asserts the same verified address (the address was recycled, or a
+    // second trusted provider vouches for it): the account already belongs to alice.
+    app.mock().set_behavior(claims(
+        json!({"email": "alice@example.test", "email_verified": true}),
+    ));
+    let landed = app.login("bob").await;
+    assert_eq!(without_query(&landed), FAILURE);
+    assert_eq!(error_of(&landed)["type"], "user_email_conflict");
+    assert_eq!(app.emulator.tokens().len(), 1, "only alice's login minted");
+    assert_eq!(
+        app.emulator.user(NATIVE_ID).expect("linked")["labels"],
+        json!([app.link_label("alice").as_str()]),
+        "still alice's alone"
+    );
+}
+
+#[tokio::test]
+async fn linking_keeps_the_labels_the_app_set() {
+    let app = TestApp::spawn_with(linking()).await;
+    app.emulator.seed_user(SeedUser {
+        id: NATIVE_ID.into(),
+        email: Some("alice@example.test".into()),
+        email_verification: true,
+        labels: vec!["admin".into(), "beta".into()],
+        ..SeedUser::default()
+    });
+    assert_eq!(
+        param(&app.login("alice").await, "userId").as_deref(),
+        Some(NATIVE_ID)
+    );
+    assert_eq!(
+        app.emulator.user(NATIVE_ID).expect("linked")["labels"],
+        json!(["admin", "beta", app.link_label("alice").as_str()])
     );
 }
 
@@ -136,7 +206,7 @@ async fn a_look_alike_domain_does_not_reach_the_real_account() {
 #[tokio::test]
 async fn an_email_already_owned_by_another_identity_is_not_linked() {
     let app = TestApp::spawn_with(linking()).await;
-    let other = AppwriteUserId::derive("https://other-idp.example", "someone");
+    let other = app.id_key.user_id("https://other-idp.example", "someone");
     seed(&app, other.as_str(), "alice@example.test", true);
     let landed = app.login("alice").await;
     assert_eq!(error_of(&landed)["type"], "user_email_conflict");
@@ -165,8 +235,15 @@ async fn a_trusted_provider_marks_the_email_verified_and_never_downgrades() {
         true
     );
 
-    let bob = AppwriteUserId::derive(&app.mock().issuer(), "bob");
-    seed(&app, bob.as_str(), "bob@example.test", true);
+    // Bob's user, made by the gateway (labelled); the app has since verified his email.
+    let bob = app.user_id("bob");
+    app.emulator.seed_user(SeedUser {
+        id: bob.as_str().into(),
+        email: Some("bob@example.test".into()),
+        email_verification: true,
+        labels: vec![OWNER_LABEL.into()],
+        ..SeedUser::default()
+    });
     let landed = app.login("bob").await;
     assert_eq!(param(&landed, "userId").as_deref(), Some(bob.as_str()));
     assert_eq!(

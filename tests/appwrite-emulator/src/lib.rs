@@ -63,7 +63,7 @@ use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 pub use calls::Call;
 pub use error::AppwriteError;
 pub use faults::{Fault, FaultScope};
-pub use model::{SeedUser, TokenRecord};
+pub use model::{SeedUser, SentMessage, TokenRecord};
 pub use routes::{Operation, ROUTES, RouteSpec};
 
 use model::UserRecord;
@@ -230,9 +230,19 @@ impl Emulator {
         record.name = user.name;
         record.email_verification = user.email_verification;
         record.status = user.status;
+        record.phone = user.phone;
+        record.labels = user.labels;
+        if let Some(password) = &user.password {
+            record.set_password(password, self.shared.clock.now());
+        }
         let mut db = self.shared.db();
         db.users.retain(|u| u.id != record.id);
         db.users.push(record);
+    }
+
+    /// Every email and SMS the client token routes sent, oldest first.
+    pub fn messages(&self) -> Vec<SentMessage> {
+        self.shared.db().messages.clone()
     }
 
     /// The user model exactly as `GET /v1/users/{id}` would return it.

@@ -111,6 +111,28 @@ pub struct SeedUser {
     pub email_verification: bool,
     /// `false` means blocked.
     pub status: bool,
+    /// A password (stored hashed; `passwordUpdate` is stamped), as `POST /v1/account` leaves.
+    pub password: Option<String>,
+    /// Phone number in E.164 form, as `POST /v1/account/tokens/phone` leaves.
+    pub phone: Option<String>,
+    /// Labels (only a server key can write them in Appwrite).
+    pub labels: Vec<String>,
+}
+
+impl Default for SeedUser {
+    /// An active user with no email, password, phone or labels.
+    fn default() -> Self {
+        Self {
+            id: String::new(),
+            email: None,
+            name: String::new(),
+            email_verification: false,
+            status: true,
+            password: None,
+            phone: None,
+            labels: Vec::new(),
+        }
+    }
 }
 
 /// A minted custom token as the emulator stores it (only the secret's SHA-256).
@@ -162,6 +184,21 @@ impl StoredToken {
             "phrase": "",
         })
     }
+}
+
+/// What a client token route "sends": the one-time secret that Appwrite emails or texts to the
+/// account's address. Tests read it as the owner of that address would, e.g. an attacker who
+/// created the account with their own email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentMessage {
+    /// `"email"` or `"sms"`.
+    pub channel: &'static str,
+    /// The email address or phone number it went to.
+    pub to: String,
+    /// The user the secret logs in.
+    pub user_id: String,
+    /// The secret, for `POST /v1/account/sessions/token`.
+    pub secret: String,
 }
 
 /// A session created from a token.

@@ -113,9 +113,17 @@ pub(crate) fn opt_range(
 
 /// A required boolean field.
 pub(crate) fn req_bool(map: &Map<String, Value>, name: &str) -> Result<bool, AppwriteError> {
+    opt_bool(map, name)?.ok_or_else(|| AppwriteError::missing_param(name))
+}
+
+/// An optional boolean field.
+pub(crate) fn opt_bool(
+    map: &Map<String, Value>,
+    name: &str,
+) -> Result<Option<bool>, AppwriteError> {
     match map.get(name) {
-        None | Some(Value::Null) => Err(AppwriteError::missing_param(name)),
-        Some(Value::Bool(b)) => Ok(*b),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
         Some(_) => Err(AppwriteError::invalid_param(
             name,
             "Value must be a valid boolean",

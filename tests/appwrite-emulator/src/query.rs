@@ -1,9 +1,10 @@
 //! The JSON query syntax of `queries[]` on `GET /v1/users` (Appwrite ≥ 1.5).
 //!
 //! Supported: `equal` on `email`, `phone`, `name`, `$id` (string values) and
-//! `emailVerification`, `status` (boolean values); `limit` and `offset`. Anything else, including
-//! attributes Appwrite accepts but the emulator does not model (e.g. `labels`), is 400
-//! `general_query_invalid`, as is malformed JSON.
+//! `emailVerification`, `status` (boolean values); `contains` on the array attribute `labels`
+//! (a user matches when it has any of the values; `equal` on an array is refused, as Appwrite
+//! refuses it); `limit` and `offset`. Anything else, including attributes Appwrite accepts but
+//! the emulator does not model, is 400 `general_query_invalid`, as is malformed JSON.
 
 use serde_json::Value;
 
@@ -24,7 +25,6 @@ const KNOWN_UNSUPPORTED: &[&str] = &[
     "passwordUpdate",
     "registration",
     "phoneVerification",
-    "labels",
     "$createdAt",
     "$updatedAt",
     "$sequence",
@@ -37,7 +37,6 @@ const METHODS_UNSUPPORTED: &[&str] = &[
     "lessThanEqual",
     "greaterThan",
     "greaterThanEqual",
-    "contains",
     "search",
     "isNull",
     "isNotNull",
@@ -56,6 +55,8 @@ const METHODS_UNSUPPORTED: &[&str] = &[
 #[derive(Debug, Clone, PartialEq)]
 enum Filter {
     Text(TextAttr, Vec<String>),
+    /// `contains` on `labels`: any of the values.
+    Labels(Vec<String>),
     Flag(FlagAttr, Vec<bool>),
 }
 
@@ -127,6 +128,7 @@ impl UserQuery {
         let attribute = obj.get("attribute").and_then(Value::as_str).unwrap_or("");
         match method {
             "equal" => self.add_equal(attribute, values),
+            "contains" => self.add_contains(attribute, values),
             "limit" => {
                 self.limit = single_int(values, "limit", 1)? as usize;
                 Ok(())
@@ -176,6 +178,11 @@ impl UserQuery {
             "name" => text(TextAttr::Name),
             "emailVerification" => flag(FlagAttr::EmailVerification),
             "status" => flag(FlagAttr::Status),
+            "labels" => {
+                return Err(AppwriteError::query_invalid(
+                    "Invalid query: Cannot query equal on attribute \"labels\" because it is an array.",
+                ));
+            }
             a if KNOWN_UNSUPPORTED.contains(&a) => {
                 return Err(AppwriteError::query_invalid(&format!(
                     "Queries on attribute `{a}` are not supported by the Appwrite emulator"
@@ -193,6 +200,28 @@ impl UserQuery {
             ))
         })?;
         self.filters.push(filter);
+        Ok(())
+    }
+
+    fn add_contains(&mut self, attribute: &str, values: &[Value]) -> Result<(), AppwriteError> {
+        if attribute != "labels" {
+            return Err(AppwriteError::query_invalid(&format!(
+                "`contains` on attribute `{attribute}` is not supported by the Appwrite emulator"
+            )));
+        }
+        if values.is_empty() || values.len() > 500 {
+            return Err(AppwriteError::query_invalid(
+                "Contains queries require 1 to 500 values.",
+            ));
+        }
+        let labels = values
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| {
+                AppwriteError::query_invalid("Query value is invalid for attribute \"labels\"")
+            })?;
+        self.filters.push(Filter::Labels(labels));
         Ok(())
     }
 
@@ -215,6 +244,7 @@ impl UserQuery {
                 };
                 vals.contains(&field)
             }
+            Filter::Labels(vals) => user.labels.iter().any(|l| vals.contains(l)),
         })
     }
 
@@ -279,6 +309,19 @@ mod tests {
     }
 
     #[test]
+    fn contains_on_labels() {
+        let mut tagged = user("a", "a@x.io");
+        tagged.labels = vec!["admin".into(), "l123".into()];
+        let plain = user("b", "b@x.io");
+        let q = UserQuery::parse([
+            r#"{"method":"contains","attribute":"labels","values":["l123","zz"]}"#,
+        ])
+        .expect("valid");
+        assert!(q.matches(&tagged));
+        assert!(!q.matches(&plain));
+    }
+
+    #[test]
     fn rejects_bad_queries() {
         for bad in [
             "not json",
@@ -290,6 +333,9 @@ mod tests {
             r#"{"method":"equal","attribute":"status","values":["true"]}"#,
             r#"{"method":"frobnicate","attribute":"email","values":["x"]}"#,
             r#"{"method":"notEqual","attribute":"email","values":["x"]}"#,
+            r#"{"method":"contains","attribute":"email","values":["x"]}"#,
+            r#"{"method":"contains","attribute":"labels","values":[]}"#,
+            r#"{"method":"contains","attribute":"labels","values":[1]}"#,
             r#"{"method":"limit","values":[0]}"#,
             r#"{"method":"limit","values":[5001]}"#,
             r#"{"method":"offset","values":[-1]}"#,

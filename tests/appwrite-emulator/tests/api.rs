@@ -228,6 +228,7 @@ async fn duplicates_are_409() {
         name: "S".into(),
         email_verification: true,
         status: true,
+        ..SeedUser::default()
     });
     let (status, resp) = api
         .create_user(json!({"userId": "u9", "email": "seeded@example.com"}))
@@ -580,6 +581,7 @@ async fn blocked_user_cannot_log_in() {
         name: "B".into(),
         email_verification: false,
         status: false,
+        ..SeedUser::default()
     });
     let (_, token) = api.token("blocked", json!({})).await;
     let (status, body) = api
@@ -1060,4 +1062,158 @@ async fn account_create_conflicts_are_409() {
         .await;
     assert_error(status, &resp, 409, "user_already_exists");
     assert_eq!(api.emu.users_count(), 2);
+}
+
+impl Api {
+    /// A client token route (`account/tokens/email`, `/magic-url`, `/phone`), no API key.
+    async fn client_token(&self, route: &str, body: Value) -> (StatusCode, Value) {
+        let rb = self
+            .http
+            .post(format!("{}/account/tokens/{route}", self.emu.endpoint()))
+            .header("X-Appwrite-Project", self.emu.project())
+            .json(&body);
+        self.send(rb).await
+    }
+}
+
+#[tokio::test]
+async fn client_token_routes_create_an_account_with_the_chosen_id() {
+    let api = Api::new().await;
+    for (route, id, body) in [
+        (
+            "email",
+            "squat-email",
+            json!({"userId": "squat-email", "email": "Mallory@Evil.example"}),
+        ),
+        (
+            "magic-url",
+            "squat-magic",
+            json!({"userId": "squat-magic", "email": "m2@evil.example", "url": "https://app.example/"}),
+        ),
+        (
+            "phone",
+            "squat-phone",
+            json!({"userId": "squat-phone", "phone": "+15555550123"}),
+        ),
+    ] {
+        let (status, token) = api.client_token(route, body).await;
+        assert_eq!(status, StatusCode::CREATED, "{route}: {token}");
+        assert_eq!(token["userId"], id, "{route}");
+        assert_eq!(
+            token["secret"], "",
+            "{route}: the secret goes to the address"
+        );
+        let user = api.emu.user(id).expect("account created");
+        assert_eq!(user["passwordUpdate"], "", "{route}: no password");
+        assert_eq!(user["emailVerification"], false, "{route}");
+        assert_eq!(user["labels"], json!([]), "{route}");
+        // The owner of the address gets a secret that opens a session.
+        let message = api
+            .emu
+            .messages()
+            .into_iter()
+            .rev()
+            .find(|m| m.user_id == id)
+            .expect("sent");
+        let expected_len = if route == "magic-url" { 64 } else { 6 };
+        assert_eq!(message.secret.len(), expected_len, "{route}");
+        let (status, session) = api.session(id, &message.secret).await;
+        assert_eq!(status, StatusCode::CREATED, "{route}: {session}");
+        assert_eq!(session["userId"], id);
+    }
+    assert_eq!(
+        api.emu.user("squat-email").expect("user")["email"],
+        "mallory@evil.example"
+    );
+    assert_eq!(
+        api.emu.user("squat-phone").expect("user")["phone"],
+        "+15555550123"
+    );
+}
+
+#[tokio::test]
+async fn client_token_routes_ignore_the_id_when_the_address_is_taken() {
+    let api = Api::new().await;
+    api.emu.seed_user(SeedUser {
+        id: "owner".into(),
+        email: Some("owner@example.com".into()),
+        phone: Some("+15555550100".into()),
+        ..SeedUser::default()
+    });
+    let (status, token) = api
+        .client_token(
+            "email",
+            json!({"userId": "other", "email": "OWNER@example.com"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(token["userId"], "owner", "the chosen id is ignored");
+    let (status, token) = api
+        .client_token("phone", json!({"userId": "other", "phone": "+15555550100"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert_eq!(token["userId"], "owner");
+    assert!(api.emu.user("other").is_none());
+    assert_eq!(api.emu.users_count(), 1);
+    // A new address with an id that is taken: 409.
+    let (status, body) = api
+        .client_token(
+            "email",
+            json!({"userId": "owner", "email": "new@example.com"}),
+        )
+        .await;
+    assert_error(status, &body, 409, "user_already_exists");
+}
+
+#[tokio::test]
+async fn client_token_routes_validate_their_input() {
+    let api = Api::new().await;
+    for (route, body, param) in [
+        (
+            "email",
+            json!({"userId": "a", "email": "not-an-email"}),
+            "email",
+        ),
+        (
+            "email",
+            json!({"userId": "_bad", "email": "a@b.com"}),
+            "userId",
+        ),
+        (
+            "magic-url",
+            json!({"userId": "a", "email": "a@b.com", "url": "javascript:alert(1)"}),
+            "url",
+        ),
+        (
+            "phone",
+            json!({"userId": "a", "phone": "5555550123"}),
+            "phone",
+        ),
+    ] {
+        let (status, resp) = api.client_token(route, body).await;
+        assert_error(status, &resp, 400, "general_argument_invalid");
+        assert!(
+            resp["message"].as_str().unwrap_or_default().contains(param),
+            "{route}: {resp}"
+        );
+    }
+    let (status, resp) = api.client_token("email", json!({"email": "a@b.com"})).await;
+    assert_error(status, &resp, 400, "general_argument_invalid");
+    assert_eq!(api.emu.users_count(), 0);
+}
+
+#[tokio::test]
+async fn seeded_users_can_hold_a_password_a_phone_and_labels() {
+    let api = Api::new().await;
+    api.emu.seed_user(SeedUser {
+        id: "seeded".into(),
+        password: Some("correct horse".into()),
+        phone: Some("+15555550199".into()),
+        labels: vec!["admin".into()],
+        ..SeedUser::default()
+    });
+    let user = api.emu.user("seeded").expect("seeded");
+    assert_ne!(user["passwordUpdate"], "");
+    assert_eq!(user["phone"], "+15555550199");
+    assert_eq!(user["labels"], json!(["admin"]));
 }

@@ -4,6 +4,7 @@
 //! there; the contract test checks the table (and live responses) against the OpenAPI specs.
 
 mod account;
+mod tokens;
 mod users;
 
 use std::sync::Arc;
@@ -34,6 +35,12 @@ pub enum Operation {
     AccountCreate,
     /// `POST /v1/account/sessions/token`
     AccountCreateSession,
+    /// `POST /v1/account/tokens/email` (client)
+    AccountCreateEmailToken,
+    /// `POST /v1/account/tokens/magic-url` (client)
+    AccountCreateMagicUrlToken,
+    /// `POST /v1/account/tokens/phone` (client)
+    AccountCreatePhoneToken,
 }
 
 /// One emulated route, described in the terms of the OpenAPI spec it comes from.
@@ -176,6 +183,45 @@ pub const ROUTES: &[RouteSpec] = &[
         success_status: 201,
         response_schema: "session",
     },
+    RouteSpec {
+        operation: Operation::AccountCreateEmailToken,
+        operation_id: "accountCreateEmailToken",
+        method: "POST",
+        path: "/account/tokens/email",
+        spec: "client",
+        scope: None,
+        path_params: &[],
+        query_params: &[],
+        body_params: &["userId", "email", "phrase"],
+        success_status: 201,
+        response_schema: "token",
+    },
+    RouteSpec {
+        operation: Operation::AccountCreateMagicUrlToken,
+        operation_id: "accountCreateMagicURLToken",
+        method: "POST",
+        path: "/account/tokens/magic-url",
+        spec: "client",
+        scope: None,
+        path_params: &[],
+        query_params: &[],
+        body_params: &["userId", "email", "url", "phrase"],
+        success_status: 201,
+        response_schema: "token",
+    },
+    RouteSpec {
+        operation: Operation::AccountCreatePhoneToken,
+        operation_id: "accountCreatePhoneToken",
+        method: "POST",
+        path: "/account/tokens/phone",
+        spec: "client",
+        scope: None,
+        path_params: &[],
+        query_params: &[],
+        body_params: &["userId", "phone"],
+        success_status: 201,
+        response_schema: "token",
+    },
 ];
 
 /// The table entry of `operation`.
@@ -207,6 +253,9 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<Arc<Share
         Operation::UsersUpdateLabels => on(filter, users::update_labels),
         Operation::AccountCreate => on(filter, account::create),
         Operation::AccountCreateSession => on(filter, account::create_session),
+        Operation::AccountCreateEmailToken => on(filter, tokens::email),
+        Operation::AccountCreateMagicUrlToken => on(filter, tokens::magic_url),
+        Operation::AccountCreatePhoneToken => on(filter, tokens::phone),
     }
 }
 
@@ -264,6 +313,9 @@ mod tests {
             Operation::UsersUpdateLabels,
             Operation::AccountCreate,
             Operation::AccountCreateSession,
+            Operation::AccountCreateEmailToken,
+            Operation::AccountCreateMagicUrlToken,
+            Operation::AccountCreatePhoneToken,
         ] {
             assert_eq!(
                 ROUTES.iter().filter(|r| r.operation == op).count(),

@@ -196,6 +196,18 @@ pub(super) fn check_name(name: &str) -> Result<()> {
     }
 }
 
+/// 400 unless `phone` is in E.164 form.
+pub(super) fn check_phone(phone: &str) -> Result<()> {
+    if is_phone(phone) {
+        Ok(())
+    } else {
+        Err(AppwriteError::invalid_param(
+            "phone",
+            "Phone number must start with a '+' can have a maximum of fifteen digits.",
+        ))
+    }
+}
+
 /// True when `phone` matches `^\+[1-9]\d{6,14}$`.
 fn is_phone(phone: &str) -> bool {
     let Some(digits) = phone.strip_prefix('+') else {
@@ -240,11 +252,8 @@ fn create_inner(
         check_email(e)?;
     }
     let phone = opt_string(&body, "phone")?;
-    if phone.as_deref().is_some_and(|p| !is_phone(p)) {
-        return Err(AppwriteError::invalid_param(
-            "phone",
-            "Phone number must start with a '+' can have a maximum of fifteen digits.",
-        ));
+    if let Some(p) = &phone {
+        check_phone(p)?;
     }
     let password = opt_string(&body, "password")?;
     if let Some(p) = &password {
