@@ -137,7 +137,12 @@ async fn kid_absent_one_key_per_type_without_alg() {
     let op = MockOp::spawn(crate::helpers::mock_config()).await;
     let mut keys: Vec<Value> = op.jwks()["keys"]
         .as_array()
-        .map(|keys| keys.iter().filter(|k| k["alg"] != "PS256").cloned().collect())
+        .map(|keys| {
+            keys.iter()
+                .filter(|k| k["alg"] != "PS256")
+                .cloned()
+                .collect()
+        })
         .unwrap_or_default();
     for key in &mut keys {
         if let Some(key) = key.as_object_mut() {

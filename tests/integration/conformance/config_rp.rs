@@ -150,7 +150,11 @@ async fn stale_keys_stop_verifying_after_jwks_max_stale_seconds() {
         })
         .await;
     rig.assert_rejected(&attempt, "id_token_unknown_key");
-    assert_eq!(rig.mock().counters().jwks, 2, "the forced refetch was tried");
+    assert_eq!(
+        rig.mock().counters().jwks,
+        2,
+        "the forced refetch was tried"
+    );
     // Within the bound: the stale keys verify.
     let attempt = rig.login_scripted(|_, _| broken()).await;
     rig.assert_accepted(&attempt).await;
@@ -159,10 +163,8 @@ async fn stale_keys_stop_verifying_after_jwks_max_stale_seconds() {
         "the test ran too slowly to be within the bound"
     );
     // Past the bound: refused, nothing minted.
-    tokio::time::sleep(
-        std::time::Duration::from_millis(2200).saturating_sub(loaded.elapsed()),
-    )
-    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2200).saturating_sub(loaded.elapsed()))
+        .await;
     let attempt = rig.login_scripted(|_, _| broken()).await;
     rig.assert_rejected(&attempt, "provider_unavailable");
     // The endpoint recovers: the next login fetches fresh keys.

@@ -476,7 +476,10 @@ async fn failed_discovery_backs_off_instead_of_refetching_per_login() {
     // Sequential logins within the backoff: one request, then fail fast.
     for i in 0..10 {
         let err = h.login("alice").await.expect_err("discovery fails");
-        assert!(matches!(err, ProviderError::Upstream(_)), "login {i}: {err:?}");
+        assert!(
+            matches!(err, ProviderError::Upstream(_)),
+            "login {i}: {err:?}"
+        );
     }
     assert_eq!(h.op.counters().discovery, 1, "one request for ten logins");
     // Concurrent logins within the backoff: no request at all.
@@ -489,7 +492,11 @@ async fn failed_discovery_backs_off_instead_of_refetching_per_login() {
         let err = result.expect("task").expect_err("still backing off");
         assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
     }
-    assert_eq!(h.op.counters().discovery, 1, "no request during the backoff");
+    assert_eq!(
+        h.op.counters().discovery,
+        1,
+        "no request during the backoff"
+    );
     assert_eq!(h.op.counters().authorize, 0);
 
     // The provider comes back; once the first backoff (1 s) has passed, the next login
@@ -497,7 +504,11 @@ async fn failed_discovery_backs_off_instead_of_refetching_per_login() {
     h.behave(Behavior::default());
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     h.login("alice").await.expect("discovery works again");
-    assert_eq!(h.op.counters().discovery, 2, "one more request after the backoff");
+    assert_eq!(
+        h.op.counters().discovery,
+        2,
+        "one more request after the backoff"
+    );
     h.login("alice").await.expect("cached metadata");
     assert_eq!(h.op.counters().discovery, 2, "a success is kept");
 }
@@ -523,5 +534,9 @@ async fn concurrent_logins_share_one_failing_discovery() {
         let err = result.expect("task").expect_err("discovery fails");
         assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
     }
-    assert_eq!(h.op.counters().discovery, 1, "single-flight, and no retry within the backoff");
+    assert_eq!(
+        h.op.counters().discovery,
+        1,
+        "single-flight, and no retry within the backoff"
+    );
 }

@@ -413,11 +413,17 @@ async fn stale_keys_are_served_only_until_jwks_max_stale_seconds() {
     assert_eq!(h.op.counters().jwks, 2);
     // Within the bound: stale keys still verify.
     h.login("alice").await.expect("within the bound");
-    assert!(fetched.elapsed() < Duration::from_secs(1), "the test ran too slowly");
+    assert!(
+        fetched.elapsed() < Duration::from_secs(1),
+        "the test ran too slowly"
+    );
 
     // Past the bound: the keys are no longer used, the login fails as the provider being
     // unavailable, and no identity comes out.
-    tokio::time::sleep(Duration::from_secs(1).saturating_sub(fetched.elapsed()) + Duration::from_millis(100)).await;
+    tokio::time::sleep(
+        Duration::from_secs(1).saturating_sub(fetched.elapsed()) + Duration::from_millis(100),
+    )
+    .await;
     let err = h.login("alice").await.expect_err("past the bound");
     match &err {
         ProviderError::Upstream(detail) => {
@@ -425,12 +431,38 @@ async fn stale_keys_are_served_only_until_jwks_max_stale_seconds() {
         }
         other => panic!("expected Upstream, got {other:?}"),
     }
-    assert!(h.op.counters().jwks >= 3, "a fetch was tried past the bound");
+    assert!(
+        h.op.counters().jwks >= 3,
+        "a fetch was tried past the bound"
+    );
 
     // The JWKS endpoint recovers: the next login fetches fresh keys and works.
     h.behave(Behavior::default());
     h.login("alice").await.expect("fresh keys");
     h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn the_stale_bound_holds_in_the_cache_itself() {
+    let op = MockOp::spawn(op_config()).await;
+    let uri = jwks_uri(&op);
+    let cache = JwksCache::new(
+        fresh_connections(),
+        Duration::from_millis(200),
+        Duration::from_secs(1),
+    )
+    .with_max_stale(Duration::from_millis(700));
+    let good = cache.current(&uri).await.expect("first load");
+    drop(op);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stale = cache
+        .current(&uri)
+        .await
+        .expect("stale keys within the bound");
+    assert!(Arc::ptr_eq(&good, &stale));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let err = cache.current(&uri).await.expect_err("past the bound");
+    assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
 }
 
 // ---------------------------------------------------------------- kid absent, keys without alg
@@ -467,7 +499,12 @@ fn one_key_per_type_without_alg(op: &MockOp) -> Value {
 #[tokio::test]
 async fn kid_absent_picks_the_one_key_of_the_token_key_type() {
     use mock_op::SigningAlg;
-    for alg in [SigningAlg::RS256, SigningAlg::PS256, SigningAlg::ES256, SigningAlg::EdDSA] {
+    for alg in [
+        SigningAlg::RS256,
+        SigningAlg::PS256,
+        SigningAlg::ES256,
+        SigningAlg::EdDSA,
+    ] {
         let h = Harness::with(op_config(), json!({ "allowed_algs": [alg.as_str()] })).await;
         h.behave(Behavior {
             alg: Some(alg),
