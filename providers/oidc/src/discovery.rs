@@ -141,6 +141,10 @@ impl Failure {
                 misconfigured: true,
                 detail: detail.clone(),
             },
+            ProviderError::Upstream(detail) => Self {
+                misconfigured: false,
+                detail: detail.clone(),
+            },
             other => Self {
                 misconfigured: false,
                 detail: other.to_string(),
