@@ -155,7 +155,8 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
 }
 
 /// Loads every provider's metadata and keys once at startup, so the first login is fast and
-/// problems show in the log at once. Failures are retried lazily by logins and `/readyz`.
+/// problems show in the log at once. Failures are retried by logins and `/readyz`, after the
+/// provider's backoff.
 async fn warm_up(state: AppState) {
     for provider in state.login.providers() {
         let id = &provider.info().id;

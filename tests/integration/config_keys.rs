@@ -424,6 +424,7 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "max_token_age_seconds",
         "jwks_refetch_interval_seconds",
         "jwks_cache_seconds",
+        "jwks_max_stale_seconds",
         "trusted_audiences",
         "trusted_for_email",
         "link_by_email",

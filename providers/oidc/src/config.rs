@@ -42,6 +42,10 @@ pub struct Config {
     /// How long fetched keys are used before a regular reload (60..=86400).
     #[serde(default = "default_jwks_ttl")]
     pub jwks_cache_seconds: u64,
+    /// While the JWKS cannot be fetched, the last good keys keep verifying tokens for at most
+    /// this long after the last successful fetch (0..=604800; 0 never serves stale keys).
+    #[serde(default = "default_jwks_max_stale")]
+    pub jwks_max_stale_seconds: u64,
     /// Audiences besides `client_id` that may appear in `aud` (with `azp` = client_id).
     #[serde(default)]
     pub trusted_audiences: Vec<String>,
@@ -78,6 +82,9 @@ fn default_refetch_interval() -> u64 {
 }
 fn default_jwks_ttl() -> u64 {
     3600
+}
+fn default_jwks_max_stale() -> u64 {
+    86_400
 }
 fn default_timeout() -> u64 {
     5000
@@ -150,7 +157,7 @@ impl Config {
                 Err(reason) => problems.push(ConfigProblem::new(key("allowed_algs"), reason)),
             }
         }
-        let ranges: [(&str, u64, u64, u64); 5] = [
+        let ranges: [(&str, u64, u64, u64); 6] = [
             ("leeway_seconds", self.leeway_seconds, 0, 300),
             (
                 "max_token_age_seconds",
@@ -165,6 +172,12 @@ impl Config {
                 3600,
             ),
             ("jwks_cache_seconds", self.jwks_cache_seconds, 60, 86_400),
+            (
+                "jwks_max_stale_seconds",
+                self.jwks_max_stale_seconds,
+                0,
+                604_800,
+            ),
             ("timeout_ms", self.timeout_ms, 100, 60_000),
         ];
         for (name, value, min, max) in ranges {

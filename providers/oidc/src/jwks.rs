@@ -24,22 +24,34 @@ use crate::http::get_json;
 /// How soon a fetch is retried after it failed and stale keys were served instead.
 const STALE_RETRY: Duration = Duration::from_secs(10);
 
+/// The default of `jwks_max_stale_seconds`: one day.
+pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
+
 /// Keys as cached: fresh from the provider, or the last good ones served during an outage.
 #[derive(Clone)]
 struct CachedKeys {
     keys: Arc<CoreJsonWebKeySet>,
+    /// When these keys were fetched.
+    fetched: Instant,
     fresh: bool,
+    /// How long this entry stays in the cache.
+    lifetime: Duration,
 }
 
-/// Fresh keys live for the configured TTL, stale ones only until the next retry.
-struct KeysExpiry {
-    ttl: Duration,
-}
+/// Each entry carries its own lifetime: the TTL for fresh keys; for stale ones, until the next
+/// retry or the end of the staleness bound, whichever comes first.
+struct KeysExpiry;
 
 impl Expiry<(), CachedKeys> for KeysExpiry {
     fn expire_after_create(&self, _: &(), keys: &CachedKeys, _: Instant) -> Option<Duration> {
-        Some(if keys.fresh { self.ttl } else { STALE_RETRY })
+        Some(keys.lifetime)
     }
+}
+
+/// The last keys fetched successfully, and when.
+struct LastGood {
+    keys: Arc<CoreJsonWebKeySet>,
+    fetched: Instant,
 }
 
 /// Smallest RSA modulus accepted, in bits (JWT attack list, case 24).
@@ -89,8 +101,11 @@ fn refusal(key: &Value) -> Option<&'static str> {
 pub struct JwksCache {
     http: reqwest::Client,
     cache: Cache<(), CachedKeys>,
-    /// Served when a fetch fails. A std mutex: held for a clone, never across an await.
-    last_good: Mutex<Option<Arc<CoreJsonWebKeySet>>>,
+    ttl: Duration,
+    /// Served when a fetch fails, within `max_stale` of its fetch. A std mutex: held for a
+    /// clone, never across an await.
+    last_good: Mutex<Option<LastGood>>,
+    max_stale: Duration,
     /// When an unknown `kid` last forced a refetch. An async mutex, held across that refetch so
     /// that concurrent callers wait for it instead of being turned away while it runs.
     last_forced: tokio::sync::Mutex<Option<Instant>>,
@@ -100,30 +115,51 @@ pub struct JwksCache {
 
 impl JwksCache {
     /// A cache that fetches with `http`, keeps keys for `ttl`, and lets unknown `kid`s force a
-    /// refetch at most once per `refetch_interval`.
+    /// refetch at most once per `refetch_interval`. Stale keys are served for at most
+    /// [`DEFAULT_MAX_STALE`]; see [`JwksCache::with_max_stale`].
     pub fn new(http: reqwest::Client, ttl: Duration, refetch_interval: Duration) -> Self {
         Self {
             http,
             cache: Cache::builder()
                 .max_capacity(1)
-                .expire_after(KeysExpiry { ttl })
+                .expire_after(KeysExpiry)
                 .build(),
+            ttl,
             last_good: Mutex::new(None),
+            max_stale: DEFAULT_MAX_STALE,
             last_forced: tokio::sync::Mutex::new(None),
             refetch_interval,
             fetches: AtomicU64::new(0),
         }
     }
 
+    /// Serves the last good keys for at most `max_stale` after their fetch while refetches fail
+    /// (`jwks_max_stale_seconds`); zero never serves stale keys.
+    pub fn with_max_stale(mut self, max_stale: Duration) -> Self {
+        self.max_stale = max_stale;
+        self
+    }
+
     /// The keys to verify with: cached, or loaded once for all concurrent callers.
     ///
     /// # Errors
-    /// `Upstream` when no keys were ever loaded and the provider cannot be reached.
+    /// `Upstream` when the provider cannot be reached and no keys were loaded within the
+    /// staleness bound.
     pub async fn current(&self, jwks_uri: &Url) -> Result<Arc<CoreJsonWebKeySet>, ProviderError> {
+        let cached = self.get(jwks_uri).await?;
+        if cached.fresh || cached.fetched.elapsed() < self.max_stale {
+            return Ok(cached.keys);
+        }
+        // A stale entry outlived the bound (its lifetime ends at the bound; this guards the
+        // cache's own clock): drop it and try the provider once more.
+        self.cache.invalidate(&()).await;
+        Ok(self.get(jwks_uri).await?.keys)
+    }
+
+    async fn get(&self, jwks_uri: &Url) -> Result<CachedKeys, ProviderError> {
         self.cache
             .try_get_with((), self.load(jwks_uri))
             .await
-            .map(|cached| cached.keys)
             .map_err(|e: Arc<ProviderError>| ProviderError::Upstream(e.to_string()))
     }
 
@@ -162,22 +198,54 @@ impl JwksCache {
         match fetched {
             Ok(keys) => {
                 let keys = Arc::new(keys);
-                *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) = Some(keys.clone());
+                let fetched = Instant::now();
+                *self.last_good.lock().unwrap_or_else(|p| p.into_inner()) = Some(LastGood {
+                    keys: keys.clone(),
+                    fetched,
+                });
                 tracing::debug!(keys = keys.keys().len(), "loaded signing keys");
-                Ok(CachedKeys { keys, fresh: true })
+                Ok(CachedKeys {
+                    keys,
+                    fetched,
+                    fresh: true,
+                    lifetime: self.ttl,
+                })
             }
             Err(error) => {
                 let stale = self
                     .last_good
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .clone();
-                match stale {
-                    Some(keys) => {
-                        tracing::warn!(%error, "JWKS fetch failed; serving the last good keys");
-                        Ok(CachedKeys { keys, fresh: false })
+                    .as_ref()
+                    .map(|good| (good.keys.clone(), good.fetched));
+                let Some((keys, fetched)) = stale else {
+                    return Err(error);
+                };
+                let age = fetched.elapsed();
+                match self
+                    .max_stale
+                    .checked_sub(age)
+                    .filter(|left| !left.is_zero())
+                {
+                    Some(left) => {
+                        tracing::warn!(
+                            %error,
+                            age_seconds = age.as_secs(),
+                            "JWKS fetch failed; serving the last good keys"
+                        );
+                        Ok(CachedKeys {
+                            keys,
+                            fetched,
+                            fresh: false,
+                            lifetime: left.min(STALE_RETRY),
+                        })
                     }
-                    None => Err(error),
+                    None => Err(ProviderError::Upstream(format!(
+                        "{error}; the last good keys were fetched {}s ago, longer than \
+                         jwks_max_stale_seconds ({}s) allows, so they are no longer used",
+                        age.as_secs(),
+                        self.max_stale.as_secs()
+                    ))),
                 }
             }
         }

@@ -30,11 +30,10 @@ use idp_provider_api::{
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
-use tokio::sync::OnceCell;
 use url::Url;
 
 pub use config::Config;
-use discovery::Metadata;
+use discovery::{BACKOFF_INITIAL, BACKOFF_MAX, Backoff, LoadOnce, Metadata};
 use exchange::Exchanger;
 use jwks::JwksCache;
 use verify::{Claims, Expectations, VerifyError, verify_id_token};
@@ -49,8 +48,8 @@ pub struct OidcProvider {
     issuer_url: Url,
     expectations: Expectations,
     http: reqwest::Client,
-    /// Loaded once, single-flight; a failed load is retried by the next caller.
-    endpoints: OnceCell<Arc<Endpoints>>,
+    /// Loaded once, single-flight; a failed load is retried only after a backoff.
+    endpoints: LoadOnce<Arc<Endpoints>>,
     jwks: JwksCache,
 }
 
@@ -113,7 +112,8 @@ pub fn open_oidc(info: ProviderInfo, config: Value) -> Result<Arc<OidcProvider>,
         http.clone(),
         Duration::from_secs(config.jwks_cache_seconds),
         Duration::from_secs(config.jwks_refetch_interval_seconds),
-    );
+    )
+    .with_max_stale(Duration::from_secs(config.jwks_max_stale_seconds));
     if config.allow_insecure_http {
         tracing::warn!(provider = %info.id, "allow_insecure_http is on: the issuer may use plain http");
     }
@@ -123,7 +123,7 @@ pub fn open_oidc(info: ProviderInfo, config: Value) -> Result<Arc<OidcProvider>,
         issuer_url: checked.issuer,
         expectations,
         http,
-        endpoints: OnceCell::new(),
+        endpoints: LoadOnce::new(Backoff::new(BACKOFF_INITIAL, BACKOFF_MAX)),
         jwks,
     }))
 }
@@ -131,7 +131,7 @@ pub fn open_oidc(info: ProviderInfo, config: Value) -> Result<Arc<OidcProvider>,
 impl OidcProvider {
     async fn endpoints(&self) -> Result<&Arc<Endpoints>, ProviderError> {
         self.endpoints
-            .get_or_try_init(|| async {
+            .get(|| async {
                 let metadata = discovery::discover(
                     &self.http,
                     &self.config.issuer,

@@ -128,6 +128,55 @@ async fn oidcc_client_test_kid_absent_single_jwks() {
     rig.assert_accepted(&attempt).await;
 }
 
+/// Issue 6, item 5 (DESIGN section 4): a token without `kid` verifies when the JWKS holds
+/// exactly one key of its key type, whatever else the set holds. Here no key has `kid`, `alg`
+/// or `use`: one RSA key, the P-256 and a P-384 key, the Ed25519 and an X25519 key. RS256,
+/// ES256 and EdDSA tokens each have one candidate (the curve counts, not just `kty`).
+#[tokio::test]
+async fn kid_absent_one_key_per_type_without_alg() {
+    let op = MockOp::spawn(crate::helpers::mock_config()).await;
+    let mut keys: Vec<Value> = op.jwks()["keys"]
+        .as_array()
+        .map(|keys| {
+            keys.iter()
+                .filter(|k| k["alg"] != "PS256")
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    for key in &mut keys {
+        if let Some(key) = key.as_object_mut() {
+            for member in ["kid", "alg", "use"] {
+                key.remove(member);
+            }
+        }
+    }
+    // Public keys made once with `openssl genpkey`; nothing is signed with them.
+    keys.push(json!({
+        "kty": "EC", "crv": "P-384",
+        "x": "cU_ZkZWkOh9uGauP7803Zxy2kgUWSkNMbi7GrjJrY-VIDrp64FpE0Rx5mBqEjqu1",
+        "y": "6nOqkc61bjBf9P4Vm7j6cZKhyoOpCnQnpsUQ8Cgm7-qXQT5FayhttpNcURgkMJzE",
+    }));
+    keys.push(json!({
+        "kty": "OKP", "crv": "X25519", "x": "bpzg9linfMwwdT1SArJalNkSbHC4VcXmNw6__2gZEG4",
+    }));
+    let jwks = json!({ "keys": keys });
+    let kidless = |alg| Behavior {
+        alg: Some(alg),
+        omit_kid: true,
+        jwks_override: Some(jwks.clone()),
+        ..Default::default()
+    };
+    op.set_behavior(kidless(SigningAlg::RS256));
+    let extra = Extra::of("kidless", op).lines(r#"allowed_algs = ["RS256", "ES256", "EdDSA"]"#);
+    let rig = Rig::with("", vec![extra]).await;
+    for alg in [SigningAlg::RS256, SigningAlg::ES256, SigningAlg::EdDSA] {
+        rig.op("kidless").set_behavior(kidless(alg));
+        let attempt = rig.login_at("kidless", "alice").await;
+        rig.assert_accepted(&attempt).await;
+    }
+}
+
 /// `oidcc-client-test-kid-absent-multiple-jwks`: several RS256 keys, none with a `kid`: we
 /// reject as ambiguous rather than try each key.
 #[tokio::test]

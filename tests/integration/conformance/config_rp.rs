@@ -124,3 +124,50 @@ async fn oidcc_client_test_signing_key_rotation_just_before_signing() {
     rig.assert_accepted(&attempt).await;
     assert_eq!(rig.mock().counters().jwks, 2);
 }
+
+/// Issue 6, item 5: while the JWKS endpoint fails, the last good keys keep verifying logins,
+/// but only for `jwks_max_stale_seconds` after the last successful fetch. Past it the login is
+/// refused as `provider_unavailable` and nothing is minted.
+#[tokio::test]
+async fn stale_keys_stop_verifying_after_jwks_max_stale_seconds() {
+    let rig = Rig::with(
+        "jwks_max_stale_seconds = 2\njwks_refetch_interval_seconds = 1",
+        Vec::new(),
+    )
+    .await;
+    // The keys were loaded at startup, before this instant.
+    let loaded = std::time::Instant::now();
+    assert_eq!(rig.mock().counters().jwks, 1, "keys loaded at startup");
+    let broken = || Behavior {
+        jwks_override: Some(Value::String("garbage".into())),
+        ..Default::default()
+    };
+    // A token with an unknown kid forces a refetch, which fails: stale keys from now on.
+    let attempt = rig
+        .login_scripted(|_, _| Behavior {
+            header_patch: obj(json!({ "kid": "unknown" })),
+            ..broken()
+        })
+        .await;
+    rig.assert_rejected(&attempt, "id_token_unknown_key");
+    assert_eq!(
+        rig.mock().counters().jwks,
+        2,
+        "the forced refetch was tried"
+    );
+    // Within the bound: the stale keys verify.
+    let attempt = rig.login_scripted(|_, _| broken()).await;
+    rig.assert_accepted(&attempt).await;
+    assert!(
+        loaded.elapsed() < std::time::Duration::from_secs(2),
+        "the test ran too slowly to be within the bound"
+    );
+    // Past the bound: refused, nothing minted.
+    tokio::time::sleep(std::time::Duration::from_millis(2200).saturating_sub(loaded.elapsed()))
+        .await;
+    let attempt = rig.login_scripted(|_, _| broken()).await;
+    rig.assert_rejected(&attempt, "provider_unavailable");
+    // The endpoint recovers: the next login fetches fresh keys.
+    let attempt = rig.login_scripted(|_, _| Behavior::default()).await;
+    rig.assert_accepted(&attempt).await;
+}

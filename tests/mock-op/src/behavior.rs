@@ -13,7 +13,7 @@
 //! | `corrupt_signature`, `signature_override` | bad signatures, ECDSA "psychic signature" (§2.2, §4 #23) |
 //! | `omit_kid`, `jwks_omit_kid`, `jwks_extra_keys`, `jwks_override` | kid-absent single/multiple JWKS, weak keys (§2.2, §4 #24) |
 //! | `weak_rsa_key` | a 1024-bit RSA key in the JWKS that signs RS256/PS256 tokens (§4 #24) |
-//! | `discovery_issuer`, `discovery_patch` | issuer mismatch, random `jwks_uri` suffix (§2.4) |
+//! | `discovery_issuer`, `discovery_patch`, `discovery_error` | issuer mismatch, random `jwks_uri` suffix (§2.4), a provider that is down |
 //! | `id_token_override` | malformed or oversized compact tokens (§4 #21, #22) |
 //! | `token_error`, `token_response_patch`, `token_delay` | token endpoint failures, missing `id_token`, timeouts |
 //! | `userinfo_sub`, `userinfo_patch`, `userinfo_error` | userinfo `sub` mismatch and failures (§2.3) |
@@ -102,6 +102,9 @@ pub struct Behavior {
     pub userinfo_error: Option<(u16, String)>,
     /// Merged into the discovery document (after `discovery_issuer`); `null` removes.
     pub discovery_patch: Map<String, Value>,
+    /// The discovery endpoint answers this HTTP status with an empty JSON object instead of
+    /// the document (a provider that is down).
+    pub discovery_error: Option<u16>,
     /// Publish the JWKS without `kid` members.
     pub jwks_omit_kid: bool,
     /// Extra JWKs appended to the JWKS.

@@ -57,6 +57,10 @@ async fn discovery(State(shared): Shr) -> Response {
         AuthMethod::Any => &["client_secret_basic", "client_secret_post"],
     };
     let behavior = shared.lock().behavior.clone();
+    if let Some(status) = behavior.discovery_error {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE);
+        return json_response(status, json!({}));
+    }
     let mut doc = json!({
         "issuer": behavior.discovery_issuer.clone().unwrap_or_else(|| shared.issuer.clone()),
         "authorization_endpoint": format!("{base}/authorize"),

@@ -462,3 +462,82 @@ async fn hs256_needs_a_long_enough_client_secret() {
     assert_eq!(err.problems[0].key, "providers.corp.client_secret");
     assert_eq!(op.counters().discovery, 0, "checked without the network");
 }
+
+// ---------------------------------------------------------------- discovery backoff
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_discovery_backs_off_instead_of_refetching_per_login() {
+    // Issue 6, item 3: a provider whose discovery fails is not asked again by every login.
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        discovery_error: Some(503),
+        ..Default::default()
+    });
+    // Sequential logins within the backoff: one request, then fail fast.
+    for i in 0..10 {
+        let err = h.login("alice").await.expect_err("discovery fails");
+        match &err {
+            // The failure names its cause, also when replayed during the backoff.
+            ProviderError::Upstream(detail) => assert!(detail.contains("HTTP 503"), "{detail}"),
+            other => panic!("login {i}: expected Upstream, got {other:?}"),
+        }
+    }
+    assert_eq!(h.op.counters().discovery, 1, "one request for ten logins");
+    // Concurrent logins within the backoff: no request at all.
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..10 {
+        let provider = h.provider.clone();
+        tasks.spawn(async move { ready_through_trait(&provider).await });
+    }
+    while let Some(result) = tasks.join_next().await {
+        let err = result.expect("task").expect_err("still backing off");
+        assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
+    }
+    assert_eq!(
+        h.op.counters().discovery,
+        1,
+        "no request during the backoff"
+    );
+    assert_eq!(h.op.counters().authorize, 0);
+
+    // The provider comes back; once the first backoff (1 s) has passed, the next login
+    // fetches again and works.
+    h.behave(Behavior::default());
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    h.login("alice").await.expect("discovery works again");
+    assert_eq!(
+        h.op.counters().discovery,
+        2,
+        "one more request after the backoff"
+    );
+    h.login("alice").await.expect("cached metadata");
+    assert_eq!(h.op.counters().discovery, 2, "a success is kept");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_logins_share_one_failing_discovery() {
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        discovery_error: Some(500),
+        ..Default::default()
+    });
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..16 {
+        let provider = h.provider.clone();
+        let barrier = barrier.clone();
+        tasks.spawn(async move {
+            barrier.wait().await;
+            ready_through_trait(&provider).await
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        let err = result.expect("task").expect_err("discovery fails");
+        assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
+    }
+    assert_eq!(
+        h.op.counters().discovery,
+        1,
+        "single-flight, and no retry within the backoff"
+    );
+}

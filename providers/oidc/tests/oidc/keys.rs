@@ -384,3 +384,183 @@ async fn concurrent_forced_refetches_are_single_flight() {
     assert!(!Arc::ptr_eq(&now, &old));
     assert_eq!(now.keys()[0].key_id().map(|k| k.as_str()), Some("rsa-2"));
 }
+
+// ---------------------------------------------------------------- bounded staleness
+
+#[tokio::test]
+async fn stale_keys_are_served_only_until_jwks_max_stale_seconds() {
+    // Issue 6, item 5: while the JWKS cannot be fetched, the last good keys verify logins, but
+    // only for `jwks_max_stale_seconds` after the last successful fetch.
+    let h = Harness::with(
+        op_config(),
+        json!({ "jwks_max_stale_seconds": 1, "jwks_refetch_interval_seconds": 1 }),
+    )
+    .await;
+    h.ready().await;
+    let fetched = std::time::Instant::now();
+    assert_eq!(h.op.counters().jwks, 1);
+    h.behave(Behavior {
+        jwks_override: Some(json!("garbage")),
+        ..Default::default()
+    });
+    // An unknown kid forces a refetch, which fails: the last good keys are served from now on.
+    let (nonce, claims) = alice_claims(&h.op);
+    let raw = h.op.sign_id_token(&claims, &with_kid("unknown"));
+    assert_eq!(
+        reason(h.provider.verify(&raw, &nonce, None).await),
+        "id_token_unknown_key"
+    );
+    assert_eq!(h.op.counters().jwks, 2);
+    // Within the bound: stale keys still verify.
+    h.login("alice").await.expect("within the bound");
+    assert!(
+        fetched.elapsed() < Duration::from_secs(1),
+        "the test ran too slowly"
+    );
+
+    // Past the bound: the keys are no longer used, the login fails as the provider being
+    // unavailable, and no identity comes out.
+    tokio::time::sleep(
+        Duration::from_secs(1).saturating_sub(fetched.elapsed()) + Duration::from_millis(100),
+    )
+    .await;
+    let err = h.login("alice").await.expect_err("past the bound");
+    match &err {
+        ProviderError::Upstream(detail) => {
+            assert!(detail.contains("jwks_max_stale_seconds"), "{detail}")
+        }
+        other => panic!("expected Upstream, got {other:?}"),
+    }
+    assert!(
+        h.op.counters().jwks >= 3,
+        "a fetch was tried past the bound"
+    );
+
+    // The JWKS endpoint recovers: the next login fetches fresh keys and works.
+    h.behave(Behavior::default());
+    h.login("alice").await.expect("fresh keys");
+    h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn the_stale_bound_holds_in_the_cache_itself() {
+    let op = MockOp::spawn(op_config()).await;
+    let uri = jwks_uri(&op);
+    let cache = JwksCache::new(
+        fresh_connections(),
+        Duration::from_millis(200),
+        Duration::from_secs(1),
+    )
+    .with_max_stale(Duration::from_millis(700));
+    let good = cache.current(&uri).await.expect("first load");
+    drop(op);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stale = cache
+        .current(&uri)
+        .await
+        .expect("stale keys within the bound");
+    assert!(Arc::ptr_eq(&good, &stale));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let err = cache.current(&uri).await.expect_err("past the bound");
+    assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
+}
+
+// ---------------------------------------------------------------- kid absent, keys without alg
+
+/// The P-384 and X25519 public keys below were made once with `openssl genpkey`; they only
+/// need to parse, nothing is signed with them.
+const P384_X: &str = "cU_ZkZWkOh9uGauP7803Zxy2kgUWSkNMbi7GrjJrY-VIDrp64FpE0Rx5mBqEjqu1";
+const P384_Y: &str = "6nOqkc61bjBf9P4Vm7j6cZKhyoOpCnQnpsUQ8Cgm7-qXQT5FayhttpNcURgkMJzE";
+const X25519_X: &str = "bpzg9linfMwwdT1SArJalNkSbHC4VcXmNw6__2gZEG4";
+
+/// The OP's own RSA, P-256 and Ed25519 keys, each once, without `kid`, `alg` or `use`, plus a
+/// P-384 key and an X25519 key: one key per token key type (RSA for RS*/PS*, EC P-256 for
+/// ES256, OKP Ed25519 for EdDSA), with other keys of the same `kty` beside them.
+fn one_key_per_type_without_alg(op: &MockOp) -> Value {
+    let mut keys: Vec<Value> = op.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["alg"] != "PS256")
+        .cloned()
+        .collect();
+    for key in &mut keys {
+        let key = key.as_object_mut().unwrap();
+        key.remove("kid");
+        key.remove("alg");
+        key.remove("use");
+    }
+    keys.push(json!({ "kty": "EC", "crv": "P-384", "x": P384_X, "y": P384_Y }));
+    keys.push(json!({ "kty": "OKP", "crv": "X25519", "x": X25519_X }));
+    assert_eq!(keys.len(), 5);
+    json!({ "keys": keys })
+}
+
+#[tokio::test]
+async fn kid_absent_picks_the_one_key_of_the_token_key_type() {
+    use mock_op::SigningAlg;
+    for alg in [
+        SigningAlg::RS256,
+        SigningAlg::PS256,
+        SigningAlg::ES256,
+        SigningAlg::EdDSA,
+    ] {
+        let h = Harness::with(op_config(), json!({ "allowed_algs": [alg.as_str()] })).await;
+        h.behave(Behavior {
+            alg: Some(alg),
+            omit_kid: true,
+            jwks_override: Some(one_key_per_type_without_alg(&h.op)),
+            ..Default::default()
+        });
+        let id = h
+            .login("alice")
+            .await
+            .unwrap_or_else(|e| panic!("{alg:?} without kid: {e}"));
+        assert_eq!(id.subject(), "alice");
+        h.assert_no_userinfo();
+    }
+}
+
+#[tokio::test]
+async fn kid_absent_ignores_keys_not_for_signatures_or_for_another_alg() {
+    // Two RSA keys, but one is for encryption and one is for RS512: the RS256 token has one
+    // candidate.
+    let h = Harness::new().await;
+    let mut keys = one_key_per_type_without_alg(&h.op)["keys"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let rsa = keys.iter().find(|k| k["kty"] == "RSA").cloned().unwrap();
+    let mut enc = rsa.clone();
+    enc["use"] = json!("enc");
+    let mut rs512 = rsa.clone();
+    rs512["alg"] = json!("RS512");
+    keys.extend([enc, rs512]);
+    h.behave(Behavior {
+        omit_kid: true,
+        jwks_override: Some(json!({ "keys": keys })),
+        ..Default::default()
+    });
+    h.login("alice").await.expect("one RS256 candidate");
+}
+
+#[tokio::test]
+async fn kid_absent_with_two_rsa_keys_without_alg_is_ambiguous() {
+    let h = Harness::new().await;
+    let mut keys = one_key_per_type_without_alg(&h.op)["keys"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut other = keys.iter().find(|k| k["kty"] == "RSA").cloned().unwrap();
+    // The other fixed RSA key (generation 2 signs with it).
+    h.op.rotate_keys();
+    other["n"] = h.op.jwks()["keys"][0]["n"].clone();
+    h.op.rotate_keys();
+    keys.push(other);
+    h.behave(Behavior {
+        omit_kid: true,
+        jwks_override: Some(json!({ "keys": keys })),
+        ..Default::default()
+    });
+    assert_eq!(h.rejection("alice").await, "id_token_key_ambiguous");
+}
