@@ -511,17 +511,8 @@ fn shaped() -> impl Strategy<Value = String> {
         "/.",
         " ",
         "\n",
-        // Continuing the last segment without a slash: /cbx, /auth/x%2F.., /cb..%5C
-        "x",
-        "x/y",
-        ".x",
-        "%2F..",
-        "..%2f",
-        "%5c",
-        "%252f",
-        ";",
     ]);
-    (entry_authority(), any::<bool>(), path, tail).prop_map(
+    let around = (entry_authority(), any::<bool>(), path, tail).prop_map(
         |((authority, entry_path), keep, path, tail)| {
             // Mostly start at the entry's path, sometimes anywhere.
             let base = if keep {
@@ -531,7 +522,25 @@ fn shaped() -> impl Strategy<Value = String> {
             };
             format!("{authority}{base}{path}{tail}")
         },
+    );
+    // The entry's path (with or without its last slash) continued without a slash: `/cbx`,
+    // `/authx`, `/auth/x%2F..`, where a segment-boundary or decoding bug would show.
+    let continued = (
+        entry_authority(),
+        any::<bool>(),
+        proptest::sample::select(vec![
+            "x", "x/y", ".x", "-x", "x/", "%2F..", "..%2f", "%5c", "%252f", ";", "..;", "",
+        ]),
     )
+        .prop_map(|((authority, entry_path), trim, more)| {
+            let base = if trim {
+                entry_path.trim_end_matches('/')
+            } else {
+                entry_path
+            };
+            format!("{authority}{base}{more}")
+        });
+    prop_oneof![4 => around, 1 => continued]
 }
 
 /// The property for one input: no panic (a panic fails the case), an accepted target satisfies
