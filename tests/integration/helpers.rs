@@ -400,6 +400,9 @@ mod secret_check {
 
     #[test]
     fn absent_long_secrets_pass() {
-        assert_no_secret_in("nothing here", &[("client secret", "a-long-enough-test-secret")]);
+        assert_no_secret_in(
+            "nothing here",
+            &[("client secret", "a-long-enough-test-secret")],
+        );
     }
 }

@@ -1097,8 +1097,7 @@ async fn r24_short_hmac_secret_refused_at_config() {
     let short = short_secret_provider(r#"["RS256", "HS256"]"#).await;
     let error = load_config(&short)
         .await
-        .err()
-        .expect("HS256 with a 31-byte secret must be refused when the configuration loads");
+        .expect_err("HS256 with a 31-byte secret must be refused when the configuration loads");
     assert!(
         error.contains("providers.short.client_secret") && error.contains("at least 32 bytes"),
         "refused, but not for the short secret: {error}"

@@ -481,10 +481,7 @@ impl Rig {
 
 impl Attempt {
     fn secrets(&self) -> Vec<(&'static str, String)> {
-        let mut secrets = vec![
-            ("state", self.state.clone()),
-            ("nonce", self.nonce.clone()),
-        ];
+        let mut secrets = vec![("state", self.state.clone()), ("nonce", self.nonce.clone())];
         if let Some(code) = &self.code {
             secrets.push(("authorization code", code.clone()));
         }
