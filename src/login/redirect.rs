@@ -4,15 +4,23 @@
 //! Owns: parsing candidate URLs with a real URL parser (WHATWG, the one browsers use) and
 //! comparing scheme, host and port exactly and the path by prefix. The browser is only ever sent
 //! to the *re-serialised* parsed URL, never to the raw text it arrived as.
+//!
+//! A path (an entry's or a candidate's) whose segments hide a separator or a dot segment behind
+//! percent-encoding is refused outright: see [`hidden_separator`].
 //! Must not: send anything anywhere; it only decides and builds URLs.
 
 use idp_provider_api::url_rule::secure_url;
+use percent_encoding::percent_decode;
 use serde::Deserialize;
 use url::Url;
 
 /// Longest success or failure URL accepted, in bytes, both as received and as it will be sent
 /// (percent-encoding can make the re-serialised URL longer than the input).
 pub const MAX_URL_LEN: usize = 2048;
+
+/// Most percent-decodings [`hidden_separator`] follows in one path segment. A segment that still
+/// changes after them is refused: no real URL nests encodings that deep.
+pub const MAX_PATH_DECODINGS: usize = 8;
 
 /// Parameters the gateway adds; an app URL that already has them is refused (ambiguous).
 const RESERVED_PARAMS: [&str; 3] = ["userId", "secret", "error"];
@@ -170,6 +178,9 @@ impl AllowList {
         {
             return Err(malformed("the URL already carries userId, secret or error"));
         }
+        if let Some(why) = hidden_separator(url.path()) {
+            return Err(malformed(&why));
+        }
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or_default();
         let allowed = self.entries.iter().any(|e| {
@@ -188,12 +199,58 @@ impl AllowList {
 
 fn parse_entry(text: &str) -> Result<Entry, String> {
     let url = secure_url(text, false).map_err(|e| e.to_string())?;
+    if let Some(why) = hidden_separator(url.path()) {
+        return Err(why);
+    }
     Ok(Entry {
         scheme: url.scheme().to_string(),
         host: url.host_str().unwrap_or_default().to_string(),
         port: url.port_or_known_default().unwrap_or_default(),
         path: url.path().to_string(),
     })
+}
+
+/// Why `path` (as the WHATWG parser serialises it) could leave a prefix once a server decodes
+/// it, or `None` when it cannot.
+///
+/// The parser resolves `.`/`..` and `%2e` forms of them, and turns `\` into `/`, but keeps
+/// `%2F`, `%5C` and doubly encoded dots as they are, inside one segment. A server (or a proxy in
+/// front of it) that decodes the path before routing would see `/auth/..%2Fadmin` as
+/// `/auth/../admin`, that is `/admin`; Tomcat also reads `..;x` as `..`. So each segment is
+/// percent-decoded again and again (invalid escapes kept), up to [`MAX_PATH_DECODINGS`] times,
+/// and no form may hold `/` or `\`, or be `.` or `..` alone or before a `;`. Decoded characters
+/// that separate nothing (`a%2Eb` is `a.b`) are fine.
+fn hidden_separator(path: &str) -> Option<String> {
+    for segment in path.split('/') {
+        let mut form = segment.as_bytes().to_vec();
+        for round in 0..=MAX_PATH_DECODINGS {
+            if form.contains(&b'/') || form.contains(&b'\\') {
+                return Some(format!(
+                    "the path segment {segment:?} hides a `/` or `\\` behind percent-encoding \
+                     (%2F, %5C, or these encoded again)"
+                ));
+            }
+            let name = form.split(|&b| b == b';').next().unwrap_or_default();
+            if name == b"." || name == b".." {
+                return Some(format!(
+                    "the path segment {segment:?} is a dot segment once decoded \
+                     (`.` or `..`, percent-encoded or before a `;`)"
+                ));
+            }
+            let next: Vec<u8> = percent_decode(&form).collect();
+            if next == form {
+                break;
+            }
+            if round == MAX_PATH_DECODINGS {
+                return Some(format!(
+                    "the path segment {segment:?} is percent-encoded more than \
+                     {MAX_PATH_DECODINGS} levels deep"
+                ));
+            }
+            form = next;
+        }
+    }
+    None
 }
 
 /// `/auth/` allows `/auth/` and below; `/auth` allows `/auth` and `/auth/...`, not `/authx`.
@@ -285,6 +342,60 @@ mod tests {
             e.query(),
             Some("next=%2Fhome&error=%7B%22type%22%3A%22x%22%7D")
         );
+    }
+
+    #[test]
+    fn hidden_separators_in_a_candidate_path_are_refused() {
+        for raw in [
+            "https://app.example.com/auth/..%2Fadmin",
+            "https://app.example.com/auth/..%2fadmin",
+            "https://app.example.com/auth/..%5Cadmin",
+            "https://app.example.com/auth/%2e%2e%2fadmin",
+            "https://app.example.com/auth/%252e%252e/admin",
+            "https://app.example.com/auth/%%32%65%%32%65/admin",
+            "https://app.example.com/auth/..;/admin",
+            "https://app.example.com/auth/x%252Fy",
+            "http://127.0.0.1:3000/cb/..%2F..%2Fadmin",
+        ] {
+            match list().check("success", Some(raw)) {
+                Err(RedirectError::Malformed { reason, .. }) => assert!(
+                    reason.contains("path segment"),
+                    "{raw}: refused for another reason: {reason}"
+                ),
+                other => panic!("{raw} must be refused for its path, got {other:?}"),
+            }
+        }
+        // Decoded characters that separate nothing stay allowed.
+        for raw in [
+            "https://app.example.com/auth/file%2Ejs",
+            "https://app.example.com/auth/%2e%2e%2e",
+            "https://app.example.com/auth/a%2520b",
+            "https://app.example.com/auth/?next=%2F..%2Fadmin",
+        ] {
+            assert!(ok(raw), "{raw} must be allowed");
+        }
+    }
+
+    #[test]
+    fn entries_with_hidden_separators_are_refused() {
+        for entry in [
+            "https://app.example.com/auth%2F",
+            "https://app.example.com/auth%2f..%2f",
+            "https://app.example.com/auth%5C",
+            "https://app.example.com/a/%252e%252e/",
+            "https://app.example.com/a/..;/",
+            "https://app.example.com/a/%2e%2e%2F",
+        ] {
+            let err = AllowList::parse(&[entry.to_string()])
+                .expect_err(&format!("{entry} must be refused"));
+            assert_eq!(err.len(), 1, "{err:?}");
+            assert!(
+                err[0].contains(entry) && err[0].contains("path segment"),
+                "{entry}: {}",
+                err[0]
+            );
+        }
+        assert!(AllowList::parse(&["https://app.example.com/a%2Eb/".to_string()]).is_ok());
     }
 
     #[test]

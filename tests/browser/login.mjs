@@ -2,7 +2,8 @@
 //
 //     node tests/browser/login.mjs <app_url>
 //
-// Headless Debian Chromium (/usr/bin/chromium, from apt; no browser is ever downloaded),
+// Headless Chromium: $CHROMIUM_PATH if set, else Debian's /usr/bin/chromium (from apt; the
+// same rule as tests/integration/browser.rs and scripts/test; no browser is ever downloaded),
 // driven by playwright-core: open the demo app, click "Sign in", on the OpenID provider's page
 // click "Sign in as Alice", and wait until the app shows the session that the Appwrite web SDK
 // created. Checks that the token secret is neither in the page text nor in the address bar.

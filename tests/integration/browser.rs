@@ -2,25 +2,53 @@
 //! (npm `playwright-core`), signs in through the demo stack (`examples/demo/stack.rs`), and the
 //! demo page creates the session with the real Appwrite web SDK (npm `appwrite`).
 //!
-//! Needs `/usr/bin/chromium` (`apt-get install chromium`) and `npm ci --prefix tests/browser`;
+//! Needs Chromium (`$CHROMIUM_PATH` if set, else `/usr/bin/chromium` from `apt-get install
+//! chromium`: the rule of `login.mjs` and `scripts/test` too) and `npm ci --prefix tests/browser`;
 //! `scripts/test` and `.ci/run` install both. Without them this test fails, it never skips.
 
-use std::path::Path;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
 // The demo's stack, loaded once by demo.rs (`examples/demo/stack.rs`).
 use super::demo::stack;
 
-const CHROMIUM: &str = "/usr/bin/chromium";
+/// Debian's Chromium, used when `CHROMIUM_PATH` is not set.
+const DEBIAN_CHROMIUM: &str = "/usr/bin/chromium";
+
+/// The Chromium to drive, given the value of `CHROMIUM_PATH`: that value when set and not empty
+/// (as `process.env.CHROMIUM_PATH || ...` in `login.mjs`), else [`DEBIAN_CHROMIUM`]. The test
+/// hands the result to `login.mjs` in `CHROMIUM_PATH`, so both use the same binary.
+fn chromium_path(chromium_path_env: Option<OsString>) -> PathBuf {
+    chromium_path_env
+        .filter(|value| !value.is_empty())
+        .map_or_else(|| PathBuf::from(DEBIAN_CHROMIUM), PathBuf::from)
+}
+
+#[test]
+fn chromium_path_is_chromium_path_else_debians() {
+    assert_eq!(chromium_path(None), Path::new("/usr/bin/chromium"));
+    assert_eq!(
+        chromium_path(Some(OsString::new())),
+        Path::new("/usr/bin/chromium"),
+        "an empty CHROMIUM_PATH is unset, as in login.mjs"
+    );
+    assert_eq!(
+        chromium_path(Some("/opt/chromium/chrome".into())),
+        Path::new("/opt/chromium/chrome")
+    );
+}
 
 #[tokio::test]
 async fn a_real_browser_logs_in_with_the_appwrite_web_sdk() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chromium = chromium_path(std::env::var_os("CHROMIUM_PATH"));
     assert!(
-        Path::new(CHROMIUM).exists(),
-        "{CHROMIUM} is missing: install Debian's Chromium with \
-         `apt-get install chromium` (scripts/test does it when run as root)"
+        chromium.is_file(),
+        "{} is missing: install Debian's Chromium with `apt-get install chromium` \
+         (scripts/test does it when run as root), or set CHROMIUM_PATH to a Chromium",
+        chromium.display()
     );
     assert!(
         root.join("tests/browser/node_modules/playwright-core")
@@ -39,6 +67,7 @@ async fn a_real_browser_logs_in_with_the_appwrite_web_sdk() {
     command
         .arg(root.join("tests/browser/login.mjs"))
         .arg(&stack.app_url)
+        .env("CHROMIUM_PATH", &chromium)
         .current_dir(root)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

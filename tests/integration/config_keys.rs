@@ -188,6 +188,23 @@ fn malformed_or_non_https_redirect_entries_are_refused() {
     );
 }
 
+/// Issue 6 item 5: an entry whose path hides `/`, `\` or a dot segment behind percent-encoding
+/// would widen the prefix for any server that decodes paths; check-config names the key.
+#[test]
+fn redirect_entries_with_encoded_separators_are_refused() {
+    for entry in [
+        "https://app.example.com/auth%2F",
+        "https://app.example.com/auth%2f..%2f",
+        "https://app.example.com/auth%5c",
+        "https://app.example.com/auth/%252E%252E/",
+        "https://app.example.com/auth/..;/",
+    ] {
+        let text = with("redirect", "allowed", &format!("allowed = [\"{entry}\"]"));
+        refused(&text, "redirect.allowed", entry);
+        refused(&text, "redirect.allowed", "path segment");
+    }
+}
+
 #[test]
 fn an_unknown_provider_type_is_refused() {
     refused(

@@ -381,3 +381,49 @@ pub fn without_query(url: &Url) -> String {
     url.set_fragment(None);
     url.to_string()
 }
+
+/// Shortest secret the log checks grep for. A shorter value could sit in the logs by chance, or
+/// be missed by a check that skips it, so a test that hands one over fails instead.
+pub const MIN_GREPPABLE_SECRET: usize = 16;
+
+/// Asserts that no `(name, value)` secret appears in `logs`. Every value must be at least
+/// [`MIN_GREPPABLE_SECRET`] bytes long: a shorter one fails the test, it is never skipped.
+#[track_caller]
+pub fn assert_no_secret_in(logs: &str, secrets: &[(&str, &str)]) {
+    for (name, value) in secrets {
+        assert!(
+            value.len() >= MIN_GREPPABLE_SECRET,
+            "the {name} is {} bytes, shorter than the {MIN_GREPPABLE_SECRET} the log check \
+             needs: use a longer test secret",
+            value.len()
+        );
+        assert!(!logs.contains(value), "the {name} appears in the logs");
+    }
+}
+
+#[cfg(test)]
+mod secret_check {
+    use super::assert_no_secret_in;
+
+    #[test]
+    #[should_panic(expected = "shorter than")]
+    fn a_short_secret_fails_the_check_instead_of_being_skipped() {
+        // "s3cret" is in the logs; a check that skipped short values would let it through.
+        assert_no_secret_in("client_secret=s3cret", &[("client secret", "s3cret")]);
+    }
+
+    #[test]
+    #[should_panic(expected = "appears in the logs")]
+    fn a_long_secret_in_the_logs_fails_the_check() {
+        let secret = "a-long-enough-test-secret-0123";
+        assert_no_secret_in(&format!("x={secret}"), &[("client secret", secret)]);
+    }
+
+    #[test]
+    fn absent_long_secrets_pass() {
+        assert_no_secret_in(
+            "nothing here",
+            &[("client secret", "a-long-enough-test-secret")],
+        );
+    }
+}

@@ -5,7 +5,10 @@
 //! the TSV and `tests/redirect-corpus/gen_corpus.mjs`. Every allowed case is also checked
 //! structurally: the re-serialised target must sit on one entry's origin and under its path.
 //! The property tests feed URL-ish strings built from tricky fragments and check the same
-//! invariant, plus that an accepted target is accepted again, unchanged.
+//! invariant, plus that an accepted target is accepted again, unchanged, and that a URL refused
+//! only for being off the list is off the list for the oracle too. The oracle
+//! (`tests/redirect-corpus/oracle.rs`) states the path rule independently of the code under test
+//! (segment lists, its own percent-decoder), so a bug in `path_matches` fails the property.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,7 +20,8 @@ use proptest::test_runner::{Config, TestCaseError, TestRunner};
 #[path = "../redirect-corpus/oracle.rs"]
 mod oracle;
 
-use oracle::{ALLOWED, origin_violation};
+use oracle::{ALLOWED, on_entry, origin_violation};
+use url::Url;
 
 const CORPUS: &str = include_str!("../redirect-corpus/corpus.tsv");
 
@@ -473,6 +477,9 @@ fn shaped() -> impl Strategy<Value = String> {
         "a b",
         "%2f",
         "..%2f",
+        "%252e%252e",
+        "..;",
+        "a%2eb",
         "é",
         "%00",
         "\t",
@@ -505,7 +512,7 @@ fn shaped() -> impl Strategy<Value = String> {
         " ",
         "\n",
     ]);
-    (entry_authority(), any::<bool>(), path, tail).prop_map(
+    let around = (entry_authority(), any::<bool>(), path, tail).prop_map(
         |((authority, entry_path), keep, path, tail)| {
             // Mostly start at the entry's path, sometimes anywhere.
             let base = if keep {
@@ -515,14 +522,47 @@ fn shaped() -> impl Strategy<Value = String> {
             };
             format!("{authority}{base}{path}{tail}")
         },
+    );
+    // The entry's path (with or without its last slash) continued without a slash: `/cbx`,
+    // `/authx`, `/auth/x%2F..`, where a segment-boundary or decoding bug would show.
+    let continued = (
+        entry_authority(),
+        any::<bool>(),
+        proptest::sample::select(vec![
+            "x", "x/y", ".x", "-x", "x/", "%2F..", "..%2f", "%5c", "%252f", ";", "..;", "",
+        ]),
     )
+        .prop_map(|((authority, entry_path), trim, more)| {
+            let base = if trim {
+                entry_path.trim_end_matches('/')
+            } else {
+                entry_path
+            };
+            format!("{authority}{base}{more}")
+        });
+    prop_oneof![4 => around, 1 => continued]
 }
 
 /// The property for one input: no panic (a panic fails the case), an accepted target satisfies
-/// the origin invariant, and re-checking the target accepts it again, unchanged.
+/// the origin invariant, re-checking the target accepts it again, unchanged, and an input refused
+/// only for its origin or path (`NotAllowed`) is on no entry for the oracle either.
 fn property(list: &AllowList, raw: &str, accepted: &AtomicUsize) -> Result<(), TestCaseError> {
-    let Ok(target) = list.check("success", Some(raw)) else {
-        return Ok(());
+    let target = match list.check("success", Some(raw)) {
+        Ok(target) => target,
+        Err(RedirectError::NotAllowed(_)) => {
+            // Everything but the origin and path passed, so the URL parses.
+            let url = Url::parse(raw).map_err(|e| {
+                TestCaseError::fail(format!("input {raw:?}: NotAllowed but unparsable: {e}"))
+            })?;
+            if on_entry(&url) {
+                return Err(TestCaseError::fail(format!(
+                    "input {raw:?}: refused as off the list, but {:?} is under an entry",
+                    url.as_str()
+                )));
+            }
+            return Ok(());
+        }
+        Err(_) => return Ok(()),
     };
     accepted.fetch_add(1, Ordering::Relaxed);
     if let Some(why) = origin_violation(target.as_str()) {

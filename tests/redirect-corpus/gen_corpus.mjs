@@ -20,7 +20,13 @@
 //     application/x-www-form-urlencoded decoding, case-sensitively);
 //   * scheme, host and port (or the scheme's default) equal one entry's exactly, and the path
 //     starts with that entry's path (entry path ending in `/`: plain prefix; otherwise the
-//     path equals it or continues with `/`).
+//     path equals it or continues with `/`);
+//   * no segment of the path hides a separator or a dot segment behind percent-encoding: each
+//     segment is percent-decoded again and again (invalid escapes kept as they are) until it
+//     stops changing, at most 8 times (a segment still changing after 8 decodings is refused);
+//     no result may hold `/` or `\`, or be `.` or `..`, alone or before a `;` (servers that
+//     decode the path, or strip `;parameters` as Tomcat does, would otherwise resolve them and
+//     leave the entry's path). This applies on every entry, even one whose path is `/`.
 // Everything is judged on the parsed URL, which is also what the browser is sent to.
 
 import { writeFileSync } from 'node:fs';
@@ -135,17 +141,17 @@ for (const [x, v, n] of [
   ['https://app.example.com/auth/%2e%2e', DENY, 'resolves to /'],
   ['https://app.example.com/auth/%2e/x', ALLOW, '%2e is .'],
   ['https://app.example.com/auth/%2e', ALLOW, 'resolves to /auth/'],
-  ['https://app.example.com/auth/%2e%2e%2fadmin', ALLOW, 'one segment, not a dot segment; kept encoded, same origin'],
-  ['https://app.example.com/auth/..%2fadmin', ALLOW, 'one segment ..%2fadmin; kept encoded, same origin'],
-  ['https://app.example.com/auth/..%5cadmin', ALLOW, 'one segment; kept encoded'],
+  ['https://app.example.com/auth/%2e%2e%2fadmin', DENY, 'one segment that decodes to ../admin: hidden separator'],
+  ['https://app.example.com/auth/..%2fadmin', DENY, 'one segment ..%2fadmin that decodes to ../admin'],
+  ['https://app.example.com/auth/..%5cadmin', DENY, 'decodes to ..\\admin: a backslash is a separator to many servers'],
   ['https://app.example.com/auth/...', ALLOW, '... is not a dot segment'],
   ['https://app.example.com/auth/..../x', ALLOW, ''],
-  ['https://app.example.com/auth/..;/admin', ALLOW, '..; is not a dot segment'],
+  ['https://app.example.com/auth/..;/admin', DENY, '..; is .. to servers that strip ;parameters (Tomcat)'],
   ['https://app.example.com/auth/..\\admin', DENY, 'backslash is a separator: /auth/../admin'],
   ['https://app.example.com/auth\\..\\admin', DENY, 'resolves to /admin'],
   ['https://app.example.com/auth/.\t./admin', DENY, 'tab removed: ..'],
   ['https://app.example.com/auth/.\n./admin', DENY, 'newline removed: ..'],
-  ['https://app.example.com/auth/%252e%252e/admin', ALLOW, 'double encoding stays literal'],
+  ['https://app.example.com/auth/%252e%252e/admin', DENY, 'decodes twice to ..'],
   ['https://app.example.com/auth/;/../../x', DENY, 'resolves to /x'],
   ['https://app.example.com/./auth/', ALLOW, 'resolves to /auth/'],
   ['https://app.example.com/../auth/', ALLOW, 'cannot go above the root: /auth/'],
@@ -164,7 +170,7 @@ for (const [x, v, n] of [
   ['https://app.example.com:8443/cb/%2e%2e', DENY, ''],
   ['https://app.example.com:8443/cb/%2e%2e/cbx', DENY, 'resolves to /cbx'],
   ['https://app.example.com:8443/cb%2f..%2fadmin', DENY, 'path /cb%2f..%2fadmin: /cb not followed by /'],
-  ['https://app.example.com:8443/cb/..%2f', ALLOW, ''],
+  ['https://app.example.com:8443/cb/..%2f', DENY, 'decodes to ../'],
   ['https://app.example.com:8443/cb..', DENY, ''],
   ['https://app.example.com:8443/cb/.../x', ALLOW, ''],
   ['http://127.0.0.1:3000/app/../', DENY, ''],
@@ -631,18 +637,18 @@ for (const [x, v, n] of [
   ['https://app.example.com/%2e%2e%2fauth/', DENY, ''],
   ['https://app.example.com/auth%3f/', DENY, ''],
   ['https://app.example.com/auth%23/', DENY, ''],
-  ['https://app.example.com/auth/%2f%2fevil.com', ALLOW, 'same origin, encoded in path'],
+  ['https://app.example.com/auth/%2f%2fevil.com', DENY, 'an encoded / in the path'],
   ['https://app.example.com/auth/%3f', ALLOW, ''],
   ['https://app.example.com/auth/%23', ALLOW, ''],
   ['https://app.example.com/auth/%23frag', ALLOW, 'no fragment: %23 is in the path'],
   ['https://app.example.com/auth/?a%23b', ALLOW, ''],
   ['https://app.example.com/auth/%40evil.com', ALLOW, ''],
-  ['https://app.example.com/auth/%3a%2f%2fevil.com', ALLOW, ''],
+  ['https://app.example.com/auth/%3a%2f%2fevil.com', DENY, 'an encoded / in the path'],
   ['https://app.example.com:8443/cb%2f', DENY, ''],
   ['https://app.example.com:8443/cb%2F..', DENY, ''],
   ['https://app.example.com:8443/cb%3fx', DENY, ''],
   ['https://app.example.com:8443/cb%23', DENY, ''],
-  ['https://app.example.com:8443/cb/%2e%2e%2f', ALLOW, ''],
+  ['https://app.example.com:8443/cb/%2e%2e%2f', DENY, 'decodes to ../'],
   ['http://127.0.0.1:3000/app%2f', DENY, ''],
   ['http://127.0.0.1%3a3000/app/', DENY, ''],
   ['http://127%2e0%2e0%2e1:3000/app/', ALLOW, 'decoded, then IPv4'],
@@ -652,7 +658,7 @@ for (const [x, v, n] of [
   ['https://app.example.com%2f%2e%2e/auth/', DENY, ''],
   ['https://app.example.com/auth/%zz', ALLOW, 'invalid escape kept as is'],
   ['https://app.example.com/auth/%', ALLOW, ''],
-  ['https://app.example.com/auth/%%32%65', ALLOW, ''],
+  ['https://app.example.com/auth/%%32%65', DENY, '%%32%65 decodes to %2e, then to .'],
   ['https://app.example.com%/auth/', DENY, '% in host'],
   ['https://app.example.com%zz/auth/', DENY, ''],
 ]) c('pct_separators', v, x, n);
@@ -661,6 +667,53 @@ for (const e of NAMED) {
     c('pct_separators', DENY, u(e, { host: `${e.host}${sep}evil.com` }), `${sep} decoded inside the host is forbidden`);
     c('pct_separators', DENY, u(e, { host: `evil.com${sep}${e.host}` }), `${sep} decoded inside the host is forbidden`);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// encoded_path: a path segment that decodes (once or more) to something holding / or \, or to
+// a dot segment (also before a ;parameter), is refused: a server that decodes the path before
+// routing would leave the entry's path. Decoded characters that are not separators are fine.
+{
+  const hidden = [
+    ['%2f', 'encoded /'], ['%2F', 'encoded /'], ['%5c', 'encoded \\'], ['%5C', 'encoded \\'],
+    ['%252f', '/ encoded twice'], ['%252F', '/ encoded twice'], ['%255c', '\\ encoded twice'],
+    ['%25252f', '/ encoded three times'], ['%%32%66', '%%32%66 decodes to %2f, then /'],
+    ['%25%32%66', '%25%32%66 decodes to %2f, then /'],
+  ];
+  for (const e of ENTRIES) {
+    for (const [enc, what] of hidden) {
+      c('encoded_path', DENY, u(e, { path: `${e.deeper}${enc}x` }), `${what} inside a segment`);
+      c('encoded_path', DENY, u(e, { path: `${e.deeper}/..${enc}admin` }), `${what}: ..${enc}admin leaves the segment`);
+      c('encoded_path', DENY, u(e, { path: `${e.deeper}/x${enc}..${enc}..${enc}..${enc}admin`, rest: '?q=1' }), `${what}, climbing out`);
+    }
+    // Dot segments hidden deeper than WHATWG looks (it resolves only %2e, once).
+    for (const [dots, what] of [
+      ['%252e%252e', '.. encoded twice'], ['.%252e', '.. half encoded twice'], ['%252e.', '.. half encoded twice'],
+      ['%252E%252E', '.. encoded twice'], ['%252e', '. encoded twice'], ['%25252e%25252e', '.. encoded three times'],
+      ['%%32%65%%32%65', '%%32%65 decodes to %2e, then .'], ['..;', '..; is .. to Tomcat'], ['..;x=1', '..;x=1 is .. to Tomcat'],
+      ['.;', '.; is . to Tomcat'], ['%2e%2e;', '%2e%2e; is ..; once decoded'], ['.%2e;jsessionid=1', ''], ['%252e%252e;', ''],
+    ]) {
+      c('encoded_path', DENY, u(e, { path: `${e.deeper}/${dots}/admin` }), what);
+      c('encoded_path', DENY, u(e, { path: `${e.deeper}/${dots}` }), what);
+    }
+    // Decoded, these are ordinary segment characters: allowed.
+    for (const [seg, what] of [
+      ['a%2eb', 'a.b'], ['%2e%2e%2e', '...'], ['x%2e', 'x.'], ['%2ex', '.x'], ['..%2e', '...'],
+      ['%25', '%'], ['%2525', '%25 then %, stable'], ['%252', '%2, stable'], ['a%20b', 'a b'],
+      ['%3bx', ';x'], [';..', 'parameter .. after an empty segment name'], ['..a', '..a'], ['...;', '...;'],
+      ['%zz', 'invalid escape kept'], ['%', 'lone %'], ['%2', 'short escape'], ['file%2Ejs', 'file.js'],
+      ['%252x', '%2x, stable'],
+    ]) {
+      c('encoded_path', ALLOW, u(e, { path: `${e.deeper}/${seg}` }), `decodes to ${what}`);
+    }
+  }
+  // Nesting: 8 decodings are followed; a segment still changing after them is refused.
+  const nest = (n) => '%' + '25'.repeat(n) + '41'; // n+1 decodings to A
+  c('encoded_path', ALLOW, u(A, { path: `/auth/${nest(7)}` }), 'A, encoded 8 times: 8 decodings');
+  c('encoded_path', DENY, u(A, { path: `/auth/${nest(8)}` }), 'A, encoded 9 times: still changing after 8');
+  c('encoded_path', DENY, u(D, { path: `/${nest(40)}` }), 'deep nesting is refused, even on /');
+  // Only the path is judged: the query may hold anything.
+  c('encoded_path', ALLOW, u(A, { rest: '?next=%2F..%2Fadmin&p=%255c' }), 'encoded separators in the query are the app\'s');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -932,9 +985,39 @@ function oracle(raw) {
     const ePort = e.port || (e.protocol === 'https:' ? '443' : '80');
     if (e.protocol !== url.protocol || e.hostname !== url.hostname || ePort !== port) continue;
     const p = url.pathname;
-    if (e.pathname.endsWith('/') ? p.startsWith(e.pathname) : (p === e.pathname || p.startsWith(e.pathname + '/'))) return ALLOW;
+    if (!(e.pathname.endsWith('/') ? p.startsWith(e.pathname) : (p === e.pathname || p.startsWith(e.pathname + '/')))) continue;
+    return p.split('/').every(segmentIsPlain) ? ALLOW : DENY;
   }
   return DENY;
+}
+
+// One percent-decoding of a segment, as bytes; invalid escapes are kept as they are.
+function decodeOnce(bytes) {
+  const out = [];
+  const hex = (b) => (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x25 && i + 2 < bytes.length && hex(bytes[i + 1]) && hex(bytes[i + 2])) {
+      out.push(parseInt(String.fromCharCode(bytes[i + 1], bytes[i + 2]), 16));
+      i += 2;
+    } else out.push(bytes[i]);
+  }
+  return Buffer.from(out);
+}
+
+// A segment is plain when none of its decodings (up to 8, and it must be stable by then) holds
+// / or \ or is a dot segment, alone or before a ;parameter.
+function segmentIsPlain(segment) {
+  let bytes = Buffer.from(segment, 'latin1');
+  for (let round = 0; ; round++) {
+    const text = bytes.toString('latin1');
+    if (text.includes('/') || text.includes('\\')) return false;
+    const name = text.split(';')[0];
+    if (name === '.' || name === '..') return false;
+    const next = decodeOnce(bytes);
+    if (next.equals(bytes)) return true;
+    if (round === 8) return false;
+    bytes = next;
+  }
 }
 
 // A url listed twice keeps its first class; two different verdicts for one url is an error.
@@ -980,7 +1063,8 @@ const header = [
   '# and as re-serialised;',
   '# an absolute http or https URL; no username or password; no fragment; no userId, secret or',
   '# error query parameter; scheme, host and port (or default) equal to an entry and the path',
-  '# under the entry path (/auth/ = prefix; /cb = /cb or /cb/...).',
+  '# under the entry path (/auth/ = prefix; /cb = /cb or /cb/...); no path segment that, percent-',
+  '# decoded up to 8 times (and stable by then), holds / or \\ or is . or .. (alone or before ;).',
   '#',
   '# Columns (tab-separated): class, verdict (allow|deny), url, note. Lines starting with # are',
   '# comments; the first non-comment line is the column header.',

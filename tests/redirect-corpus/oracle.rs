@@ -2,6 +2,11 @@
 //! shared by `tests/integration/redirect_corpus.rs` and `fuzz/fuzz_targets/redirect.rs`
 //! (included with `#[path]`). Written out by hand so that the check does not depend on how the
 //! implementation parses its own entries.
+//!
+//! The oracle is a second, independent statement of the rule, not a copy of the code under test:
+//! the implementation compares paths as strings (`path_matches`) and decodes with the
+//! `percent-encoding` crate; the oracle splits both paths into segments and compares the lists,
+//! and percent-decodes with its own few lines. A bug in one is then not repeated in the other.
 
 use url::Url;
 
@@ -21,16 +26,81 @@ pub const ORIGINS: [(&str, &str, u16, &str); 4] = [
     ("https", "xn--bcher-kva.example", 443, "/"),
 ];
 
-/// `/auth/` covers `/auth/...`; `/cb` covers `/cb` and `/cb/...`, not `/cbx`.
+/// Whether `path` lies under the entry path `prefix`, judged segment by segment (independently
+/// of the implementation's string prefix): `/auth/` covers `/auth/` and `/auth/...` (its last,
+/// empty segment stands for "anything below"); `/cb` covers `/cb`, `/cb/` and `/cb/...`, never
+/// `/cbx`. Segments are compared exactly as serialised. Every segment of `path` must also be
+/// [`plain`].
 pub fn under(prefix: &str, path: &str) -> bool {
-    if prefix.ends_with('/') {
-        path.starts_with(prefix)
-    } else {
-        path == prefix
-            || path
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('/'))
+    let (Some(prefix), Some(path)) = (prefix.strip_prefix('/'), path.strip_prefix('/')) else {
+        return false;
+    };
+    let mut want: Vec<&str> = prefix.split('/').collect();
+    let got: Vec<&str> = path.split('/').collect();
+    // "/auth/" is ["auth", ""]: "auth" and then at least one more segment, whatever it is.
+    let needs_more = want.last() == Some(&"");
+    if needs_more {
+        want.pop();
     }
+    let long_enough = if needs_more {
+        got.len() > want.len()
+    } else {
+        got.len() >= want.len()
+    };
+    long_enough && want.iter().zip(&got).all(|(w, g)| w == g) && got.iter().all(|s| plain(s))
+}
+
+/// Most percent-decodings followed in one segment; one that still changes after them is not plain.
+pub const MAX_DECODINGS: usize = 8;
+
+/// Whether a path segment, percent-decoded again and again (the way layered servers may decode
+/// it), never holds `/` or `\`, never is `.` or `..` (alone or before a `;parameter`), and is
+/// stable after at most [`MAX_DECODINGS`] decodings.
+pub fn plain(segment: &str) -> bool {
+    let mut bytes = segment.as_bytes().to_vec();
+    for round in 0..=MAX_DECODINGS {
+        if bytes.contains(&b'/') || bytes.contains(&b'\\') {
+            return false;
+        }
+        let name = bytes.split(|&b| b == b';').next().unwrap_or_default();
+        if name == b"." || name == b".." {
+            return false;
+        }
+        let next = decode_once(&bytes);
+        if next == bytes {
+            return true;
+        }
+        if round == MAX_DECODINGS {
+            return false;
+        }
+        bytes = next;
+    }
+    false
+}
+
+/// One percent-decoding, written out by hand for the oracle: `%` and two hex digits become that
+/// byte; anything else, invalid escapes included, is kept.
+fn decode_once(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escape = match bytes.get(i..i + 3) {
+            Some([b'%', h, l]) => hex(*h).zip(hex(*l)),
+            _ => None,
+        };
+        match escape {
+            Some((h, l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Why an accepted target breaks the invariant (a fresh parse of the string the browser is sent
@@ -55,12 +125,19 @@ pub fn origin_violation(target: &str) -> Option<String> {
     let (scheme, path) = (url.scheme(), url.path());
     let host = url.host_str().unwrap_or_default();
     let port = url.port_or_known_default().unwrap_or_default();
-    let on_entry = ORIGINS
-        .iter()
-        .any(|&(s, h, p, prefix)| s == scheme && h == host && p == port && under(prefix, path));
-    (!on_entry).then(|| {
+    (!on_entry(&url)).then(|| {
         format!(
             "target {target:?} ({scheme}, {host}, {port}, {path}) is on no entry's origin and path"
         )
     })
+}
+
+/// Whether the parsed `url` sits on one entry's scheme, host and port, [`under`] its path.
+pub fn on_entry(url: &Url) -> bool {
+    let (scheme, path) = (url.scheme(), url.path());
+    let host = url.host_str().unwrap_or_default();
+    let port = url.port_or_known_default().unwrap_or_default();
+    ORIGINS
+        .iter()
+        .any(|&(s, h, p, prefix)| s == scheme && h == host && p == port && under(prefix, path))
 }

@@ -613,7 +613,8 @@ async fn r17_replayed_state() {
         1,
         "the code was not sent again"
     );
-    rig.assert_logs_clean(&[("authorization code", attempt.code.clone())]);
+    let code = attempt.code.clone().expect("the accepted login had a code");
+    rig.assert_logs_clean(&[("authorization code", code)]);
 }
 
 /// A used authorization code, delivered with a fresh `state`: the OP refuses it.
@@ -628,7 +629,7 @@ async fn r17_replayed_code() {
         .query_pairs()
         .map(|(k, v)| {
             let v = if k == "code" {
-                first.code.clone()
+                first.code.clone().expect("the accepted login had a code")
             } else {
                 v.into_owned()
             };
@@ -1055,13 +1056,13 @@ async fn r24_weak_rsa_key_in_jwks() {
     .await;
 }
 
-/// HS256 with a client secret shorter than 32 bytes (the tests' shared secret has 31): refused,
-/// either when the configuration is loaded or when the token is verified.
-#[tokio::test]
-async fn r24_short_hmac_secret() {
+/// A provider `short` whose client secret is the tests' shared one (31 bytes, shorter than the
+/// 32 an HS256 key needs), with `allowed_algs` as given, and whose OP signs ID tokens with HS256
+/// keyed by that secret.
+async fn short_secret_provider(allowed_algs: &str) -> Extra {
     let secret = mock_config().client_secret;
     assert!(secret.len() < 32, "the shared test secret is short");
-    let short = Extra::spawn(
+    Extra::spawn(
         "short",
         |_| {},
         Behavior {
@@ -1070,12 +1071,14 @@ async fn r24_short_hmac_secret() {
         },
     )
     .await
-    .lines(r#"allowed_algs = ["RS256", "HS256"]"#);
+    .lines(&format!("allowed_algs = {allowed_algs}"))
+}
 
-    // Refused at configuration time?
+/// The gateway configuration with the corp provider and `extra`, checked as the binary does.
+async fn load_config(extra: &Extra) -> Result<idp_bridge::config::Config, String> {
     let emulator = appwrite_emulator::Emulator::spawn(Default::default()).await;
     let options = Options {
-        provider_extra: format!("{}\n{}", super::CORP_ALGS, short.table()),
+        provider_extra: format!("{}\n{}", super::CORP_ALGS, extra.table()),
         ..Options::mock()
     };
     let toml = crate::helpers::config_toml(
@@ -1084,21 +1087,41 @@ async fn r24_short_hmac_secret() {
         &emulator,
         &options,
     );
-    if let Err(error) = idp_bridge::config::Config::from_toml(&toml) {
-        let error = error.to_string();
-        assert!(
-            error.contains("providers.short.client_secret")
-                || error.contains("providers.short.allowed_algs"),
-            "refused, but not for the short secret: {error}"
-        );
-        return;
+    idp_bridge::config::Config::from_toml(&toml).map_err(|e| e.to_string())
+}
+
+/// Row 24, refused at configuration: HS256 allowed with a 31-byte client secret. The
+/// configuration is refused, naming the secret's key; the gateway never starts.
+#[tokio::test]
+async fn r24_short_hmac_secret_refused_at_config() {
+    let short = short_secret_provider(r#"["RS256", "HS256"]"#).await;
+    let error = load_config(&short)
+        .await
+        .expect_err("HS256 with a 31-byte secret must be refused when the configuration loads");
+    assert!(
+        error.contains("providers.short.client_secret") && error.contains("at least 32 bytes"),
+        "refused, but not for the short secret: {error}"
+    );
+}
+
+/// Row 24, refused at verification: the same 31-byte secret is a valid client secret when no
+/// HS* algorithm is allowed, so the configuration loads; the OP then signs the ID token with
+/// HS256 keyed by that short secret. The token is refused (`id_token_alg_not_allowed`): a short
+/// secret never becomes an HMAC key.
+#[tokio::test]
+async fn r24_short_hmac_secret_refused_at_verify() {
+    let short = short_secret_provider(r#"["RS256"]"#).await;
+    if let Err(error) = load_config(&short).await {
+        panic!("without HS* in allowed_algs the short secret must be accepted: {error}");
     }
-    // Otherwise refused at verification.
     let rig = Rig::with("", vec![short]).await;
     let attempt = rig.login_at("short", "alice").await;
-    rig.assert_rejected_where(&attempt, "an id_token_* reject", |t| {
-        t.starts_with("id_token_")
-    });
+    rig.assert_rejected(&attempt, "id_token_alg_not_allowed");
+    assert_eq!(
+        rig.op("short").counters().token,
+        1,
+        "the code was exchanged: the token reached verification"
+    );
 }
 
 // ---------------------------------------------------------------- 25. at_hash
