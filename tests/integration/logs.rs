@@ -37,7 +37,8 @@ async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
         "client_secret_basic",
     )
     .await;
-    let config = config_toml(&gateway, &idp.issuer, &emulator, &Options::default())
+    let options = Options::default();
+    let config = config_toml(&gateway, &idp.issuer, &emulator, &options)
         .replace(
             "listen = \"127.0.0.1:0\"",
             &format!("listen = \"127.0.0.1:{port}\""),
@@ -141,6 +142,7 @@ async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
         &logs,
         &[
             ("API key", emulator.api_key()),
+            ("id key", options.id_key.as_str()),
             ("client secret", CLIENT_SECRET),
             ("authorization code", code.as_str()),
             ("minted secret", secret.as_str()),
