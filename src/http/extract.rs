@@ -111,7 +111,72 @@ mod tests {
             ip(&parts("10.0.0.2:5000", Some("6.6.6.6, 1.2.3.4, 10.0.0.7"))),
             "1.2.3.4"
         );
-        assert_eq!(ip(&parts("10.0.0.2:5000", Some("garbage"))), "10.0.0.2");
         assert_eq!(ip(&parts("10.0.0.2:5000", None)), "10.0.0.2");
+    }
+
+    fn with_headers(peer: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut parts = parts(peer, None);
+        for (name, value) in headers {
+            parts.headers.append(
+                axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+                axum::http::HeaderValue::from_str(value).expect("value"),
+            );
+        }
+        parts
+    }
+
+    #[test]
+    fn forwarded_for_entries_may_carry_ports() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let ip = |xff: &str| client_ip(&parts("10.0.0.2:5000", Some(xff)), &trusted).to_string();
+        assert_eq!(ip("1.2.3.4:5678"), "1.2.3.4");
+        assert_eq!(ip("[2001:db8::1]:443"), "2001:db8::1");
+        assert_eq!(ip("[2001:db8::1]"), "2001:db8::1");
+        assert_eq!(ip("6.6.6.6, 1.2.3.4:80, 10.0.0.7:1"), "1.2.3.4");
+        assert_eq!(ip("6.6.6.6,1.2.3.4:80 ,[10.0.0.7]:1"), "1.2.3.4");
+    }
+
+    #[test]
+    fn an_unparsable_rightmost_entry_is_a_client_of_its_own_not_the_proxy() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let key = |xff: &str| client_ip(&parts("10.0.0.2:5000", Some(xff)), &trusted).to_string();
+        assert_ne!(key("garbage"), "10.0.0.2");
+        assert_ne!(key("garbage"), key("rubbish"));
+        assert_eq!(key("1.2.3.4, garbage"), key("garbage"), "right-most untrusted counts");
+        assert_ne!(key("1.2.3.4:99999"), "10.0.0.2", "a port out of range is not an address");
+    }
+
+    #[test]
+    fn rfc7239_forwarded_follows_the_same_trust_rules() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("cidr")];
+        let key = |peer: &str, headers: &[(&str, &str)]| {
+            client_ip(&with_headers(peer, headers), &trusted).to_string()
+        };
+        let fwd = |v: &str| key("10.0.0.2:5000", &[("forwarded", v)]);
+        assert_eq!(fwd("for=192.0.2.60;proto=http;by=203.0.113.43"), "192.0.2.60");
+        assert_eq!(fwd("for=\"[2001:db8:cafe::17]:4711\""), "2001:db8:cafe::17");
+        assert_eq!(fwd("for=\"192.0.2.60:8080\""), "192.0.2.60");
+        assert_eq!(fwd("FOR=192.0.2.60"), "192.0.2.60");
+        assert_eq!(fwd("for=6.6.6.6, for=192.0.2.60, for=10.1.1.1"), "192.0.2.60");
+        assert_eq!(
+            key("10.0.0.2:5000", &[("forwarded", "for=6.6.6.6"), ("forwarded", "for=192.0.2.61")]),
+            "192.0.2.61",
+            "several header lines form one list"
+        );
+        // Obfuscated identifiers and `unknown` are keys of their own, never the proxy's.
+        assert_ne!(fwd("for=_hidden"), "10.0.0.2");
+        assert_ne!(fwd("for=_hidden"), fwd("for=_other"));
+        assert_ne!(fwd("for=unknown"), "10.0.0.2");
+        assert_ne!(fwd("for=\"_hidden:_port\""), "10.0.0.2");
+        // Not from an untrusted peer.
+        assert_eq!(key("203.0.113.9:1", &[("forwarded", "for=1.2.3.4")]), "203.0.113.9");
+        // With both headers, X-Forwarded-For decides.
+        assert_eq!(
+            key(
+                "10.0.0.2:5000",
+                &[("forwarded", "for=1.1.1.1"), ("x-forwarded-for", "2.2.2.2")]
+            ),
+            "2.2.2.2"
+        );
     }
 }

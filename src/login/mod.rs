@@ -445,3 +445,58 @@ fn sanitize_error_code(code: &str) -> String {
         .take(64)
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn thousands_of_distinct_scopes_are_refused_in_linear_time() {
+        let many: String = (0..8000).map(|i| format!("s{i} ")).collect();
+        let params = StartParams {
+            scopes: Some(many),
+            ..StartParams::default()
+        };
+        let began = Instant::now();
+        let error = parse_scopes(&params).expect_err("too many scopes");
+        let took = began.elapsed();
+        assert!(took < Duration::from_millis(50), "parse_scopes took {took:?}");
+        assert!(error.to_string().contains("scopes"), "{error}");
+    }
+
+    #[test]
+    fn thousands_of_listed_scopes_are_refused_in_linear_time() {
+        let params = StartParams {
+            scope_list: (0..8000).map(|i| format!("s{i}")).collect(),
+            ..StartParams::default()
+        };
+        let began = Instant::now();
+        assert!(parse_scopes(&params).is_err());
+        let took = began.elapsed();
+        assert!(took < Duration::from_millis(50), "parse_scopes took {took:?}");
+    }
+
+    #[test]
+    fn repeated_scopes_count_once() {
+        let params = StartParams {
+            scopes: Some("a b,a  c".into()),
+            scope_list: vec!["b".into(), "d,a".into()],
+            ..StartParams::default()
+        };
+        let scopes = parse_scopes(&params).expect("scopes");
+        assert_eq!(scopes, ["a", "b", "c", "d"]);
+        let sixteen: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+        let params = StartParams {
+            scopes: Some(sixteen.join(" ")),
+            scope_list: sixteen.clone(),
+            ..StartParams::default()
+        };
+        assert_eq!(parse_scopes(&params).expect("16 scopes"), sixteen);
+        let params = StartParams {
+            scopes: Some(format!("{} s16", sixteen.join(" "))),
+            ..StartParams::default()
+        };
+        assert!(parse_scopes(&params).is_err(), "17 distinct scopes");
+    }
+}
