@@ -40,6 +40,10 @@ pub const LOGIN_BUDGET: Duration = Duration::from_secs(25);
 const MAX_LOGIN_HINT: usize = 256;
 /// Most extra scopes an app may ask for.
 const MAX_EXTRA_SCOPES: usize = 16;
+/// Most bytes of `scopes` and `scopes[]` together (16 scopes of 64 bytes with separators fit).
+const MAX_SCOPES_BYTES: usize = 2048;
+/// Most `scopes[]` entries (an SDK sends one per scope; duplicates are tolerated up to this).
+const MAX_SCOPE_ENTRIES: usize = 4 * MAX_EXTRA_SCOPES;
 
 /// The query of `GET /v1/auth/{provider}/start`. Unknown parameters are refused: a misspelt
 /// one would otherwise be silently ignored.
@@ -406,15 +410,28 @@ impl Login {
 }
 
 /// Extra scopes from `scopes=a b,c` and `scopes[]=a`: scope tokens only, at most
-/// [`MAX_EXTRA_SCOPES`].
+/// [`MAX_EXTRA_SCOPES`] distinct ones.
+///
+/// Work is linear in the input and bounded before it starts: at most [`MAX_SCOPES_BYTES`] of
+/// input in at most [`MAX_SCOPE_ENTRIES`] `scopes[]` entries, duplicates found with a hash set,
+/// and the 17th distinct scope stops the loop.
 ///
 /// # Errors
-/// Which scope is not a scope token, or that there are too many.
+/// Which scope is not a scope token, or that there are too many or too long.
 fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
     let bad = |reason: String| RedirectError::Malformed {
         param: "scopes",
         reason,
     };
+    if params.scope_list.len() > MAX_SCOPE_ENTRIES {
+        return Err(bad(format!("more than {MAX_SCOPE_ENTRIES} `scopes[]` entries")));
+    }
+    let bytes = params.scopes.as_deref().map_or(0, str::len)
+        + params.scope_list.iter().map(String::len).sum::<usize>();
+    if bytes > MAX_SCOPES_BYTES {
+        return Err(bad(format!("longer than {MAX_SCOPES_BYTES} bytes in all")));
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut scopes: Vec<String> = Vec::new();
     let listed = params.scope_list.iter().flat_map(|s| s.split([' ', ',']));
     for scope in params
@@ -424,16 +441,16 @@ fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
         .split([' ', ','])
         .chain(listed)
     {
-        if scope.is_empty() || scopes.iter().any(|s| s == scope) {
+        if scope.is_empty() || !seen.insert(scope) {
             continue;
         }
         if scope.len() > 64 || !idp_provider_oidc::config::is_scope_token(scope) {
             return Err(bad(format!("{scope:?} is not a scope token")));
         }
+        if scopes.len() == MAX_EXTRA_SCOPES {
+            return Err(bad(format!("more than {MAX_EXTRA_SCOPES} scopes")));
+        }
         scopes.push(scope.to_string());
-    }
-    if scopes.len() > MAX_EXTRA_SCOPES {
-        return Err(bad(format!("more than {MAX_EXTRA_SCOPES} scopes")));
     }
     Ok(scopes)
 }
