@@ -72,7 +72,10 @@ impl ClientKey {
             Self::Opaque(token.to_string())
         } else {
             let digest = sha2::Sha256::digest(token.as_bytes());
-            Self::Opaque(format!("sha256:{}", data_encoding::HEXLOWER.encode(&digest[..16])))
+            Self::Opaque(format!(
+                "sha256:{}",
+                data_encoding::HEXLOWER.encode(&digest[..16])
+            ))
         }
     }
 }
@@ -252,8 +255,16 @@ mod tests {
         let key = |xff: &str| client_ip(&parts("10.0.0.2:5000", Some(xff)), &trusted).to_string();
         assert_ne!(key("garbage"), "10.0.0.2");
         assert_ne!(key("garbage"), key("rubbish"));
-        assert_eq!(key("1.2.3.4, garbage"), key("garbage"), "right-most untrusted counts");
-        assert_ne!(key("1.2.3.4:99999"), "10.0.0.2", "a port out of range is not an address");
+        assert_eq!(
+            key("1.2.3.4, garbage"),
+            key("garbage"),
+            "right-most untrusted counts"
+        );
+        assert_ne!(
+            key("1.2.3.4:99999"),
+            "10.0.0.2",
+            "a port out of range is not an address"
+        );
     }
 
     #[test]
@@ -263,13 +274,25 @@ mod tests {
             client_ip(&with_headers(peer, headers), &trusted).to_string()
         };
         let fwd = |v: &str| key("10.0.0.2:5000", &[("forwarded", v)]);
-        assert_eq!(fwd("for=192.0.2.60;proto=http;by=203.0.113.43"), "192.0.2.60");
+        assert_eq!(
+            fwd("for=192.0.2.60;proto=http;by=203.0.113.43"),
+            "192.0.2.60"
+        );
         assert_eq!(fwd("for=\"[2001:db8:cafe::17]:4711\""), "2001:db8:cafe::17");
         assert_eq!(fwd("for=\"192.0.2.60:8080\""), "192.0.2.60");
         assert_eq!(fwd("FOR=192.0.2.60"), "192.0.2.60");
-        assert_eq!(fwd("for=6.6.6.6, for=192.0.2.60, for=10.1.1.1"), "192.0.2.60");
         assert_eq!(
-            key("10.0.0.2:5000", &[("forwarded", "for=6.6.6.6"), ("forwarded", "for=192.0.2.61")]),
+            fwd("for=6.6.6.6, for=192.0.2.60, for=10.1.1.1"),
+            "192.0.2.60"
+        );
+        assert_eq!(
+            key(
+                "10.0.0.2:5000",
+                &[
+                    ("forwarded", "for=6.6.6.6"),
+                    ("forwarded", "for=192.0.2.61")
+                ]
+            ),
             "192.0.2.61",
             "several header lines form one list"
         );
@@ -279,7 +302,10 @@ mod tests {
         assert_ne!(fwd("for=unknown"), "10.0.0.2");
         assert_ne!(fwd("for=\"_hidden:_port\""), "10.0.0.2");
         // Not from an untrusted peer.
-        assert_eq!(key("203.0.113.9:1", &[("forwarded", "for=1.2.3.4")]), "203.0.113.9");
+        assert_eq!(
+            key("203.0.113.9:1", &[("forwarded", "for=1.2.3.4")]),
+            "203.0.113.9"
+        );
         // With both headers, X-Forwarded-For decides.
         assert_eq!(
             key(

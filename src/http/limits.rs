@@ -85,7 +85,14 @@ mod tests {
         assert!(is_valid_request_id(&[b'x'; 64]));
         assert!(!is_valid_request_id(&[b'x'; 65]));
         assert!(!is_valid_request_id(b""));
-        for bad in [&b"a b"[..], b"a\tb", b"a\"b", b"a;b", "\u{e9}".as_bytes(), b"a/b"] {
+        for bad in [
+            &b"a b"[..],
+            b"a\tb",
+            b"a\"b",
+            b"a;b",
+            "\u{e9}".as_bytes(),
+            b"a/b",
+        ] {
             assert!(!is_valid_request_id(bad), "{bad:?}");
         }
     }

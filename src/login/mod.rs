@@ -424,7 +424,9 @@ fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
         reason,
     };
     if params.scope_list.len() > MAX_SCOPE_ENTRIES {
-        return Err(bad(format!("more than {MAX_SCOPE_ENTRIES} `scopes[]` entries")));
+        return Err(bad(format!(
+            "more than {MAX_SCOPE_ENTRIES} `scopes[]` entries"
+        )));
     }
     let bytes = params.scopes.as_deref().map_or(0, str::len)
         + params.scope_list.iter().map(String::len).sum::<usize>();
@@ -478,7 +480,10 @@ mod tests {
         let began = Instant::now();
         let error = parse_scopes(&params).expect_err("too many scopes");
         let took = began.elapsed();
-        assert!(took < Duration::from_millis(50), "parse_scopes took {took:?}");
+        assert!(
+            took < Duration::from_millis(50),
+            "parse_scopes took {took:?}"
+        );
         assert!(error.to_string().contains("scopes"), "{error}");
     }
 
@@ -491,7 +496,10 @@ mod tests {
         let began = Instant::now();
         assert!(parse_scopes(&params).is_err());
         let took = began.elapsed();
-        assert!(took < Duration::from_millis(50), "parse_scopes took {took:?}");
+        assert!(
+            took < Duration::from_millis(50),
+            "parse_scopes took {took:?}"
+        );
     }
 
     #[test]

@@ -210,9 +210,17 @@ mod tests {
             .put(StateKey::of(new.state.expose()), new.transaction)
             .await
             .unwrap_err();
-        assert!(matches!(err, StoreError::OverBudget(b) if b == 2 * one), "{err}");
+        assert!(
+            matches!(err, StoreError::OverBudget(b) if b == 2 * one),
+            "{err}"
+        );
         // The budget is spent: even a short login is refused, though the count cap has room.
-        assert!(store.put(StateKey::of("x"), login(clock.as_ref()).transaction).await.is_err());
+        assert!(
+            store
+                .put(StateKey::of("x"), login(clock.as_ref()).transaction)
+                .await
+                .is_err()
+        );
         // Taking a login gives its bytes back.
         assert!(store.take(&keys[0]).await.expect("take").is_some());
         store.cache.run_pending_tasks().await;
@@ -225,7 +233,11 @@ mod tests {
 
     #[test]
     fn the_default_budget_follows_the_count_cap() {
-        let store = MemoryStore::new(Duration::from_secs(600), 100, Arc::new(ManualClock::default()));
+        let store = MemoryStore::new(
+            Duration::from_secs(600),
+            100,
+            Arc::new(ManualClock::default()),
+        );
         assert_eq!(store.budget, 100 * BUDGET_BYTES_PER_LOGIN);
     }
 }

@@ -126,13 +126,19 @@ async fn the_cap_on_open_logins_refuses_a_flood_at_the_failure_url() {
 
 /// The gateway's router in this process (no listener), for timing a handler's work without
 /// the network. The emulator and mock OP are returned so they live as long as the router.
-async fn in_process(options: Options) -> (axum::Router, appwrite_emulator::Emulator, mock_op::MockOp) {
-    let emulator = appwrite_emulator::Emulator::spawn(appwrite_emulator::EmulatorConfig::default()).await;
+async fn in_process(
+    options: Options,
+) -> (axum::Router, appwrite_emulator::Emulator, mock_op::MockOp) {
+    let emulator =
+        appwrite_emulator::Emulator::spawn(appwrite_emulator::EmulatorConfig::default()).await;
     let op = mock_op::MockOp::spawn(crate::helpers::mock_config()).await;
     let toml = crate::helpers::config_toml("http://127.0.0.1:9", &op.issuer(), &emulator, &options);
     let config = idp_bridge::config::Config::from_toml(&toml).expect("config");
-    let state = idp_bridge::startup::build_state(config, std::sync::Arc::new(idp_bridge::clock::SystemClock))
-        .expect("state");
+    let state = idp_bridge::startup::build_state(
+        config,
+        std::sync::Arc::new(idp_bridge::clock::SystemClock),
+    )
+    .expect("state");
     (idp_bridge::http::router(state), emulator, op)
 }
 
@@ -183,7 +189,11 @@ fn scope_flood_uri() -> String {
 async fn a_uri_at_hypers_limit_full_of_scopes_is_refused_in_under_50_ms() {
     let (router, _emulator, _op) = in_process(Options::mock()).await;
     let uri = scope_flood_uri();
-    assert!(uri.len() > 65_000 && uri.len() <= HYPER_MAX_URI, "{}", uri.len());
+    assert!(
+        uri.len() > 65_000 && uri.len() <= HYPER_MAX_URI,
+        "{}",
+        uri.len()
+    );
     // Warm-up with a small request so lazy initialisation is not counted.
     let _ = time_request(&router, get("/healthz")).await;
     let (status, body, took) = time_request(&router, get(&uri)).await;
@@ -222,13 +232,19 @@ async fn over_long_uris_get_414_and_over_long_parameters_400_naming_them() {
     let callback = format!("/v1/auth/corp/callback?state={}&code=c", "s".repeat(5000));
     let (status, body, _) = time_request(&router, get(&callback)).await;
     assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
-    assert!(body.contains("state") && body.contains("longer than"), "{body}");
+    assert!(
+        body.contains("state") && body.contains("longer than"),
+        "{body}"
+    );
 
     // Another parameter is named as such.
     let callback = format!("/v1/auth/corp/callback?state=s&code={}", "A".repeat(4100));
     let (status, body, _) = time_request(&router, get(&callback)).await;
     assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
-    assert!(body.contains("code") && body.contains("longer than"), "{body}");
+    assert!(
+        body.contains("code") && body.contains("longer than"),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -262,7 +278,10 @@ async fn the_byte_budget_of_open_logins_refuses_the_longest_urls_before_the_coun
     let refused = refused.unwrap_or_else(|| {
         panic!("{accepted} logins of about 4 KB each were all stored under a 20 KiB budget")
     });
-    assert!(accepted >= 1, "the budget holds at least one login of the longest URLs");
+    assert!(
+        accepted >= 1,
+        "the budget holds at least one login of the longest URLs"
+    );
     assert_eq!(
         crate::helpers::error_of(&refused)["type"],
         "login_capacity_exceeded"
@@ -290,8 +309,14 @@ async fn forwarded_for_entries_with_ports_are_clients_of_their_own() {
     })
     .await;
     // Same client, different source ports: one budget.
-    assert_eq!(start_with(&app, "x-forwarded-for", "203.0.113.1:5678").await, StatusCode::FOUND);
-    assert_eq!(start_with(&app, "x-forwarded-for", "203.0.113.1:5679").await, StatusCode::FOUND);
+    assert_eq!(
+        start_with(&app, "x-forwarded-for", "203.0.113.1:5678").await,
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        start_with(&app, "x-forwarded-for", "203.0.113.1:5679").await,
+        StatusCode::FOUND
+    );
     assert_eq!(
         start_with(&app, "x-forwarded-for", "203.0.113.1").await,
         StatusCode::TOO_MANY_REQUESTS
@@ -310,10 +335,20 @@ async fn forwarded_for_entries_with_ports_are_clients_of_their_own() {
     );
     // An unparsable right-most entry is a client of its own, not the proxy's shared bucket.
     for _ in 0..2 {
-        assert_eq!(start_with(&app, "x-forwarded-for", "garbage-a").await, StatusCode::FOUND);
+        assert_eq!(
+            start_with(&app, "x-forwarded-for", "garbage-a").await,
+            StatusCode::FOUND
+        );
     }
-    assert_eq!(start_with(&app, "x-forwarded-for", "garbage-b").await, StatusCode::FOUND);
-    assert_eq!(start_from(&app, None).await.status(), StatusCode::FOUND, "the proxy itself");
+    assert_eq!(
+        start_with(&app, "x-forwarded-for", "garbage-b").await,
+        StatusCode::FOUND
+    );
+    assert_eq!(
+        start_from(&app, None).await.status(),
+        StatusCode::FOUND,
+        "the proxy itself"
+    );
 }
 
 #[tokio::test]
@@ -326,7 +361,10 @@ async fn rfc7239_forwarded_is_believed_with_the_same_rules() {
     .await;
     let app = &app;
     let forwarded = move |v: &'static str| async move { start_with(app, "forwarded", v).await };
-    assert_eq!(forwarded("for=203.0.113.7;proto=https").await, StatusCode::FOUND);
+    assert_eq!(
+        forwarded("for=203.0.113.7;proto=https").await,
+        StatusCode::FOUND
+    );
     assert_eq!(
         forwarded("for=\"203.0.113.7:4711\"").await,
         StatusCode::TOO_MANY_REQUESTS,
@@ -337,7 +375,10 @@ async fn rfc7239_forwarded_is_believed_with_the_same_rules() {
         forwarded("for=198.51.100.9, for=203.0.113.7, for=10.1.2.3").await,
         StatusCode::TOO_MANY_REQUESTS
     );
-    assert_eq!(forwarded("for=\"[2001:db8:cafe::17]:4711\"").await, StatusCode::FOUND);
+    assert_eq!(
+        forwarded("for=\"[2001:db8:cafe::17]:4711\"").await,
+        StatusCode::FOUND
+    );
     assert_eq!(
         forwarded("For=\"[2001:db8:cafe::18]\"").await,
         StatusCode::TOO_MANY_REQUESTS,
@@ -346,9 +387,15 @@ async fn rfc7239_forwarded_is_believed_with_the_same_rules() {
     // Obfuscated identifiers are clients of their own; `unknown` is one shared client.
     assert_eq!(forwarded("for=_hidden1").await, StatusCode::FOUND);
     assert_eq!(forwarded("for=_hidden2").await, StatusCode::FOUND);
-    assert_eq!(forwarded("for=_hidden1").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        forwarded("for=_hidden1").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     assert_eq!(forwarded("for=unknown").await, StatusCode::FOUND);
-    assert_eq!(forwarded("for=unknown").await, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        forwarded("for=unknown").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
     // The proxy's own budget is untouched by all of this.
     assert_eq!(start_from(&app, None).await.status(), StatusCode::FOUND);
 }
@@ -360,7 +407,10 @@ async fn forwarded_from_an_untrusted_peer_is_ignored() {
         ..Options::mock()
     })
     .await;
-    assert_eq!(start_with(&app, "forwarded", "for=203.0.113.1").await, StatusCode::FOUND);
+    assert_eq!(
+        start_with(&app, "forwarded", "for=203.0.113.1").await,
+        StatusCode::FOUND
+    );
     assert_eq!(
         start_with(&app, "forwarded", "for=203.0.113.2").await,
         StatusCode::TOO_MANY_REQUESTS
@@ -427,7 +477,11 @@ async fn a_forged_request_id_is_replaced_in_the_log_and_the_response() {
             .get("x-request-id")
             .map(|v| v.as_bytes().to_vec())
             .unwrap_or_default();
-        assert_ne!(echoed, value.as_bytes(), "the forged id {value:?} was echoed");
+        assert_ne!(
+            echoed,
+            value.as_bytes(),
+            "the forged id {value:?} was echoed"
+        );
         let echoed = String::from_utf8(echoed).expect("ascii id");
         assert!(
             uuid::Uuid::parse_str(&echoed).is_ok(),
@@ -439,7 +493,10 @@ async fn a_forged_request_id_is_replaced_in_the_log_and_the_response() {
             "the log carries the fresh id {echoed}:\n{logged}"
         );
         if !value.is_empty() {
-            assert!(!logged.contains(value), "the forged id {value:?} reached the log:\n{logged}");
+            assert!(
+                !logged.contains(value),
+                "the forged id {value:?} reached the log:\n{logged}"
+            );
         }
     }
     // A well-formed id (1 to 64 of [A-Za-z0-9._-]) is kept, at both ends of the range.
@@ -455,6 +512,10 @@ async fn a_forged_request_id_is_replaced_in_the_log_and_the_response() {
         .await;
         assert_eq!(status, axum::http::StatusCode::OK);
         let logged = String::from_utf8_lossy(&logs.0.lock().expect("logs")).into_owned();
-        assert!(logged.contains(&format!("request_id={value} ")) || logged.contains(&format!("request_id={value}}}")), "{value} kept:\n{logged}");
+        assert!(
+            logged.contains(&format!("request_id={value} "))
+                || logged.contains(&format!("request_id={value}}}")),
+            "{value} kept:\n{logged}"
+        );
     }
 }

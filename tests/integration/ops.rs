@@ -33,7 +33,8 @@ async fn providers_health_and_readiness() {
     app.emulator.inject(Fault::Status(503), FaultScope::Always);
     // The verdict is cached for a few seconds (a flood of /readyz must not reach Appwrite):
     // the outage shows once it expires.
-    tokio::time::sleep(idp_bridge::http::ops::READY_CACHE + std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(idp_bridge::http::ops::READY_CACHE + std::time::Duration::from_millis(200))
+        .await;
     let ready = app.get(&format!("{}/readyz", app.gateway)).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = ready.json().await.expect("json");
@@ -75,9 +76,8 @@ async fn oversized_callback_bodies_get_413() {
 
 /// Fires `n` concurrent `/readyz` calls; returns their statuses.
 async fn readyz_burst(app: &TestApp, n: usize) -> Vec<StatusCode> {
-    let calls = (0..n).map(|_| async {
-        app.get(&format!("{}/readyz", app.gateway)).await.status()
-    });
+    let calls =
+        (0..n).map(|_| async { app.get(&format!("{}/readyz", app.gateway)).await.status() });
     futures::future::join_all(calls).await
 }
 
@@ -85,7 +85,10 @@ async fn readyz_burst(app: &TestApp, n: usize) -> Vec<StatusCode> {
 async fn a_burst_of_readyz_calls_makes_one_round_of_appwrite_calls() {
     let app = TestApp::spawn().await;
     let statuses = readyz_burst(&app, 50).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
     let calls = app.emulator.calls();
     assert!(
         calls.len() <= 1,
@@ -102,10 +105,15 @@ async fn a_failing_verdict_is_cached_too() {
     app.emulator.inject(Fault::Status(503), FaultScope::Always);
     let statuses = readyz_burst(&app, 50).await;
     assert!(
-        statuses.iter().all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
         "{statuses:?}"
     );
     // One round: the ping and its retries (at most three attempts).
     let calls = app.emulator.calls().len();
-    assert!((1..=3).contains(&calls), "50 concurrent /readyz made {calls} Appwrite calls");
+    assert!(
+        (1..=3).contains(&calls),
+        "50 concurrent /readyz made {calls} Appwrite calls"
+    );
 }
