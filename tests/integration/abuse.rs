@@ -397,7 +397,7 @@ async fn rfc7239_forwarded_is_believed_with_the_same_rules() {
         StatusCode::TOO_MANY_REQUESTS
     );
     // The proxy's own budget is untouched by all of this.
-    assert_eq!(start_from(&app, None).await.status(), StatusCode::FOUND);
+    assert_eq!(start_from(app, None).await.status(), StatusCode::FOUND);
 }
 
 #[tokio::test]
