@@ -5,8 +5,11 @@
 //! Runs the real gateway in this process against the in-process mock OP and Appwrite emulator,
 //! sends N `GET /v1/auth/corp/start` over loopback with 32 concurrent keep-alive connections,
 //! and prints the process's resident memory (VmRSS) before and after, for two caps: one above N
-//! (every login stored) and one below (the flood hits the cap). Not a timed assertion: it
-//! prints figures. `cargo bench --bench start_flood` (N from FLOOD_STARTS, default 100000).
+//! (every login stored) and one below (the flood hits the cap). A third run uses the longest
+//! success and failure URLs the allow-list accepts (2048 bytes each) at the default cap of
+//! 100 000, until the store's byte budget refuses: the memory a flood can pin at most. Not a
+//! timed assertion: it prints figures. `cargo bench --bench start_flood` (N from FLOOD_STARTS,
+//! default 100000; FLOOD_RUNS=long,cap,all picks runs, each best in its own process).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -33,7 +36,24 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-async fn flood(starts: usize, cap: u64) {
+/// A `start` query with success and failure URLs of exactly `len` bytes under the app prefix.
+fn start_query(len: Option<usize>) -> String {
+    let url = |page: &str| match len {
+        None => format!("{}{page}", common::APP),
+        Some(len) => {
+            let base = format!("{}{page}/", common::APP);
+            format!("{base}{}", "x".repeat(len - base.len()))
+        }
+    };
+    let encode = |u: String| url::form_urlencoded::byte_serialize(u.as_bytes()).collect::<String>();
+    format!(
+        "success={}&failure={}",
+        encode(url("ok")),
+        encode(url("fail"))
+    )
+}
+
+async fn flood(starts: usize, cap: u64, url_len: Option<usize>) {
     let op = MockOp::spawn(MockOpConfig::default()).await;
     let emulator = Emulator::spawn(EmulatorConfig::default()).await;
     let gateway = spawn_gateway(&op, &emulator, &["RS256"], cap).await;
@@ -43,8 +63,9 @@ async fn flood(starts: usize, cap: u64) {
         .build()
         .expect("client");
     let url = format!(
-        "{}/v1/auth/{PROVIDER}/start?success=http%3A%2F%2F127.0.0.1%3A3000%2Fapp%2Fok&failure=http%3A%2F%2F127.0.0.1%3A3000%2Fapp%2Ffail",
-        gateway.url
+        "{}/v1/auth/{PROVIDER}/start?{}",
+        gateway.url,
+        start_query(url_len)
     );
     // Warm up (discovery, connections), then measure.
     client.get(&url).send().await.expect("warm-up");
@@ -77,8 +98,9 @@ async fn flood(starts: usize, cap: u64) {
     let elapsed = began.elapsed();
     let after = rss_kib();
     let stored = stored.load(Ordering::Relaxed);
+    let urls = url_len.map_or("short URLs".to_string(), |n| format!("{n}-byte URLs"));
     println!(
-        "cap {cap:>7}: {starts} starts in {:.1} s ({:.0}/s); logins stored {stored}, refused {}; VmRSS {} MiB -> {} MiB (+{} MiB, {} bytes per stored login)",
+        "cap {cap:>7}, {urls}: {starts} starts in {:.1} s ({:.0}/s); logins stored {stored}, refused {}; VmRSS {} MiB -> {} MiB (+{} MiB, {} bytes per stored login)",
         elapsed.as_secs_f64(),
         starts as f64 / elapsed.as_secs_f64(),
         starts - stored,
@@ -101,8 +123,17 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    // Separate processes would isolate the two runs better; the cap run goes first so the
-    // uncapped run's growth is not hidden by memory the allocator already holds.
-    runtime.block_on(flood(starts, 10_000));
-    runtime.block_on(flood(starts, (starts as u64) * 2));
+    let runs = std::env::var("FLOOD_RUNS").unwrap_or_else(|_| "long,cap,all".into());
+    // Separate processes isolate the runs better (FLOOD_RUNS); in one process the smaller runs
+    // go first so a later run's growth is not hidden by memory the allocator already holds.
+    for run in runs.split(',') {
+        match run.trim() {
+            // The longest URLs the allow-list accepts, at the default cap: until the byte
+            // budget refuses.
+            "long" => runtime.block_on(flood(starts, 100_000, Some(2048))),
+            "cap" => runtime.block_on(flood(starts, 10_000, None)),
+            "all" => runtime.block_on(flood(starts, (starts as u64) * 2, None)),
+            other => eprintln!("unknown run {other:?} (long, cap, all)"),
+        }
+    }
 }

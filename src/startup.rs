@@ -151,6 +151,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         login: Arc::new(login),
         rate_limit: RateLimit::new(config.rate_limit.per_ip_per_minute).map(Arc::new),
         trusted_proxies: config.server.trusted_proxies.into(),
+        readiness: Arc::default(),
     })
 }
 

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
+use crate::http::ops::Readiness;
 use crate::http::rate_limit::RateLimit;
 use crate::login::Login;
 
@@ -16,4 +17,6 @@ pub struct AppState {
     pub rate_limit: Option<Arc<RateLimit>>,
     /// `[server].trusted_proxies`.
     pub trusted_proxies: Arc<[IpNet]>,
+    /// The cached `/readyz` verdict.
+    pub readiness: Arc<Readiness>,
 }

@@ -1,13 +1,16 @@
 //! The HTTP edge: routes (DESIGN.md section 2) and the layers every response passes through.
 //!
-//! Layers, outermost first: request id (set, then echoed back), trace span per request with
+//! Layers, outermost first: request id (an incoming one kept only if well-formed, see
+//! [`limits::drop_bad_request_id`]; set, then echoed back), trace span per request with
 //! the id, method and *path* only (queries carry codes and state, so they are never logged),
 //! security headers on every response (`Cache-Control: no-store`, `Referrer-Policy:
-//! no-referrer`, `X-Content-Type-Options: nosniff`), a time limit, a body limit (413).
+//! no-referrer`, `X-Content-Type-Options: nosniff`), URI and query-parameter limits (414/400,
+//! [`limits::uri_limits`]), a time limit, a body limit (413).
 
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod ops;
 pub mod rate_limit;
 
@@ -58,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
         .layer(
             ServiceBuilder::new()
+                .layer(axum::middleware::from_fn(limits::drop_bad_request_id))
                 .layer(SetRequestIdLayer::new(x_request_id.clone(), MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
@@ -85,6 +89,7 @@ pub fn router(state: AppState) -> Router {
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
                 ))
+                .layer(axum::middleware::from_fn(limits::uri_limits))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT)),

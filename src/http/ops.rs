@@ -1,5 +1,6 @@
 //! Operational routes: `/v1/providers`, `/healthz`, `/readyz`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
@@ -39,9 +40,49 @@ pub async fn healthz() -> impl IntoResponse {
     Json(json!({"status": "ok"}))
 }
 
+/// How long a `/readyz` verdict is reused. `/readyz` needs no authentication, so without this
+/// every call would reach Appwrite and every provider.
+pub const READY_CACHE: Duration = Duration::from_secs(5);
+
+/// The cached `/readyz` verdict: computed by one request at a time (moka's `get_with` runs one
+/// initialiser per key and lets concurrent callers wait for it), reused for [`READY_CACHE`],
+/// failures included (an outage is when a flood would hurt most).
+pub struct Readiness {
+    cache: moka::future::Cache<(), Arc<Verdict>>,
+}
+
+/// A `/readyz` answer.
+#[derive(Debug)]
+struct Verdict {
+    status: StatusCode,
+    body: Value,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self {
+            cache: moka::future::Cache::builder()
+                .max_capacity(1)
+                .time_to_live(READY_CACHE)
+                .build(),
+        }
+    }
+}
+
 /// `GET /readyz`: Appwrite reachable with a working key, the store working, every provider's
-/// metadata and keys loaded. 503 with the failing checks otherwise.
+/// metadata and keys loaded. 503 with the failing checks otherwise. At most one round of checks
+/// per [`READY_CACHE`].
 pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
+    let verdict = state
+        .readiness
+        .cache
+        .get_with((), async { Arc::new(check(&state).await) })
+        .await;
+    (verdict.status, Json(verdict.body.clone())).into_response()
+}
+
+/// One round of readiness checks.
+async fn check(state: &AppState) -> Verdict {
     let login = &state.login;
     let checks = async {
         let mut results = Map::new();
@@ -68,19 +109,22 @@ pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
         results
     };
     let Ok(results) = tokio::time::timeout(READY_TIMEOUT, checks).await else {
-        return ApiError::new("not_ready", 503, "readiness checks timed out").into_response();
+        tracing::warn!("readiness checks timed out");
+        let error = ApiError::new("not_ready", 503, "readiness checks timed out");
+        return Verdict {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            body: serde_json::to_value(&error.0).unwrap_or(Value::Null),
+        };
     };
     let ready = results.values().all(|v| v == "ok");
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(json!({"status": if ready { "ready" } else { "not_ready" }, "checks": results})),
-    )
-        .into_response()
+    Verdict {
+        status: if ready {
+            StatusCode::OK
+        } else {
+            StatusCode::SERVICE_UNAVAILABLE
+        },
+        body: json!({"status": if ready { "ready" } else { "not_ready" }, "checks": results}),
+    }
 }
 
 /// `"ok"` or `"failed"`: the reason goes to the log, not to whoever asks `/readyz`.

@@ -9,12 +9,12 @@ use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::ApiError;
-use super::extract::client_ip;
+use super::extract::{ClientKey, client_ip};
 use crate::state::AppState;
 
-/// The limiter: `per_minute` requests per client IP, with bursts up to the same number.
+/// The limiter: `per_minute` requests per client, with bursts up to the same number.
 pub struct RateLimit {
-    limiter: DefaultKeyedRateLimiter<IpAddr>,
+    limiter: DefaultKeyedRateLimiter<ClientKey>,
 }
 
 impl RateLimit {
@@ -32,8 +32,12 @@ impl RateLimit {
         self.limiter.shrink_to_fit();
     }
 
-    fn allow(&self, ip: IpAddr) -> bool {
-        self.limiter.check_key(&bucket(ip)).is_ok()
+    fn allow(&self, client: ClientKey) -> bool {
+        let key = match client {
+            ClientKey::Ip(ip) => ClientKey::Ip(bucket(ip)),
+            opaque @ ClientKey::Opaque(_) => opaque,
+        };
+        self.limiter.check_key(&key).is_ok()
     }
 }
 
@@ -54,7 +58,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     if let Some(limit) = &state.rate_limit {
         let (parts, body) = request.into_parts();
         let ip = client_ip(&parts, &state.trusted_proxies);
-        if !limit.allow(ip) {
+        if !limit.allow(ip.clone()) {
             // Debug, not warn: under attack this line would flood the log.
             tracing::debug!(client_ip = %ip, "rate limit exceeded");
             return ApiError::new(
@@ -89,7 +93,8 @@ mod tests {
         let limit = RateLimit::new(2).expect("on");
         let a: IpAddr = "203.0.113.1".parse().expect("ip");
         let b: IpAddr = "203.0.113.2".parse().expect("ip");
-        assert!(limit.allow(a) && limit.allow(a));
+        let (a, b) = (ClientKey::Ip(a), ClientKey::Ip(b));
+        assert!(limit.allow(a.clone()) && limit.allow(a.clone()));
         assert!(!limit.allow(a));
         assert!(limit.allow(b));
         assert!(RateLimit::new(0).is_none(), "0 turns limiting off");

@@ -153,7 +153,7 @@ impl LoginError {
                 500,
                 "The account service refused the request.",
             ),
-            Self::Store(StoreError::Full(_)) => PublicError::new(
+            Self::Store(StoreError::Full(_) | StoreError::OverBudget(_)) => PublicError::new(
                 "login_capacity_exceeded",
                 503,
                 "Too many logins are in progress. Try again later.",

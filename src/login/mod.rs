@@ -41,6 +41,10 @@ pub const LOGIN_BUDGET: Duration = Duration::from_secs(25);
 const MAX_LOGIN_HINT: usize = 256;
 /// Most extra scopes an app may ask for.
 const MAX_EXTRA_SCOPES: usize = 16;
+/// Most bytes of `scopes` and `scopes[]` together (16 scopes of 64 bytes with separators fit).
+const MAX_SCOPES_BYTES: usize = 2048;
+/// Most `scopes[]` entries (an SDK sends one per scope; duplicates are tolerated up to this).
+const MAX_SCOPE_ENTRIES: usize = 4 * MAX_EXTRA_SCOPES;
 
 /// The query of `GET /v1/auth/{provider}/start`. Unknown parameters are refused: a misspelt
 /// one would otherwise be silently ignored.
@@ -413,15 +417,30 @@ impl Login {
 }
 
 /// Extra scopes from `scopes=a b,c` and `scopes[]=a`: scope tokens only, at most
-/// [`MAX_EXTRA_SCOPES`].
+/// [`MAX_EXTRA_SCOPES`] distinct ones.
+///
+/// Work is linear in the input and bounded before it starts: at most [`MAX_SCOPES_BYTES`] of
+/// input in at most [`MAX_SCOPE_ENTRIES`] `scopes[]` entries, duplicates found with a hash set,
+/// and the 17th distinct scope stops the loop.
 ///
 /// # Errors
-/// Which scope is not a scope token, or that there are too many.
+/// Which scope is not a scope token, or that there are too many or too long.
 fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
     let bad = |reason: String| RedirectError::Malformed {
         param: "scopes",
         reason,
     };
+    if params.scope_list.len() > MAX_SCOPE_ENTRIES {
+        return Err(bad(format!(
+            "more than {MAX_SCOPE_ENTRIES} `scopes[]` entries"
+        )));
+    }
+    let bytes = params.scopes.as_deref().map_or(0, str::len)
+        + params.scope_list.iter().map(String::len).sum::<usize>();
+    if bytes > MAX_SCOPES_BYTES {
+        return Err(bad(format!("longer than {MAX_SCOPES_BYTES} bytes in all")));
+    }
+    let mut seen = std::collections::HashSet::new();
     let mut scopes: Vec<String> = Vec::new();
     let listed = params.scope_list.iter().flat_map(|s| s.split([' ', ',']));
     for scope in params
@@ -431,16 +450,16 @@ fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
         .split([' ', ','])
         .chain(listed)
     {
-        if scope.is_empty() || scopes.iter().any(|s| s == scope) {
+        if scope.is_empty() || !seen.insert(scope) {
             continue;
         }
         if scope.len() > 64 || !idp_provider_oidc::config::is_scope_token(scope) {
             return Err(bad(format!("{scope:?} is not a scope token")));
         }
+        if scopes.len() == MAX_EXTRA_SCOPES {
+            return Err(bad(format!("more than {MAX_EXTRA_SCOPES} scopes")));
+        }
         scopes.push(scope.to_string());
-    }
-    if scopes.len() > MAX_EXTRA_SCOPES {
-        return Err(bad(format!("more than {MAX_EXTRA_SCOPES} scopes")));
     }
     Ok(scopes)
 }
@@ -451,4 +470,65 @@ fn sanitize_error_code(code: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
         .take(64)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    fn thousands_of_distinct_scopes_are_refused_in_linear_time() {
+        let many: String = (0..8000).map(|i| format!("s{i} ")).collect();
+        let params = StartParams {
+            scopes: Some(many),
+            ..StartParams::default()
+        };
+        let began = Instant::now();
+        let error = parse_scopes(&params).expect_err("too many scopes");
+        let took = began.elapsed();
+        assert!(
+            took < Duration::from_millis(50),
+            "parse_scopes took {took:?}"
+        );
+        assert!(error.to_string().contains("scopes"), "{error}");
+    }
+
+    #[test]
+    fn thousands_of_listed_scopes_are_refused_in_linear_time() {
+        let params = StartParams {
+            scope_list: (0..8000).map(|i| format!("s{i}")).collect(),
+            ..StartParams::default()
+        };
+        let began = Instant::now();
+        assert!(parse_scopes(&params).is_err());
+        let took = began.elapsed();
+        assert!(
+            took < Duration::from_millis(50),
+            "parse_scopes took {took:?}"
+        );
+    }
+
+    #[test]
+    fn repeated_scopes_count_once() {
+        let params = StartParams {
+            scopes: Some("a b,a  c".into()),
+            scope_list: vec!["b".into(), "d,a".into()],
+            ..StartParams::default()
+        };
+        let scopes = parse_scopes(&params).expect("scopes");
+        assert_eq!(scopes, ["a", "b", "c", "d"]);
+        let sixteen: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
+        let params = StartParams {
+            scopes: Some(sixteen.join(" ")),
+            scope_list: sixteen.clone(),
+            ..StartParams::default()
+        };
+        assert_eq!(parse_scopes(&params).expect("16 scopes"), sixteen);
+        let params = StartParams {
+            scopes: Some(format!("{} s16", sixteen.join(" "))),
+            ..StartParams::default()
+        };
+        assert!(parse_scopes(&params).is_err(), "17 distinct scopes");
+    }
 }

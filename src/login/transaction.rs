@@ -37,6 +37,26 @@ pub struct LoginTransaction {
     pub created_at: SystemTime,
 }
 
+/// What one stored transaction costs beyond its strings: the struct, the key (64 hex
+/// characters in a `String`) and the cache's per-entry bookkeeping. Estimated from the measured
+/// resident memory per open login with short URLs (`benches/start_flood.rs`).
+pub const ENTRY_OVERHEAD_BYTES: u64 = 800;
+
+impl LoginTransaction {
+    /// The bytes this transaction holds in a store: its strings plus
+    /// [`ENTRY_OVERHEAD_BYTES`]. The URLs dominate: up to 2048 bytes each.
+    pub fn weight(&self) -> u64 {
+        let strings = self.provider.len()
+            + self.nonce.expose().len()
+            + self.pkce_verifier.expose().len()
+            + self.success.as_str().len()
+            + self.failure.as_str().len();
+        u64::try_from(strings)
+            .unwrap_or(u64::MAX)
+            .saturating_add(ENTRY_OVERHEAD_BYTES)
+    }
+}
+
 /// The store key of a transaction: hex SHA-256 of its `state`, so the store never holds a
 /// usable `state`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

@@ -11,59 +11,95 @@ use super::{StoreError, TransactionStore};
 use crate::clock::Clock;
 use crate::login::transaction::{LoginTransaction, StateKey};
 
+/// Byte budget of the memory store per allowed open login: the store holds at most
+/// `max_open_transactions` logins *and* at most that many times this many bytes (counted with
+/// [`LoginTransaction::weight`]). A login with typical URLs weighs under 1 KiB, so the count
+/// cap is what binds in normal use; with the longest URLs the budget admits fewer logins.
+pub const BUDGET_BYTES_PER_LOGIN: u64 = 2048;
+
 /// The memory store. One per process: logins must come back to the instance that started them.
 pub struct MemoryStore {
     cache: Cache<String, LoginTransaction>,
     /// Open logins: +1 on put, -1 when moka removes an entry for any reason. moka's own
     /// `entry_count` lags behind inserts, which would let a burst pass the cap.
     open: Arc<AtomicU64>,
+    /// Bytes of the open logins, by the same rule (+weight on put, -weight on removal).
+    bytes: Arc<AtomicU64>,
     ttl: Duration,
     cap: u64,
+    budget: u64,
     clock: Arc<dyn Clock>,
 }
 
 impl MemoryStore {
-    /// A store whose entries live `ttl`, holding at most `cap` open logins.
+    /// A store whose entries live `ttl`, holding at most `cap` open logins and at most
+    /// `cap` × [`BUDGET_BYTES_PER_LOGIN`] bytes of them.
     pub fn new(ttl: Duration, cap: u64, clock: Arc<dyn Clock>) -> Self {
+        Self::with_budget(ttl, cap, cap.saturating_mul(BUDGET_BYTES_PER_LOGIN), clock)
+    }
+
+    /// A store with an explicit byte budget.
+    pub fn with_budget(ttl: Duration, cap: u64, budget: u64, clock: Arc<dyn Clock>) -> Self {
         let open = Arc::new(AtomicU64::new(0));
-        let on_removal = open.clone();
+        let bytes = Arc::new(AtomicU64::new(0));
+        let (open_on_removal, bytes_on_removal) = (open.clone(), bytes.clone());
         Self {
-            // The explicit cap in `put` makes a flood fail loudly; moka's own capacity (a bit
+            // The explicit caps in `put` make a flood fail loudly; moka's own capacity (a bit
             // higher) is only a backstop and never evicts real logins in normal operation.
             cache: Cache::builder()
                 .time_to_live(ttl)
                 .max_capacity(cap.saturating_add(cap / 10))
-                .eviction_listener(move |_, _, _| {
-                    let _ = on_removal.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| {
-                        Some(n.saturating_sub(1))
-                    });
+                .eviction_listener(move |_, transaction: LoginTransaction, _| {
+                    release(&open_on_removal, 1);
+                    release(&bytes_on_removal, transaction.weight());
                 })
                 .build(),
             open,
+            bytes,
             ttl,
             cap,
+            budget,
             clock,
         }
     }
+
+    /// Reserves one slot and `weight` bytes atomically, so concurrent starts cannot overshoot
+    /// either bound.
+    fn reserve(&self, weight: u64) -> Result<(), StoreError> {
+        self.open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.cap).then_some(n + 1)
+            })
+            .map_err(|_| StoreError::Full(self.cap))?;
+        let budget = self.budget;
+        let bytes = self
+            .bytes
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                n.checked_add(weight).filter(|total| *total <= budget)
+            });
+        if bytes.is_err() {
+            release(&self.open, 1);
+            return Err(StoreError::OverBudget(budget));
+        }
+        Ok(())
+    }
+}
+
+/// Subtracts `amount` from a counter, never below zero.
+fn release(counter: &AtomicU64, amount: u64) {
+    let _ = counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+        Some(n.saturating_sub(amount))
+    });
 }
 
 #[async_trait]
 impl TransactionStore for MemoryStore {
     async fn put(&self, key: StateKey, transaction: LoginTransaction) -> Result<(), StoreError> {
-        // Reserve a slot atomically, so concurrent starts cannot overshoot the cap.
-        let reserve = || {
-            self.open
-                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                    (n < self.cap).then_some(n + 1)
-                })
-                .is_ok()
-        };
-        if !reserve() {
-            // Let moka expire what is due (its listener frees slots), then try once more.
+        let weight = transaction.weight();
+        if self.reserve(weight).is_err() {
+            // Let moka expire what is due (its listener frees slots and bytes), then try once more.
             self.cache.run_pending_tasks().await;
-            if !reserve() {
-                return Err(StoreError::Full(self.cap));
-            }
+            self.reserve(weight)?;
         }
         self.cache
             .insert(key.as_str().to_string(), transaction)
@@ -144,5 +180,64 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(err, StoreError::Full(3)));
+    }
+
+    fn long_login(clock: &dyn Clock) -> NewLogin {
+        let long = format!("http://127.0.0.1:3000/{}", "a".repeat(2000));
+        let target = AllowList::parse(&["http://127.0.0.1:3000/".to_string()])
+            .expect("list")
+            .check("success", Some(&long))
+            .expect("allowed");
+        NewLogin::generate("corp", target.clone(), target, clock.now())
+    }
+
+    #[tokio::test]
+    async fn the_byte_budget_refuses_and_frees() {
+        let clock = Arc::new(ManualClock::default());
+        let one = long_login(clock.as_ref()).transaction.weight();
+        assert!(one > 4000, "two 2 KB URLs: {one}");
+        // Room for two long logins by bytes, ten by count.
+        let store = MemoryStore::with_budget(Duration::from_secs(600), 10, 2 * one, clock.clone());
+        let mut keys = Vec::new();
+        for _ in 0..2 {
+            let new = long_login(clock.as_ref());
+            let key = StateKey::of(new.state.expose());
+            store.put(key.clone(), new.transaction).await.expect("put");
+            keys.push(key);
+        }
+        let new = long_login(clock.as_ref());
+        let err = store
+            .put(StateKey::of(new.state.expose()), new.transaction)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, StoreError::OverBudget(b) if b == 2 * one),
+            "{err}"
+        );
+        // The budget is spent: even a short login is refused, though the count cap has room.
+        assert!(
+            store
+                .put(StateKey::of("x"), login(clock.as_ref()).transaction)
+                .await
+                .is_err()
+        );
+        // Taking a login gives its bytes back.
+        assert!(store.take(&keys[0]).await.expect("take").is_some());
+        store.cache.run_pending_tasks().await;
+        let new = long_login(clock.as_ref());
+        store
+            .put(StateKey::of(new.state.expose()), new.transaction)
+            .await
+            .expect("room again");
+    }
+
+    #[test]
+    fn the_default_budget_follows_the_count_cap() {
+        let store = MemoryStore::new(
+            Duration::from_secs(600),
+            100,
+            Arc::new(ManualClock::default()),
+        );
+        assert_eq!(store.budget, 100 * BUDGET_BYTES_PER_LOGIN);
     }
 }

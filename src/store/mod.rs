@@ -16,6 +16,9 @@ pub enum StoreError {
     /// Too many logins are open; refuse new ones rather than exhaust memory.
     #[error("too many open logins ({0}); try again later")]
     Full(u64),
+    /// Open logins hold their byte budget; refuse new ones rather than exhaust memory.
+    #[error("open logins hold their budget of {0} bytes; try again later")]
+    OverBudget(u64),
     /// The backend is unreachable or failed.
     #[error("transaction store unavailable: {0}")]
     Unavailable(String),

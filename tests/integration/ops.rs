@@ -31,6 +31,10 @@ async fn providers_health_and_readiness() {
     assert_eq!(body["checks"]["provider:corp"], "ok");
 
     app.emulator.inject(Fault::Status(503), FaultScope::Always);
+    // The verdict is cached for a few seconds (a flood of /readyz must not reach Appwrite):
+    // the outage shows once it expires.
+    tokio::time::sleep(idp_bridge::http::ops::READY_CACHE + std::time::Duration::from_millis(200))
+        .await;
     let ready = app.get(&format!("{}/readyz", app.gateway)).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = ready.json().await.expect("json");
@@ -68,4 +72,48 @@ async fn oversized_callback_bodies_get_413() {
         .await
         .expect("post");
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// Fires `n` concurrent `/readyz` calls; returns their statuses.
+async fn readyz_burst(app: &TestApp, n: usize) -> Vec<StatusCode> {
+    let calls =
+        (0..n).map(|_| async { app.get(&format!("{}/readyz", app.gateway)).await.status() });
+    futures::future::join_all(calls).await
+}
+
+#[tokio::test]
+async fn a_burst_of_readyz_calls_makes_one_round_of_appwrite_calls() {
+    let app = TestApp::spawn().await;
+    let statuses = readyz_burst(&app, 50).await;
+    assert!(
+        statuses.iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
+    let calls = app.emulator.calls();
+    assert!(
+        calls.len() <= 1,
+        "50 concurrent /readyz made {} Appwrite calls: {:?}",
+        calls.len(),
+        calls.iter().map(|c| &c.path).collect::<Vec<_>>()
+    );
+}
+
+#[tokio::test]
+async fn a_failing_verdict_is_cached_too() {
+    // An outage is when a flood of /readyz would hurt Appwrite most.
+    let app = TestApp::spawn().await;
+    app.emulator.inject(Fault::Status(503), FaultScope::Always);
+    let statuses = readyz_burst(&app, 50).await;
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SERVICE_UNAVAILABLE),
+        "{statuses:?}"
+    );
+    // One round: the ping and its retries (at most three attempts).
+    let calls = app.emulator.calls().len();
+    assert!(
+        (1..=3).contains(&calls),
+        "50 concurrent /readyz made {calls} Appwrite calls"
+    );
 }
