@@ -11,11 +11,11 @@ pub struct User {
     /// Display name.
     #[serde(default)]
     pub name: String,
-    /// Email, lowercased by Appwrite; empty when none.
-    #[serde(default)]
+    /// Email, lowercased by Appwrite; empty when none. Required, like `phone`, `labels` and
+    /// `passwordUpdate`: a model without them would read as "no email, no phone, no password,
+    /// no labels", which is exactly what lets the gateway adopt or link a user (fail open).
     pub email: String,
     /// Phone number; empty when none.
-    #[serde(default)]
     pub phone: String,
     /// Whether Appwrite considers the email verified.
     #[serde(rename = "emailVerification", default)]
@@ -23,10 +23,9 @@ pub struct User {
     /// `false` when the user is blocked. Required: a user model without it is not trusted.
     pub status: bool,
     /// Labels; only a server key can write them.
-    #[serde(default)]
     pub labels: Vec<String>,
     /// When a password was last set; empty when the user never had one.
-    #[serde(rename = "passwordUpdate", default)]
+    #[serde(rename = "passwordUpdate")]
     pub password_update: String,
 }
 
@@ -60,4 +59,26 @@ pub struct Token {
     pub secret: idp_provider_api::Secret<String>,
     /// ISO 8601 expiry.
     pub expire: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_user_model_without_the_fields_that_decide_adoption_is_refused() {
+        let full = serde_json::json!({
+            "$id": "u1", "name": "", "email": "", "phone": "", "emailVerification": false,
+            "status": true, "labels": [], "passwordUpdate": ""
+        });
+        assert!(serde_json::from_value::<User>(full.clone()).is_ok());
+        for field in ["email", "phone", "labels", "passwordUpdate", "status"] {
+            let mut partial = full.clone();
+            partial.as_object_mut().expect("object").remove(field);
+            assert!(
+                serde_json::from_value::<User>(partial).is_err(),
+                "a user model without {field} must not read as empty"
+            );
+        }
+    }
 }

@@ -32,7 +32,8 @@ const NAME_MAX: usize = 128;
 /// 3. With `link_by_email` (and `trusted_for_email`): the one existing Appwrite user whose
 ///    *verified* email equals the provider's verified email, if no identity is linked to it yet;
 ///    the link is recorded on it.
-/// 4. Otherwise a new user with the derived id, the name and the verified email.
+/// 4. Otherwise a new user with the derived id, the name and the verified email (without the
+///    email when an Appwrite user who never proved that address holds it).
 ///
 /// With `trusted_for_email`, the user's email is then marked verified when it equals the
 /// provider's verified email (never the reverse).
@@ -40,7 +41,7 @@ const NAME_MAX: usize = 128;
 /// # Errors
 /// `EmailInvalid` for a malformed verified email, `UserIdConflict` when someone else created a
 /// user under the derived id (or two users carry the identity's link label), `UserEmailConflict`
-/// when the email belongs to another user that may not be linked, `UserBlocked` for a blocked
+/// when the email belongs to another user whose address is verified and who may not be linked, `UserBlocked` for a blocked
 /// user, `Appwrite` for any failed call.
 pub async fn resolve_user(
     appwrite: &AppwriteClient,
@@ -58,12 +59,14 @@ pub async fn resolve_user(
             None => {
                 let target = match &email {
                     Some(email) if policy.link_by_email && policy.trusted_for_email => {
-                        link_target(appwrite, email).await?
+                        link_target(appwrite, email)
+                            .await?
+                            .map(|user| (user, email))
                     }
                     _ => None,
                 };
                 match target {
-                    Some(user) => record_link(appwrite, user, &link).await?,
+                    Some((user, email)) => record_link(appwrite, &user, email, &link).await?,
                     None => create(appwrite, &id, identity, email.as_ref()).await?,
                 }
             }
@@ -144,16 +147,52 @@ async fn linked_user(
 }
 
 /// Records the email link of `user` to the identity, keeping every label the app set.
+///
+/// The user is read again right before the write (the list answer may be stale), and the
+/// answer of the write must hold exactly one link label: if another identity linked the same
+/// user at the same moment, this one takes its label back and is refused.
+///
+/// # Errors
+/// `UserEmailConflict` when the user may no longer be linked, `Appwrite` for a failed call.
 async fn record_link(
     appwrite: &AppwriteClient,
-    user: User,
+    user: &User,
+    email: &Email,
     link: &LinkLabel,
 ) -> Result<User, LoginError> {
+    let fresh = appwrite
+        .get_user(&user.id)
+        .await?
+        .filter(|fresh| link_state(fresh, email) == LinkState::Linkable)
+        .ok_or(LoginError::UserEmailConflict)?;
     tracing::info!(
-        user_id = user.id.as_str(),
+        user_id = fresh.id.as_str(),
         "linking the login to an existing Appwrite user by verified email"
     );
-    add_label(appwrite, user, link.as_str()).await
+    let updated = add_label(appwrite, fresh, link.as_str()).await?;
+    if updated
+        .labels
+        .iter()
+        .filter(|l| LinkLabel::is_link_label(l))
+        .count()
+        == 1
+    {
+        return Ok(updated);
+    }
+    tracing::warn!(
+        user_id = updated.id.as_str(),
+        "another identity linked this user at the same moment; taking the link back"
+    );
+    let without: Vec<String> = updated
+        .labels
+        .iter()
+        .filter(|l| *l != link.as_str())
+        .cloned()
+        .collect();
+    if let Err(error) = appwrite.set_labels(&updated.id, &without).await {
+        tracing::warn!(%error, "could not take the link label back");
+    }
+    Err(LoginError::UserEmailConflict)
 }
 
 /// Adds `label` to the user's labels. Appwrite's labels route replaces the whole set, so the set
@@ -172,44 +211,117 @@ async fn add_label(appwrite: &AppwriteClient, user: User, label: &str) -> Result
     }
 }
 
+/// Whether an existing Appwrite user holding the identity's verified email may be linked to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LinkState {
+    /// Its email is this one and verified in Appwrite, and no external identity owns it.
+    Linkable,
+    /// Its email is not verified in Appwrite: whoever registered it never proved the address
+    /// (anyone can register any address through the client API), so it is not the identity's
+    /// account, but it does not own the address either.
+    Unproven,
+    /// It belongs to an external identity (a derived id, the gateway's label, or a link label of
+    /// any identity), or its email is not this one: an address that changes hands, or that two
+    /// providers assert, must not move an account to a newcomer.
+    Owned,
+}
+
+fn link_state(user: &User, email: &Email) -> LinkState {
+    let owned = AppwriteUserId::is_derived(&user.id)
+        || user
+            .labels
+            .iter()
+            .any(|l| l == OWNER_LABEL || LinkLabel::is_link_label(l));
+    if owned || user.email != email.as_str() {
+        LinkState::Owned
+    } else if user.email_verification {
+        LinkState::Linkable
+    } else {
+        LinkState::Unproven
+    }
+}
+
 /// The existing user a first login may link to by `email`, if any.
 ///
 /// # Errors
-/// `UserEmailConflict` when users with that email exist but none may be linked: its email is not
-/// verified in Appwrite (it could have been registered by someone who does not own the address:
-/// linking would hand them the account), or it already belongs to an external identity (a
-/// derived id, the gateway's label, or a link label of any identity: an address that changes
-/// hands, or that two providers assert, must not move an account to a newcomer).
+/// `UserEmailConflict` when a user with that email belongs to an external identity, or when
+/// several users have it.
 async fn link_target(appwrite: &AppwriteClient, email: &Email) -> Result<Option<User>, LoginError> {
     let users = appwrite.list_users_by_email(email.as_str()).await?;
     match users.as_slice() {
         [] => Ok(None),
-        [user]
-            if user.email == email.as_str()
-                && user.email_verification
-                && !AppwriteUserId::is_derived(&user.id)
-                && !user
-                    .labels
-                    .iter()
-                    .any(|l| l == OWNER_LABEL || LinkLabel::is_link_label(l)) =>
-        {
-            Ok(Some(user.clone()))
-        }
+        [user] => match link_state(user, email) {
+            LinkState::Linkable => Ok(Some(user.clone())),
+            // Never linked; the create that follows deals with the unproven holder.
+            LinkState::Unproven => Ok(None),
+            LinkState::Owned => {
+                tracing::warn!("an Appwrite user has this email but belongs to another identity");
+                Err(LoginError::UserEmailConflict)
+            }
+        },
         _ => {
-            tracing::warn!(
-                "an Appwrite user has this email but may not be linked (unverified, or another identity's)"
-            );
+            tracing::warn!("several Appwrite users have this email");
             Err(LoginError::UserEmailConflict)
         }
     }
 }
 
+/// Creates the identity's user. When the verified email is held by an Appwrite user who never
+/// proved it (unverified, no external identity), the user is created without the email rather
+/// than refused: otherwise anyone could lock a person out before their first login just by
+/// registering their address through the client API.
 async fn create(
     appwrite: &AppwriteClient,
     id: &AppwriteUserId,
     identity: &Identity,
     email: Option<&Email>,
 ) -> Result<User, LoginError> {
+    match create_as(appwrite, id, identity, email).await? {
+        Created::User(user) => claim(appwrite, user, email).await,
+        Created::EmailTaken => {
+            let Some(email) = email else {
+                return Err(LoginError::UserEmailConflict);
+            };
+            let holders = appwrite.list_users_by_email(email.as_str()).await?;
+            match holders.as_slice() {
+                [holder] if link_state(holder, email) == LinkState::Unproven => {
+                    tracing::warn!(
+                        user_id = id.as_str(),
+                        holder = holder.id.as_str(),
+                        "the verified email is held by an Appwrite user who never proved it; creating the user without an email"
+                    );
+                    match create_as(appwrite, id, identity, None).await? {
+                        Created::User(user) => claim(appwrite, user, None).await,
+                        Created::EmailTaken => Err(LoginError::UserEmailConflict),
+                    }
+                }
+                _ => {
+                    tracing::warn!(
+                        user_id = id.as_str(),
+                        "email already belongs to another Appwrite user"
+                    );
+                    Err(LoginError::UserEmailConflict)
+                }
+            }
+        }
+    }
+}
+
+/// What a create with a given email came to.
+enum Created {
+    /// The user under the derived id: made now, or found after a 409 (a concurrent login, or
+    /// someone else: `claim` decides).
+    User(User),
+    /// 409, and no user has the id: the email (or phone) is taken.
+    EmailTaken,
+}
+
+async fn create_as(
+    appwrite: &AppwriteClient,
+    id: &AppwriteUserId,
+    identity: &Identity,
+    email: Option<&Email>,
+) -> Result<Created, LoginError> {
     let name = identity.name().map(|n| truncate(n, NAME_MAX));
     let new = NewUser {
         user_id: id.as_str(),
@@ -219,21 +331,11 @@ async fn create(
     };
     tracing::info!(user_id = id.as_str(), "creating Appwrite user");
     match appwrite.create_user(&new).await {
-        Ok(user) => claim(appwrite, user, email).await,
-        Err(e) if is_conflict(&e) => {
-            // Either a concurrent login created this very id first, someone squatted it, or the
-            // email is taken.
-            match appwrite.get_user(id.as_str()).await? {
-                Some(user) => claim(appwrite, user, email).await,
-                None => {
-                    tracing::warn!(
-                        user_id = id.as_str(),
-                        "email already belongs to another Appwrite user"
-                    );
-                    Err(LoginError::UserEmailConflict)
-                }
-            }
-        }
+        Ok(user) => Ok(Created::User(user)),
+        Err(e) if is_conflict(&e) => match appwrite.get_user(id.as_str()).await? {
+            Some(user) => Ok(Created::User(user)),
+            None => Ok(Created::EmailTaken),
+        },
         Err(e) => Err(e.into()),
     }
 }

@@ -21,6 +21,8 @@ pub const ID_KEY_MIN_BYTES: usize = 32;
 const ID_PREFIX: char = 'u';
 /// First character of a link label (an email link recorded on a user the gateway did not create).
 const LINK_PREFIX: char = 'l';
+/// Domain separation of link labels from user ids (no issuer is this string).
+const LINK_DOMAIN: &str = "idp-bridge link label";
 
 /// Appwrite's custom-id rule (`Utopia\Database\Validator\Key`): 1..=36 of `[A-Za-z0-9._-]`,
 /// not starting with `.`, `_` or `-`.
@@ -83,13 +85,16 @@ impl IdKey {
         Ok(BASE64.encode(&bytes))
     }
 
-    /// Lowercase base32 of HMAC-SHA256(key, issuer ‖ NUL ‖ subject), cut to 35 characters.
-    /// The NUL keeps (`a`, `bc`) and (`ab`, `c`) apart.
-    fn digest(&self, issuer: &str, subject: &str) -> String {
+    /// Lowercase base32 of HMAC-SHA256(key, parts joined by NUL), cut to 35 characters. The NUL
+    /// keeps (`a`, `bc`) and (`ab`, `c`) apart; issuers are URLs (or `hmac:{id}`) and hold none.
+    fn digest(&self, parts: &[&str]) -> String {
         let mut mac = hmac::Context::with_key(&self.0);
-        mac.update(issuer.as_bytes());
-        mac.update(&[0u8]);
-        mac.update(subject.as_bytes());
+        for (i, part) in parts.iter().enumerate() {
+            if i > 0 {
+                mac.update(&[0u8]);
+            }
+            mac.update(part.as_bytes());
+        }
         let mut encoded = BASE32_NOPAD
             .encode(mac.sign().as_ref())
             .to_ascii_lowercase();
@@ -97,15 +102,19 @@ impl IdKey {
         encoded
     }
 
-    /// The Appwrite user id of (issuer, subject).
+    /// The Appwrite user id of (issuer, subject): HMAC over issuer ‖ NUL ‖ subject.
     pub fn user_id(&self, issuer: &str, subject: &str) -> AppwriteUserId {
-        AppwriteUserId(format!("{ID_PREFIX}{}", self.digest(issuer, subject)))
+        AppwriteUserId(format!("{ID_PREFIX}{}", self.digest(&[issuer, subject])))
     }
 
     /// The label recording that an existing Appwrite user was linked by email to (issuer,
-    /// subject).
+    /// subject): HMAC over [`LINK_DOMAIN`] ‖ NUL ‖ issuer ‖ NUL ‖ subject, so that the label,
+    /// which the account's owner can read, does not give away the derived id.
     pub fn link_label(&self, issuer: &str, subject: &str) -> LinkLabel {
-        LinkLabel(format!("{LINK_PREFIX}{}", self.digest(issuer, subject)))
+        LinkLabel(format!(
+            "{LINK_PREFIX}{}",
+            self.digest(&[LINK_DOMAIN, issuer, subject])
+        ))
     }
 }
 
@@ -176,7 +185,11 @@ mod tests {
         let label = key.link_label("https://idp.example.com/", "alice");
         assert!(LinkLabel::is_link_label(label.as_str()));
         assert!(label.as_str().bytes().all(|b| b.is_ascii_alphanumeric()));
-        assert_eq!(label.as_str()[1..], a.as_str()[1..]);
+        assert_ne!(
+            label.as_str()[1..],
+            a.as_str()[1..],
+            "the label does not give away the id"
+        );
     }
 
     #[test]

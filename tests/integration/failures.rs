@@ -401,3 +401,51 @@ async fn an_unlabelled_user_with_a_foreign_email_or_a_phone_is_not_adopted() {
     }
     assert!(app.emulator.tokens().is_empty());
 }
+
+/// The attacker registers the victim's address first, through the client API, before the
+/// victim's first login: the victim still logs in (to a user of their own, without the
+/// address), and the attacker's account gets nothing.
+async fn registering_the_address_first_does_not_lock_out(squat: Squat) {
+    let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
+    let (route, body) = match squat {
+        Squat::Password => (
+            "account",
+            serde_json::json!({"userId": "unique()", "email": "alice@example.test", "password": "mallory-knows-this"}),
+        ),
+        _ => (
+            "account/tokens/email",
+            serde_json::json!({"userId": "unique()", "email": "alice@example.test"}),
+        ),
+    };
+    let created = reqwest::Client::new()
+        .post(format!("{}/{route}", app.emulator.endpoint()))
+        .header("X-Appwrite-Project", app.emulator.project())
+        .json(&body)
+        .send()
+        .await
+        .expect("client API call");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let tokens_before = app.emulator.tokens().len();
+    let landed = app.login("alice").await;
+    let user_id = param(&landed, "userId").unwrap_or_else(|| panic!("{squat:?}: {landed}"));
+    assert_eq!(user_id, app.user_id("alice").as_str());
+    let alice = app.emulator.user(&user_id).expect("alice");
+    assert_eq!(alice["email"], "", "{squat:?}: created without the address");
+    assert_eq!(app.emulator.users_count(), 2);
+    assert!(
+        app.emulator.tokens()[tokens_before..]
+            .iter()
+            .all(|t| t.user_id == user_id),
+        "{squat:?}: the gateway minted nothing for the attacker's account"
+    );
+}
+
+#[tokio::test]
+async fn registering_the_victims_address_with_a_password_does_not_lock_them_out() {
+    registering_the_address_first_does_not_lock_out(Squat::Password).await;
+}
+
+#[tokio::test]
+async fn registering_the_victims_address_by_email_token_does_not_lock_them_out() {
+    registering_the_address_first_does_not_lock_out(Squat::EmailToken).await;
+}

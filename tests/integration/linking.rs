@@ -127,13 +127,19 @@ async fn linking_keeps_the_labels_the_app_set() {
 #[tokio::test]
 async fn an_unverified_appwrite_email_is_never_taken_over() {
     // Someone registered the address in Appwrite without proving it: linking would hand the
-    // provider's user that account (pre-hijacking), or the reverse.
+    // provider's user that account (pre-hijacking), or the reverse. Alice gets a user of her
+    // own, without the address she could not claim, and the holder's account is untouched.
     let app = TestApp::spawn_with(linking()).await;
     seed(&app, NATIVE_ID, "alice@example.test", false);
     let landed = app.login("alice").await;
-    assert_eq!(without_query(&landed), FAILURE);
-    assert_eq!(error_of(&landed)["type"], "user_email_conflict");
-    assert!(app.emulator.tokens().is_empty());
+    let user_id = param(&landed, "userId").expect("alice gets her own user");
+    assert_eq!(user_id, app.user_id("alice").as_str());
+    assert_eq!(app.emulator.user(&user_id).expect("alice")["email"], "");
+    let holder = app.emulator.user(NATIVE_ID).expect("holder");
+    assert_eq!(holder["labels"], json!([]));
+    assert_eq!(holder["email"], "alice@example.test");
+    assert_eq!(holder["emailVerification"], false);
+    assert!(app.emulator.tokens().iter().all(|t| t.user_id != NATIVE_ID));
 }
 
 #[tokio::test]
