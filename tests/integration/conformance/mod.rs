@@ -1,4 +1,4 @@
-//! OpenID RP conformance and JWT attack cases (shared/research/rp-conformance.md sections 2 and
+//! OpenID RP conformance and JWT attack cases (docs/rp-conformance.md sections 2 and
 //! 4), each played by the scriptable `mock-op` against the real gateway: start, the provider's
 //! authorization, the real callback handler, Appwrite (the emulator).
 //!

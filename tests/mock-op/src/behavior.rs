@@ -2,7 +2,7 @@
 //!
 //! A [`Behavior`] stays in force until the next [`crate::MockOp::set_behavior`]
 //! call; `Behavior::default()` is a well-behaved OP. Each knob maps to rows of
-//! the RP conformance catalogue (`shared/research/rp-conformance.md` §2 and §4):
+//! the RP conformance catalogue (`docs/rp-conformance.md` §2 and §4):
 //!
 //! | Knob | Rows it plays |
 //! |---|---|

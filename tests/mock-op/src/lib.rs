@@ -10,7 +10,7 @@
 //!    [`MockOp::authorize`] (or `GET /authorize?login_hint=<sub>`);
 //! 3. negative tests, which script misbehaviour with [`Behavior`] and
 //!    [`MockOp::rotate_keys`] to play the misbehaving-OP rows of
-//!    `shared/research/rp-conformance.md`.
+//!    the RP conformance catalogue, `docs/rp-conformance.md`.
 //!
 //! # Example
 //! ```no_run
