@@ -253,9 +253,9 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<Arc<Share
         Operation::UsersUpdateLabels => on(filter, users::update_labels),
         Operation::AccountCreate => on(filter, account::create),
         Operation::AccountCreateSession => on(filter, account::create_session),
-        Operation::AccountCreateEmailToken => on(filter, tokens::email),
-        Operation::AccountCreateMagicUrlToken => on(filter, tokens::magic_url),
-        Operation::AccountCreatePhoneToken => on(filter, tokens::phone),
+        Operation::AccountCreateEmailToken => tokens::handler(tokens::Kind::Email, filter),
+        Operation::AccountCreateMagicUrlToken => tokens::handler(tokens::Kind::MagicUrl, filter),
+        Operation::AccountCreatePhoneToken => tokens::handler(tokens::Kind::Phone, filter),
     }
 }
 

@@ -16,6 +16,7 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, MethodRouter, on};
 use rand::Rng;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -40,9 +41,12 @@ const MAGIC_URL_LENGTH: usize = 64;
 
 /// Which address the account is found or created by, and how its secret looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
+pub(super) enum Kind {
+    /// `/account/tokens/email`: a 6-digit code by email.
     Email,
+    /// `/account/tokens/magic-url`: a 64-character link secret by email.
     MagicUrl,
+    /// `/account/tokens/phone`: a 6-digit code by SMS.
     Phone,
 }
 
@@ -75,52 +79,18 @@ impl Kind {
     }
 }
 
-/// `POST /v1/account/tokens/email`
-pub(super) async fn email(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    respond(create(
-        &shared,
-        &headers,
-        raw.as_deref(),
-        &body,
-        Kind::Email,
-    ))
-}
-
-/// `POST /v1/account/tokens/magic-url`
-pub(super) async fn magic_url(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    respond(create(
-        &shared,
-        &headers,
-        raw.as_deref(),
-        &body,
-        Kind::MagicUrl,
-    ))
-}
-
-/// `POST /v1/account/tokens/phone`
-pub(super) async fn phone(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    respond(create(
-        &shared,
-        &headers,
-        raw.as_deref(),
-        &body,
-        Kind::Phone,
-    ))
+/// The handler of one client token route (`email`, `magic-url` or `phone`), on the method
+/// the route table gives.
+pub(super) fn handler(kind: Kind, filter: MethodFilter) -> MethodRouter<Arc<Shared>> {
+    on(
+        filter,
+        move |State(shared): State<Arc<Shared>>,
+              headers: HeaderMap,
+              RawQuery(raw): RawQuery,
+              body: Bytes| async move {
+            respond(create(&shared, &headers, raw.as_deref(), &body, kind))
+        },
+    )
 }
 
 fn respond(result: Result<Value, AppwriteError>) -> Response {
