@@ -14,3 +14,4 @@ mod login;
 mod logs;
 mod ops;
 mod redirect_corpus;
+mod tls;
