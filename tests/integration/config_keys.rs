@@ -405,6 +405,7 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "max_open_transactions",
         "per_ip_per_minute",
         "format",
+        "extra_ca_file",
         "type",
         "display_name",
         "issuer",
