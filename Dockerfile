@@ -46,8 +46,16 @@ RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
 # ---------------------------------------------------------------- runtime ----
 FROM debian:bookworm-slim AS runtime
 
-# curl is for HEALTHCHECK; ca-certificates is not needed by the binary itself
-# (rustls with bundled webpki roots) but keeps the system trust store usable.
+# curl is for HEALTHCHECK. ca-certificates is the trust store the binary uses
+# for Appwrite and the providers (rustls reads /etc/ssl/certs/ca-certificates.crt;
+# the bundled Mozilla roots only if that store is empty). For a self-hosted
+# Appwrite or provider behind a company CA, either mount the CA's PEM file and
+# name it in [tls] extra_ca_file:
+#   docker run ... -v "$PWD/company-ca.pem:/etc/idp-bridge/company-ca.pem:ro" \
+#     -e IDP_BRIDGE_TLS__EXTRA_CA_FILE=/etc/idp-bridge/company-ca.pem idp-bridge
+# or add it to this image's store in a derived image:
+#   COPY company-ca.crt /usr/local/share/ca-certificates/
+#   RUN update-ca-certificates   (as root, before USER)
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates curl \

@@ -15,7 +15,7 @@ use std::time::Duration;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use idp_provider_api::url_rule::secure_url;
-use idp_provider_api::{ConfigProblem, ProviderInfo, Secret};
+use idp_provider_api::{ConfigProblem, OpenContext, OutboundTls, ProviderInfo, Secret};
 use ipnet::IpNet;
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -68,6 +68,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[tls]`: the CAs every outbound HTTPS connection (Appwrite, providers) trusts.
+    pub tls: OutboundTls,
     /// `[providers.*]`, opened, in id order.
     pub providers: Vec<ConfiguredProvider>,
 }
@@ -88,6 +90,7 @@ impl fmt::Debug for Config {
             .field("mapping", &self.mapping)
             .field("rate_limit", &self.rate_limit)
             .field("log", &self.log)
+            .field("tls", &self.tls)
             .field("providers", &providers)
             .finish()
     }
@@ -218,6 +221,8 @@ struct Raw {
     #[serde(default)]
     log: RawLog,
     #[serde(default)]
+    tls: RawTls,
+    #[serde(default)]
     providers: BTreeMap<String, Map<String, Value>>,
 }
 
@@ -328,6 +333,14 @@ struct RawLog {
     format: LogFormat,
 }
 
+/// `[tls]`: outbound HTTPS only (the gateway itself serves plain HTTP behind a proxy).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawTls {
+    /// A PEM bundle of extra CAs, relative paths from the config file's folder.
+    extra_ca_file: Option<String>,
+}
+
 // ---- loading ------------------------------------------------------------------------------
 
 impl Config {
@@ -376,7 +389,7 @@ impl Config {
                 return Err(ConfigError::Invalid(problems));
             }
         };
-        let config = validate(raw, &mut problems);
+        let config = validate(raw, base, &mut problems);
         match config {
             Some(config) if problems.is_empty() => Ok(config),
             _ => Err(ConfigError::Invalid(problems)),
@@ -461,8 +474,20 @@ fn resolve_secret_files(
     }
 }
 
-fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
+fn validate(raw: Raw, base: &Path, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
     let mut p = |key: &str, reason: String| problems.push(ConfigProblem::new(key, reason));
+
+    let extra_ca_file = raw.tls.extra_ca_file.as_deref().map(|file| base.join(file));
+    let tls = OutboundTls::new(extra_ca_file.as_deref())
+        .map_err(|e| {
+            let key = if extra_ca_file.is_some() {
+                "tls.extra_ca_file"
+            } else {
+                "tls"
+            };
+            p(key, e.to_string());
+        })
+        .ok();
 
     let listen = raw
         .server
@@ -629,8 +654,13 @@ fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
             "configure at least one provider, e.g. [providers.corp] with type = \"oidc\"".into(),
         );
     }
+    // With a bad extra_ca_file, providers are still checked (against the system roots alone).
+    let context = tls.clone().or_else(|| OutboundTls::new(None).ok());
     for (id, table) in raw.providers {
-        match registry::open(&id, table) {
+        let Some(context) = context.clone().map(OpenContext::new) else {
+            break;
+        };
+        match registry::open(&id, table, &context) {
             Ok(provider) => providers.push(provider),
             Err(found) => problems.extend(found),
         }
@@ -668,6 +698,7 @@ fn validate(raw: Raw, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
         log: LogConfig {
             format: raw.log.format,
         },
+        tls: tls?,
         providers,
     })
 }

@@ -3,13 +3,14 @@
 
 use std::sync::Arc;
 
-use idp_provider_api::{ConfigProblem, OpenError, Provider, ProviderInfo};
+use idp_provider_api::{ConfigProblem, OpenContext, OpenError, Provider, ProviderInfo};
 use serde_json::{Map, Value};
 
 use crate::login::policy::{ConfiguredProvider, ProviderPolicy};
 
-/// Opens a provider from its `[providers.<id>]` table (minus the keys the gateway owns).
-pub type OpenFn = fn(ProviderInfo, Value) -> Result<Arc<dyn Provider>, OpenError>;
+/// Opens a provider from its `[providers.<id>]` table (minus the keys the gateway owns) and the
+/// settings shared by every provider (the outbound TLS roots).
+pub type OpenFn = fn(ProviderInfo, Value, &OpenContext) -> Result<Arc<dyn Provider>, OpenError>;
 
 /// Every provider type this build knows.
 pub const PROVIDERS: &[(&str, OpenFn)] = &[(idp_provider_oidc::KIND, idp_provider_oidc::open)];
@@ -28,6 +29,7 @@ const MAX_ID_LEN: usize = 32;
 pub fn open(
     id: &str,
     mut table: Map<String, Value>,
+    context: &OpenContext,
 ) -> Result<ConfiguredProvider, Vec<ConfigProblem>> {
     let key = |k: &str| format!("providers.{id}.{k}");
     let mut problems = Vec::new();
@@ -93,7 +95,7 @@ pub fn open(
         kind,
         display_name,
     };
-    match open(info, Value::Object(table)) {
+    match open(info, Value::Object(table), context) {
         Ok(provider) if problems.is_empty() => Ok(ConfiguredProvider { provider, policy }),
         Ok(_) => Err(problems),
         Err(e) => {

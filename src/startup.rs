@@ -121,7 +121,9 @@ impl Application {
 /// # Errors
 /// When the Appwrite client cannot be built.
 pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
-    let appwrite = AppwriteClient::new(&config.appwrite)?;
+    let (base_roots, extra_roots) = config.tls.root_counts();
+    tracing::info!(source = ?config.tls.source(), base_roots, extra_roots, "outbound TLS trust roots");
+    let appwrite = AppwriteClient::new(&config.appwrite, &config.tls)?;
     let store = match config.store.backend {
         // Config validation refuses other backends in this version.
         StoreBackend::Memory | StoreBackend::Redis => Arc::new(MemoryStore::new(

@@ -14,7 +14,7 @@ pub mod users;
 
 use std::time::Duration;
 
-use idp_provider_api::Secret;
+use idp_provider_api::{OutboundTls, Secret};
 use reqwest::{Method, RequestBuilder};
 use serde::de::DeserializeOwned;
 use url::Url;
@@ -51,15 +51,13 @@ pub struct AppwriteClient {
 }
 
 impl AppwriteClient {
-    /// Builds the client from `[appwrite]`.
+    /// Builds the client from `[appwrite]`, trusting the CAs of `tls` (`[tls]`).
     ///
     /// # Errors
     /// When the TLS backend cannot be initialised.
-    pub fn new(config: &AppwriteConfig) -> Result<Self, AppwriteError> {
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
+    pub fn new(config: &AppwriteConfig, tls: &OutboundTls) -> Result<Self, AppwriteError> {
+        let http = tls
+            .client_builder(config.timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .user_agent(concat!("idp-bridge/", env!("CARGO_PKG_VERSION")))
             .build()

@@ -427,6 +427,7 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "id_key",
         "id_key_file",
         "format",
+        "extra_ca_file",
         "type",
         "display_name",
         "issuer",

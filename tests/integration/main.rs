@@ -15,3 +15,4 @@ mod logs;
 mod ops;
 mod redirect_corpus;
 mod scripts;
+mod tls;

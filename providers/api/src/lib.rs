@@ -11,10 +11,12 @@
 //! - [`error`]: `ProviderError` and `Rejection`, which the edge tells apart.
 //! - [`secret`]: `Secret<T>`, a value that never prints.
 //! - [`url_rule`]: the https-or-loopback rule for configured URLs.
+//! - [`outbound`]: the trusted CAs and the one builder of outbound HTTP clients.
 
 pub mod error;
 pub mod flow;
 pub mod identity;
+pub mod outbound;
 pub mod secret;
 pub mod url_rule;
 
@@ -23,4 +25,21 @@ pub use flow::{
     AssertionFlow, AuthorizationRequest, CallbackInput, Provider, ProviderInfo, RedirectFlow,
 };
 pub use identity::Identity;
+pub use outbound::{OutboundTls, TlsError};
 pub use secret::Secret;
+
+/// What the gateway hands every provider's `open` besides its own `[providers.<id>]` table:
+/// settings that are the same for all providers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OpenContext {
+    /// The TLS settings every outbound HTTP client must use (`[tls]`).
+    pub tls: OutboundTls,
+}
+
+impl OpenContext {
+    /// A context with these TLS settings.
+    pub fn new(tls: OutboundTls) -> Self {
+        Self { tls }
+    }
+}

@@ -2,20 +2,21 @@
 
 use std::time::Duration;
 
-use idp_provider_api::ProviderError;
+use idp_provider_api::{OutboundTls, ProviderError};
 use serde::de::DeserializeOwned;
 use url::Url;
 
 /// Largest discovery or JWKS document accepted; anything bigger is an attack or a mistake.
 const MAX_DOCUMENT_BYTES: usize = 512 * 1024;
 
-/// One client per provider: rustls, redirects off (a redirect from the token endpoint or the
-/// JWKS URL could point anywhere: SSRF), a timeout on every request.
-pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ProviderError> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(timeout)
-        .connect_timeout(timeout)
+/// One client per provider, from the gateway's shared builder: the configured trust roots
+/// (`[tls]`), redirects off (a redirect from the token endpoint or the JWKS URL could point
+/// anywhere: SSRF), a timeout on every request.
+pub(crate) fn client(
+    timeout: Duration,
+    tls: &OutboundTls,
+) -> Result<reqwest::Client, ProviderError> {
+    tls.client_builder(timeout)
         .user_agent(concat!("idp-bridge/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| ProviderError::Misconfigured(format!("cannot build the HTTP client: {e}")))

@@ -25,8 +25,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use idp_provider_api::{
-    AuthorizationRequest, CallbackInput, ConfigProblem, Identity, OpenError, Provider,
-    ProviderError, ProviderInfo, RedirectFlow, Secret,
+    AuthorizationRequest, CallbackInput, ConfigProblem, Identity, OpenContext, OpenError,
+    OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow, Secret,
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
@@ -60,19 +60,43 @@ struct Endpoints {
 }
 
 /// Opens an `oidc` provider: checks the configuration offline (no network), so `check-config`
-/// can run it. Discovery and keys load on first use and in `ready()`.
+/// can run it. Discovery and keys load on first use and in `ready()`. Its HTTP client trusts
+/// the CAs of `context.tls`.
 ///
 /// # Errors
 /// Every configuration problem, each naming its `providers.<id>.<key>`.
-pub fn open(info: ProviderInfo, config: Value) -> Result<Arc<dyn Provider>, OpenError> {
-    Ok(open_oidc(info, config)?)
+pub fn open(
+    info: ProviderInfo,
+    config: Value,
+    context: &OpenContext,
+) -> Result<Arc<dyn Provider>, OpenError> {
+    Ok(open_oidc_with(info, config, context)?)
 }
 
-/// As [`open`], returning the concrete type (for crates that build on it, and benchmarks).
+/// As [`open`] with the system's trust roots and no extra CA, returning the concrete type (for
+/// crates that build on it, tests and benchmarks).
 ///
 /// # Errors
 /// As [`open`].
 pub fn open_oidc(info: ProviderInfo, config: Value) -> Result<Arc<OidcProvider>, OpenError> {
+    let tls = OutboundTls::new(None).map_err(|e| OpenError {
+        problems: vec![ConfigProblem::new(
+            format!("providers.{}", info.id),
+            e.to_string(),
+        )],
+    })?;
+    open_oidc_with(info, config, &OpenContext::new(tls))
+}
+
+/// As [`open`], returning the concrete type.
+///
+/// # Errors
+/// As [`open`].
+pub fn open_oidc_with(
+    info: ProviderInfo,
+    config: Value,
+    context: &OpenContext,
+) -> Result<Arc<OidcProvider>, OpenError> {
     let prefix = format!("providers.{}", info.id);
     let config: Config = serde_path_to_error::deserialize(config).map_err(|e| {
         let path = e.path().to_string();
@@ -87,7 +111,7 @@ pub fn open_oidc(info: ProviderInfo, config: Value) -> Result<Arc<OidcProvider>,
     })?;
     let checked = config.check(&info.id)?;
     let timeout = Duration::from_millis(config.timeout_ms);
-    let http = http::client(timeout).map_err(|e| OpenError {
+    let http = http::client(timeout, &context.tls).map_err(|e| OpenError {
         problems: vec![ConfigProblem::new(prefix.clone(), e.to_string())],
     })?;
     let client_secret = config
