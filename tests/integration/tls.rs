@@ -12,6 +12,7 @@ use axum::Json;
 use axum::routing::get;
 use idp_bridge::clock::SystemClock;
 use idp_bridge::config::Config;
+use idp_bridge::login::user_id::IdKey;
 use idp_bridge::startup::Application;
 use mock_op::MockOp;
 use reqwest::StatusCode;
@@ -191,6 +192,9 @@ timeout_ms = 2000
 [redirect]
 allowed = ["{APP}"]
 
+[mapping]
+id_key = "{id_key}"
+
 {tls_section}
 
 [providers.{PROVIDER}]
@@ -203,6 +207,7 @@ client_secret = "{CLIENT_SECRET}"
             provider = self.provider_front.addr.port(),
             project = self.emulator.project(),
             api_key = self.emulator.api_key(),
+            id_key = IdKey::generate().expect("random id key"),
         )
     }
 }
