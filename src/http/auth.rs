@@ -31,8 +31,9 @@ pub async fn callback(
     State(state): State<AppState>,
     Path(provider): Path<String>,
     cookies: CookieJar,
-    CallbackForm(params): CallbackForm<CallbackParams>,
+    CallbackForm(pairs): CallbackForm<Vec<(String, String)>>,
 ) -> Response {
+    let params = CallbackParams::new(pairs);
     match state.login.callback(&provider, params, &cookies).await {
         Ok((Finished::Success { location, user_id }, removal)) => {
             tracing::info!(provider, user_id, "login succeeded; token minted");

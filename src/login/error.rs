@@ -12,9 +12,6 @@ use crate::store::StoreError;
 /// A failed login after the transaction was found: the browser goes to the failure URL.
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    /// The provider answered the authorization request with an error (`access_denied`...).
-    #[error("the provider returned error {0:?}")]
-    ProviderReturnedError(String),
     /// The provider flow failed (bad token, unreachable provider...).
     #[error(transparent)]
     Provider(#[from] ProviderError),
@@ -29,9 +26,6 @@ pub enum LoginError {
         /// Provider of the callback URL.
         called: String,
     },
-    /// The callback has no code and no error.
-    #[error("the callback carries neither code nor error")]
-    MissingCode,
     /// The provider vouches for an email that is not a valid plain address.
     #[error(transparent)]
     EmailInvalid(#[from] crate::login::email::EmailError),
@@ -87,13 +81,11 @@ impl LoginError {
     /// What the failure URL receives.
     pub fn public(&self) -> PublicError {
         match self {
-            Self::ProviderReturnedError(_) | Self::Provider(ProviderError::Denied(_)) => {
-                PublicError::new(
-                    "provider_access_denied",
-                    401,
-                    "The identity provider did not grant the login.",
-                )
-            }
+            Self::Provider(ProviderError::Denied(_)) => PublicError::new(
+                "provider_access_denied",
+                401,
+                "The identity provider did not grant the login.",
+            ),
             Self::Provider(ProviderError::Rejected(r)) => PublicError::new(
                 r.reason,
                 401,
@@ -103,6 +95,11 @@ impl LoginError {
                 "provider_unavailable",
                 503,
                 "The identity provider cannot be reached. Try again later.",
+            ),
+            Self::Provider(ProviderError::InvalidRequest { .. }) => PublicError::new(
+                "login_callback_invalid",
+                400,
+                "The identity provider's answer is incomplete.",
             ),
             Self::Provider(_) => PublicError::new(
                 "provider_misconfigured",
@@ -118,11 +115,6 @@ impl LoginError {
                 "login_provider_mismatch",
                 400,
                 "The login came back from another provider.",
-            ),
-            Self::MissingCode => PublicError::new(
-                "login_callback_invalid",
-                400,
-                "The identity provider's answer is incomplete.",
             ),
             Self::UserEmailConflict => PublicError::new(
                 "user_email_conflict",

@@ -13,7 +13,7 @@ use idp_provider_api::Identity;
 use crate::appwrite::{AppwriteClient, AppwriteError, AppwriteErrorType, NewUser, User};
 use crate::login::LoginError;
 use crate::login::email::Email;
-use crate::login::policy::ProviderPolicy;
+use crate::login::policy::{Admission, ProviderPolicy};
 pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel, is_valid_appwrite_id};
 
 /// The label marking a user this gateway created for an external identity. Only a server key
@@ -39,17 +39,18 @@ const NAME_MAX: usize = 128;
 /// provider's verified email (never the reverse).
 ///
 /// # Errors
-/// `EmailInvalid` for a malformed verified email, `UserIdConflict` when someone else created a
+/// `UserIdConflict` when someone else created a
 /// user under the derived id (or two users carry the identity's link label), `UserEmailConflict`
 /// when the email belongs to another user whose address is verified and who may not be linked, `UserBlocked` for a blocked
 /// user, `Appwrite` for any failed call.
 pub async fn resolve_user(
     appwrite: &AppwriteClient,
     identity: &Identity,
+    admission: &Admission,
     policy: ProviderPolicy,
     key: &IdKey,
 ) -> Result<User, LoginError> {
-    let email = policy.verified_email(identity)?;
+    let email = admission.email.clone();
     let id = key.user_id(identity.issuer(), identity.subject());
     let link = key.link_label(identity.issuer(), identity.subject());
     let user = match appwrite.get_user(id.as_str()).await? {

@@ -1,6 +1,7 @@
 //! The login pipeline: start a redirect login; on callback, take the transaction, check the
-//! binding, let the provider verify, map the identity to an Appwrite user, mint a token and
-//! build the redirect. Knows no provider: it sees only the `Provider` traits and `Identity`.
+//! binding, let the provider read its answer and verify it into an `Identity`, then [`mint`]
+//! (policy, Appwrite user, token) and build the redirect. Knows no provider: it sees only the
+//! `Provider` traits, the provider's opaque `LoginData`, and `Identity`.
 //!
 //! Every path that is not a complete success ends without a minted token: the token is minted
 //! last, after every check. The one check after minting is of what Appwrite minted (user and
@@ -9,6 +10,7 @@
 pub mod email;
 pub mod error;
 pub mod mapping;
+mod mint;
 pub mod policy;
 pub mod redirect;
 pub mod transaction;
@@ -20,7 +22,8 @@ use std::time::Duration;
 
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
-use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, ProviderError, Secret};
+pub use idp_provider_api::CallbackParams;
+use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, ProviderError};
 use policy::ConfiguredProvider;
 use serde::Deserialize;
 use url::Url;
@@ -31,7 +34,7 @@ use crate::config::{RedirectConfig, TokenConfig};
 use crate::store::{StoreError, TransactionStore};
 pub use error::{LoginError, PublicError};
 use redirect::{RedirectError, RedirectTarget};
-use transaction::{Binding, NewLogin, StateKey};
+use transaction::{Binding, LoginTransaction, StateKey};
 
 /// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP
 /// layer's own limit, so a slow upstream still ends at the failure URL rather than in a bare 408.
@@ -39,6 +42,8 @@ pub const LOGIN_BUDGET: Duration = Duration::from_secs(25);
 
 /// Longest `login_hint` passed through to the provider.
 const MAX_LOGIN_HINT: usize = 256;
+/// Longest scope an app may ask for (its syntax is the provider's to check).
+const MAX_SCOPE_LEN: usize = 64;
 /// Most extra scopes an app may ask for.
 const MAX_EXTRA_SCOPES: usize = 16;
 /// Most bytes of `scopes` and `scopes[]` together (16 scopes of 64 bytes with separators fit).
@@ -62,19 +67,6 @@ pub struct StartParams {
     pub scope_list: Vec<String>,
     /// Passed to the provider.
     pub login_hint: Option<String>,
-}
-
-/// What the provider sent back to `callback` (query or form).
-#[derive(Debug, Default, Deserialize)]
-pub struct CallbackParams {
-    /// The `state` we issued.
-    pub state: Option<Secret<String>>,
-    /// The authorization code.
-    pub code: Option<Secret<String>>,
-    /// An OAuth error code instead of a code.
-    pub error: Option<String>,
-    /// RFC 9207 issuer of the response.
-    pub iss: Option<String>,
 }
 
 /// A started login: where to send the browser and the binding cookie to set. No `Debug`: the
@@ -274,31 +266,38 @@ impl Login {
                 ),
             }));
         }
-        let new = NewLogin::generate(
-            provider_id,
-            success.clone(),
-            failure.clone(),
-            self.clock.now(),
-        );
+        let state = transaction::new_state();
         let redirect_uri = self.callback_url(provider_id);
-        let location = flow
+        let authorization = flow
             .authorization_url(AuthorizationRequest {
                 redirect_uri: &redirect_uri,
-                state: &new.state,
-                nonce: &new.transaction.nonce,
-                pkce_challenge: &new.pkce_challenge,
+                state: &state,
                 extra_scopes: &extra_scopes,
                 login_hint,
             })
             .await
-            .map_err(|e| fail(e.into()))?;
-        let key = StateKey::of(new.state.expose());
+            .map_err(|e| match e {
+                // The app asked for something the provider cannot express: its mistake, a 400
+                // page, as for a bad URL.
+                ProviderError::InvalidRequest { param, reason } => {
+                    StartError::Redirect(RedirectError::Malformed { param, reason })
+                }
+                e => fail(e.into()),
+            })?;
+        let key = StateKey::of(state.expose());
+        let transaction = LoginTransaction {
+            provider: provider_id.to_string(),
+            data: authorization.data,
+            success,
+            failure: failure.clone(),
+            created_at: self.clock.now(),
+        };
         self.store
-            .put(key.clone(), new.transaction)
+            .put(key.clone(), transaction)
             .await
             .map_err(|e| fail(e.into()))?;
         Ok(Started {
-            location,
+            location: authorization.url,
             cookie: self.binding.cookie(&key, self.transaction_ttl),
         })
     }
@@ -317,7 +316,7 @@ impl Login {
         let provider = self
             .provider(provider_id)
             .ok_or_else(|| CallbackError::UnknownProvider(provider_id.into()))?;
-        let state = params.state.as_ref().ok_or(CallbackError::MissingState)?;
+        let state = params.single("state").ok_or(CallbackError::MissingState)?;
         let key = StateKey::of(state.expose());
         // Taken before any other check: whatever happens next, this state is spent.
         let transaction = self
@@ -346,7 +345,7 @@ impl Login {
         configured: &ConfiguredProvider,
         provider_id: &str,
         key: &StateKey,
-        transaction: transaction::LoginTransaction,
+        transaction: LoginTransaction,
         params: CallbackParams,
         cookies: &CookieJar,
     ) -> Result<(Url, String), LoginError> {
@@ -359,12 +358,6 @@ impl Login {
         if !self.binding.verify(key, cookies) {
             return Err(LoginError::BindingInvalid);
         }
-        if let Some(error) = params.error {
-            return Err(LoginError::ProviderReturnedError(sanitize_error_code(
-                &error,
-            )));
-        }
-        let code = params.code.ok_or(LoginError::MissingCode)?;
         let flow = configured.provider.redirect().ok_or_else(|| {
             LoginError::Provider(ProviderError::Misconfigured(
                 "the provider has no redirect flow".into(),
@@ -373,36 +366,12 @@ impl Login {
         let redirect_uri = self.callback_url(provider_id);
         let identity = flow
             .callback(CallbackInput {
-                code,
-                iss: params.iss.as_deref(),
+                params: &params,
                 redirect_uri: &redirect_uri,
-                nonce: &transaction.nonce,
-                pkce_verifier: transaction.pkce_verifier,
+                data: transaction.data,
             })
             .await?;
-        let user =
-            mapping::resolve_user(&self.appwrite, &identity, configured.policy, &self.id_key)
-                .await?;
-        let token = self
-            .appwrite
-            .create_token(&user.id, self.token.length, self.token.expire_seconds)
-            .await?;
-        // What Appwrite minted must be what was asked for, or the app gets a useless (or
-        // someone else's) token.
-        let length = usize::try_from(self.token.length).unwrap_or(usize::MAX);
-        if token.user_id != user.id || token.secret.expose().len() != length {
-            return Err(LoginError::Appwrite(
-                crate::appwrite::AppwriteError::Protocol {
-                    operation: "create token",
-                    detail: format!(
-                        "asked for a {length}-character token for {}, got {} characters for {}",
-                        user.id,
-                        token.secret.expose().len(),
-                        token.user_id
-                    ),
-                },
-            ));
-        }
+        let token = self.mint(configured, &identity).await?;
         let location = transaction.success.with_token(
             &token.user_id,
             token.secret.expose(),
@@ -416,15 +385,16 @@ impl Login {
     }
 }
 
-/// Extra scopes from `scopes=a b,c` and `scopes[]=a`: scope tokens only, at most
-/// [`MAX_EXTRA_SCOPES`] distinct ones.
+/// Extra scopes from `scopes=a b,c` and `scopes[]=a`: at most [`MAX_EXTRA_SCOPES`] distinct
+/// ones of at most [`MAX_SCOPE_LEN`] bytes. Their syntax (OAuth scope tokens, for OIDC) is the
+/// provider's to check.
 ///
 /// Work is linear in the input and bounded before it starts: at most [`MAX_SCOPES_BYTES`] of
 /// input in at most [`MAX_SCOPE_ENTRIES`] `scopes[]` entries, duplicates found with a hash set,
 /// and the 17th distinct scope stops the loop.
 ///
 /// # Errors
-/// Which scope is not a scope token, or that there are too many or too long.
+/// That there are too many scopes or that they are too long.
 fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
     let bad = |reason: String| RedirectError::Malformed {
         param: "scopes",
@@ -453,8 +423,8 @@ fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
         if scope.is_empty() || !seen.insert(scope) {
             continue;
         }
-        if scope.len() > 64 || !idp_provider_oidc::config::is_scope_token(scope) {
-            return Err(bad(format!("{scope:?} is not a scope token")));
+        if scope.len() > MAX_SCOPE_LEN {
+            return Err(bad(format!("a scope is longer than {MAX_SCOPE_LEN} bytes")));
         }
         if scopes.len() == MAX_EXTRA_SCOPES {
             return Err(bad(format!("more than {MAX_EXTRA_SCOPES} scopes")));
@@ -462,14 +432,6 @@ fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
         scopes.push(scope.to_string());
     }
     Ok(scopes)
-}
-
-/// An OAuth error code from the provider, reduced to its registered character set for logs.
-fn sanitize_error_code(code: &str) -> String {
-    code.chars()
-        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
-        .take(64)
-        .collect()
 }
 
 #[cfg(test)]

@@ -20,6 +20,13 @@ pub struct ConfiguredProvider {
     pub policy: ProviderPolicy,
 }
 
+/// What policy admitted of an identity, for the user mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The identity's email, if the provider verified it, strictly parsed and normalised.
+    pub email: Option<Email>,
+}
+
 /// Per-provider trust.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProviderPolicy {
@@ -65,17 +72,17 @@ impl ProviderPolicy {
         policy
     }
 
-    /// The identity's email, if the provider verified it, strictly parsed.
+    /// Decides whether a verified identity may log in, and what of it the gateway believes.
+    /// Runs after the provider's own checks and before any Appwrite call.
     ///
     /// # Errors
     /// `EmailInvalid` when the provider vouches for an address that is not a plain, valid one
     /// (several `@`, whitespace, controls, a bad domain): such an assertion is not believed.
-    pub fn verified_email(&self, identity: &Identity) -> Result<Option<Email>, LoginError> {
-        match identity.verified_email() {
-            None => Ok(None),
-            Some(raw) => Email::parse(raw)
-                .map(Some)
-                .map_err(LoginError::EmailInvalid),
-        }
+    pub fn admit(&self, identity: &Identity) -> Result<Admission, LoginError> {
+        let email = match identity.verified_email() {
+            None => None,
+            Some(raw) => Some(Email::parse(raw).map_err(LoginError::EmailInvalid)?),
+        };
+        Ok(Admission { email })
     }
 }

@@ -1,17 +1,19 @@
 //! Login transactions: created at `start`, bound to the browser, taken exactly once at
 //! `callback`.
 //!
-//! Owns: `state`, nonce and PKCE generation (openidconnect's generators: 32 random bytes each)
-//! and the binding cookie, which holds SHA-256(state) under a name derived from it, so several
-//! logins can run in parallel tabs. A callback must come from the browser that started the login
+//! Owns: `state` generation (32 random bytes) and the binding cookie, which holds
+//! SHA-256(state) under a name derived from it, so several logins can run in parallel tabs. What
+//! the provider keeps with the login (for OIDC its nonce and PKCE verifier) rides along as an
+//! opaque [`LoginData`] that only the provider reads. A callback must come from the browser that started the login
 //! (login CSRF defence) and carry a `state` that was issued, not yet used and not expired.
 //! Must not: call providers or Appwrite, or log any field of a transaction.
 
 use std::time::SystemTime;
 
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use idp_provider_api::Secret;
-use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
+use data_encoding::BASE64URL_NOPAD;
+use idp_provider_api::{LoginData, Secret};
+use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -25,10 +27,8 @@ const COOKIE_NAME_HASH_CHARS: usize = 16;
 pub struct LoginTransaction {
     /// The provider id the login started with; the callback must be the same provider's.
     pub provider: String,
-    /// The nonce the ID token must carry.
-    pub nonce: Secret<String>,
-    /// The PKCE verifier for the code exchange.
-    pub pkce_verifier: Secret<String>,
+    /// What the provider keeps until its callback, unread by the gateway.
+    pub data: LoginData,
     /// Where to send the browser on success.
     pub success: RedirectTarget,
     /// Where to send the browser on failure.
@@ -47,8 +47,7 @@ impl LoginTransaction {
     /// [`ENTRY_OVERHEAD_BYTES`]. The URLs dominate: up to 2048 bytes each.
     pub fn weight(&self) -> u64 {
         let strings = self.provider.len()
-            + self.nonce.expose().len()
-            + self.pkce_verifier.expose().len()
+            + self.data.len()
             + self.success.as_str().len()
             + self.failure.as_str().len();
         u64::try_from(strings)
@@ -74,39 +73,14 @@ impl StateKey {
     }
 }
 
-/// A fresh login: the values sent to the provider and the transaction to store.
-#[derive(Debug)]
-pub struct NewLogin {
-    /// The `state` parameter.
-    pub state: Secret<String>,
-    /// The PKCE S256 challenge of `transaction.pkce_verifier`.
-    pub pkce_challenge: String,
-    /// What the callback will need.
-    pub transaction: LoginTransaction,
-}
+/// Bytes of randomness in a `state`.
+const STATE_BYTES: usize = 32;
 
-impl NewLogin {
-    /// Generates `state`, nonce and PKCE for a login through `provider`.
-    pub fn generate(
-        provider: &str,
-        success: RedirectTarget,
-        failure: RedirectTarget,
-        now: SystemTime,
-    ) -> Self {
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        Self {
-            state: Secret::new(CsrfToken::new_random().secret().clone()),
-            pkce_challenge: challenge.as_str().to_string(),
-            transaction: LoginTransaction {
-                provider: provider.to_string(),
-                nonce: Secret::new(Nonce::new_random().secret().clone()),
-                pkce_verifier: Secret::new(verifier.secret().clone()),
-                success,
-                failure,
-                created_at: now,
-            },
-        }
-    }
+/// A fresh `state`: 32 random bytes from the thread's CSPRNG (seeded by the OS), base64url.
+pub fn new_state() -> Secret<String> {
+    let mut bytes = [0u8; STATE_BYTES];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    Secret::new(BASE64URL_NOPAD.encode(&bytes))
 }
 
 /// The browser-binding cookie of a login.
@@ -176,18 +150,18 @@ mod tests {
     }
 
     #[test]
-    fn every_login_gets_fresh_unguessable_values() {
-        let a = NewLogin::generate("corp", target(), target(), SystemTime::now());
-        let b = NewLogin::generate("corp", target(), target(), SystemTime::now());
-        assert_ne!(a.state, b.state);
-        assert_ne!(a.transaction.nonce, b.transaction.nonce);
-        assert_ne!(a.transaction.pkce_verifier, b.transaction.pkce_verifier);
-        assert!(a.state.expose().len() >= 22, "at least 128 bits of state");
-        assert_eq!(
-            a.pkce_challenge.len(),
-            43,
-            "S256 challenge is 43 base64url chars"
-        );
+    fn every_login_gets_a_fresh_unguessable_state() {
+        let (a, b) = (new_state(), new_state());
+        assert_ne!(a, b);
+        assert_eq!(a.expose().len(), 43, "256 bits of state, base64url");
+        let transaction = LoginTransaction {
+            provider: "corp".into(),
+            data: LoginData::new("x".repeat(100)),
+            success: target(),
+            failure: target(),
+            created_at: SystemTime::now(),
+        };
+        assert!(transaction.weight() > ENTRY_OVERHEAD_BYTES + 100);
     }
 
     #[test]

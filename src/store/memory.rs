@@ -131,14 +131,40 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::login::redirect::AllowList;
-    use crate::login::transaction::NewLogin;
+    use crate::login::redirect::RedirectTarget;
+    use crate::login::transaction::new_state;
+    use idp_provider_api::{LoginData, Secret};
+
+    /// A started login: its `state` and the transaction to store.
+    struct NewLogin {
+        state: Secret<String>,
+        transaction: LoginTransaction,
+    }
+
+    fn new_login(target: RedirectTarget, clock: &dyn Clock) -> NewLogin {
+        NewLogin {
+            state: new_state(),
+            transaction: LoginTransaction {
+                provider: "corp".into(),
+                // What the OIDC provider keeps: a nonce and a PKCE verifier, as JSON.
+                data: LoginData::new(format!(
+                    "{{\"nonce\":\"{}\",\"pkce_verifier\":\"{}\"}}",
+                    "n".repeat(43),
+                    "v".repeat(43)
+                )),
+                success: target.clone(),
+                failure: target,
+                created_at: clock.now(),
+            },
+        }
+    }
 
     fn login(clock: &dyn Clock) -> NewLogin {
         let target = AllowList::parse(&["http://127.0.0.1:3000/".to_string()])
             .expect("list")
             .check("success", Some("http://127.0.0.1:3000/"))
             .expect("allowed");
-        NewLogin::generate("corp", target.clone(), target, clock.now())
+        new_login(target, clock)
     }
 
     #[tokio::test]
@@ -188,7 +214,7 @@ mod tests {
             .expect("list")
             .check("success", Some(&long))
             .expect("allowed");
-        NewLogin::generate("corp", target.clone(), target, clock.now())
+        new_login(target, clock)
     }
 
     #[tokio::test]

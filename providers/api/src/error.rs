@@ -19,6 +19,15 @@ pub enum ProviderError {
     /// The provider's configuration does not fit what it publishes.
     #[error("provider misconfigured: {0}")]
     Misconfigured(String),
+    /// A request parameter the provider cannot use: a requested scope that is no scope token
+    /// at `start`, or an answer without a code at `callback`.
+    #[error("invalid {param}: {reason}")]
+    InvalidRequest {
+        /// The parameter, e.g. `scopes` or `code`.
+        param: &'static str,
+        /// Why, without the value when it may be secret.
+        reason: String,
+    },
 }
 
 impl ProviderError {

@@ -1,7 +1,9 @@
 //! The provider traits: a small base trait and one capability trait per flow.
 //!
-//! The gateway owns every piece of per-login state (`state`, nonce, PKCE verifier) and passes it
-//! in; a provider keeps no login state of its own, so any instance can finish any login.
+//! The gateway owns the login transaction: `state` (its browser binding), the app's URLs, and
+//! an opaque [`LoginData`] that the provider fills at `authorization_url` (for OIDC: the nonce and
+//! the PKCE verifier) and gets back at `callback`, like Dex's `connData`. A provider keeps no
+//! login state of its own, so any gateway instance can finish any login.
 
 use async_trait::async_trait;
 use url::Url;
@@ -41,6 +43,48 @@ pub trait Provider: Send + Sync {
     async fn ready(&self) -> Result<(), ProviderError>;
 }
 
+/// What a redirect provider keeps with one login between `authorization_url` and `callback`
+/// (Dex's `connData`): for OIDC the nonce and PKCE verifier, for others whatever they need, or
+/// nothing. The gateway stores it with the transaction (and may seal or serialise it) without
+/// reading it, and hands it back unchanged. It holds secrets, so it never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LoginData(Secret<String>);
+
+impl Default for LoginData {
+    /// Nothing kept.
+    fn default() -> Self {
+        Self::new(String::new())
+    }
+}
+
+impl LoginData {
+    /// Wraps the provider's own encoding (for example JSON).
+    pub fn new(encoded: String) -> Self {
+        Self(Secret::new(encoded))
+    }
+
+    /// The provider's encoding, for the provider that wrote it.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+
+    /// Its size in bytes, for the store's memory budget.
+    pub fn len(&self) -> usize {
+        self.0.expose().len()
+    }
+
+    /// Whether the provider keeps nothing.
+    pub fn is_empty(&self) -> bool {
+        self.0.expose().is_empty()
+    }
+}
+
+impl std::fmt::Debug for LoginData {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LoginData([redacted])")
+    }
+}
+
 /// What the gateway hands a provider to build the authorization URL.
 #[derive(Debug)]
 pub struct AuthorizationRequest<'a> {
@@ -48,47 +92,84 @@ pub struct AuthorizationRequest<'a> {
     pub redirect_uri: &'a Url,
     /// The `state` parameter, bound to the browser by the gateway.
     pub state: &'a Secret<String>,
-    /// The nonce the ID token must carry.
-    pub nonce: &'a Secret<String>,
-    /// The PKCE S256 challenge of the verifier the gateway keeps.
-    pub pkce_challenge: &'a str,
-    /// Scopes the app asked for on top of the configured ones.
+    /// Scopes the app asked for on top of the configured ones, split and de-duplicated by the
+    /// gateway; their syntax is the provider's to check (`InvalidRequest { param: "scopes" }`).
     pub extra_scopes: &'a [String],
     /// A login hint the app passed through.
     pub login_hint: Option<&'a str>,
 }
 
-/// What the provider's callback carried, plus the transaction's secrets.
+/// Where to send the browser, and what to keep until the callback.
+#[derive(Debug)]
+pub struct Authorization {
+    /// The provider URL the browser is sent to.
+    pub url: Url,
+    /// Stored with the transaction and handed back to `callback`.
+    pub data: LoginData,
+}
+
+/// The parameters of the provider's answer at the callback (query or form), as received.
+/// Values are secrets (the code is one): they never print.
+#[derive(Debug, Default)]
+pub struct CallbackParams(Vec<(String, Secret<String>)>);
+
+impl CallbackParams {
+    /// From decoded name/value pairs, in order.
+    pub fn new(pairs: impl IntoIterator<Item = (String, String)>) -> Self {
+        Self(
+            pairs
+                .into_iter()
+                .map(|(name, value)| (name, Secret::new(value)))
+                .collect(),
+        )
+    }
+
+    /// The value of `name` when it occurs exactly once; `None` when absent or repeated (a
+    /// repeated parameter is ambiguous, and OAuth forbids it).
+    pub fn single(&self, name: &str) -> Option<&Secret<String>> {
+        let mut found = self.0.iter().filter(|(n, _)| n == name).map(|(_, v)| v);
+        match (found.next(), found.next()) {
+            (Some(value), None) => Some(value),
+            _ => None,
+        }
+    }
+
+    /// Whether `name` occurs at all.
+    pub fn contains(&self, name: &str) -> bool {
+        self.0.iter().any(|(n, _)| n == name)
+    }
+}
+
+/// What the provider's callback carried, plus what the provider kept at `authorization_url`.
 #[derive(Debug)]
 pub struct CallbackInput<'a> {
-    /// The authorization code, taken by value because it may be used only once.
-    pub code: Secret<String>,
-    /// The RFC 9207 `iss` parameter of the authorization response, if present.
-    pub iss: Option<&'a str>,
-    /// The redirect URI used at `start`, which the token request must repeat.
+    /// Every parameter of the answer; the provider reads its own (`code`, `error`, `iss`...).
+    pub params: &'a CallbackParams,
+    /// The redirect URI used at `start`, which a token request must repeat.
     pub redirect_uri: &'a Url,
-    /// The nonce stored with the transaction.
-    pub nonce: &'a Secret<String>,
-    /// The PKCE verifier stored with the transaction.
-    pub pkce_verifier: Secret<String>,
+    /// What `authorization_url` returned as [`Authorization::data`].
+    pub data: LoginData,
 }
 
 /// Browser login through the provider's authorization endpoint (OIDC code flow and kin).
 #[async_trait]
 pub trait RedirectFlow: Send + Sync {
-    /// The provider URL the browser is sent to.
+    /// The provider URL the browser is sent to, and what to keep until the callback.
     ///
     /// # Errors
-    /// `Upstream` when metadata cannot be loaded; nothing is sent to the browser then.
+    /// `InvalidRequest` for a request the provider cannot express (a scope that is no scope
+    /// token); `Upstream` when metadata cannot be loaded; nothing is sent to the browser then.
     async fn authorization_url(
         &self,
         request: AuthorizationRequest<'_>,
-    ) -> Result<Url, ProviderError>;
+    ) -> Result<Authorization, ProviderError>;
 
-    /// Exchanges the code and verifies the result into an `Identity`.
+    /// Reads the provider's answer, exchanges what must be exchanged, and verifies the result
+    /// into an `Identity`.
     ///
     /// # Errors
-    /// `Rejected` for any failed check; `Upstream` when the provider cannot be reached.
+    /// `Denied` when the provider refused the login, `InvalidRequest` for an incomplete answer,
+    /// `Rejected` for any failed check, `Upstream` when the provider cannot be reached.
     async fn callback(&self, input: CallbackInput<'_>) -> Result<Identity, ProviderError>;
 }
 

@@ -22,7 +22,8 @@ pub mod url_rule;
 
 pub use error::{ConfigProblem, OpenError, ProviderError, Rejection, error_chain};
 pub use flow::{
-    AssertionFlow, AuthorizationRequest, CallbackInput, Provider, ProviderInfo, RedirectFlow,
+    AssertionFlow, Authorization, AuthorizationRequest, CallbackInput, CallbackParams, LoginData,
+    Provider, ProviderInfo, RedirectFlow,
 };
 pub use identity::Identity;
 pub use outbound::{OutboundTls, TlsError};

@@ -2,7 +2,8 @@
 //!
 //! Authorization code flow with PKCE S256, `state` and `nonce` always; discovery with the exact
 //! issuer check; a JWKS cache that follows key rotation; ID-token validation as DESIGN.md
-//! section 4. The provider keeps no per-login state: the gateway passes it in.
+//! section 4. The provider keeps no per-login state of its own: its nonce and PKCE verifier
+//! travel opaque in the gateway's login transaction.
 //!
 //! Layout:
 //! - [`config`]: the `[providers.<id>]` keys and their validation.
@@ -10,6 +11,8 @@
 //! - [`jwks`]: the key cache with single-flight, rate-limited refetch.
 //! - [`verify`]: the ID-token checks.
 //! - `exchange`: the code exchange at the token endpoint.
+//! - `login_data`: the nonce and PKCE verifier kept with each login.
+//! - `response`: reading the authorization response (`code`, `error`, `iss`).
 //! - `http`: the one HTTP client per provider.
 
 pub mod config;
@@ -17,6 +20,8 @@ pub mod discovery;
 mod exchange;
 mod http;
 pub mod jwks;
+mod login_data;
+mod response;
 pub mod verify;
 
 use std::sync::Arc;
@@ -25,8 +30,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use idp_provider_api::{
-    AuthorizationRequest, CallbackInput, ConfigProblem, Identity, OpenContext, OpenError,
-    OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow, Secret,
+    Authorization, AuthorizationRequest, CallbackInput, ConfigProblem, Identity, OpenContext,
+    OpenError, OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow, Secret,
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
@@ -36,6 +41,8 @@ pub use config::Config;
 use discovery::{BACKOFF_INITIAL, BACKOFF_MAX, Backoff, LoadOnce, Metadata};
 use exchange::Exchanger;
 use jwks::JwksCache;
+use login_data::OidcLoginData;
+use response::AuthorizationResponse;
 use verify::{Claims, Expectations, VerifyError, verify_id_token};
 
 /// The provider `type` this crate registers.
@@ -274,7 +281,19 @@ impl RedirectFlow for OidcProvider {
     async fn authorization_url(
         &self,
         request: AuthorizationRequest<'_>,
-    ) -> Result<Url, ProviderError> {
+    ) -> Result<Authorization, ProviderError> {
+        // Checked before any network call: a bad request is the app's mistake, whatever the
+        // provider's state.
+        if let Some(bad) = request
+            .extra_scopes
+            .iter()
+            .find(|s| !config::is_scope_token(s))
+        {
+            return Err(ProviderError::InvalidRequest {
+                param: "scopes",
+                reason: format!("{bad:?} is not a scope token"),
+            });
+        }
         let endpoints = self.endpoints().await?;
         let mut scopes: Vec<&str> = self.config.scopes.iter().map(String::as_str).collect();
         for extra in request.extra_scopes {
@@ -282,6 +301,7 @@ impl RedirectFlow for OidcProvider {
                 scopes.push(extra);
             }
         }
+        let (data, pkce_challenge) = OidcLoginData::generate();
         let mut url = endpoints.metadata.authorization_endpoint.clone();
         {
             let mut query = url.query_pairs_mut();
@@ -291,21 +311,26 @@ impl RedirectFlow for OidcProvider {
                 .append_pair("redirect_uri", request.redirect_uri.as_str())
                 .append_pair("scope", &scopes.join(" "))
                 .append_pair("state", request.state.expose())
-                .append_pair("nonce", request.nonce.expose())
-                .append_pair("code_challenge", request.pkce_challenge)
+                .append_pair("nonce", data.nonce().expose())
+                .append_pair("code_challenge", &pkce_challenge)
                 .append_pair("code_challenge_method", "S256");
             if let Some(hint) = request.login_hint {
                 query.append_pair("login_hint", hint);
             }
         }
-        Ok(url)
+        Ok(Authorization {
+            url,
+            data: data.encode(),
+        })
     }
 
     async fn callback(&self, input: CallbackInput<'_>) -> Result<Identity, ProviderError> {
+        let response = AuthorizationResponse::read(input.params)?;
+        let data = OidcLoginData::decode(&input.data)?;
         let endpoints = self.endpoints().await?;
         // RFC 9207: a provider that announces `iss` in authorization responses must send it,
         // and whenever it is present it must be this provider's issuer (mix-up defence).
-        match input.iss {
+        match response.iss {
             Some(iss) if iss != self.config.issuer => {
                 return Err(ProviderError::rejected(
                     "authorization_response_issuer_mismatch",
@@ -327,15 +352,15 @@ impl RedirectFlow for OidcProvider {
             .exchanger
             .exchange(
                 &self.http,
-                input.code,
-                input.pkce_verifier,
+                response.code,
+                data.pkce_verifier(),
                 input.redirect_uri,
             )
             .await?;
         let claims = self
             .verify(
                 tokens.id_token.expose(),
-                input.nonce,
+                &data.nonce(),
                 Some(tokens.access_token.expose()),
             )
             .await?;

@@ -74,20 +74,18 @@ async fn the_authorization_url_carries_pkce_state_nonce_and_scopes() {
     let h = Harness::new().await;
     let redirect_uri = Url::parse(REDIRECT).unwrap();
     let state = Secret::new("st".to_string());
-    let nonce = Secret::new("nn".to_string());
     let extra = vec!["groups".to_string(), "email".to_string()];
-    let url = h
+    let authorization = h
         .provider
         .authorization_url(AuthorizationRequest {
             redirect_uri: &redirect_uri,
             state: &state,
-            nonce: &nonce,
-            pkce_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
             extra_scopes: &extra,
             login_hint: Some("alice"),
         })
         .await
         .unwrap();
+    let url = &authorization.url;
     assert!(
         url.as_str()
             .starts_with(&format!("{}/authorize?", h.op.base_url()))
@@ -98,9 +96,47 @@ async fn the_authorization_url_carries_pkce_state_nonce_and_scopes() {
     assert_eq!(q["redirect_uri"], REDIRECT);
     assert_eq!(q["scope"], "openid email profile groups");
     assert_eq!(q["state"], "st");
-    assert_eq!(q["nonce"], "nn");
+    assert!(q["nonce"].len() >= 22, "a fresh nonce of at least 128 bits");
+    assert_eq!(q["code_challenge"].len(), 43, "an S256 challenge");
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["login_hint"], "alice");
+    // The nonce and the verifier travel in the opaque login data, which never prints.
+    assert!(authorization.data.expose().contains(q["nonce"].as_str()));
+    assert!(!format!("{:?}", authorization.data).contains(q["nonce"].as_str()));
+}
+
+#[tokio::test]
+async fn a_requested_scope_that_is_no_scope_token_is_refused_before_any_network_call() {
+    let h = Harness::new().await;
+    let redirect_uri = Url::parse(REDIRECT).unwrap();
+    let state = Secret::new("st".to_string());
+    let discoveries = h.op.counters().discovery;
+    for bad in ["with\"quote", "back\\slash", "caf\u{e9}"] {
+        let result = h
+            .provider
+            .authorization_url(AuthorizationRequest {
+                redirect_uri: &redirect_uri,
+                state: &state,
+                extra_scopes: &[bad.to_string()],
+                login_hint: None,
+            })
+            .await;
+        assert!(
+            matches!(
+                result,
+                Err(ProviderError::InvalidRequest {
+                    param: "scopes",
+                    ..
+                })
+            ),
+            "{bad:?}: {result:?}"
+        );
+    }
+    assert_eq!(
+        h.op.counters().discovery,
+        discoveries,
+        "no discovery for a bad request"
+    );
 }
 
 // ---------------------------------------------------------------- algorithms

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 
 use idp_provider_api::{
-    AuthorizationRequest, CallbackInput, Identity, Provider, ProviderError, ProviderInfo,
-    RedirectFlow, Secret,
+    AuthorizationRequest, CallbackInput, CallbackParams, Identity, Provider, ProviderError,
+    ProviderInfo, RedirectFlow, Secret,
 };
 use idp_provider_oidc::{OidcProvider, open_oidc};
 use mock_op::{Behavior, MockOp, MockOpConfig};
-use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge};
+use openidconnect::CsrfToken;
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -100,19 +100,16 @@ impl Harness {
     pub async fn login_with(&self, sub: &str, iss: Iss) -> Result<Identity, ProviderError> {
         let redirect_uri = Url::parse(REDIRECT).expect("redirect URI");
         let state = Secret::new(CsrfToken::new_random().secret().clone());
-        let nonce = Secret::new(Nonce::new_random().secret().clone());
-        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let url = self
+        let started = self
             .provider
             .authorization_url(AuthorizationRequest {
                 redirect_uri: &redirect_uri,
                 state: &state,
-                nonce: &nonce,
-                pkce_challenge: challenge.as_str(),
                 extra_scopes: &[],
                 login_hint: None,
             })
             .await?;
+        let url = started.url;
         let authorization = self
             .op
             .authorize(url.as_str(), sub)
@@ -123,13 +120,16 @@ impl Harness {
             Iss::Absent => None,
             Iss::Value(v) => Some(v),
         };
+        let mut pairs = vec![
+            ("code".to_string(), authorization.code),
+            ("state".to_string(), authorization.state),
+        ];
+        pairs.extend(iss.map(|iss| ("iss".to_string(), iss)));
         self.provider
             .callback(CallbackInput {
-                code: Secret::new(authorization.code),
-                iss: iss.as_deref(),
+                params: &CallbackParams::new(pairs),
                 redirect_uri: &redirect_uri,
-                nonce: &nonce,
-                pkce_verifier: Secret::new(verifier.secret().clone()),
+                data: started.data,
             })
             .await
     }

@@ -1,0 +1,54 @@
+//! `mint`: the one end of every flow, once a provider has verified an identity. The provider's
+//! policy admits it, the identity is mapped to its Appwrite user, a custom token is minted, and
+//! what Appwrite minted is checked. The redirect flow turns the token into a success location;
+//! an assertion flow answers it as JSON. Knows no provider.
+
+use idp_provider_api::Identity;
+
+use super::policy::ConfiguredProvider;
+use super::{Login, LoginError, mapping};
+use crate::appwrite::{AppwriteError, Token};
+
+impl Login {
+    /// Admits `identity` under its provider's policy, finds or creates its Appwrite user, and
+    /// mints a token for it. The token is minted last, after every check; the one check after
+    /// it is that Appwrite minted what was asked for (the user and the length), or the token is
+    /// never delivered and simply expires.
+    ///
+    /// # Errors
+    /// Any refusal of policy or mapping, and any Appwrite failure; nothing usable is minted then.
+    pub(super) async fn mint(
+        &self,
+        configured: &ConfiguredProvider,
+        identity: &Identity,
+    ) -> Result<Token, LoginError> {
+        let admission = configured.policy.admit(identity)?;
+        let user = mapping::resolve_user(
+            &self.appwrite,
+            identity,
+            &admission,
+            configured.policy,
+            &self.id_key,
+        )
+        .await?;
+        let token = self
+            .appwrite
+            .create_token(&user.id, self.token.length, self.token.expire_seconds)
+            .await?;
+        // What Appwrite minted must be what was asked for, or the app gets a useless (or
+        // someone else's) token.
+        let length = usize::try_from(self.token.length).unwrap_or(usize::MAX);
+        if token.user_id != user.id || token.secret.expose().len() != length {
+            return Err(LoginError::Appwrite(AppwriteError::Protocol {
+                operation: "create token",
+                detail: format!(
+                    "asked for a {length}-character token for {}, got {} characters for {}",
+                    user.id,
+                    token.secret.expose().len(),
+                    token.user_id
+                ),
+            }));
+        }
+        Ok(token)
+    }
+}
