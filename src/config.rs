@@ -24,7 +24,7 @@ use url::Url;
 use crate::login::policy::ConfiguredProvider;
 use crate::login::redirect::{AllowList, Delivery};
 use crate::login::user_id::IdKey;
-use crate::registry;
+use crate::registry::{self, Registry};
 
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "IDP_BRIDGE_";
@@ -349,6 +349,14 @@ impl Config {
     /// # Errors
     /// `Read` when the file is missing or not TOML; `Invalid` with every bad key otherwise.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, &Registry::default())
+    }
+
+    /// [`Config::load`] with the provider types of `registry`.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with(path: &Path, registry: &Registry) -> Result<Self, ConfigError> {
         if !path.is_file() {
             return Err(ConfigError::Read(format!(
                 "{}: no such file",
@@ -359,7 +367,7 @@ impl Config {
             .merge(Toml::file_exact(path))
             .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Self::from_figment(figment, &base)
+        Self::from_figment(figment, &base, registry)
     }
 
     /// Parses a TOML text (no environment), for tests and `check-config` of inline snippets.
@@ -367,10 +375,26 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
-        Self::from_figment(Figment::new().merge(Toml::string(text)), Path::new("."))
+        Self::from_toml_with(text, &Registry::default())
     }
 
-    fn from_figment(figment: Figment, base: &Path) -> Result<Self, ConfigError> {
+    /// [`Config::from_toml`] with the provider types of `registry`.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn from_toml_with(text: &str, registry: &Registry) -> Result<Self, ConfigError> {
+        Self::from_figment(
+            Figment::new().merge(Toml::string(text)),
+            Path::new("."),
+            registry,
+        )
+    }
+
+    fn from_figment(
+        figment: Figment,
+        base: &Path,
+        registry: &Registry,
+    ) -> Result<Self, ConfigError> {
         let mut tree: Value = figment
             .extract()
             .map_err(|e| ConfigError::Read(without_source_lines(&e.to_string())))?;
@@ -389,7 +413,7 @@ impl Config {
                 return Err(ConfigError::Invalid(problems));
             }
         };
-        let config = validate(raw, base, &mut problems);
+        let config = validate(raw, base, registry, &mut problems);
         match config {
             Some(config) if problems.is_empty() => Ok(config),
             _ => Err(ConfigError::Invalid(problems)),
@@ -474,7 +498,12 @@ fn resolve_secret_files(
     }
 }
 
-fn validate(raw: Raw, base: &Path, problems: &mut Vec<ConfigProblem>) -> Option<Config> {
+fn validate(
+    raw: Raw,
+    base: &Path,
+    registry: &Registry,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Config> {
     let mut p = |key: &str, reason: String| problems.push(ConfigProblem::new(key, reason));
 
     let extra_ca_file = raw.tls.extra_ca_file.as_deref().map(|file| base.join(file));
@@ -660,7 +689,7 @@ fn validate(raw: Raw, base: &Path, problems: &mut Vec<ConfigProblem>) -> Option<
         let Some(context) = context.clone().map(OpenContext::new) else {
             break;
         };
-        match registry::open(&id, table, &context) {
+        match registry::open(registry, &id, table, &context) {
             Ok(provider) => providers.push(provider),
             Err(found) => problems.extend(found),
         }

@@ -1,5 +1,8 @@
 //! The provider registry: one line per provider crate, mapping a `type` to its `open` function.
-//! Adding a provider is one crate plus one line in [`PROVIDERS`].
+//! Adding a provider is one crate plus one line in [`PROVIDERS`]. A program that embeds the
+//! gateway can also add its own types at run time with [`Registry::with`] and load its
+//! configuration with `Config::from_toml_with` / `Config::load_with`, without touching `src/`
+//! (`providers/README.md` shows how).
 
 use std::sync::Arc;
 
@@ -15,6 +18,45 @@ pub type OpenFn = fn(ProviderInfo, Value, &OpenContext) -> Result<Arc<dyn Provid
 /// Every provider type this build knows.
 pub const PROVIDERS: &[(&str, OpenFn)] = &[(idp_provider_oidc::KIND, idp_provider_oidc::open)];
 
+/// The provider types a configuration may use: [`PROVIDERS`], plus any an embedding program
+/// adds.
+#[derive(Clone)]
+pub struct Registry {
+    types: Vec<(&'static str, OpenFn)>,
+}
+
+impl Default for Registry {
+    /// The built-in types ([`PROVIDERS`]).
+    fn default() -> Self {
+        Self {
+            types: PROVIDERS.to_vec(),
+        }
+    }
+}
+
+impl Registry {
+    /// The built-in types plus `kind`, opened by `open`. A `kind` that is already known is
+    /// replaced, so a program can also swap a built-in type for its own.
+    #[must_use]
+    pub fn with(mut self, kind: &'static str, open: OpenFn) -> Self {
+        self.types.retain(|(k, _)| *k != kind);
+        self.types.push((kind, open));
+        self
+    }
+
+    fn find(&self, kind: &str) -> Option<(&'static str, OpenFn)> {
+        self.types.iter().copied().find(|(k, _)| *k == kind)
+    }
+
+    fn known(&self) -> String {
+        self.types
+            .iter()
+            .map(|(k, _)| format!("{k:?}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 /// Longest display name (it is shown on login buttons).
 const MAX_DISPLAY_NAME: usize = 64;
 
@@ -27,6 +69,7 @@ const MAX_ID_LEN: usize = 32;
 /// # Errors
 /// Every problem found, each naming its key.
 pub fn open(
+    registry: &Registry,
     id: &str,
     mut table: Map<String, Value>,
     context: &OpenContext,
@@ -57,7 +100,7 @@ pub fn open(
         None => {
             problems.push(ConfigProblem::new(
                 key("type"),
-                format!("is required; known types: {}", known()),
+                format!("is required; known types: {}", registry.known()),
             ));
             None
         }
@@ -83,10 +126,13 @@ pub fn open(
     let Some(kind) = kind else {
         return Err(problems);
     };
-    let Some((kind, open)) = PROVIDERS.iter().find(|(k, _)| *k == kind) else {
+    let Some((kind, open)) = registry.find(&kind) else {
         problems.push(ConfigProblem::new(
             key("type"),
-            format!("unknown provider type {kind:?}; known types: {}", known()),
+            format!(
+                "unknown provider type {kind:?}; known types: {}",
+                registry.known()
+            ),
         ));
         return Err(problems);
     };
@@ -103,12 +149,4 @@ pub fn open(
             Err(problems)
         }
     }
-}
-
-fn known() -> String {
-    PROVIDERS
-        .iter()
-        .map(|(k, _)| format!("{k:?}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -5,6 +5,7 @@ mod abuse;
 mod browser;
 mod config_keys;
 mod conformance;
+mod custom_provider;
 mod demo;
 mod failures;
 mod helpers;

@@ -1,0 +1,234 @@
+//! "Adding a provider is one crate and one registration line", proven: a tiny provider defined
+//! only here, in the test crate, is registered through the public API (`Registry::with`,
+//! `Config::from_toml_with`) and logs a user in through the real gateway and the Appwrite
+//! emulator, with no change to `src/`.
+//!
+//! The provider, `tiny-test`, is a toy "instant" IdP: its authorization URL sends the browser
+//! straight back to the gateway's callback with a one-time ticket that it also keeps in the
+//! login's opaque `LoginData`; its callback accepts the login only if the ticket matches.
+
+use std::sync::Arc;
+
+use appwrite_emulator::{Emulator, EmulatorConfig};
+use async_trait::async_trait;
+use idp_bridge::clock::SystemClock;
+use idp_bridge::config::Config;
+use idp_bridge::login::mapping::IdKey;
+use idp_bridge::registry::Registry;
+use idp_bridge::startup::Application;
+use idp_provider_api::{
+    Authorization, AuthorizationRequest, CallbackInput, Identity, LoginData, OpenContext,
+    OpenError, Provider, ProviderError, ProviderInfo, RedirectFlow,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use url::Url;
+
+use crate::helpers::{APP, FAILURE, SUCCESS, browser, location, param};
+
+/// The type name the test registers.
+const KIND: &str = "tiny-test";
+/// The issuer of the tiny provider's identities.
+const ISSUER: &str = "https://tiny.test";
+
+/// The whole provider: no configuration keys, no network.
+struct TinyProvider {
+    info: ProviderInfo,
+}
+
+/// Its `open`, the function the registration line names.
+fn open_tiny(
+    info: ProviderInfo,
+    table: Value,
+    _context: &OpenContext,
+) -> Result<Arc<dyn Provider>, OpenError> {
+    match table.as_object() {
+        Some(keys) if keys.is_empty() => Ok(Arc::new(TinyProvider { info })),
+        _ => Err(OpenError {
+            problems: vec![idp_provider_api::ConfigProblem::new(
+                format!("providers.{}", info.id),
+                "tiny-test takes no keys",
+            )],
+        }),
+    }
+}
+
+#[async_trait]
+impl Provider for TinyProvider {
+    fn info(&self) -> &ProviderInfo {
+        &self.info
+    }
+
+    fn redirect(&self) -> Option<&dyn RedirectFlow> {
+        Some(self)
+    }
+
+    async fn ready(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RedirectFlow for TinyProvider {
+    async fn authorization_url(
+        &self,
+        request: AuthorizationRequest<'_>,
+    ) -> Result<Authorization, ProviderError> {
+        let user = request.login_hint.unwrap_or("anonymous");
+        let ticket = uuid::Uuid::new_v4().to_string();
+        let mut url = request.redirect_uri.clone();
+        url.query_pairs_mut()
+            .append_pair("state", request.state.expose())
+            .append_pair("ticket", &ticket)
+            .append_pair("user", user);
+        Ok(Authorization {
+            url,
+            data: LoginData::new(ticket),
+        })
+    }
+
+    async fn callback(&self, input: CallbackInput<'_>) -> Result<Identity, ProviderError> {
+        let ticket =
+            input
+                .params
+                .single("ticket")
+                .ok_or_else(|| ProviderError::InvalidRequest {
+                    param: "ticket",
+                    reason: "missing".into(),
+                })?;
+        if ticket.expose() != input.data.expose() {
+            return Err(ProviderError::rejected(
+                "tiny_ticket_mismatch",
+                "the ticket is not the one issued",
+            ));
+        }
+        let user = input
+            .params
+            .single("user")
+            .map(|u| u.expose().clone())
+            .unwrap_or_default();
+        Ok(Identity::verified(self.info.id.clone(), ISSUER, user))
+    }
+}
+
+/// The gateway with only the tiny provider, in front of the emulator.
+async fn spawn() -> (String, Emulator, oneshot::Sender<()>) {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).await;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let gateway = format!("http://{}", listener.local_addr().expect("addr"));
+    let toml = format!(
+        r#"
+[server]
+public_url = "{gateway}"
+[appwrite]
+endpoint = "{endpoint}"
+project = "{project}"
+api_key = "{api_key}"
+[mapping]
+id_key = "{id_key}"
+[redirect]
+allowed = ["{APP}"]
+[rate_limit]
+per_ip_per_minute = 0
+[providers.tiny]
+type = "{KIND}"
+display_name = "Tiny"
+"#,
+        endpoint = emulator.endpoint(),
+        project = emulator.project(),
+        api_key = emulator.api_key(),
+        id_key = IdKey::generate().expect("random"),
+    );
+    // The registration line.
+    let registry = Registry::default().with(KIND, open_tiny);
+    let config = Config::from_toml_with(&toml, &registry)
+        .unwrap_or_else(|e| panic!("the tiny provider's config is refused: {e}"));
+    let app =
+        Application::with_listener(config, listener, Arc::new(SystemClock)).expect("build gateway");
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until_stopped(async move {
+        let _ = stopped.await;
+    }));
+    (gateway, emulator, stop)
+}
+
+/// Starts a login for `user` and returns the callback URL the tiny provider sends the
+/// browser to, with the browser that holds the binding cookie.
+async fn started(gateway: &str, user: &str) -> (reqwest::Client, Url) {
+    let browser = browser();
+    let mut start = Url::parse(&format!("{gateway}/v1/auth/tiny/start")).expect("url");
+    start
+        .query_pairs_mut()
+        .append_pair("success", SUCCESS)
+        .append_pair("failure", FAILURE)
+        .append_pair("login_hint", user);
+    let response = browser.get(start).send().await.expect("start");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let callback = location(&response);
+    assert!(
+        callback
+            .as_str()
+            .starts_with(&format!("{gateway}/v1/auth/tiny/callback?")),
+        "{callback}"
+    );
+    (browser, callback)
+}
+
+#[tokio::test]
+async fn a_provider_defined_outside_src_logs_a_user_in() {
+    let (gateway, emulator, _stop) = spawn().await;
+    let listed: Value = browser()
+        .get(format!("{gateway}/v1/providers"))
+        .send()
+        .await
+        .expect("providers")
+        .json()
+        .await
+        .expect("json");
+    assert!(listed.to_string().contains(KIND), "{listed}");
+
+    let (browser, callback) = started(&gateway, "carol").await;
+    let response = browser.get(callback).send().await.expect("callback");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    let landed = location(&response);
+    assert!(landed.as_str().starts_with(SUCCESS), "{landed}");
+    let user_id = param(&landed, "userId").expect("userId");
+    let secret = param(&landed, "secret").expect("secret");
+    let session = reqwest::Client::new()
+        .post(format!("{}/account/sessions/token", emulator.endpoint()))
+        .header("X-Appwrite-Project", emulator.project())
+        .json(&serde_json::json!({"userId": user_id, "secret": secret}))
+        .send()
+        .await
+        .expect("session");
+    assert_eq!(session.status(), StatusCode::CREATED);
+    assert_eq!(emulator.tokens().len(), 1);
+}
+
+#[tokio::test]
+async fn the_tiny_providers_own_check_fails_closed_through_the_shared_pipeline() {
+    let (gateway, emulator, _stop) = spawn().await;
+    let (browser, mut callback) = started(&gateway, "carol").await;
+    let pairs: Vec<(String, String)> = callback
+        .query_pairs()
+        .map(|(k, v)| {
+            let v = if k == "ticket" {
+                "forged".to_string()
+            } else {
+                v.into_owned()
+            };
+            (k.into_owned(), v)
+        })
+        .collect();
+    callback.query_pairs_mut().clear().extend_pairs(pairs);
+    let response = browser.get(callback).send().await.expect("callback");
+    let landed = location(&response);
+    assert!(landed.as_str().starts_with(FAILURE), "{landed}");
+    let error: Value =
+        serde_json::from_str(&param(&landed, "error").expect("error")).expect("json");
+    assert_eq!(error["type"], "tiny_ticket_mismatch");
+    assert!(emulator.tokens().is_empty(), "nothing minted");
+    assert_eq!(emulator.users_count(), 0, "no user created");
+}
