@@ -22,8 +22,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::login::policy::ConfiguredProvider;
-use crate::login::redirect::{AllowList, Delivery};
 use crate::login::user_id::IdKey;
+use crate::redirect::{AllowList, Delivery};
 use crate::registry::{self, Registry};
 
 /// Prefix of environment overrides; `__` separates nesting levels.

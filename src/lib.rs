@@ -21,6 +21,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod login;
+pub mod redirect;
 pub mod registry;
 pub mod startup;
 pub mod state;

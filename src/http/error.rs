@@ -9,7 +9,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::login::PublicError;
-use crate::login::redirect::RedirectTarget;
+use crate::redirect::RedirectTarget;
 
 /// A JSON error `{"message","type","code"}`.
 #[derive(Debug)]

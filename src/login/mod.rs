@@ -7,13 +7,12 @@
 //! last, after every check. The one check after minting is of what Appwrite minted (user and
 //! length); if it fails, the token is not delivered and simply expires.
 
+pub mod binding;
 pub mod email;
 pub mod error;
 pub mod mapping;
 mod mint;
 pub mod policy;
-pub mod redirect;
-pub mod transaction;
 pub mod user_id;
 
 use std::collections::BTreeMap;
@@ -31,10 +30,11 @@ use url::Url;
 use crate::appwrite::AppwriteClient;
 use crate::clock::Clock;
 use crate::config::{RedirectConfig, TokenConfig};
+use crate::redirect::{RedirectError, RedirectTarget};
+use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
+use binding::Binding;
 pub use error::{LoginError, PublicError};
-use redirect::{RedirectError, RedirectTarget};
-use transaction::{Binding, LoginTransaction, StateKey};
 
 /// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP
 /// layer's own limit, so a slow upstream still ends at the failure URL rather than in a bare 408.
@@ -266,7 +266,7 @@ impl Login {
                 ),
             }));
         }
-        let state = transaction::new_state();
+        let state = binding::new_state();
         let redirect_uri = self.callback_url(provider_id);
         let authorization = flow
             .authorization_url(AuthorizationRequest {

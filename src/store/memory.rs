@@ -9,7 +9,7 @@ use moka::future::Cache;
 
 use super::{StoreError, TransactionStore};
 use crate::clock::Clock;
-use crate::login::transaction::{LoginTransaction, StateKey};
+use crate::store::transaction::{LoginTransaction, StateKey};
 
 /// Byte budget of the memory store per allowed open login: the store holds at most
 /// `max_open_transactions` logins *and* at most that many times this many bytes (counted with
@@ -130,9 +130,8 @@ impl TransactionStore for MemoryStore {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::login::redirect::AllowList;
-    use crate::login::redirect::RedirectTarget;
-    use crate::login::transaction::new_state;
+    use crate::redirect::AllowList;
+    use crate::redirect::RedirectTarget;
     use idp_provider_api::{LoginData, Secret};
 
     /// A started login: its `state` and the transaction to store.
@@ -143,7 +142,7 @@ mod tests {
 
     fn new_login(target: RedirectTarget, clock: &dyn Clock) -> NewLogin {
         NewLogin {
-            state: new_state(),
+            state: Secret::new(uuid::Uuid::new_v4().to_string()),
             transaction: LoginTransaction {
                 provider: "corp".into(),
                 // What the OIDC provider keeps: a nonce and a PKCE verifier, as JSON.

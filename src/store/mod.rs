@@ -5,10 +5,11 @@
 //! step: single use is ownership, and nothing can read a transaction twice.
 
 pub mod memory;
+pub mod transaction;
 
 use async_trait::async_trait;
 
-use crate::login::transaction::{LoginTransaction, StateKey};
+use crate::store::transaction::{LoginTransaction, StateKey};
 
 /// Why the store could not do its job. Either way the login fails closed.
 #[derive(Debug, thiserror::Error)]
