@@ -25,12 +25,11 @@ use policy::ConfiguredProvider;
 use serde::Deserialize;
 use url::Url;
 
-use crate::appwrite::AppwriteClient;
+use crate::appwrite::{AppwriteClient, TokenConfig};
 use crate::clock::Clock;
-use crate::config::{RedirectConfig, TokenConfig};
 use crate::store::{StoreError, TransactionStore};
 pub use error::{LoginError, PublicError};
-use redirect::{RedirectError, RedirectTarget};
+use redirect::{RedirectConfig, RedirectError, RedirectTarget};
 use transaction::{Binding, NewLogin, StateKey};
 
 /// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP
