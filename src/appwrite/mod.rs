@@ -23,7 +23,7 @@ use url::Url;
 
 pub use error::{AppwriteError, AppwriteErrorType};
 pub use id::{ProjectId, is_valid_appwrite_id};
-pub use settings::{AppwriteConfig, TokenConfig};
+pub use settings::{AppwriteConfig, EndpointError, TokenConfig, parse_endpoint};
 pub use users::{NewUser, Token, User};
 
 use error::ErrorBody;

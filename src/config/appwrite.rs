@@ -6,8 +6,8 @@ use std::time::Duration;
 use idp_provider_api::Secret;
 use serde::Deserialize;
 
-use super::{in_range, parse_base_url};
-use crate::appwrite::{AppwriteConfig, ProjectId};
+use super::in_range;
+use crate::appwrite::{AppwriteConfig, ProjectId, parse_endpoint};
 
 /// `[appwrite]` as written in the file.
 #[derive(Deserialize)]
@@ -39,15 +39,8 @@ impl RawAppwrite {
                 p("appwrite.endpoint", "is required".into());
                 None
             }
-            Some(text) => parse_base_url(text)
-                .and_then(|url| {
-                    if url.path().ends_with("/v1") {
-                        Ok(url)
-                    } else {
-                        Err(format!("{text:?} must be the API base ending in /v1, e.g. https://cloud.appwrite.io/v1"))
-                    }
-                })
-                .map_err(|reason| p("appwrite.endpoint", reason))
+            Some(text) => parse_endpoint(text)
+                .map_err(|e| p("appwrite.endpoint", e.to_string()))
                 .ok(),
         };
         let project = match self.project.as_deref() {

@@ -22,11 +22,9 @@ use std::path::{Path, PathBuf};
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
-use idp_provider_api::url_rule::secure_url;
 use idp_provider_api::{ConfigProblem, OpenContext, OutboundTls, ProviderInfo};
 use serde::Deserialize;
 use serde_json::{Map, Value};
-use url::Url;
 
 pub use crate::appwrite::{AppwriteConfig, TokenConfig};
 use crate::login::policy::ConfiguredProvider;
@@ -324,13 +322,4 @@ fn in_range(
         p(key, format!("{value} is outside {min}..={max}"));
         None
     }
-}
-
-/// A base URL (public_url, Appwrite endpoint): https, or http on a loopback host; no query,
-/// fragment or credentials; returned without a trailing slash.
-fn parse_base_url(text: &str) -> Result<Url, String> {
-    let mut url = secure_url(text, false).map_err(|e| format!("{text:?} {e}"))?;
-    let trimmed = url.path().trim_end_matches('/').to_string();
-    url.set_path(&trimmed);
-    Ok(url)
 }

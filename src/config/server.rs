@@ -2,11 +2,10 @@
 
 use std::net::{IpAddr, SocketAddr};
 
+use idp_provider_api::url_rule::base_url;
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
-
-use super::parse_base_url;
 
 /// `[server]`: where the gateway listens and how it is reached.
 #[derive(Debug, Clone)]
@@ -61,8 +60,13 @@ impl RawServer {
         } else {
             ""
         };
-        let public_url = parse_base_url(&public_url_text)
-            .map_err(|reason| p("server.public_url", format!("{reason}{derived}")))
+        let public_url = base_url(&public_url_text)
+            .map_err(|e| {
+                p(
+                    "server.public_url",
+                    format!("{public_url_text:?} {e}{derived}"),
+                )
+            })
             .ok();
         let mut trusted_proxies = Vec::new();
         for cidr in &self.trusted_proxies {
