@@ -4,6 +4,10 @@
 //! Loading goes: figment (file + env) → JSON tree → `*_file` keys resolved → typed raw sections
 //! (`deny_unknown_fields`, so typos are errors) → [`Config`], with every problem collected and
 //! reported at once, each naming its key (`token.length: 200 is outside 4..=128`).
+//! One module per section owns its raw struct and its checks, and either its validated struct
+//! (`server`, `store`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
+//! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::login::redirect`], `tls` →
+//! `OutboundTls`). This module holds the whole: [`Config`], loading, and the `*_file` keys.
 //! Owns: parsing and validation. Must not: touch the network (check-config runs offline).
 
 mod appwrite;
