@@ -3,18 +3,38 @@
 //! minting an Appwrite custom token that the app turns into a session.
 //!
 //! Layout:
-//! - [`config`]: TOML + environment → validated `Config`, every problem naming its key.
+//! - [`config`]: TOML + environment → validated `Config`, every problem naming its key; one
+//!   module per section.
 //! - [`registry`]: provider `type` → the provider crate's `open`; one line per provider.
 //! - [`startup`]: `Application::build`, `local_addr`, `run_until_stopped`.
-//! - [`state`]: `AppState`, what handlers reach.
-//! - [`http`]: routes, layers, the three error responses, extractors, rate limits.
-//! - [`login`]: the pipeline (start, callback → identity → user → token → redirect), with
-//!   `transaction` (state/nonce/PKCE, cookie binding), `redirect` (allow-list, delivery),
-//!   `mapping` (identity → Appwrite user) and `error`. Knows no provider.
-//! - [`appwrite`]: the typed Users API client.
-//! - [`store`]: where login transactions wait between start and callback.
+//! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits.
+//! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
+//!   with `binding` (state, cookie binding), `policy` (what is admitted), `mapping` (identity →
+//!   Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow) and `error`.
+//!   Knows no provider: a provider's per-login data rides along opaque.
+//! - [`redirect`]: the success/failure URL allow-list and how the token is delivered.
+//! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
+//! - [`store`]: where login transactions (`store::transaction`) wait between start and callback.
 //! - [`clock`]: time as a dependency.
 //! - [`telemetry`]: log setup.
+//!
+//! Layering, top to bottom. A module uses only modules on lower lines, never one above it and
+//! never in a circle; every layer may use the provider API crate (`idp_provider_api`).
+//! 1. `main`, [`startup`], [`telemetry`]: the process. `startup` turns a `Config` into the
+//!    running service and may use everything below; `telemetry` reads `config::LogFormat`.
+//! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
+//!    settings types that the lower modules define for themselves (`appwrite::AppwriteConfig`,
+//!    `appwrite::TokenConfig`, `redirect::RedirectConfig`, `login::user_id::IdKey`) and
+//!    opens providers through `registry`, which yields `login::policy::ConfiguredProvider`.
+//!    Nothing below imports `config`.
+//! 3. [`http`]: the HTTP edge; uses `login` only. Its `AppState` lives in `http::state`, and
+//!    handlers and layers take just the part they need.
+//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock` and its own
+//!    submodules.
+//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`]: the leaves; they use no other module of
+//!    the crate (`store` only `clock` and `redirect`, whose targets a transaction holds).
+//! 6. `idp_provider_api` (`providers/api`): the provider traits and shared types; provider
+//!    crates such as `idp_provider_oidc` are named by `registry` alone.
 
 pub mod appwrite;
 pub mod clock;
@@ -24,6 +44,5 @@ pub mod login;
 pub mod redirect;
 pub mod registry;
 pub mod startup;
-pub mod state;
 pub mod store;
 pub mod telemetry;

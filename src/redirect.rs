@@ -36,6 +36,15 @@ pub enum Delivery {
     Fragment,
 }
 
+/// `[redirect]`: where browsers may be sent and how the secret travels (built by `config`).
+#[derive(Debug, Clone)]
+pub struct RedirectConfig {
+    /// Allowed success and failure URLs.
+    pub allowed: AllowList,
+    /// Query or fragment.
+    pub delivery: Delivery,
+}
+
 /// One allow-list entry: exact origin and a path prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Entry {

@@ -11,9 +11,9 @@ use tokio::task::JoinHandle;
 use crate::appwrite::{AppwriteClient, AppwriteError};
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreBackend};
+use crate::http::AppState;
 use crate::http::rate_limit::RateLimit;
 use crate::login::{Login, LoginParts};
-use crate::state::AppState;
 use crate::store::memory::MemoryStore;
 
 /// Why the gateway could not start.

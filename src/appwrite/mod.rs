@@ -10,6 +10,8 @@
 //! Must not: log the API key or a token secret (both are `Secret`s).
 
 pub mod error;
+pub mod id;
+pub mod settings;
 pub mod users;
 
 use std::time::Duration;
@@ -20,9 +22,10 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 pub use error::{AppwriteError, AppwriteErrorType};
+pub use id::{ProjectId, is_valid_appwrite_id};
+pub use settings::{AppwriteConfig, EndpointError, TokenConfig, parse_endpoint};
 pub use users::{NewUser, Token, User};
 
-use crate::config::AppwriteConfig;
 use error::ErrorBody;
 
 /// Attempts for a call that may be repeated (1 + 2 retries).
@@ -46,7 +49,7 @@ enum Retry {
 pub struct AppwriteClient {
     http: reqwest::Client,
     endpoint: Url,
-    project: String,
+    project: ProjectId,
     key: Secret<String>,
 }
 
@@ -228,7 +231,7 @@ impl AppwriteClient {
         let request = self
             .http
             .request(method, url)
-            .header("X-Appwrite-Project", &self.project)
+            .header("X-Appwrite-Project", self.project.as_str())
             .header("X-Appwrite-Key", self.key.expose())
             .header("X-Appwrite-Response-Format", "1.8.0");
         match body {

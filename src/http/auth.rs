@@ -1,22 +1,23 @@
 //! The login routes: `start` and `callback`. Thin: extract, call `login`, render.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
 use super::extract::{AppQuery, CallbackForm};
-use crate::login::{CallbackError, CallbackParams, Finished, StartError, StartParams};
-use crate::state::AppState;
+use crate::login::{CallbackError, CallbackParams, Finished, Login, StartError, StartParams};
 
 /// `GET /v1/auth/{provider}/start`: check the URLs, store the transaction, send the browser
 /// to the provider with the binding cookie.
 pub async fn start(
-    State(state): State<AppState>,
+    State(login): State<Arc<Login>>,
     Path(provider): Path<String>,
     AppQuery(params): AppQuery<StartParams>,
 ) -> Response {
-    match state.login.start(&provider, params).await {
+    match login.start(&provider, params).await {
         Ok(started) => (
             CookieJar::new().add(started.cookie),
             found(started.location.as_str()),
@@ -28,13 +29,13 @@ pub async fn start(
 
 /// `GET|POST /v1/auth/{provider}/callback`: finish the login.
 pub async fn callback(
-    State(state): State<AppState>,
+    State(login): State<Arc<Login>>,
     Path(provider): Path<String>,
     cookies: CookieJar,
     CallbackForm(pairs): CallbackForm<Vec<(String, String)>>,
 ) -> Response {
     let params = CallbackParams::new(pairs);
-    match state.login.callback(&provider, params, &cookies).await {
+    match login.callback(&provider, params, &cookies).await {
         Ok((Finished::Success { location, user_id }, removal)) => {
             tracing::info!(provider, user_id, "login succeeded; token minted");
             (CookieJar::new().add(removal), found(location.as_str())).into_response()

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod limits;
 pub mod ops;
 pub mod rate_limit;
+pub mod state;
 
 use std::time::Duration;
 
@@ -31,8 +32,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::state::AppState;
 use error::ApiError;
+pub use state::AppState;
 
 /// Largest request body accepted (callbacks and exchanges are small).
 pub const BODY_LIMIT: usize = 16 * 1024;

@@ -11,15 +11,14 @@ use futures::future::join_all;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
-use crate::state::AppState;
+use crate::login::Login;
 
 /// How long `/readyz` waits for its checks.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `GET /v1/providers`: the enabled providers, for login buttons.
-pub async fn providers(State(state): State<AppState>) -> impl IntoResponse {
-    let list: Vec<Value> = state
-        .login
+pub async fn providers(State(login): State<Arc<Login>>) -> impl IntoResponse {
+    let list: Vec<Value> = login
         .providers()
         .map(|p| {
             let info = p.info();
@@ -72,18 +71,19 @@ impl Default for Readiness {
 /// `GET /readyz`: Appwrite reachable with a working key, the store working, every provider's
 /// metadata and keys loaded. 503 with the failing checks otherwise. At most one round of checks
 /// per [`READY_CACHE`].
-pub async fn readyz(State(state): State<AppState>) -> axum::response::Response {
-    let verdict = state
-        .readiness
+pub async fn readyz(
+    State(login): State<Arc<Login>>,
+    State(readiness): State<Arc<Readiness>>,
+) -> axum::response::Response {
+    let verdict = readiness
         .cache
-        .get_with((), async { Arc::new(check(&state).await) })
+        .get_with((), async { Arc::new(check(&login).await) })
         .await;
     (verdict.status, Json(verdict.body.clone())).into_response()
 }
 
 /// One round of readiness checks.
-async fn check(state: &AppState) -> Verdict {
-    let login = &state.login;
+async fn check(login: &Login) -> Verdict {
     let checks = async {
         let mut results = Map::new();
         let appwrite = login.appwrite().ping().await.map_err(|e| e.to_string());

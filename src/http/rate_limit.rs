@@ -2,15 +2,16 @@
 
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::Arc;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use ipnet::IpNet;
 
 use super::error::ApiError;
 use super::extract::{ClientKey, client_ip};
-use crate::state::AppState;
 
 /// The limiter: `per_minute` requests per client, with bursts up to the same number.
 pub struct RateLimit {
@@ -53,11 +54,17 @@ fn bucket(ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Middleware: 429 JSON when the client is over its budget.
-pub async fn limit(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if let Some(limit) = &state.rate_limit {
+/// Middleware: 429 JSON when the client is over its budget. The limiter is `None` when limits
+/// are off; `trusted_proxies` are the peers whose `X-Forwarded-For` is believed.
+pub async fn limit(
+    State(limit): State<Option<Arc<RateLimit>>>,
+    State(trusted_proxies): State<Arc<[IpNet]>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if let Some(limit) = &limit {
         let (parts, body) = request.into_parts();
-        let ip = client_ip(&parts, &state.trusted_proxies);
+        let ip = client_ip(&parts, &trusted_proxies);
         if !limit.allow(ip.clone()) {
             // Debug, not warn: under attack this line would flood the log.
             tracing::debug!(client_ip = %ip, "rate limit exceeded");

@@ -11,10 +11,10 @@
 use idp_provider_api::Identity;
 
 use crate::appwrite::{AppwriteClient, AppwriteError, AppwriteErrorType, NewUser, User};
-use crate::login::LoginError;
 use crate::login::email::Email;
+use crate::login::error::LoginError;
 use crate::login::policy::{Admission, ProviderPolicy};
-pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel, is_valid_appwrite_id};
+pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel};
 
 /// The label marking a user this gateway created for an external identity. Only a server key
 /// can write labels, while anyone can create an account with a chosen id through the client API;

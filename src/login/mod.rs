@@ -27,10 +27,9 @@ use policy::ConfiguredProvider;
 use serde::Deserialize;
 use url::Url;
 
-use crate::appwrite::AppwriteClient;
+use crate::appwrite::{AppwriteClient, TokenConfig};
 use crate::clock::Clock;
-use crate::config::{RedirectConfig, TokenConfig};
-use crate::redirect::{RedirectError, RedirectTarget};
+use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget};
 use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use idp_provider_api::{ConfigProblem, Identity, Provider};
 use serde_json::{Map, Value};
 
-use crate::login::LoginError;
 use crate::login::email::Email;
+use crate::login::error::LoginError;
 
 /// A provider with the gateway's policy for it.
 #[derive(Clone)]

@@ -13,8 +13,8 @@ use data_encoding::{BASE32_NOPAD, BASE64, BASE64_NOPAD, BASE64URL, BASE64URL_NOP
 use ring::hmac;
 use ring::rand::{SecureRandom, SystemRandom};
 
-/// Length of Appwrite's custom ids on SQL adapters, and of its labels.
-pub const APPWRITE_ID_MAX: usize = 36;
+use crate::appwrite::id::APPWRITE_ID_MAX;
+
 /// Fewest key bytes `[mapping] id_key` may hold (the HMAC-SHA256 block security level).
 pub const ID_KEY_MIN_BYTES: usize = 32;
 /// First character of a derived user id.
@@ -23,17 +23,6 @@ const ID_PREFIX: char = 'u';
 const LINK_PREFIX: char = 'l';
 /// Domain separation of link labels from user ids (no issuer is this string).
 const LINK_DOMAIN: &str = "idp-bridge link label";
-
-/// Appwrite's custom-id rule (`Utopia\Database\Validator\Key`): 1..=36 of `[A-Za-z0-9._-]`,
-/// not starting with `.`, `_` or `-`.
-pub fn is_valid_appwrite_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= APPWRITE_ID_MAX
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-        && !matches!(id.as_bytes()[0], b'.' | b'_' | b'-')
-}
 
 /// Why an `id_key` was refused. Never shows the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -167,6 +156,7 @@ impl LinkLabel {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::appwrite::id::is_valid_appwrite_id;
 
     fn key() -> IdKey {
         IdKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").expect("32 bytes")
@@ -224,16 +214,5 @@ mod tests {
         // URL-safe and unpadded forms are accepted too.
         assert!(IdKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8").is_ok());
         assert!(!format!("{:?}", key()).contains("AAEC"));
-    }
-
-    #[test]
-    fn appwrite_id_rule() {
-        assert!(is_valid_appwrite_id("demo-project"));
-        assert!(is_valid_appwrite_id("a.b_c-d"));
-        assert!(!is_valid_appwrite_id("_x"));
-        assert!(!is_valid_appwrite_id("-x"));
-        assert!(!is_valid_appwrite_id(""));
-        assert!(!is_valid_appwrite_id("a b"));
-        assert!(!is_valid_appwrite_id(&"a".repeat(37)));
     }
 }

@@ -65,6 +65,18 @@ pub fn secure_url(text: &str, allow_any_http: bool) -> Result<Url, UrlRuleError>
     Ok(url)
 }
 
+/// A base URL (the gateway's public URL, the Appwrite endpoint): [`secure_url`] without the
+/// http exception, returned without a trailing slash so that paths can be appended.
+///
+/// # Errors
+/// As [`secure_url`].
+pub fn base_url(text: &str) -> Result<Url, UrlRuleError> {
+    let mut url = secure_url(text, false)?;
+    let trimmed = url.path().trim_end_matches('/').to_string();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -100,5 +112,16 @@ mod tests {
             secure_url("/relative", false),
             Err(UrlRuleError::NotAbsolute(_))
         ));
+    }
+
+    #[test]
+    fn base_urls_lose_the_trailing_slash() {
+        let url = base_url("https://gw.example.com/sub/").map(|u| u.to_string());
+        assert_eq!(url, Ok("https://gw.example.com/sub".to_string()));
+        assert_eq!(
+            base_url("http://example.com/"),
+            Err(UrlRuleError::Http),
+            "no http exception for base URLs"
+        );
     }
 }

@@ -1,15 +1,18 @@
-//! `AppState`: what every handler can reach, cheap to clone.
+//! `AppState`: what every handler can reach, cheap to clone. Handlers and layers take only the
+//! part they use (`State<Arc<Login>>`, …, through the derived `FromRef`), so that this module
+//! is the only one in `http` that knows them all.
 
 use std::sync::Arc;
 
+use axum::extract::FromRef;
 use ipnet::IpNet;
 
-use crate::http::ops::Readiness;
-use crate::http::rate_limit::RateLimit;
+use super::ops::Readiness;
+use super::rate_limit::RateLimit;
 use crate::login::Login;
 
 /// Shared state of the HTTP edge.
-#[derive(Clone)]
+#[derive(Clone, FromRef)]
 pub struct AppState {
     /// The login pipeline.
     pub login: Arc<Login>,

@@ -1,0 +1,358 @@
+//! Configuration: one TOML file, `IDP_BRIDGE_<SECTION>__<KEY>` environment overrides, and
+//! `*_file` keys that name a file holding a secret.
+//!
+//! Loading goes: figment (file + env) → JSON tree → `*_file` keys resolved → typed raw sections
+//! (`deny_unknown_fields`, so typos are errors) → [`Config`], with every problem collected and
+//! reported at once, each naming its key (`token.length: 200 is outside 4..=128`).
+//! One module per section owns its raw struct and its checks, and either its validated struct
+//! (`server`, `store`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
+//! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::redirect`], `tls` →
+//! `OutboundTls`). This module holds the whole: [`Config`], loading, and the `*_file` keys.
+//! Owns: parsing and validation. Must not: touch the network (check-config runs offline).
+
+mod appwrite;
+mod log;
+mod mapping;
+mod rate_limit;
+mod redirect;
+mod server;
+mod store;
+mod tls;
+mod token;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use idp_provider_api::{ConfigProblem, OpenContext, OutboundTls, ProviderInfo};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+pub use crate::appwrite::{AppwriteConfig, TokenConfig};
+use crate::login::policy::ConfiguredProvider;
+pub use crate::redirect::RedirectConfig;
+use crate::registry::{self, Registry};
+pub use log::{LogConfig, LogFormat};
+pub use mapping::MappingConfig;
+pub use rate_limit::RateLimitConfig;
+pub use server::ServerConfig;
+pub use store::{StoreBackend, StoreConfig};
+
+/// Prefix of environment overrides; `__` separates nesting levels.
+pub const ENV_PREFIX: &str = "IDP_BRIDGE_";
+
+/// Why a configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file is missing or not valid TOML.
+    #[error("cannot read the configuration: {0}")]
+    Read(String),
+    /// One or more keys are wrong.
+    #[error("invalid configuration:\n{}", .0.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<ConfigProblem>),
+}
+
+impl ConfigError {
+    /// The individual problems (one for a read error).
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            Self::Read(e) => vec![e.clone()],
+            Self::Invalid(p) => p.iter().map(ToString::to_string).collect(),
+        }
+    }
+}
+
+/// The validated configuration, with every provider opened (offline).
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[appwrite]`.
+    pub appwrite: AppwriteConfig,
+    /// `[token]`.
+    pub token: TokenConfig,
+    /// `[redirect]`.
+    pub redirect: RedirectConfig,
+    /// `[store]`.
+    pub store: StoreConfig,
+    /// `[mapping]`.
+    pub mapping: MappingConfig,
+    /// `[rate_limit]`.
+    pub rate_limit: RateLimitConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[tls]`: the CAs every outbound HTTPS connection (Appwrite, providers) trusts.
+    pub tls: OutboundTls,
+    /// `[providers.*]`, opened, in id order.
+    pub providers: Vec<ConfiguredProvider>,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let providers: Vec<(&ProviderInfo, _)> = self
+            .providers
+            .iter()
+            .map(|p| (p.provider.info(), p.policy))
+            .collect();
+        f.debug_struct("Config")
+            .field("server", &self.server)
+            .field("appwrite", &self.appwrite)
+            .field("token", &self.token)
+            .field("redirect", &self.redirect)
+            .field("store", &self.store)
+            .field("mapping", &self.mapping)
+            .field("rate_limit", &self.rate_limit)
+            .field("log", &self.log)
+            .field("tls", &self.tls)
+            .field("providers", &providers)
+            .finish()
+    }
+}
+
+/// The file as written: one raw struct per section, each in its section's module.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    #[serde(default)]
+    server: server::RawServer,
+    #[serde(default)]
+    appwrite: appwrite::RawAppwrite,
+    #[serde(default)]
+    token: token::RawToken,
+    #[serde(default)]
+    redirect: redirect::RawRedirect,
+    #[serde(default)]
+    store: store::RawStore,
+    #[serde(default)]
+    mapping: mapping::RawMapping,
+    #[serde(default)]
+    rate_limit: rate_limit::RawRateLimit,
+    #[serde(default)]
+    log: log::RawLog,
+    #[serde(default)]
+    tls: tls::RawTls,
+    #[serde(default)]
+    providers: BTreeMap<String, Map<String, Value>>,
+}
+
+impl Config {
+    /// Loads `path`, applies environment overrides from the process environment, validates.
+    ///
+    /// # Errors
+    /// `Read` when the file is missing or not TOML; `Invalid` with every bad key otherwise.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        Self::load_with(path, &Registry::default())
+    }
+
+    /// [`Config::load`] with the provider types of `registry`.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load_with(path: &Path, registry: &Registry) -> Result<Self, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::Read(format!(
+                "{}: no such file",
+                path.display()
+            )));
+        }
+        let figment = Figment::new()
+            .merge(Toml::file_exact(path))
+            .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Self::from_figment(figment, &base, registry)
+    }
+
+    /// Parses a TOML text (no environment), for tests and `check-config` of inline snippets.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::from_toml_with(text, &Registry::default())
+    }
+
+    /// [`Config::from_toml`] with the provider types of `registry`.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn from_toml_with(text: &str, registry: &Registry) -> Result<Self, ConfigError> {
+        Self::from_figment(
+            Figment::new().merge(Toml::string(text)),
+            Path::new("."),
+            registry,
+        )
+    }
+
+    fn from_figment(
+        figment: Figment,
+        base: &Path,
+        registry: &Registry,
+    ) -> Result<Self, ConfigError> {
+        let mut tree: Value = figment
+            .extract()
+            .map_err(|e| ConfigError::Read(without_source_lines(&e.to_string())))?;
+        let mut problems = Vec::new();
+        resolve_secret_files(&mut tree, "", base, &mut problems);
+        let raw: Raw = match serde_path_to_error::deserialize(tree) {
+            Ok(raw) => raw,
+            Err(e) => {
+                let path = e.path().to_string();
+                let key = if path == "." {
+                    "(top level)".to_string()
+                } else {
+                    path
+                };
+                problems.push(ConfigProblem::new(key, e.into_inner().to_string()));
+                return Err(ConfigError::Invalid(problems));
+            }
+        };
+        let config = validate(raw, base, registry, &mut problems);
+        match config {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError::Invalid(problems)),
+        }
+    }
+}
+
+/// Keys that hold secrets and may therefore be given as `<key>_file`.
+const SECRET_KEYS: [&str; 3] = ["api_key", "client_secret", "id_key"];
+
+/// A TOML or figment error without the source lines it quotes (`6 | api_key = ...`): the
+/// quoted line may hold a secret. Line and column stay in the message.
+fn without_source_lines(text: &str) -> String {
+    text.lines()
+        .filter(|line| {
+            let rest = line
+                .trim_start()
+                .trim_start_matches(|c: char| c.is_ascii_digit());
+            !rest.trim_start().starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Replaces every `<secret>_file = "path"` (for the keys in [`SECRET_KEYS`]) by `<secret> =
+/// <file contents, trailing newline trimmed>`, relative paths resolved against the config
+/// file's folder. Giving both, or an empty or unreadable file, is a problem.
+fn resolve_secret_files(
+    tree: &mut Value,
+    prefix: &str,
+    base: &Path,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let Value::Object(map) = tree else { return };
+    let file_keys: Vec<String> = map
+        .keys()
+        .filter(|k| {
+            SECRET_KEYS
+                .iter()
+                .any(|secret| k.strip_suffix("_file") == Some(secret))
+                && map.get(k.as_str()).is_some_and(Value::is_string)
+        })
+        .cloned()
+        .collect();
+    for file_key in file_keys {
+        let name = file_key.trim_end_matches("_file").to_string();
+        let full = format!("{prefix}{file_key}");
+        let Some(Value::String(file)) = map.remove(&file_key) else {
+            continue;
+        };
+        if map.contains_key(&name) {
+            problems.push(ConfigProblem::new(
+                full,
+                format!("give either {prefix}{name} or {prefix}{file_key}, not both"),
+            ));
+            continue;
+        }
+        let path = if Path::new(&file).is_absolute() {
+            PathBuf::from(&file)
+        } else {
+            base.join(&file)
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().is_empty() => problems.push(ConfigProblem::new(
+                full,
+                format!("{} is empty", path.display()),
+            )),
+            Ok(text) => {
+                map.insert(
+                    name,
+                    Value::String(text.trim_end_matches(['\n', '\r']).to_string()),
+                );
+            }
+            Err(e) => problems.push(ConfigProblem::new(
+                full,
+                format!("cannot read {}: {e}", path.display()),
+            )),
+        }
+    }
+    for (key, value) in map.iter_mut() {
+        resolve_secret_files(value, &format!("{prefix}{key}."), base, problems);
+    }
+}
+
+fn validate(
+    raw: Raw,
+    base: &Path,
+    registry: &Registry,
+    problems: &mut Vec<ConfigProblem>,
+) -> Option<Config> {
+    let mut p = |key: &str, reason: String| problems.push(ConfigProblem::new(key, reason));
+    let tls = raw.tls.validate(base, &mut p);
+    let server = raw.server.validate(&mut p);
+    let appwrite = raw.appwrite.validate(&mut p);
+    let token = raw.token.validate(&mut p);
+    let redirect = raw.redirect.validate(&mut p);
+    let store = raw.store.validate(&mut p);
+    let mapping = raw.mapping.validate(&mut p);
+    let rate_limit = raw.rate_limit.validate(&mut p);
+    let log = raw.log.validate();
+
+    let mut providers = Vec::new();
+    if raw.providers.is_empty() {
+        p(
+            "providers",
+            "configure at least one provider, e.g. [providers.corp] with type = \"oidc\"".into(),
+        );
+    }
+    // With a bad extra_ca_file, providers are still checked (against the system roots alone).
+    let context = tls.clone().or_else(|| OutboundTls::new(None).ok());
+    for (id, table) in raw.providers {
+        let Some(context) = context.clone().map(OpenContext::new) else {
+            break;
+        };
+        match registry::open(registry, &id, table, &context) {
+            Ok(provider) => providers.push(provider),
+            Err(found) => problems.extend(found),
+        }
+    }
+
+    Some(Config {
+        server: server?,
+        appwrite: appwrite?,
+        token: token?,
+        redirect: redirect?,
+        store: store?,
+        mapping: mapping?,
+        rate_limit: rate_limit?,
+        log,
+        tls: tls?,
+        providers,
+    })
+}
+
+/// `value` as a `u64` when it lies in `min..=max`; otherwise a problem for `key`.
+fn in_range(
+    p: &mut impl FnMut(&str, String),
+    key: &str,
+    value: i64,
+    min: i64,
+    max: i64,
+) -> Option<u64> {
+    if (min..=max).contains(&value) {
+        u64::try_from(value).ok()
+    } else {
+        p(key, format!("{value} is outside {min}..={max}"));
+        None
+    }
+}
