@@ -10,6 +10,7 @@ mod demo;
 mod failures;
 mod helpers;
 mod idp;
+mod layering;
 mod linking;
 mod login;
 mod logs;
