@@ -10,6 +10,7 @@
 //! - [`discovery`]: provider metadata and the issuer check.
 //! - [`jwks`]: the key cache with single-flight, rate-limited refetch.
 //! - [`verify`]: the ID-token checks.
+//! - [`kidless`]: the key of a token without `kid`.
 //! - `exchange`: the code exchange at the token endpoint.
 //! - `login_data`: the nonce and PKCE verifier kept with each login.
 //! - `response`: reading the authorization response (`code`, `error`, `iss`).
@@ -20,6 +21,7 @@ pub mod discovery;
 mod exchange;
 mod http;
 pub mod jwks;
+pub mod kidless;
 mod login_data;
 mod response;
 pub mod verify;

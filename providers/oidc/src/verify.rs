@@ -3,7 +3,7 @@
 //! openidconnect checks the JOSE header (`typ`, `cty`, `crit`), the algorithm allow-list, the
 //! key choice by `kid` and type, the signature, `iss`, `aud`, `exp` and the nonce. It leaves
 //! `iat`, `nbf`, `azp`, `at_hash` and the shape of `sub` to us; those checks are below. For a
-//! token without `kid` we choose the key ourselves ([`kidless_candidates`]): openidconnect
+//! token without `kid` we choose the key ourselves ([`kidless::candidates`](crate::kidless)): openidconnect
 //! compares only `kty`, so a P-384 key competes with the P-256 key for an ES256 token, and an
 //! X25519 key with the Ed25519 key for EdDSA.
 
@@ -103,7 +103,7 @@ pub fn verify_id_token(
     // `"kid": null` is no kid (openidconnect reads it so too).
     let kid = header.get("kid").filter(|kid| !kid.is_null());
     let keys = match (kid, header.get("alg").and_then(Value::as_str)) {
-        (None, Some(alg)) => match kidless_candidates(keys, alg) {
+        (None, Some(alg)) => match crate::kidless::candidates(keys, alg) {
             None => keys,
             Some(candidates) => match candidates.as_slice() {
                 [] => return Err(VerifyError::UnknownKey),
@@ -155,51 +155,6 @@ pub fn verify_id_token(
         check_at_hash(&token, &verifier, expected, expected_hash, access_token)?;
     }
     Ok(claims)
-}
-
-/// The keys that may have signed a token without `kid` whose header names `alg` (DESIGN
-/// section 4): of the algorithm's key type (RSA for RS*/PS*; EC on P-256 for ES256, on P-384
-/// for ES384; OKP on Ed25519 for EdDSA), for signatures (`use` = `sig` or absent), and with
-/// `alg` equal to the token's when the key names one. `None` for algorithms that take no key
-/// from the JWKS (HS*, `none`, unknown ones): openidconnect decides about those.
-pub fn kidless_candidates<'k>(
-    keys: &'k CoreJsonWebKeySet,
-    alg: &str,
-) -> Option<Vec<&'k CoreJsonWebKey>> {
-    use openidconnect::core::{CoreJsonWebKeyType as Kty, CoreJsonWebKeyUse as Use};
-    let (kty, curve) = match alg {
-        "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => (Kty::RSA, None),
-        "ES256" => (Kty::EllipticCurve, Some("P-256")),
-        "ES384" => (Kty::EllipticCurve, Some("P-384")),
-        "EdDSA" => (Kty::OctetKeyPair, Some("Ed25519")),
-        _ => return None,
-    };
-    // The curve is not exposed by openidconnect's key type: read it from the key's JSON.
-    let curve_of = |key: &CoreJsonWebKey| {
-        serde_json::to_value(key)
-            .ok()
-            .and_then(|jwk| jwk.get("crv").and_then(Value::as_str).map(str::to_owned))
-    };
-    let fits = |key: &&CoreJsonWebKey| {
-        *key.key_type() == kty
-            && key.key_use().is_none_or(|u| matches!(u, Use::Signature))
-            && match key.signing_alg() {
-                openidconnect::JsonWebKeyAlgorithm::Unspecified => true,
-                openidconnect::JsonWebKeyAlgorithm::Algorithm(key_alg) => {
-                    alg_name(key_alg).as_deref() == Some(alg)
-                }
-                _ => false,
-            }
-            && curve.is_none_or(|c| curve_of(key).as_deref() == Some(c))
-    };
-    Some(keys.keys().iter().filter(fits).collect())
-}
-
-/// The JOSE name of a signing algorithm (`"RS256"`), as openidconnect serializes it.
-fn alg_name(alg: &CoreJwsSigningAlgorithm) -> Option<String> {
-    serde_json::to_value(alg)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
 }
 
 /// Maps openidconnect's verdict to our reasons.
@@ -448,63 +403,6 @@ mod tests {
             }
             other => panic!("expected a signature rejection, got {other:?}"),
         }
-    }
-
-    fn key_set(keys: serde_json::Value) -> CoreJsonWebKeySet {
-        serde_json::from_value(serde_json::json!({ "keys": keys })).expect("key set")
-    }
-
-    /// Which keys (by their position in the set) may have signed a kid-less `alg` token.
-    fn picked(set: &CoreJsonWebKeySet, alg: &str) -> Option<Vec<usize>> {
-        kidless_candidates(set, alg).map(|keys| {
-            keys.iter()
-                .map(|k| {
-                    set.keys()
-                        .iter()
-                        .position(|x| std::ptr::eq(x, *k))
-                        .expect("from the set")
-                })
-                .collect()
-        })
-    }
-
-    #[test]
-    fn kidless_candidates_match_key_type_curve_use_and_alg() {
-        let rsa = serde_json::json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
-        let ec = |crv: &str| serde_json::json!({"kty": "EC", "crv": crv, "x": "AA", "y": "AA"});
-        let okp = |crv: &str| serde_json::json!({"kty": "OKP", "crv": crv, "x": "AA"});
-        let set = key_set(serde_json::json!([
-            rsa,
-            ec("P-256"),
-            ec("P-384"),
-            ec("P-521"),
-            okp("Ed25519"),
-            okp("X25519"),
-        ]));
-        for alg in ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512"] {
-            assert_eq!(picked(&set, alg), Some(vec![0]), "{alg}");
-        }
-        assert_eq!(picked(&set, "ES256"), Some(vec![1]));
-        assert_eq!(picked(&set, "ES384"), Some(vec![2]));
-        assert_eq!(picked(&set, "EdDSA"), Some(vec![4]));
-        for alg in ["HS256", "none", "ES512", "XYZ"] {
-            assert_eq!(picked(&set, alg), None, "{alg} takes no key from the JWKS");
-        }
-
-        let mut enc = rsa.clone();
-        enc["use"] = "enc".into();
-        let mut sig = rsa.clone();
-        sig["use"] = "sig".into();
-        let mut rs512 = rsa.clone();
-        rs512["alg"] = "RS512".into();
-        let set = key_set(serde_json::json!([enc, sig, rs512]));
-        assert_eq!(
-            picked(&set, "RS256"),
-            Some(vec![1]),
-            "enc keys and other algs are out"
-        );
-        assert_eq!(picked(&set, "RS512"), Some(vec![1, 2]));
-        assert_eq!(picked(&set, "ES256"), Some(vec![]));
     }
 
     #[test]
