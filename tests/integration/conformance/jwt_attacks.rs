@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{
-    Extra, Rig, accept_row, b64, claims, client_id, header, long_secret, now, obj, reject_row,
+    Extra, Rig, accept_row, alg, b64, claims, client_id, header, long_secret, now, obj, reject_row,
     segments,
 };
 use crate::helpers::{FAILURE, Options, PROVIDER, error_of, location, mock_config, without_query};
@@ -27,17 +27,8 @@ async fn attacker() -> MockOp {
 
 // ---------------------------------------------------------------- 1. alg none
 
-#[tokio::test]
-async fn r01_alg_none() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::None),
-            ..Default::default()
-        },
-        "id_token_alg_not_allowed",
-    )
-    .await;
+reject_rows! {
+    r01_alg_none: ("", |_, _| alg(SigningAlg::None)) => "id_token_alg_not_allowed";
 }
 
 /// `None`, `NONE`, `nOnE`: not JWS algorithms at all (matched case-sensitively), so the header
@@ -57,35 +48,23 @@ async fn r01_alg_none_other_spellings() {
     }
 }
 
-/// An RS256 header with an empty signature segment.
-#[tokio::test]
-async fn r01_empty_signature() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            signature_override: Some(String::new()),
-            ..Default::default()
-        },
-        "id_token_signature_invalid",
-    )
-    .await;
+reject_rows! {
+    /// An RS256 header with an empty signature segment.
+    r01_empty_signature: ("", |_, _| Behavior {
+        signature_override: Some(String::new()),
+        ..Default::default()
+    }) => "id_token_signature_invalid";
 }
 
 // ---------------------------------------------------------------- 2. algorithm confusion
 
-/// HS256 keyed with the provider's RSA public key (PEM) when HS256 is not allowed.
-#[tokio::test]
-async fn r02_hs256_with_rsa_public_key_not_allowed() {
-    reject_row(
-        "",
-        |op, _| Behavior {
-            alg: Some(SigningAlg::HS256),
-            hmac_key: Some(op.rsa_public_key_pem().into_bytes()),
-            ..Default::default()
-        },
-        "id_token_alg_not_allowed",
-    )
-    .await;
+reject_rows! {
+    /// HS256 keyed with the provider's RSA public key (PEM) when HS256 is not allowed.
+    r02_hs256_with_rsa_public_key_not_allowed: ("", |op, _| Behavior {
+        alg: Some(SigningAlg::HS256),
+        hmac_key: Some(op.rsa_public_key_pem().into_bytes()),
+        ..Default::default()
+    }) => "id_token_alg_not_allowed";
 }
 
 /// Even with HS256 allowed, only the client secret keys it: HS256 keyed with the RSA public key
@@ -111,44 +90,20 @@ async fn r02_hs256_with_rsa_public_key_even_when_hs256_allowed() {
 
 // ---------------------------------------------------------------- 3. cross-family substitution
 
-/// An RS256 signature presented as ES256 under the RSA key's `kid`: no EC key has that kid.
-#[tokio::test]
-async fn r03_rsa_signature_presented_as_es256() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "alg": "ES256" })),
-        "id_token_unknown_key",
-    )
-    .await;
-}
+reject_rows! {
+    /// An RS256 signature presented as ES256 under the RSA key's `kid`: no EC key has that kid.
+    r03_rsa_signature_presented_as_es256:
+        ("", |_, _| header(json!({ "alg": "ES256" }))) => "id_token_unknown_key";
 
-/// An ES256 signature presented as RS256 under the EC key's `kid`.
-#[tokio::test]
-async fn r03_ec_key_with_rsa_alg() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::ES256),
-            header_patch: obj(json!({ "alg": "RS256" })),
-            ..Default::default()
-        },
-        "id_token_unknown_key",
-    )
-    .await;
-}
+    /// An ES256 signature presented as RS256 under the EC key's `kid`.
+    r03_ec_key_with_rsa_alg: ("", |_, _| Behavior {
+        alg: Some(SigningAlg::ES256),
+        header_patch: obj(json!({ "alg": "RS256" })),
+        ..Default::default()
+    }) => "id_token_unknown_key";
 
-/// A genuine PS256 token (same RSA key) when only RS256 and ES256 are allowed.
-#[tokio::test]
-async fn r03_ps256_not_allowed() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::PS256),
-            ..Default::default()
-        },
-        "id_token_alg_not_allowed",
-    )
-    .await;
+    /// A genuine PS256 token (same RSA key) when only RS256 and ES256 are allowed.
+    r03_ps256_not_allowed: ("", |_, _| alg(SigningAlg::PS256)) => "id_token_alg_not_allowed";
 }
 
 // ---------------------------------------------------------------- 4. kid injection
@@ -301,48 +256,23 @@ async fn r08_expired() {
     .await;
 }
 
-#[tokio::test]
-async fn r08_exp_missing() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "exp": null })),
-        "id_token_malformed",
-    )
-    .await;
-}
+reject_rows! {
+    r08_exp_missing: ("", |_, _| claims(json!({ "exp": null }))) => "id_token_malformed";
 
-#[tokio::test]
-async fn r08_exp_not_numeric() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "exp": "tomorrow" })),
-        "id_token_malformed",
-    )
-    .await;
+    r08_exp_not_numeric: ("", |_, _| claims(json!({ "exp": "tomorrow" }))) => "id_token_malformed";
 }
 
 // ---------------------------------------------------------------- 9. nbf
 
-#[tokio::test]
-async fn r09_nbf_in_the_future() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "nbf": now() + 3600 })),
-        "id_token_not_yet_valid",
-    )
-    .await;
+reject_rows! {
+    r09_nbf_in_the_future:
+        ("", |_, _| claims(json!({ "nbf": now() + 3600 }))) => "id_token_not_yet_valid";
 }
 
 // ---------------------------------------------------------------- 10. iat
 
-#[tokio::test]
-async fn r10_iat_missing() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "iat": null })),
-        "id_token_malformed",
-    )
-    .await;
+reject_rows! {
+    r10_iat_missing: ("", |_, _| claims(json!({ "iat": null }))) => "id_token_malformed";
 }
 
 #[tokio::test]
@@ -370,71 +300,39 @@ async fn r10_iat_too_old() {
 
 // ---------------------------------------------------------------- 11. azp never replaces aud
 
-#[tokio::test]
-async fn r11_wrong_aud_with_our_azp() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "aud": "other-app", "azp": client_id() })),
-        "id_token_audience_mismatch",
-    )
-    .await;
+reject_rows! {
+    r11_wrong_aud_with_our_azp:
+        ("", |_, _| claims(json!({ "aud": "other-app", "azp": client_id() })))
+        => "id_token_audience_mismatch";
 }
 
 // ---------------------------------------------------------------- 12. several audiences, azp
 
 const TRUSTED: &str = r#"trusted_audiences = ["other-app"]"#;
 
-#[tokio::test]
-async fn r12_untrusted_extra_audience() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": client_id() })),
-        "id_token_audience_mismatch",
-    )
-    .await;
-}
+reject_rows! {
+    r12_untrusted_extra_audience:
+        ("", |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": client_id() })))
+        => "id_token_audience_mismatch";
 
-#[tokio::test]
-async fn r12_several_audiences_without_azp() {
-    reject_row(
-        TRUSTED,
-        |_, _| claims(json!({ "aud": [client_id(), "other-app"] })),
-        "id_token_azp_mismatch",
-    )
-    .await;
-}
+    r12_several_audiences_without_azp:
+        (TRUSTED, |_, _| claims(json!({ "aud": [client_id(), "other-app"] })))
+        => "id_token_azp_mismatch";
 
-#[tokio::test]
-async fn r12_several_audiences_azp_not_us() {
-    reject_row(
-        TRUSTED,
-        |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": "other-app" })),
-        "id_token_azp_mismatch",
-    )
-    .await;
-}
+    r12_several_audiences_azp_not_us:
+        (TRUSTED, |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": "other-app" })))
+        => "id_token_azp_mismatch";
 
-#[tokio::test]
-async fn r12_azp_not_us() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "azp": "other-app" })),
-        "id_token_azp_mismatch",
-    )
-    .await;
+    r12_azp_not_us: ("", |_, _| claims(json!({ "azp": "other-app" }))) => "id_token_azp_mismatch";
 }
 
 // ---------------------------------------------------------------- 13. issuer trailing slash
 
-/// At token time: `iss` with a trailing slash the issuer does not have.
-#[tokio::test]
-async fn r13_iss_trailing_slash() {
-    reject_row(
-        "",
-        |op, _| claims(json!({ "iss": format!("{}/", op.issuer()) })),
-        "id_token_issuer_mismatch",
-    )
-    .await;
+reject_rows! {
+    /// At token time: `iss` with a trailing slash the issuer does not have.
+    r13_iss_trailing_slash:
+        ("", |op, _| claims(json!({ "iss": format!("{}/", op.issuer()) })))
+        => "id_token_issuer_mismatch";
 }
 
 /// At configuration time: the configured issuer has a slash the discovered one lacks. The
@@ -477,15 +375,10 @@ async fn r14_crit_header() {
 
 // ---------------------------------------------------------------- 15. token-type confusion
 
-/// An access token (`typ: at+jwt`) presented as an ID token.
-#[tokio::test]
-async fn r15_access_token_typ() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "typ": "at+jwt" })),
-        "id_token_header_unsupported",
-    )
-    .await;
+reject_rows! {
+    /// An access token (`typ: at+jwt`) presented as an ID token.
+    r15_access_token_typ:
+        ("", |_, _| header(json!({ "typ": "at+jwt" }))) => "id_token_header_unsupported";
 }
 
 /// A logout token (an `events` claim) presented as an ID token, even with the right nonce and
@@ -506,15 +399,11 @@ async fn r15_logout_token_events_claim() {
     });
 }
 
-/// Another app's ID token (its client id as `aud`) replayed to us.
-#[tokio::test]
-async fn r15_another_apps_id_token() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "aud": "another-app", "azp": "another-app" })),
-        "id_token_audience_mismatch",
-    )
-    .await;
+reject_rows! {
+    /// Another app's ID token (its client id as `aud`) replayed to us.
+    r15_another_apps_id_token:
+        ("", |_, _| claims(json!({ "aud": "another-app", "azp": "another-app" })))
+        => "id_token_audience_mismatch";
 }
 
 // ---------------------------------------------------------------- 16. mix-up
@@ -656,54 +545,18 @@ async fn r17_replayed_nonce() {
 
 // ---------------------------------------------------------------- 18. sub
 
-#[tokio::test]
-async fn r18_sub_missing() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": null })),
-        "id_token_malformed",
-    )
-    .await;
-}
+reject_rows! {
+    r18_sub_missing: ("", |_, _| claims(json!({ "sub": null }))) => "id_token_malformed";
 
-#[tokio::test]
-async fn r18_sub_empty() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": "" })),
-        "id_token_subject_invalid",
-    )
-    .await;
-}
+    r18_sub_empty: ("", |_, _| claims(json!({ "sub": "" }))) => "id_token_subject_invalid";
 
-#[tokio::test]
-async fn r18_sub_not_a_string() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": 42 })),
-        "id_token_malformed",
-    )
-    .await;
-}
+    r18_sub_not_a_string: ("", |_, _| claims(json!({ "sub": 42 }))) => "id_token_malformed";
 
-#[tokio::test]
-async fn r18_sub_longer_than_255() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": "a".repeat(256) })),
-        "id_token_subject_invalid",
-    )
-    .await;
-}
+    r18_sub_longer_than_255:
+        ("", |_, _| claims(json!({ "sub": "a".repeat(256) }))) => "id_token_subject_invalid";
 
-#[tokio::test]
-async fn r18_sub_with_control_characters() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": "al\nice" })),
-        "id_token_subject_invalid",
-    )
-    .await;
+    r18_sub_with_control_characters:
+        ("", |_, _| claims(json!({ "sub": "al\nice" }))) => "id_token_subject_invalid";
 }
 
 // ---------------------------------------------------------------- 19. email syntax
@@ -869,38 +722,19 @@ async fn r21_nested_jwe() {
     rig.assert_rejected(&attempt, "id_token_malformed");
 }
 
-/// `cty: JWT` (a nested token) on a signed token.
-#[tokio::test]
-async fn r21_cty_jwt() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "cty": "JWT" })),
-        "id_token_header_unsupported",
-    )
-    .await;
-}
+reject_rows! {
+    /// `cty: JWT` (a nested token) on a signed token.
+    r21_cty_jwt: ("", |_, _| header(json!({ "cty": "JWT" }))) => "id_token_header_unsupported";
 
-/// `zip: DEF` (compression, a JWE-only member) on a signed token.
-#[tokio::test]
-async fn r21_zip_header() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "zip": "DEF" })),
-        "id_token_header_unsupported",
-    )
-    .await;
+    /// `zip: DEF` (compression, a JWE-only member) on a signed token.
+    r21_zip_header: ("", |_, _| header(json!({ "zip": "DEF" }))) => "id_token_header_unsupported";
 }
 
 // ---------------------------------------------------------------- 22. size and depth
 
-#[tokio::test]
-async fn r22_oversized_token() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "padding": "x".repeat(17 * 1024) })),
-        "id_token_too_large",
-    )
-    .await;
+reject_rows! {
+    r22_oversized_token:
+        ("", |_, _| claims(json!({ "padding": "x".repeat(17 * 1024) }))) => "id_token_too_large";
 }
 
 /// 5000 nested arrays: under the size limit, over any sane JSON depth.
@@ -1041,19 +875,13 @@ fn der(raw: &[u8]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- 24. weak keys
 
-/// A 1024-bit RSA key in the JWKS, signing the token: the key must be refused, so its `kid`
-/// matches nothing usable.
-#[tokio::test]
-async fn r24_weak_rsa_key_in_jwks() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            weak_rsa_key: true,
-            ..Default::default()
-        },
-        "id_token_unknown_key",
-    )
-    .await;
+reject_rows! {
+    /// A 1024-bit RSA key in the JWKS, signing the token: the key must be refused, so its `kid`
+    /// matches nothing usable.
+    r24_weak_rsa_key_in_jwks: ("", |_, _| Behavior {
+        weak_rsa_key: true,
+        ..Default::default()
+    }) => "id_token_unknown_key";
 }
 
 /// A provider `short` whose client secret is the tests' shared one (31 bytes, shorter than the
@@ -1126,15 +954,11 @@ async fn r24_short_hmac_secret_refused_at_verify() {
 
 // ---------------------------------------------------------------- 25. at_hash
 
-/// rp-id_token-bad-at_hash: `at_hash` present but not the access token's.
-#[tokio::test]
-async fn r25_at_hash_wrong() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "at_hash": "AAAAAAAAAAAAAAAAAAAAAA" })),
-        "id_token_at_hash_mismatch",
-    )
-    .await;
+reject_rows! {
+    /// rp-id_token-bad-at_hash: `at_hash` present but not the access token's.
+    r25_at_hash_wrong:
+        ("", |_, _| claims(json!({ "at_hash": "AAAAAAAAAAAAAAAAAAAAAA" })))
+        => "id_token_at_hash_mismatch";
 }
 
 // ---------------------------------------------------------------- 26. userinfo sub
