@@ -532,6 +532,15 @@ pub async fn reject_row(
     rig
 }
 
+/// A row that must be rejected with `expected`: corp's token endpoint answers with the ID token
+/// `make` builds from corp's OP and the login's nonce.
+pub async fn reject_token(make: impl FnOnce(&MockOp, &str) -> String, expected: &str) -> Rig {
+    let rig = Rig::new().await;
+    let attempt = rig.login_with_token(make).await;
+    rig.assert_rejected(&attempt, expected);
+    rig
+}
+
 /// A row that must be accepted; returns the rig and the Appwrite user id.
 pub async fn accept_row(
     corp_lines: &str,
