@@ -107,13 +107,6 @@ pub struct ServerConfig {
     pub trusted_proxies: Vec<IpNet>,
 }
 
-impl ServerConfig {
-    /// Whether cookies must be `Secure` and `__Host-` prefixed.
-    pub fn is_https(&self) -> bool {
-        self.public_url.scheme() == "https"
-    }
-}
-
 /// `[appwrite]`: the project and the server key the gateway mints with.
 #[derive(Debug, Clone)]
 pub struct AppwriteConfig {
