@@ -17,7 +17,7 @@ use super::call::Call;
 use super::users::{check_email, check_name, check_password};
 use crate::clock::http_date;
 use crate::error::AppwriteError;
-use crate::ids::{UNIQUE, hex_secret, is_valid_custom_id, unique_id};
+use crate::ids::{UNIQUE, hex_secret, is_valid_custom_id, new_user_id, unique_id};
 use crate::model::{SessionRecord, UserRecord};
 use crate::params::{opt_string, req_string};
 use crate::server::Peer;
@@ -147,14 +147,7 @@ pub(super) async fn create(call: Call) -> Response {
 
 fn create_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
     let (shared, body) = (&call.shared, &call.body);
-    let user_id = req_string(body, "userId")?;
-    let user_id = if user_id == UNIQUE {
-        unique_id()
-    } else if is_valid_custom_id(&user_id) {
-        user_id
-    } else {
-        return Err(AppwriteError::invalid_param("userId", crate::ids::KEY_RULE));
-    };
+    let user_id = new_user_id(req_string(body, "userId")?)?;
     let email = req_string(body, "email")?.to_lowercase();
     check_email(&email)?;
     let password = req_string(body, "password")?;

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::call::Call;
 use crate::error::AppwriteError;
-use crate::ids::{KEY_RULE, UNIQUE, hex_secret, is_valid_custom_id, unique_id};
+use crate::ids::{hex_secret, new_user_id, unique_id};
 use crate::model::{StoredToken, UserRecord};
 use crate::params::{opt_range, opt_string, req_bool, req_string};
 use crate::query::UserQuery;
@@ -191,14 +191,7 @@ pub(super) async fn create(call: Call) -> Response {
 
 fn create_inner(call: &Call) -> Result<(StatusCode, Value)> {
     let (shared, body) = (&call.shared, &call.body);
-    let user_id = req_string(body, "userId")?;
-    let user_id = if user_id == UNIQUE {
-        unique_id()
-    } else if is_valid_custom_id(&user_id) {
-        user_id
-    } else {
-        return Err(AppwriteError::invalid_param("userId", KEY_RULE));
-    };
+    let user_id = new_user_id(req_string(body, "userId")?)?;
     let email = opt_string(body, "email")?.map(|e| e.to_lowercase());
     if let Some(e) = &email {
         check_email(e)?;
