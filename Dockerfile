@@ -19,12 +19,13 @@ WORKDIR /build
 #    empty stub sources and build. This layer is rebuilt only when a manifest
 #    or Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
+COPY crates/idp-html/Cargo.toml crates/idp-html/
 COPY providers/api/Cargo.toml providers/api/
 COPY providers/oidc/Cargo.toml providers/oidc/
 COPY tests/appwrite-emulator/Cargo.toml tests/appwrite-emulator/
 COPY tests/mock-op/Cargo.toml tests/mock-op/
 RUN set -eu; \
-    for dir in . providers/api providers/oidc tests/appwrite-emulator tests/mock-op; do \
+    for dir in . crates/idp-html providers/api providers/oidc tests/appwrite-emulator tests/mock-op; do \
         awk '/^[[:space:]]*\[/ { skip = ($0 ~ /^[[:space:]]*\[\[(test|bench|example|bin)\]\]/) } !skip' \
             "$dir/Cargo.toml" > /tmp/Cargo.toml; \
         mv /tmp/Cargo.toml "$dir/Cargo.toml"; \
@@ -33,7 +34,7 @@ RUN set -eu; \
     done; \
     echo 'fn main() {}' > src/main.rs; \
     cargo build --release --locked -p idp-bridge --bin idp-bridge; \
-    rm -rf src providers/*/src tests/*/src
+    rm -rf src crates/*/src providers/*/src tests/*/src
 
 # 2) The real sources and manifests (.dockerignore keeps target/, .git and
 #    node_modules out). Touch the sources so they are newer than the stub

@@ -66,7 +66,8 @@ pub enum RedirectError {
     /// The parameter is absent.
     #[error("the `{0}` parameter is required")]
     Missing(&'static str),
-    /// Not a URL, a URL of a forbidden form, or another start parameter that is invalid.
+    /// Not a URL, or a URL of a forbidden form. (Other start parameters are refused with
+    /// `StartParamError`, in `login/request.rs`.)
     #[error("the `{param}` parameter is refused: {reason}")]
     Malformed {
         /// `success` or `failure`.

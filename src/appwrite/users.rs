@@ -57,8 +57,6 @@ pub struct Token {
     pub user_id: String,
     /// The secret, shown once.
     pub secret: idp_provider_api::Secret<String>,
-    /// ISO 8601 expiry.
-    pub expire: String,
 }
 
 #[cfg(test)]

@@ -78,10 +78,8 @@ fn start_error(provider: &str, error: StartError) -> Response {
             format!("Provider {provider:?} has no browser login."),
         )
         .into_response(),
-        StartError::Redirect(e) => {
-            tracing::warn!(provider, error = %e, "start refused");
-            ErrorPage::bad_request(e.to_string()).into_response()
-        }
+        StartError::Redirect(e) => start_refused(provider, &e),
+        StartError::Param(e) => start_refused(provider, &e),
         StartError::Failed { failure, error } => {
             let public = error.public();
             tracing::warn!(provider, error_type = public.kind, %error, "login could not start");
@@ -92,6 +90,13 @@ fn start_error(provider: &str, error: StartError) -> Response {
             .into_response()
         }
     }
+}
+
+/// A refused start parameter (a success or failure URL, `scopes`, `login_hint`): logged, and a
+/// 400 page with its text; no redirect, since no failure URL is trusted yet.
+fn start_refused(provider: &str, error: &dyn std::fmt::Display) -> Response {
+    tracing::warn!(provider, error = %error, "start refused");
+    ErrorPage::bad_request(error.to_string()).into_response()
 }
 
 /// 404 JSON for an unknown provider id.

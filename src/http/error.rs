@@ -7,6 +7,7 @@
 
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
+use idp_html::escape;
 
 use crate::login::PublicError;
 use crate::redirect::RedirectTarget;
@@ -82,17 +83,4 @@ impl IntoResponse for ErrorPage {
 /// `302 Found` to `location` (axum's `Redirect` offers 303/307/308 only).
 pub fn found(location: &str) -> Response {
     (StatusCode::FOUND, [(header::LOCATION, location)]).into_response()
-}
-
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '<' => "&lt;".to_string(),
-            '>' => "&gt;".to_string(),
-            '&' => "&amp;".to_string(),
-            '"' => "&quot;".to_string(),
-            '\'' => "&#39;".to_string(),
-            c => c.to_string(),
-        })
-        .collect()
 }

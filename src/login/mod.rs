@@ -13,6 +13,7 @@ pub mod error;
 pub mod mapping;
 mod mint;
 pub mod policy;
+pub mod request;
 pub mod user_id;
 
 use std::collections::BTreeMap;
@@ -89,6 +90,9 @@ pub enum StartError {
     /// A success or failure URL was refused: 400 page, no redirect.
     #[error(transparent)]
     Redirect(#[from] RedirectError),
+    /// A `scopes` or `login_hint` parameter was refused: 400 page, no redirect.
+    #[error(transparent)]
+    Param(#[from] request::StartParamError),
     /// Could not prepare the login; the failure URL is trusted, so the browser goes there.
     #[error("{error}")]
     Failed {
@@ -258,12 +262,10 @@ impl Login {
         let extra_scopes = parse_scopes(&params)?;
         let login_hint = params.login_hint.as_deref().filter(|h| !h.is_empty());
         if login_hint.is_some_and(|h| h.len() > MAX_LOGIN_HINT || h.chars().any(char::is_control)) {
-            return Err(StartError::Redirect(RedirectError::Malformed {
-                param: "login_hint",
-                reason: format!(
-                    "longer than {MAX_LOGIN_HINT} bytes or contains control characters"
-                ),
-            }));
+            return Err(request::StartParamError::LoginHint {
+                max: MAX_LOGIN_HINT,
+            }
+            .into());
         }
         let state = binding::new_state();
         let redirect_uri = self.callback_url(provider_id);
@@ -278,8 +280,12 @@ impl Login {
             .map_err(|e| match e {
                 // The app asked for something the provider cannot express: its mistake, a 400
                 // page, as for a bad URL.
+                ProviderError::InvalidRequest {
+                    param: "scopes",
+                    reason,
+                } => request::StartParamError::Scopes(reason).into(),
                 ProviderError::InvalidRequest { param, reason } => {
-                    StartError::Redirect(RedirectError::Malformed { param, reason })
+                    request::StartParamError::Provider { param, reason }.into()
                 }
                 e => fail(e.into()),
             })?;
@@ -394,11 +400,8 @@ impl Login {
 ///
 /// # Errors
 /// That there are too many scopes or that they are too long.
-fn parse_scopes(params: &StartParams) -> Result<Vec<String>, RedirectError> {
-    let bad = |reason: String| RedirectError::Malformed {
-        param: "scopes",
-        reason,
-    };
+fn parse_scopes(params: &StartParams) -> Result<Vec<String>, request::StartParamError> {
+    let bad = request::StartParamError::Scopes;
     if params.scope_list.len() > MAX_SCOPE_ENTRIES {
         return Err(bad(format!(
             "more than {MAX_SCOPE_ENTRIES} `scopes[]` entries"

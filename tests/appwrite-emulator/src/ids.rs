@@ -2,6 +2,8 @@
 
 use rand::Rng;
 
+use crate::error::AppwriteError;
+
 /// Maximum custom ID length on Appwrite's SQL adapters.
 pub const MAX_ID_LEN: usize = 36;
 
@@ -23,6 +25,18 @@ pub fn is_valid_custom_id(id: &str) -> bool {
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+/// The id of a user to create from the requested `userId`: a fresh [`unique_id`] for
+/// [`UNIQUE`], the requested id when it follows [`KEY_RULE`], else 400 for `userId`.
+pub(crate) fn new_user_id(requested: String) -> Result<String, AppwriteError> {
+    if requested == UNIQUE {
+        Ok(unique_id())
+    } else if is_valid_custom_id(&requested) {
+        Ok(requested)
+    } else {
+        Err(AppwriteError::invalid_param("userId", KEY_RULE))
+    }
 }
 
 /// A 20-char lowercase hex ID like `ID::unique()` (13 hex chars of time + 7 random hex chars).

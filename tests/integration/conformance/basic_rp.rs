@@ -6,7 +6,7 @@
 use mock_op::{Behavior, MockOp, SigningAlg};
 use serde_json::{Value, json};
 
-use super::{Extra, Rig, accept_row, basic_only, claims, client_id, long_secret, reject_row};
+use super::{Extra, Rig, accept_row, alg, basic_only, claims, client_id, long_secret, reject_row};
 use crate::helpers::{PROVIDER, param};
 
 /// `oidcc-client-test` (rp-response_type-code): the happy path, and the shape of the request
@@ -47,26 +47,14 @@ async fn oidcc_client_test_invalid_iss() {
     rig.assert_rejected(&attempt, "id_token_issuer_mismatch");
 }
 
-/// rp-id_token-issuer-mismatch (legacy): `iss` = `https://example.org/`.
-#[tokio::test]
-async fn oidcc_client_test_invalid_iss_legacy() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "iss": "https://example.org/" })),
-        "id_token_issuer_mismatch",
-    )
-    .await;
-}
+reject_rows! {
+    /// rp-id_token-issuer-mismatch (legacy): `iss` = `https://example.org/`.
+    oidcc_client_test_invalid_iss_legacy:
+        ("", |_, _| claims(json!({ "iss": "https://example.org/" }))) => "id_token_issuer_mismatch";
 
-/// `oidcc-client-test-missing-sub`: `sub` is a required claim, so the claims do not parse.
-#[tokio::test]
-async fn oidcc_client_test_missing_sub() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": null })),
-        "id_token_malformed",
-    )
-    .await;
+    /// `oidcc-client-test-missing-sub`: `sub` is a required claim, so the claims do not parse.
+    oidcc_client_test_missing_sub:
+        ("", |_, _| claims(json!({ "sub": null }))) => "id_token_malformed";
 }
 
 /// `oidcc-client-test-invalid-aud`: `aud` = client_id + "1".
@@ -81,26 +69,14 @@ async fn oidcc_client_test_invalid_aud() {
     .await;
 }
 
-/// `oidcc-client-test-missing-aud`.
-#[tokio::test]
-async fn oidcc_client_test_missing_aud() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "aud": null })),
-        "id_token_audience_mismatch",
-    )
-    .await;
-}
+reject_rows! {
+    /// `oidcc-client-test-missing-aud`.
+    oidcc_client_test_missing_aud:
+        ("", |_, _| claims(json!({ "aud": null }))) => "id_token_audience_mismatch";
 
-/// `oidcc-client-test-missing-iat`: `iat` is a required claim, so the claims do not parse.
-#[tokio::test]
-async fn oidcc_client_test_missing_iat() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "iat": null })),
-        "id_token_malformed",
-    )
-    .await;
+    /// `oidcc-client-test-missing-iat`: `iat` is a required claim, so the claims do not parse.
+    oidcc_client_test_missing_iat:
+        ("", |_, _| claims(json!({ "iat": null }))) => "id_token_malformed";
 }
 
 /// `oidcc-client-test-kid-absent-single-jwks`: no `kid` anywhere; one key of each type
@@ -202,43 +178,22 @@ async fn oidcc_client_test_kid_absent_multiple_jwks() {
     rig.assert_rejected(&attempt, "id_token_key_ambiguous");
 }
 
-/// `oidcc-client-test-idtoken-sig-rs256`.
-#[tokio::test]
-async fn oidcc_client_test_idtoken_sig_rs256() {
-    accept_row("", |_, _| Behavior {
-        alg: Some(SigningAlg::RS256),
+accept_rows! {
+    /// `oidcc-client-test-idtoken-sig-rs256`.
+    oidcc_client_test_idtoken_sig_rs256: ("", |_, _| alg(SigningAlg::RS256));
+}
+
+reject_rows! {
+    /// `oidcc-client-test-idtoken-sig-none` (Basic and Config RP): `{"alg":"none"}` with an empty
+    /// signature. The suite allows accept or reject; we reject.
+    oidcc_client_test_idtoken_sig_none:
+        ("", |_, _| alg(SigningAlg::None)) => "id_token_alg_not_allowed";
+
+    /// `oidcc-client-test-invalid-sig-rs256`: every signature byte XORed with 0x5A.
+    oidcc_client_test_invalid_sig_rs256: ("", |_, _| Behavior {
+        corrupt_signature: true,
         ..Default::default()
-    })
-    .await;
-}
-
-/// `oidcc-client-test-idtoken-sig-none` (Basic and Config RP): `{"alg":"none"}` with an empty
-/// signature. The suite allows accept or reject; we reject.
-#[tokio::test]
-async fn oidcc_client_test_idtoken_sig_none() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::None),
-            ..Default::default()
-        },
-        "id_token_alg_not_allowed",
-    )
-    .await;
-}
-
-/// `oidcc-client-test-invalid-sig-rs256`: every signature byte XORed with 0x5A.
-#[tokio::test]
-async fn oidcc_client_test_invalid_sig_rs256() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            corrupt_signature: true,
-            ..Default::default()
-        },
-        "id_token_signature_invalid",
-    )
-    .await;
+    }) => "id_token_signature_invalid";
 }
 
 /// `oidcc-client-test-userinfo-invalid-sub`: the OP's userinfo answers with another `sub`.
@@ -256,26 +211,15 @@ async fn oidcc_client_test_userinfo_invalid_sub() {
     assert_eq!(rig.mock().counters().userinfo, 0);
 }
 
-/// `oidcc-client-test-nonce-invalid`: `nonce` = the sent nonce + "1".
-#[tokio::test]
-async fn oidcc_client_test_nonce_invalid() {
-    reject_row(
-        "",
-        |_, pending| claims(json!({ "nonce": format!("{}1", pending.nonce) })),
-        "id_token_nonce_mismatch",
-    )
-    .await;
-}
+reject_rows! {
+    /// `oidcc-client-test-nonce-invalid`: `nonce` = the sent nonce + "1".
+    oidcc_client_test_nonce_invalid:
+        ("", |_, pending| claims(json!({ "nonce": format!("{}1", pending.nonce) })))
+        => "id_token_nonce_mismatch";
 
-/// rp-nonce-invalid, second half: no `nonce` in the ID token at all.
-#[tokio::test]
-async fn oidcc_client_test_nonce_missing() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "nonce": null })),
-        "id_token_nonce_mismatch",
-    )
-    .await;
+    /// rp-nonce-invalid, second half: no `nonce` in the ID token at all.
+    oidcc_client_test_nonce_missing:
+        ("", |_, _| claims(json!({ "nonce": null }))) => "id_token_nonce_mismatch";
 }
 
 /// `oidcc-client-test-scope-userinfo-claims`: the RP asks for `openid email profile` and uses
@@ -320,29 +264,18 @@ async fn oidcc_client_test_client_secret_basic_refuses_post() {
     rig.assert_rejected(&attempt, "token_exchange_refused");
 }
 
-/// rp-id_token-sig-es256: a valid ES256 token, ES256 being allowed.
-#[tokio::test]
-async fn idtoken_sig_es256() {
-    accept_row("", |_, _| Behavior {
-        alg: Some(SigningAlg::ES256),
-        ..Default::default()
-    })
-    .await;
+accept_rows! {
+    /// rp-id_token-sig-es256: a valid ES256 token, ES256 being allowed.
+    idtoken_sig_es256: ("", |_, _| alg(SigningAlg::ES256));
 }
 
-/// rp-id_token-bad-sig-es256 (`oidcc-client-test-invalid-sig-es256`).
-#[tokio::test]
-async fn oidcc_client_test_invalid_sig_es256() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::ES256),
-            corrupt_signature: true,
-            ..Default::default()
-        },
-        "id_token_signature_invalid",
-    )
-    .await;
+reject_rows! {
+    /// rp-id_token-bad-sig-es256 (`oidcc-client-test-invalid-sig-es256`).
+    oidcc_client_test_invalid_sig_es256: ("", |_, _| Behavior {
+        alg: Some(SigningAlg::ES256),
+        corrupt_signature: true,
+        ..Default::default()
+    }) => "id_token_signature_invalid";
 }
 
 /// An HS256 provider: a 40-byte client secret, HS256 listed.
@@ -378,9 +311,8 @@ async fn oidcc_client_test_invalid_sig_hs256() {
     rig.assert_rejected(&attempt, "id_token_signature_invalid");
 }
 
-/// rp-id_token-missing-at_hash: in the code flow `at_hash` is optional, so its absence is fine
-/// (a wrong one is not: `jwt_attacks::r25_at_hash_wrong`).
-#[tokio::test]
-async fn at_hash_absent_is_accepted_in_code_flow() {
-    accept_row("", |_, _| claims(json!({ "at_hash": Value::Null }))).await;
+accept_rows! {
+    /// rp-id_token-missing-at_hash: in the code flow `at_hash` is optional, so its absence is fine
+    /// (a wrong one is not: `jwt_attacks::r25_at_hash_wrong`).
+    at_hash_absent_is_accepted_in_code_flow: ("", |_, _| claims(json!({ "at_hash": Value::Null })));
 }

@@ -7,8 +7,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use super::{
-    Extra, Rig, accept_row, b64, claims, client_id, header, long_secret, now, obj, reject_row,
-    segments,
+    Extra, Rig, accept_row, alg, b64, claims, client_id, header, long_secret, now, obj, reject_row,
+    reject_token, segments,
 };
 use crate::helpers::{FAILURE, Options, PROVIDER, error_of, location, mock_config, without_query};
 
@@ -27,17 +27,8 @@ async fn attacker() -> MockOp {
 
 // ---------------------------------------------------------------- 1. alg none
 
-#[tokio::test]
-async fn r01_alg_none() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::None),
-            ..Default::default()
-        },
-        "id_token_alg_not_allowed",
-    )
-    .await;
+reject_rows! {
+    r01_alg_none: ("", |_, _| alg(SigningAlg::None)) => "id_token_alg_not_allowed";
 }
 
 /// `None`, `NONE`, `nOnE`: not JWS algorithms at all (matched case-sensitively), so the header
@@ -57,35 +48,23 @@ async fn r01_alg_none_other_spellings() {
     }
 }
 
-/// An RS256 header with an empty signature segment.
-#[tokio::test]
-async fn r01_empty_signature() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            signature_override: Some(String::new()),
-            ..Default::default()
-        },
-        "id_token_signature_invalid",
-    )
-    .await;
+reject_rows! {
+    /// An RS256 header with an empty signature segment.
+    r01_empty_signature: ("", |_, _| Behavior {
+        signature_override: Some(String::new()),
+        ..Default::default()
+    }) => "id_token_signature_invalid";
 }
 
 // ---------------------------------------------------------------- 2. algorithm confusion
 
-/// HS256 keyed with the provider's RSA public key (PEM) when HS256 is not allowed.
-#[tokio::test]
-async fn r02_hs256_with_rsa_public_key_not_allowed() {
-    reject_row(
-        "",
-        |op, _| Behavior {
-            alg: Some(SigningAlg::HS256),
-            hmac_key: Some(op.rsa_public_key_pem().into_bytes()),
-            ..Default::default()
-        },
-        "id_token_alg_not_allowed",
-    )
-    .await;
+reject_rows! {
+    /// HS256 keyed with the provider's RSA public key (PEM) when HS256 is not allowed.
+    r02_hs256_with_rsa_public_key_not_allowed: ("", |op, _| Behavior {
+        alg: Some(SigningAlg::HS256),
+        hmac_key: Some(op.rsa_public_key_pem().into_bytes()),
+        ..Default::default()
+    }) => "id_token_alg_not_allowed";
 }
 
 /// Even with HS256 allowed, only the client secret keys it: HS256 keyed with the RSA public key
@@ -111,44 +90,20 @@ async fn r02_hs256_with_rsa_public_key_even_when_hs256_allowed() {
 
 // ---------------------------------------------------------------- 3. cross-family substitution
 
-/// An RS256 signature presented as ES256 under the RSA key's `kid`: no EC key has that kid.
-#[tokio::test]
-async fn r03_rsa_signature_presented_as_es256() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "alg": "ES256" })),
-        "id_token_unknown_key",
-    )
-    .await;
-}
+reject_rows! {
+    /// An RS256 signature presented as ES256 under the RSA key's `kid`: no EC key has that kid.
+    r03_rsa_signature_presented_as_es256:
+        ("", |_, _| header(json!({ "alg": "ES256" }))) => "id_token_unknown_key";
 
-/// An ES256 signature presented as RS256 under the EC key's `kid`.
-#[tokio::test]
-async fn r03_ec_key_with_rsa_alg() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::ES256),
-            header_patch: obj(json!({ "alg": "RS256" })),
-            ..Default::default()
-        },
-        "id_token_unknown_key",
-    )
-    .await;
-}
+    /// An ES256 signature presented as RS256 under the EC key's `kid`.
+    r03_ec_key_with_rsa_alg: ("", |_, _| Behavior {
+        alg: Some(SigningAlg::ES256),
+        header_patch: obj(json!({ "alg": "RS256" })),
+        ..Default::default()
+    }) => "id_token_unknown_key";
 
-/// A genuine PS256 token (same RSA key) when only RS256 and ES256 are allowed.
-#[tokio::test]
-async fn r03_ps256_not_allowed() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            alg: Some(SigningAlg::PS256),
-            ..Default::default()
-        },
-        "id_token_alg_not_allowed",
-    )
-    .await;
+    /// A genuine PS256 token (same RSA key) when only RS256 and ES256 are allowed.
+    r03_ps256_not_allowed: ("", |_, _| alg(SigningAlg::PS256)) => "id_token_alg_not_allowed";
 }
 
 // ---------------------------------------------------------------- 4. kid injection
@@ -237,13 +192,11 @@ async fn r06_jku_on_a_genuine_token_is_ignored() {
 async fn r07_embedded_jwk_with_its_kid() {
     let evil = attacker().await;
     let jwk = evil.jwks()["keys"][0].clone();
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
-            evil.sign_id_token(&alice(op, nonce), &header(json!({ "jwk": jwk })))
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_unknown_key");
+    reject_token(
+        |op, nonce| evil.sign_id_token(&alice(op, nonce), &header(json!({ "jwk": jwk }))),
+        "id_token_unknown_key",
+    )
+    .await;
 }
 
 /// Self-signed with an embedded `jwk` and no `kid`: verified with the provider's one RS256 key,
@@ -252,9 +205,8 @@ async fn r07_embedded_jwk_with_its_kid() {
 async fn r07_embedded_jwk_without_kid() {
     let evil = attacker().await;
     let jwk = evil.jwks()["keys"][0].clone();
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
+    reject_token(
+        |op, nonce| {
             evil.sign_id_token(
                 &alice(op, nonce),
                 &Behavior {
@@ -263,18 +215,18 @@ async fn r07_embedded_jwk_without_kid() {
                     ..Default::default()
                 },
             )
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+        },
+        "id_token_signature_invalid",
+    )
+    .await;
 }
 
 /// Self-signed with an `x5c` chain and no `kid`.
 #[tokio::test]
 async fn r07_embedded_x5c_chain() {
     let evil = attacker().await;
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
+    reject_token(
+        |op, nonce| {
             evil.sign_id_token(
                 &alice(op, nonce),
                 &Behavior {
@@ -283,158 +235,84 @@ async fn r07_embedded_x5c_chain() {
                     ..Default::default()
                 },
             )
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+        },
+        "id_token_signature_invalid",
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------- 8. exp
 
-#[tokio::test]
-async fn r08_expired() {
-    let t = now();
-    reject_row(
-        "",
-        |_, _| claims(json!({ "exp": t - 3600, "iat": t - 3900 })),
-        "id_token_expired",
-    )
-    .await;
-}
+reject_rows! {
+    r08_expired: ("", |_, _| {
+        let t = now();
+        claims(json!({ "exp": t - 3600, "iat": t - 3900 }))
+    }) => "id_token_expired";
 
-#[tokio::test]
-async fn r08_exp_missing() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "exp": null })),
-        "id_token_malformed",
-    )
-    .await;
-}
+    r08_exp_missing: ("", |_, _| claims(json!({ "exp": null }))) => "id_token_malformed";
 
-#[tokio::test]
-async fn r08_exp_not_numeric() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "exp": "tomorrow" })),
-        "id_token_malformed",
-    )
-    .await;
+    r08_exp_not_numeric: ("", |_, _| claims(json!({ "exp": "tomorrow" }))) => "id_token_malformed";
 }
 
 // ---------------------------------------------------------------- 9. nbf
 
-#[tokio::test]
-async fn r09_nbf_in_the_future() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "nbf": now() + 3600 })),
-        "id_token_not_yet_valid",
-    )
-    .await;
+reject_rows! {
+    r09_nbf_in_the_future:
+        ("", |_, _| claims(json!({ "nbf": now() + 3600 }))) => "id_token_not_yet_valid";
 }
 
 // ---------------------------------------------------------------- 10. iat
 
-#[tokio::test]
-async fn r10_iat_missing() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "iat": null })),
-        "id_token_malformed",
-    )
-    .await;
-}
+reject_rows! {
+    r10_iat_missing: ("", |_, _| claims(json!({ "iat": null }))) => "id_token_malformed";
 
-#[tokio::test]
-async fn r10_iat_in_the_future() {
-    let t = now();
-    reject_row(
-        "",
-        |_, _| claims(json!({ "iat": t + 3600, "exp": t + 7200 })),
-        "id_token_issued_in_future",
-    )
-    .await;
-}
+    r10_iat_in_the_future: ("", |_, _| {
+        let t = now();
+        claims(json!({ "iat": t + 3600, "exp": t + 7200 }))
+    }) => "id_token_issued_in_future";
 
-/// An hour old (the default maximum age is 10 minutes), though not expired.
-#[tokio::test]
-async fn r10_iat_too_old() {
-    let t = now();
-    reject_row(
-        "",
-        |_, _| claims(json!({ "iat": t - 3600, "exp": t + 300 })),
-        "id_token_too_old",
-    )
-    .await;
+    /// An hour old (the default maximum age is 10 minutes), though not expired.
+    r10_iat_too_old: ("", |_, _| {
+        let t = now();
+        claims(json!({ "iat": t - 3600, "exp": t + 300 }))
+    }) => "id_token_too_old";
 }
 
 // ---------------------------------------------------------------- 11. azp never replaces aud
 
-#[tokio::test]
-async fn r11_wrong_aud_with_our_azp() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "aud": "other-app", "azp": client_id() })),
-        "id_token_audience_mismatch",
-    )
-    .await;
+reject_rows! {
+    r11_wrong_aud_with_our_azp:
+        ("", |_, _| claims(json!({ "aud": "other-app", "azp": client_id() })))
+        => "id_token_audience_mismatch";
 }
 
 // ---------------------------------------------------------------- 12. several audiences, azp
 
 const TRUSTED: &str = r#"trusted_audiences = ["other-app"]"#;
 
-#[tokio::test]
-async fn r12_untrusted_extra_audience() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": client_id() })),
-        "id_token_audience_mismatch",
-    )
-    .await;
-}
+reject_rows! {
+    r12_untrusted_extra_audience:
+        ("", |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": client_id() })))
+        => "id_token_audience_mismatch";
 
-#[tokio::test]
-async fn r12_several_audiences_without_azp() {
-    reject_row(
-        TRUSTED,
-        |_, _| claims(json!({ "aud": [client_id(), "other-app"] })),
-        "id_token_azp_mismatch",
-    )
-    .await;
-}
+    r12_several_audiences_without_azp:
+        (TRUSTED, |_, _| claims(json!({ "aud": [client_id(), "other-app"] })))
+        => "id_token_azp_mismatch";
 
-#[tokio::test]
-async fn r12_several_audiences_azp_not_us() {
-    reject_row(
-        TRUSTED,
-        |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": "other-app" })),
-        "id_token_azp_mismatch",
-    )
-    .await;
-}
+    r12_several_audiences_azp_not_us:
+        (TRUSTED, |_, _| claims(json!({ "aud": [client_id(), "other-app"], "azp": "other-app" })))
+        => "id_token_azp_mismatch";
 
-#[tokio::test]
-async fn r12_azp_not_us() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "azp": "other-app" })),
-        "id_token_azp_mismatch",
-    )
-    .await;
+    r12_azp_not_us: ("", |_, _| claims(json!({ "azp": "other-app" }))) => "id_token_azp_mismatch";
 }
 
 // ---------------------------------------------------------------- 13. issuer trailing slash
 
-/// At token time: `iss` with a trailing slash the issuer does not have.
-#[tokio::test]
-async fn r13_iss_trailing_slash() {
-    reject_row(
-        "",
-        |op, _| claims(json!({ "iss": format!("{}/", op.issuer()) })),
-        "id_token_issuer_mismatch",
-    )
-    .await;
+reject_rows! {
+    /// At token time: `iss` with a trailing slash the issuer does not have.
+    r13_iss_trailing_slash:
+        ("", |op, _| claims(json!({ "iss": format!("{}/", op.issuer()) })))
+        => "id_token_issuer_mismatch";
 }
 
 /// At configuration time: the configured issuer has a slash the discovered one lacks. The
@@ -477,15 +355,10 @@ async fn r14_crit_header() {
 
 // ---------------------------------------------------------------- 15. token-type confusion
 
-/// An access token (`typ: at+jwt`) presented as an ID token.
-#[tokio::test]
-async fn r15_access_token_typ() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "typ": "at+jwt" })),
-        "id_token_header_unsupported",
-    )
-    .await;
+reject_rows! {
+    /// An access token (`typ: at+jwt`) presented as an ID token.
+    r15_access_token_typ:
+        ("", |_, _| header(json!({ "typ": "at+jwt" }))) => "id_token_header_unsupported";
 }
 
 /// A logout token (an `events` claim) presented as an ID token, even with the right nonce and
@@ -506,15 +379,11 @@ async fn r15_logout_token_events_claim() {
     });
 }
 
-/// Another app's ID token (its client id as `aud`) replayed to us.
-#[tokio::test]
-async fn r15_another_apps_id_token() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "aud": "another-app", "azp": "another-app" })),
-        "id_token_audience_mismatch",
-    )
-    .await;
+reject_rows! {
+    /// Another app's ID token (its client id as `aud`) replayed to us.
+    r15_another_apps_id_token:
+        ("", |_, _| claims(json!({ "aud": "another-app", "azp": "another-app" })))
+        => "id_token_audience_mismatch";
 }
 
 // ---------------------------------------------------------------- 16. mix-up
@@ -656,54 +525,18 @@ async fn r17_replayed_nonce() {
 
 // ---------------------------------------------------------------- 18. sub
 
-#[tokio::test]
-async fn r18_sub_missing() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": null })),
-        "id_token_malformed",
-    )
-    .await;
-}
+reject_rows! {
+    r18_sub_missing: ("", |_, _| claims(json!({ "sub": null }))) => "id_token_malformed";
 
-#[tokio::test]
-async fn r18_sub_empty() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": "" })),
-        "id_token_subject_invalid",
-    )
-    .await;
-}
+    r18_sub_empty: ("", |_, _| claims(json!({ "sub": "" }))) => "id_token_subject_invalid";
 
-#[tokio::test]
-async fn r18_sub_not_a_string() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": 42 })),
-        "id_token_malformed",
-    )
-    .await;
-}
+    r18_sub_not_a_string: ("", |_, _| claims(json!({ "sub": 42 }))) => "id_token_malformed";
 
-#[tokio::test]
-async fn r18_sub_longer_than_255() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": "a".repeat(256) })),
-        "id_token_subject_invalid",
-    )
-    .await;
-}
+    r18_sub_longer_than_255:
+        ("", |_, _| claims(json!({ "sub": "a".repeat(256) }))) => "id_token_subject_invalid";
 
-#[tokio::test]
-async fn r18_sub_with_control_characters() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "sub": "al\nice" })),
-        "id_token_subject_invalid",
-    )
-    .await;
+    r18_sub_with_control_characters:
+        ("", |_, _| claims(json!({ "sub": "al\nice" }))) => "id_token_subject_invalid";
 }
 
 // ---------------------------------------------------------------- 19. email syntax
@@ -770,13 +603,11 @@ async fn r20_email_verified_as_string() {
 
 // ---------------------------------------------------------------- 21. malformed JOSE
 
-/// Corp's RS256 header for its current key.
-fn rs256_header() -> Value {
-    json!({ "alg": "RS256", "kid": "rsa-1", "typ": "JWT" })
-}
-
-/// A correctly RS256-signed token over exactly `header.payload` as given.
-fn raw_token(op: &MockOp, header_segment: &str, payload_segment: &str) -> String {
+/// A token correctly RS256-signed with corp's current key, over its header (base64url of
+/// `{"alg":"RS256","kid":"rsa-1","typ":"JWT"}`) and exactly `payload_segment` as given.
+fn raw_token(op: &MockOp, payload_segment: &str) -> String {
+    let header = json!({ "alg": "RS256", "kid": "rsa-1", "typ": "JWT" });
+    let header_segment = b64(header.to_string().as_bytes());
     op.sign_raw(
         &format!("{header_segment}.{payload_segment}"),
         &Behavior::default(),
@@ -786,9 +617,8 @@ fn raw_token(op: &MockOp, header_segment: &str, payload_segment: &str) -> String
 /// base64url with `=` padding (the signature covers the padded text).
 #[tokio::test]
 async fn r21_padded_base64url() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
+    reject_token(
+        |op, nonce| {
             let mut claims = alice(op, nonce);
             let mut encoded = BASE64URL.encode(claims.to_string().as_bytes());
             while !encoded.ends_with('=') {
@@ -796,65 +626,59 @@ async fn r21_padded_base64url() {
                 claims["pad"] = pad.into();
                 encoded = BASE64URL.encode(claims.to_string().as_bytes());
             }
-            raw_token(op, &b64(rs256_header().to_string().as_bytes()), &encoded)
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_malformed");
+            raw_token(op, &encoded)
+        },
+        "id_token_malformed",
+    )
+    .await;
 }
 
 /// The standard base64 alphabet (`+` and `/`) instead of base64url.
 #[tokio::test]
 async fn r21_standard_base64_alphabet() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
+    reject_token(
+        |op, nonce| {
             let mut claims = alice(op, nonce);
             claims["q"] = "??????>>>>>>".into();
             let encoded = BASE64_NOPAD.encode(claims.to_string().as_bytes());
             assert!(encoded.contains('/') && encoded.contains('+'), "{encoded}");
-            raw_token(op, &b64(rs256_header().to_string().as_bytes()), &encoded)
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_malformed");
+            raw_token(op, &encoded)
+        },
+        "id_token_malformed",
+    )
+    .await;
 }
 
 /// Duplicate JSON keys: `sub` twice, correctly signed.
 #[tokio::test]
 async fn r21_duplicate_json_keys() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
+    reject_token(
+        |op, nonce| {
             let json = alice(op, nonce).to_string();
             let payload = format!("{{\"sub\":\"mallory\",{}", &json[1..]);
             assert_eq!(payload.matches("\"sub\"").count(), 2, "{payload}");
-            raw_token(
-                op,
-                &b64(rs256_header().to_string().as_bytes()),
-                &b64(payload.as_bytes()),
-            )
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_malformed");
+            raw_token(op, &b64(payload.as_bytes()))
+        },
+        "id_token_malformed",
+    )
+    .await;
 }
 
 /// A fourth segment after a valid token.
 #[tokio::test]
 async fn r21_more_than_three_segments() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
-            op.sign_id_token(&alice(op, nonce), &Behavior::default()) + ".e30"
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_malformed");
+    reject_token(
+        |op, nonce| op.sign_id_token(&alice(op, nonce), &Behavior::default()) + ".e30",
+        "id_token_malformed",
+    )
+    .await;
 }
 
 /// A (nested) JWE: five segments.
 #[tokio::test]
 async fn r21_nested_jwe() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|_, _| {
+    reject_token(
+        |_, _| {
             let protected = json!({ "alg": "RSA-OAEP", "enc": "A256GCM", "cty": "JWT" });
             format!(
                 "{}.{}.{}.{}.{}",
@@ -864,64 +688,42 @@ async fn r21_nested_jwe() {
                 b64(b"ciphertext"),
                 b64(&[2; 16])
             )
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_malformed");
-}
-
-/// `cty: JWT` (a nested token) on a signed token.
-#[tokio::test]
-async fn r21_cty_jwt() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "cty": "JWT" })),
-        "id_token_header_unsupported",
+        },
+        "id_token_malformed",
     )
     .await;
 }
 
-/// `zip: DEF` (compression, a JWE-only member) on a signed token.
-#[tokio::test]
-async fn r21_zip_header() {
-    reject_row(
-        "",
-        |_, _| header(json!({ "zip": "DEF" })),
-        "id_token_header_unsupported",
-    )
-    .await;
+reject_rows! {
+    /// `cty: JWT` (a nested token) on a signed token.
+    r21_cty_jwt: ("", |_, _| header(json!({ "cty": "JWT" }))) => "id_token_header_unsupported";
+
+    /// `zip: DEF` (compression, a JWE-only member) on a signed token.
+    r21_zip_header: ("", |_, _| header(json!({ "zip": "DEF" }))) => "id_token_header_unsupported";
 }
 
 // ---------------------------------------------------------------- 22. size and depth
 
-#[tokio::test]
-async fn r22_oversized_token() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "padding": "x".repeat(17 * 1024) })),
-        "id_token_too_large",
-    )
-    .await;
+reject_rows! {
+    r22_oversized_token:
+        ("", |_, _| claims(json!({ "padding": "x".repeat(17 * 1024) }))) => "id_token_too_large";
 }
 
 /// 5000 nested arrays: under the size limit, over any sane JSON depth.
 #[tokio::test]
 async fn r22_deeply_nested_json() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| {
+    reject_token(
+        |op, nonce| {
             let json = alice(op, nonce).to_string();
             let deep = format!("{}{}", "[".repeat(5000), "]".repeat(5000));
             let payload = format!("{{\"deep\":{deep},{}", &json[1..]);
-            let token = raw_token(
-                op,
-                &b64(rs256_header().to_string().as_bytes()),
-                &b64(payload.as_bytes()),
-            );
+            let token = raw_token(op, &b64(payload.as_bytes()));
             assert!(token.len() < 16 * 1024, "{} bytes", token.len());
             token
-        })
-        .await;
-    rig.assert_rejected(&attempt, "id_token_malformed");
+        },
+        "id_token_malformed",
+    )
+    .await;
 }
 
 // ---------------------------------------------------------------- 23. ECDSA signatures
@@ -944,21 +746,21 @@ fn es256_with_signature(op: &MockOp, nonce: &str, forge: impl FnOnce(&[u8]) -> V
 /// CVE-2022-21449, "psychic signature": r = s = 0.
 #[tokio::test]
 async fn r23_psychic_signature() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| es256_with_signature(op, nonce, |_| vec![0; 64]))
-        .await;
-    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+    reject_token(
+        |op, nonce| es256_with_signature(op, nonce, |_| vec![0; 64]),
+        "id_token_signature_invalid",
+    )
+    .await;
 }
 
 /// A valid signature in ASN.1 DER instead of JOSE's fixed `r || s`.
 #[tokio::test]
 async fn r23_der_encoded_signature() {
-    let rig = Rig::new().await;
-    let attempt = rig
-        .login_with_token(|op, nonce| es256_with_signature(op, nonce, der))
-        .await;
-    rig.assert_rejected(&attempt, "id_token_signature_invalid");
+    reject_token(
+        |op, nonce| es256_with_signature(op, nonce, der),
+        "id_token_signature_invalid",
+    )
+    .await;
 }
 
 /// A valid signature made high-S (s' = n - s). Accepted on purpose: JOSE (RFC 7518 section
@@ -1041,19 +843,13 @@ fn der(raw: &[u8]) -> Vec<u8> {
 
 // ---------------------------------------------------------------- 24. weak keys
 
-/// A 1024-bit RSA key in the JWKS, signing the token: the key must be refused, so its `kid`
-/// matches nothing usable.
-#[tokio::test]
-async fn r24_weak_rsa_key_in_jwks() {
-    reject_row(
-        "",
-        |_, _| Behavior {
-            weak_rsa_key: true,
-            ..Default::default()
-        },
-        "id_token_unknown_key",
-    )
-    .await;
+reject_rows! {
+    /// A 1024-bit RSA key in the JWKS, signing the token: the key must be refused, so its `kid`
+    /// matches nothing usable.
+    r24_weak_rsa_key_in_jwks: ("", |_, _| Behavior {
+        weak_rsa_key: true,
+        ..Default::default()
+    }) => "id_token_unknown_key";
 }
 
 /// A provider `short` whose client secret is the tests' shared one (31 bytes, shorter than the
@@ -1126,15 +922,11 @@ async fn r24_short_hmac_secret_refused_at_verify() {
 
 // ---------------------------------------------------------------- 25. at_hash
 
-/// rp-id_token-bad-at_hash: `at_hash` present but not the access token's.
-#[tokio::test]
-async fn r25_at_hash_wrong() {
-    reject_row(
-        "",
-        |_, _| claims(json!({ "at_hash": "AAAAAAAAAAAAAAAAAAAAAA" })),
-        "id_token_at_hash_mismatch",
-    )
-    .await;
+reject_rows! {
+    /// rp-id_token-bad-at_hash: `at_hash` present but not the access token's.
+    r25_at_hash_wrong:
+        ("", |_, _| claims(json!({ "at_hash": "AAAAAAAAAAAAAAAAAAAAAA" })))
+        => "id_token_at_hash_mismatch";
 }
 
 // ---------------------------------------------------------------- 26. userinfo sub

@@ -23,6 +23,34 @@
 //! provider table with its own, pre-scripted `mock-op` ([`Extra`]); the gateway then serves
 //! several providers, as configured in production.
 
+/// One `#[tokio::test]` per row of a table of rows that must be rejected, each
+/// `name: (corp_lines, script) => "expected_error_type";` and run by [`reject_row`].
+macro_rules! reject_rows {
+    ($($(#[$meta:meta])* $name:ident: ($lines:expr, $script:expr $(,)?) => $expected:expr;)*) => {
+        $(
+            $(#[$meta])*
+            #[tokio::test]
+            async fn $name() {
+                $crate::conformance::reject_row($lines, $script, $expected).await;
+            }
+        )*
+    };
+}
+
+/// One `#[tokio::test]` per row of a table of rows that must be accepted, each
+/// `name: (corp_lines, script);` and run by [`accept_row`].
+macro_rules! accept_rows {
+    ($($(#[$meta:meta])* $name:ident: ($lines:expr, $script:expr $(,)?);)*) => {
+        $(
+            $(#[$meta])*
+            #[tokio::test]
+            async fn $name() {
+                $crate::conformance::accept_row($lines, $script).await;
+            }
+        )*
+    };
+}
+
 mod basic_rp;
 mod config_rp;
 mod jwt_attacks;
@@ -30,7 +58,7 @@ mod jwt_attacks;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use mock_op::{AuthMethod, Behavior, MockOp, MockOpConfig};
+use mock_op::{AuthMethod, Behavior, MockOp, MockOpConfig, SigningAlg};
 use reqwest::StatusCode;
 use serde_json::{Map, Value};
 use url::Url;
@@ -504,6 +532,15 @@ pub async fn reject_row(
     rig
 }
 
+/// A row that must be rejected with `expected`: corp's token endpoint answers with the ID token
+/// `make` builds from corp's OP and the login's nonce.
+pub async fn reject_token(make: impl FnOnce(&MockOp, &str) -> String, expected: &str) -> Rig {
+    let rig = Rig::new().await;
+    let attempt = rig.login_with_token(make).await;
+    rig.assert_rejected(&attempt, expected);
+    rig
+}
+
 /// A row that must be accepted; returns the rig and the Appwrite user id.
 pub async fn accept_row(
     corp_lines: &str,
@@ -516,6 +553,14 @@ pub async fn accept_row(
 }
 
 // ---------------------------------------------------------------- small helpers
+
+/// The OP signs with `alg`, otherwise as usual.
+pub fn alg(alg: SigningAlg) -> Behavior {
+    Behavior {
+        alg: Some(alg),
+        ..Default::default()
+    }
+}
 
 /// A JSON object literal as a patch map.
 pub fn obj(value: Value) -> Map<String, Value> {

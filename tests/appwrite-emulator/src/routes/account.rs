@@ -1,12 +1,10 @@
 //! Client routes `POST /v1/account` and `POST /v1/account/sessions/token` (project header
 //! only, no key needed).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Extension, RawQuery, State};
+use axum::extract::Extension;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
@@ -15,14 +13,13 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::call::Call;
 use super::users::{check_email, check_name, check_password};
-use super::{Operation, spec_of};
-use crate::auth::{Caller, caller, check_project};
 use crate::clock::http_date;
 use crate::error::AppwriteError;
-use crate::ids::{UNIQUE, hex_secret, is_valid_custom_id, unique_id};
+use crate::ids::{UNIQUE, hex_secret, is_valid_custom_id, new_user_id, unique_id};
 use crate::model::{SessionRecord, UserRecord};
-use crate::params::{json_body, opt_string, query_pairs, req_string};
+use crate::params::{opt_string, req_string};
 use crate::server::Peer;
 use crate::state::Shared;
 
@@ -59,39 +56,23 @@ fn has_session(shared: &Shared, headers: &HeaderMap, cookie_name: &str) -> bool 
 }
 
 /// `POST /v1/account/sessions/token`
-pub(super) async fn create_session(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    peer: Option<Extension<Peer>>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
+pub(super) async fn create_session(peer: Option<Extension<Peer>>, call: Call) -> Response {
     let ip = peer
         .map(|Extension(p)| p.0.ip().to_string())
         .unwrap_or_default();
-    match create_session_inner(&shared, &headers, raw.as_deref(), &body, ip) {
+    match create_session_inner(&call, ip) {
         Ok(response) => response,
         Err(e) => e.into_response(),
     }
 }
 
-fn create_session_inner(
-    shared: &Shared,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-    body: &[u8],
-    ip: String,
-) -> Result<Response, AppwriteError> {
-    let route = spec_of(Operation::AccountCreateSession);
-    check_project(shared, headers)?;
-    let show_secret = matches!(caller(shared, headers)?, Caller::Key(_));
-    query_pairs(route, raw)?;
-    let body = json_body(route, body)?;
-    let user_id = req_string(&body, "userId")?;
+fn create_session_inner(call: &Call, ip: String) -> Result<Response, AppwriteError> {
+    let (shared, body) = (&*call.shared, &call.body);
+    let user_id = req_string(body, "userId")?;
     if user_id != UNIQUE && !is_valid_custom_id(&user_id) {
         return Err(AppwriteError::invalid_param("userId", crate::ids::KEY_RULE));
     }
-    let secret = req_string(&body, "secret")?;
+    let secret = req_string(body, "secret")?;
     if secret.is_empty() || secret.chars().count() > MAX_SECRET_LEN {
         return Err(AppwriteError::invalid_param(
             "secret",
@@ -99,7 +80,7 @@ fn create_session_inner(
         ));
     }
     let cookie_name = format!("a_session_{}", shared.config.project);
-    if has_session(shared, headers, &cookie_name) {
+    if has_session(shared, &call.headers, &cookie_name) {
         return Err(AppwriteError::session_already_exists());
     }
 
@@ -137,7 +118,7 @@ fn create_session_inner(
     if let Some(user) = db.user_mut(&user_id) {
         user.accessed_at = Some(now);
     }
-    let body = session.to_json(show_secret);
+    let body = session.to_json(call.by_key);
     let value = cookie_value(&session.user_id, &session.secret);
     let expires = http_date(session.expire);
     db.sessions.push(session);
@@ -157,42 +138,21 @@ fn create_session_inner(
 
 /// `POST /v1/account`: self-registration with a password. Answers 201 with the `account`
 /// model (the `user` model without `password`, `hash`, `hashOptions`), creates no session.
-pub(super) async fn create(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    match create_inner(&shared, &headers, raw.as_deref(), &body) {
+pub(super) async fn create(call: Call) -> Response {
+    match create_inner(&call) {
         Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
         Err(e) => e.into_response(),
     }
 }
 
-fn create_inner(
-    shared: &Shared,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-    body: &[u8],
-) -> Result<serde_json::Value, AppwriteError> {
-    let route = spec_of(Operation::AccountCreate);
-    check_project(shared, headers)?;
-    caller(shared, headers)?;
-    query_pairs(route, raw)?;
-    let body = json_body(route, body)?;
-    let user_id = req_string(&body, "userId")?;
-    let user_id = if user_id == UNIQUE {
-        unique_id()
-    } else if is_valid_custom_id(&user_id) {
-        user_id
-    } else {
-        return Err(AppwriteError::invalid_param("userId", crate::ids::KEY_RULE));
-    };
-    let email = req_string(&body, "email")?.to_lowercase();
+fn create_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
+    let (shared, body) = (&call.shared, &call.body);
+    let user_id = new_user_id(req_string(body, "userId")?)?;
+    let email = req_string(body, "email")?.to_lowercase();
     check_email(&email)?;
-    let password = req_string(&body, "password")?;
+    let password = req_string(body, "password")?;
     check_password(&password)?;
-    let name = opt_string(&body, "name")?.unwrap_or_default();
+    let name = opt_string(body, "name")?.unwrap_or_default();
     check_name(&name)?;
 
     let now = shared.clock.now();

@@ -4,12 +4,14 @@
 //! there; the contract test checks the table (and live responses) against the OpenAPI specs.
 
 mod account;
+mod call;
 mod tokens;
 mod users;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::Extension;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 
@@ -224,14 +226,6 @@ pub const ROUTES: &[RouteSpec] = &[
     },
 ];
 
-/// The table entry of `operation`.
-pub(crate) fn spec_of(operation: Operation) -> &'static RouteSpec {
-    ROUTES
-        .iter()
-        .find(|r| r.operation == operation)
-        .expect("every Operation has a ROUTES entry (checked by a unit test)")
-}
-
 fn method_filter(method: &str) -> MethodFilter {
     match method {
         "GET" => MethodFilter::GET,
@@ -270,7 +264,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     for route in ROUTES {
         router = router.route(
             &route.served_path(),
-            handler(route.operation, method_filter(route.method)),
+            // The route's spec travels with the request, for the `Call` extractor.
+            handler(route.operation, method_filter(route.method)).layer(Extension(route)),
         );
     }
     router

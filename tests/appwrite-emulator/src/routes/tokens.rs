@@ -12,22 +12,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, MethodRouter, on};
 use rand::Rng;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
+use super::call::Call;
 use super::users::{check_email, check_phone};
-use super::{Operation, spec_of};
-use crate::auth::{caller, check_project};
 use crate::error::AppwriteError;
 use crate::ids::{KEY_RULE, UNIQUE, hex_secret, is_valid_custom_id, unique_id};
 use crate::model::{SentMessage, StoredToken, UserRecord};
-use crate::params::{json_body, opt_bool, opt_string, query_pairs, req_string};
+use crate::params::{opt_bool, opt_string, req_string};
 use crate::state::Shared;
 
 /// Lifetime of an email or SMS code (15 minutes).
@@ -51,14 +48,6 @@ pub(super) enum Kind {
 }
 
 impl Kind {
-    fn operation(self) -> Operation {
-        match self {
-            Self::Email => Operation::AccountCreateEmailToken,
-            Self::MagicUrl => Operation::AccountCreateMagicUrlToken,
-            Self::Phone => Operation::AccountCreatePhoneToken,
-        }
-    }
-
     fn secret(self) -> String {
         match self {
             Self::Email | Self::Phone => {
@@ -82,15 +71,9 @@ impl Kind {
 /// The handler of one client token route (`email`, `magic-url` or `phone`), on the method
 /// the route table gives.
 pub(super) fn handler(kind: Kind, filter: MethodFilter) -> MethodRouter<Arc<Shared>> {
-    on(
-        filter,
-        move |State(shared): State<Arc<Shared>>,
-              headers: HeaderMap,
-              RawQuery(raw): RawQuery,
-              body: Bytes| async move {
-            respond(create(&shared, &headers, raw.as_deref(), &body, kind))
-        },
-    )
+    on(filter, move |call: Call| async move {
+        respond(create(&call, kind))
+    })
 }
 
 fn respond(result: Result<Value, AppwriteError>) -> Response {
@@ -116,25 +99,15 @@ fn address(kind: Kind, body: &Map<String, Value>) -> Result<String, AppwriteErro
     }
 }
 
-fn create(
-    shared: &Shared,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-    body: &[u8],
-    kind: Kind,
-) -> Result<Value, AppwriteError> {
-    let route = spec_of(kind.operation());
-    check_project(shared, headers)?;
-    caller(shared, headers)?;
-    query_pairs(route, raw)?;
-    let body = json_body(route, body)?;
-    let requested_id = req_string(&body, "userId")?;
+fn create(call: &Call, kind: Kind) -> Result<Value, AppwriteError> {
+    let (shared, body) = (&call.shared, &call.body);
+    let requested_id = req_string(body, "userId")?;
     if requested_id != UNIQUE && !is_valid_custom_id(&requested_id) {
         return Err(AppwriteError::invalid_param("userId", KEY_RULE));
     }
-    let to = address(kind, &body)?;
+    let to = address(kind, body)?;
     if kind == Kind::MagicUrl
-        && let Some(url) = opt_string(&body, "url")?
+        && let Some(url) = opt_string(body, "url")?
         && !url::Url::parse(&url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
     {
         return Err(AppwriteError::invalid_param(
@@ -142,7 +115,7 @@ fn create(
             "Invalid URI. Register your new client (localhost) as a new Web platform on your project console dashboard",
         ));
     }
-    let phrase = kind != Kind::Phone && opt_bool(&body, "phrase")?.unwrap_or(false);
+    let phrase = kind != Kind::Phone && opt_bool(body, "phrase")?.unwrap_or(false);
 
     let now = shared.clock.now();
     let mut db = shared.db();

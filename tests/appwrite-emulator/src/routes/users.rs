@@ -1,24 +1,19 @@
 //! Server routes under `/v1/users` (API key auth).
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::{Operation, spec_of};
-use crate::auth::require_scope;
+use super::call::Call;
 use crate::error::AppwriteError;
-use crate::ids::{KEY_RULE, UNIQUE, hex_secret, is_valid_custom_id, unique_id};
+use crate::ids::{hex_secret, new_user_id, unique_id};
 use crate::model::{StoredToken, UserRecord};
-use crate::params::{json_body, opt_range, opt_string, query_pairs, req_bool, req_string};
+use crate::params::{opt_range, opt_string, req_bool, req_string};
 use crate::query::UserQuery;
-use crate::state::Shared;
 
 /// Longest user name.
 pub(super) const MAX_NAME_LEN: usize = 128;
@@ -42,15 +37,6 @@ fn respond(result: Result<(StatusCode, Value)>) -> Response {
     }
 }
 
-/// Validates a path `userId` (Utopia `UID`, same rule as a custom ID).
-fn path_user_id(id: &str) -> Result<()> {
-    if is_valid_custom_id(id) {
-        Ok(())
-    } else {
-        Err(AppwriteError::invalid_param("userId", KEY_RULE))
-    }
-}
-
 fn parse_bool(name: &str, v: &str) -> Result<bool> {
     match v {
         "true" | "1" => Ok(true),
@@ -63,26 +49,15 @@ fn parse_bool(name: &str, v: &str) -> Result<bool> {
 }
 
 /// `GET /v1/users`
-pub(super) async fn list(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-) -> Response {
-    respond(list_inner(&shared, &headers, raw.as_deref()))
+pub(super) async fn list(call: Call) -> Response {
+    respond(list_inner(&call))
 }
 
-fn list_inner(
-    shared: &Shared,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-) -> Result<(StatusCode, Value)> {
-    let route = spec_of(Operation::UsersList);
-    require_scope(shared, headers, route.scope.unwrap_or_default())?;
-    let pairs = query_pairs(route, raw)?;
+fn list_inner(call: &Call) -> Result<(StatusCode, Value)> {
     let mut queries = Vec::new();
     let mut search = String::new();
     let mut total = true;
-    for (name, value) in &pairs {
+    for (name, value) in &call.query {
         match name.as_str() {
             "queries" => queries.push(value.as_str()),
             "search" => search = value.clone(),
@@ -98,7 +73,7 @@ fn list_inner(
     }
     let query = UserQuery::parse(queries)?;
     let search = search.to_lowercase();
-    let db = shared.db();
+    let db = call.shared.db();
     let matching: Vec<&UserRecord> = db
         .users
         .iter()
@@ -126,20 +101,11 @@ fn list_inner(
 }
 
 /// `GET /v1/users/{userId}`
-pub(super) async fn get(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
-) -> Response {
+pub(super) async fn get(call: Call) -> Response {
     respond((|| {
-        let route = spec_of(Operation::UsersGet);
-        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
-        query_pairs(route, raw.as_deref())?;
-        path_user_id(&user_id)?;
-        let db = shared.db();
+        let db = call.shared.db();
         let user = db
-            .user(&user_id)
+            .user(&call.user_id)
             .ok_or_else(AppwriteError::user_not_found)?;
         Ok((StatusCode::OK, user.to_json()))
     })())
@@ -219,47 +185,26 @@ fn is_phone(phone: &str) -> bool {
 }
 
 /// `POST /v1/users`
-pub(super) async fn create(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
-    respond(create_inner(&shared, &headers, raw.as_deref(), &body))
+pub(super) async fn create(call: Call) -> Response {
+    respond(create_inner(&call))
 }
 
-fn create_inner(
-    shared: &Shared,
-    headers: &HeaderMap,
-    raw: Option<&str>,
-    body: &[u8],
-) -> Result<(StatusCode, Value)> {
-    let route = spec_of(Operation::UsersCreate);
-    require_scope(shared, headers, route.scope.unwrap_or_default())?;
-    query_pairs(route, raw)?;
-    let body = json_body(route, body)?;
-
-    let user_id = req_string(&body, "userId")?;
-    let user_id = if user_id == UNIQUE {
-        unique_id()
-    } else if is_valid_custom_id(&user_id) {
-        user_id
-    } else {
-        return Err(AppwriteError::invalid_param("userId", KEY_RULE));
-    };
-    let email = opt_string(&body, "email")?.map(|e| e.to_lowercase());
+fn create_inner(call: &Call) -> Result<(StatusCode, Value)> {
+    let (shared, body) = (&call.shared, &call.body);
+    let user_id = new_user_id(req_string(body, "userId")?)?;
+    let email = opt_string(body, "email")?.map(|e| e.to_lowercase());
     if let Some(e) = &email {
         check_email(e)?;
     }
-    let phone = opt_string(&body, "phone")?;
+    let phone = opt_string(body, "phone")?;
     if let Some(p) = &phone {
         check_phone(p)?;
     }
-    let password = opt_string(&body, "password")?;
+    let password = opt_string(body, "password")?;
     if let Some(p) = &password {
         check_password(p)?;
     }
-    let name = opt_string(&body, "name")?.unwrap_or_default();
+    let name = opt_string(body, "name")?.unwrap_or_default();
     check_name(&name)?;
 
     let now = shared.clock.now();
@@ -285,19 +230,14 @@ fn create_inner(
 }
 
 /// `POST /v1/users/{userId}/tokens`
-pub(super) async fn create_token(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
+pub(super) async fn create_token(call: Call) -> Response {
     respond((|| {
-        let route = spec_of(Operation::UsersCreateToken);
-        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
-        query_pairs(route, raw.as_deref())?;
-        path_user_id(&user_id)?;
-        let body = json_body(route, &body)?;
+        let Call {
+            shared,
+            user_id,
+            body,
+            ..
+        } = call;
         let (lmin, lmax, ldef) = TOKEN_LENGTH;
         let length = opt_range(&body, "length", lmin, lmax)?.unwrap_or(ldef) as usize;
         let (emin, emax, edef) = TOKEN_EXPIRE;
@@ -326,24 +266,13 @@ pub(super) async fn create_token(
 }
 
 /// `PATCH /v1/users/{userId}/verification`
-pub(super) async fn update_email_verification(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
+pub(super) async fn update_email_verification(call: Call) -> Response {
     respond((|| {
-        let route = spec_of(Operation::UsersUpdateEmailVerification);
-        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
-        query_pairs(route, raw.as_deref())?;
-        path_user_id(&user_id)?;
-        let body = json_body(route, &body)?;
-        let verified = req_bool(&body, "emailVerification")?;
-        let now = shared.clock.now();
-        let mut db = shared.db();
+        let verified = req_bool(&call.body, "emailVerification")?;
+        let now = call.shared.clock.now();
+        let mut db = call.shared.db();
         let user = db
-            .user_mut(&user_id)
+            .user_mut(&call.user_id)
             .ok_or_else(AppwriteError::user_not_found)?;
         user.email_verification = verified;
         user.updated_at = now;
@@ -386,24 +315,13 @@ fn parse_labels(body: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
 }
 
 /// `PUT /v1/users/{userId}/labels`
-pub(super) async fn update_labels(
-    State(shared): State<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(user_id): Path<String>,
-    RawQuery(raw): RawQuery,
-    body: Bytes,
-) -> Response {
+pub(super) async fn update_labels(call: Call) -> Response {
     respond((|| {
-        let route = spec_of(Operation::UsersUpdateLabels);
-        require_scope(&shared, &headers, route.scope.unwrap_or_default())?;
-        query_pairs(route, raw.as_deref())?;
-        path_user_id(&user_id)?;
-        let body = json_body(route, &body)?;
-        let labels = parse_labels(&body)?;
-        let now = shared.clock.now();
-        let mut db = shared.db();
+        let labels = parse_labels(&call.body)?;
+        let now = call.shared.clock.now();
+        let mut db = call.shared.db();
         let user = db
-            .user_mut(&user_id)
+            .user_mut(&call.user_id)
             .ok_or_else(AppwriteError::user_not_found)?;
         user.labels = labels;
         user.updated_at = now;
