@@ -25,7 +25,6 @@ use axum_extra::extract::cookie::Cookie;
 pub use idp_provider_api::CallbackParams;
 use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, ProviderError};
 use policy::ConfiguredProvider;
-use serde::Deserialize;
 use url::Url;
 
 use crate::appwrite::{AppwriteClient, TokenConfig};
@@ -35,39 +34,11 @@ use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;
 pub use error::{LoginError, PublicError};
+pub use request::StartParams;
 
 /// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP
 /// layer's own limit, so a slow upstream still ends at the failure URL rather than in a bare 408.
 pub const LOGIN_BUDGET: Duration = Duration::from_secs(25);
-
-/// Longest `login_hint` passed through to the provider.
-const MAX_LOGIN_HINT: usize = 256;
-/// Longest scope an app may ask for (its syntax is the provider's to check).
-const MAX_SCOPE_LEN: usize = 64;
-/// Most extra scopes an app may ask for.
-const MAX_EXTRA_SCOPES: usize = 16;
-/// Most bytes of `scopes` and `scopes[]` together (16 scopes of 64 bytes with separators fit).
-const MAX_SCOPES_BYTES: usize = 2048;
-/// Most `scopes[]` entries (an SDK sends one per scope; duplicates are tolerated up to this).
-const MAX_SCOPE_ENTRIES: usize = 4 * MAX_EXTRA_SCOPES;
-
-/// The query of `GET /v1/auth/{provider}/start`. Unknown parameters are refused: a misspelt
-/// one would otherwise be silently ignored.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StartParams {
-    /// Where to send the browser after a successful login.
-    pub success: Option<String>,
-    /// Where to send it after a failed one.
-    pub failure: Option<String>,
-    /// Extra scopes, space or comma separated.
-    pub scopes: Option<String>,
-    /// Extra scopes as Appwrite's SDKs send them (`scopes[]=a&scopes[]=b`).
-    #[serde(rename = "scopes[]", default)]
-    pub scope_list: Vec<String>,
-    /// Passed to the provider.
-    pub login_hint: Option<String>,
-}
 
 /// A started login: where to send the browser and the binding cookie to set. No `Debug`: the
 /// location carries `state` and the nonce, the cookie the state hash.
@@ -259,11 +230,13 @@ impl Login {
             error,
         };
 
-        let extra_scopes = parse_scopes(&params)?;
+        let extra_scopes = request::parse_scopes(&params)?;
         let login_hint = params.login_hint.as_deref().filter(|h| !h.is_empty());
-        if login_hint.is_some_and(|h| h.len() > MAX_LOGIN_HINT || h.chars().any(char::is_control)) {
+        if login_hint
+            .is_some_and(|h| h.len() > request::MAX_LOGIN_HINT || h.chars().any(char::is_control))
+        {
             return Err(request::StartParamError::LoginHint {
-                max: MAX_LOGIN_HINT,
+                max: request::MAX_LOGIN_HINT,
             }
             .into());
         }
@@ -387,112 +360,5 @@ impl Login {
 
     fn provider(&self, id: &str) -> Option<&ConfiguredProvider> {
         self.providers.get(id)
-    }
-}
-
-/// Extra scopes from `scopes=a b,c` and `scopes[]=a`: at most [`MAX_EXTRA_SCOPES`] distinct
-/// ones of at most [`MAX_SCOPE_LEN`] bytes. Their syntax (OAuth scope tokens, for OIDC) is the
-/// provider's to check.
-///
-/// Work is linear in the input and bounded before it starts: at most [`MAX_SCOPES_BYTES`] of
-/// input in at most [`MAX_SCOPE_ENTRIES`] `scopes[]` entries, duplicates found with a hash set,
-/// and the 17th distinct scope stops the loop.
-///
-/// # Errors
-/// That there are too many scopes or that they are too long.
-fn parse_scopes(params: &StartParams) -> Result<Vec<String>, request::StartParamError> {
-    let bad = request::StartParamError::Scopes;
-    if params.scope_list.len() > MAX_SCOPE_ENTRIES {
-        return Err(bad(format!(
-            "more than {MAX_SCOPE_ENTRIES} `scopes[]` entries"
-        )));
-    }
-    let bytes = params.scopes.as_deref().map_or(0, str::len)
-        + params.scope_list.iter().map(String::len).sum::<usize>();
-    if bytes > MAX_SCOPES_BYTES {
-        return Err(bad(format!("longer than {MAX_SCOPES_BYTES} bytes in all")));
-    }
-    let mut seen = std::collections::HashSet::new();
-    let mut scopes: Vec<String> = Vec::new();
-    let listed = params.scope_list.iter().flat_map(|s| s.split([' ', ',']));
-    for scope in params
-        .scopes
-        .as_deref()
-        .unwrap_or_default()
-        .split([' ', ','])
-        .chain(listed)
-    {
-        if scope.is_empty() || !seen.insert(scope) {
-            continue;
-        }
-        if scope.len() > MAX_SCOPE_LEN {
-            return Err(bad(format!("a scope is longer than {MAX_SCOPE_LEN} bytes")));
-        }
-        if scopes.len() == MAX_EXTRA_SCOPES {
-            return Err(bad(format!("more than {MAX_EXTRA_SCOPES} scopes")));
-        }
-        scopes.push(scope.to_string());
-    }
-    Ok(scopes)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Instant;
-
-    #[test]
-    fn thousands_of_distinct_scopes_are_refused_in_linear_time() {
-        let many: String = (0..8000).map(|i| format!("s{i} ")).collect();
-        let params = StartParams {
-            scopes: Some(many),
-            ..StartParams::default()
-        };
-        let began = Instant::now();
-        let error = parse_scopes(&params).expect_err("too many scopes");
-        let took = began.elapsed();
-        assert!(
-            took < Duration::from_millis(50),
-            "parse_scopes took {took:?}"
-        );
-        assert!(error.to_string().contains("scopes"), "{error}");
-    }
-
-    #[test]
-    fn thousands_of_listed_scopes_are_refused_in_linear_time() {
-        let params = StartParams {
-            scope_list: (0..8000).map(|i| format!("s{i}")).collect(),
-            ..StartParams::default()
-        };
-        let began = Instant::now();
-        assert!(parse_scopes(&params).is_err());
-        let took = began.elapsed();
-        assert!(
-            took < Duration::from_millis(50),
-            "parse_scopes took {took:?}"
-        );
-    }
-
-    #[test]
-    fn repeated_scopes_count_once() {
-        let params = StartParams {
-            scopes: Some("a b,a  c".into()),
-            scope_list: vec!["b".into(), "d,a".into()],
-            ..StartParams::default()
-        };
-        let scopes = parse_scopes(&params).expect("scopes");
-        assert_eq!(scopes, ["a", "b", "c", "d"]);
-        let sixteen: Vec<String> = (0..16).map(|i| format!("s{i}")).collect();
-        let params = StartParams {
-            scopes: Some(sixteen.join(" ")),
-            scope_list: sixteen.clone(),
-            ..StartParams::default()
-        };
-        assert_eq!(parse_scopes(&params).expect("16 scopes"), sixteen);
-        let params = StartParams {
-            scopes: Some(format!("{} s16", sixteen.join(" "))),
-            ..StartParams::default()
-        };
-        assert!(parse_scopes(&params).is_err(), "17 distinct scopes");
     }
 }

@@ -38,9 +38,6 @@ pub struct ProviderPolicy {
     pub link_by_email: bool,
 }
 
-/// Gateway-owned keys of a provider table.
-pub const POLICY_KEYS: [&str; 2] = ["trusted_for_email", "link_by_email"];
-
 impl ProviderPolicy {
     /// Takes the policy keys out of a provider table, reporting bad values.
     pub fn take_from(

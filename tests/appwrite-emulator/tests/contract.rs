@@ -487,33 +487,28 @@ async fn live_responses_match_schemas() {
         &mut problems,
     );
     let session_route = route("POST", "/account/sessions/token");
-    check_ok(
-        session_route,
-        live.call(
-            Method::POST,
-            "/account/sessions/token",
-            false,
-            Some(json!({"userId": "u1", "secret": token["secret"]})),
-        )
-        .await,
-        &mut problems,
-    );
-    // With an API key the session secret is filled in.
-    let (_, token) = live
+    let (_, second) = live
         .call(Method::POST, "/users/u1/tokens", true, Some(json!({})))
         .await;
-    let session = check_ok(
-        session_route,
-        live.call(
-            Method::POST,
-            "/account/sessions/token",
-            true,
-            Some(json!({"userId": "u1", "secret": token["secret"]})),
-        )
-        .await,
-        &mut problems,
-    );
-    assert!(!session["secret"].as_str().unwrap().is_empty());
+    // Without an API key the session secret is empty; with one it is filled in.
+    for (with_key, token) in [(false, token), (true, second)] {
+        let session = check_ok(
+            session_route,
+            live.call(
+                Method::POST,
+                "/account/sessions/token",
+                with_key,
+                Some(json!({"userId": "u1", "secret": token["secret"]})),
+            )
+            .await,
+            &mut problems,
+        );
+        assert_eq!(
+            session["secret"].as_str().unwrap().is_empty(),
+            !with_key,
+            "{session}"
+        );
+    }
     live.emu.inject(
         Fault::Latency(Duration::from_millis(1)),
         FaultScope::Next(1),
@@ -654,31 +649,25 @@ async fn live_responses_match_schemas() {
         "user_invalid_token",
         &mut problems,
     );
-    let resp = live
-        .http
-        .get(format!("{}/users", live.emu.endpoint()))
-        .header("X-Appwrite-Project", "wrong")
-        .send()
-        .await
-        .unwrap();
-    check_err(
-        (resp.status().as_u16(), resp.json().await.unwrap()),
-        "project_not_found",
-        &mut problems,
-    );
-    let resp = live
-        .http
-        .get(format!("{}/users", live.emu.endpoint()))
-        .header("X-Appwrite-Project", live.emu.project())
-        .header("X-Appwrite-Key", "expired")
-        .send()
-        .await
-        .unwrap();
-    check_err(
-        (resp.status().as_u16(), resp.json().await.unwrap()),
-        "project_key_expired",
-        &mut problems,
-    );
+    // A wrong project, then a project with an unknown key.
+    for (project, key, want) in [
+        ("wrong", None, "project_not_found"),
+        (live.emu.project(), Some("expired"), "project_key_expired"),
+    ] {
+        let mut request = live
+            .http
+            .get(format!("{}/users", live.emu.endpoint()))
+            .header("X-Appwrite-Project", project);
+        if let Some(key) = key {
+            request = request.header("X-Appwrite-Key", key);
+        }
+        let resp = request.send().await.unwrap();
+        check_err(
+            (resp.status().as_u16(), resp.json().await.unwrap()),
+            want,
+            &mut problems,
+        );
+    }
     live.emu.seed_user(SeedUser {
         id: "blocked".into(),
         email: None,

@@ -259,23 +259,30 @@ async fn at_hash_is_checked_for_every_alg() {
         SigningAlg::EdDSA,
         SigningAlg::HS256,
     ] {
-        let h = Harness::with(op_config(), json!({ "allowed_algs": [alg.as_str()] })).await;
+        let h = Harness::for_alg(alg).await;
         h.behave(Behavior {
             alg: Some(alg),
             ..Default::default()
         });
         h.login("alice").await.expect("right at_hash");
-        h.behave(Behavior {
-            alg: Some(alg),
-            claims_patch: obj(json!({ "at_hash": "AAAAAAAAAAAAAAAAAAAAAA" })),
-            ..Default::default()
-        });
-        assert_eq!(
-            h.rejection("alice").await,
+        expect_rejection(
+            &h,
+            Behavior {
+                alg: Some(alg),
+                claims_patch: obj(json!({ "at_hash": "AAAAAAAAAAAAAAAAAAAAAA" })),
+                ..Default::default()
+            },
             "id_token_at_hash_mismatch",
-            "{alg:?}"
-        );
+            alg,
+        )
+        .await;
     }
+}
+
+/// Scripts `behavior` at the OP and expects alice's login to be refused with `reason`.
+async fn expect_rejection(h: &Harness, behavior: Behavior, reason: &str, alg: mock_op::SigningAlg) {
+    h.behave(behavior);
+    assert_eq!(h.rejection("alice").await, reason, "{alg:?}");
 }
 
 #[tokio::test]
@@ -297,17 +304,18 @@ async fn corrupted_signature_for_each_alg() {
         SigningAlg::EdDSA,
         SigningAlg::HS256,
     ] {
-        let h = Harness::with(op_config(), json!({ "allowed_algs": [alg.as_str()] })).await;
-        h.behave(Behavior {
-            alg: Some(alg),
-            corrupt_signature: true,
-            ..Default::default()
-        });
-        assert_eq!(
-            h.rejection("alice").await,
+        let h = Harness::for_alg(alg).await;
+        expect_rejection(
+            &h,
+            Behavior {
+                alg: Some(alg),
+                corrupt_signature: true,
+                ..Default::default()
+            },
             "id_token_signature_invalid",
-            "{alg:?}"
-        );
+            alg,
+        )
+        .await;
     }
 }
 

@@ -11,7 +11,7 @@ use openidconnect::{CsrfToken, JsonWebKey as _, Nonce};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::support::{Harness, obj, op_config, reason};
+use crate::support::{EVERY_KEY_TYPE, Harness, obj, op_config, reason};
 
 /// A fresh nonce and alice's standard claims for it, ready for `sign_id_token`.
 fn alice_claims(op: &MockOp) -> (Secret<String>, Value) {
@@ -77,14 +77,8 @@ async fn key_rotation_just_before_the_first_signing() {
 
 #[tokio::test]
 async fn key_rotation_for_every_key_type() {
-    use mock_op::SigningAlg;
-    for alg in [
-        SigningAlg::RS256,
-        SigningAlg::PS256,
-        SigningAlg::ES256,
-        SigningAlg::EdDSA,
-    ] {
-        let h = Harness::with(op_config(), json!({ "allowed_algs": [alg.as_str()] })).await;
+    for alg in EVERY_KEY_TYPE {
+        let h = Harness::for_alg(alg).await;
         h.behave(Behavior {
             alg: Some(alg),
             ..Default::default()
@@ -332,16 +326,13 @@ async fn a_provider_down_from_the_start_is_an_upstream_error() {
     assert_eq!(cache.fetch_count(), 2);
 }
 
-#[tokio::test]
-async fn logins_keep_working_while_the_jwks_endpoint_fails() {
-    // The provider-level view of stale keys: the JWKS endpoint breaks after the first load.
-    let h = Harness::new().await;
-    h.ready().await;
+/// Breaks the JWKS endpoint and sends a token with an unknown `kid`: the forced refetch fails
+/// (the second JWKS request), and the provider serves its last good keys from then on.
+async fn break_jwks_and_fail_a_refetch(h: &Harness) {
     h.behave(Behavior {
         jwks_override: Some(json!("garbage")),
         ..Default::default()
     });
-    // A forced refetch (unknown kid) fails, but the old keys remain.
     let (nonce, claims) = alice_claims(&h.op);
     let raw = h.op.sign_id_token(&claims, &with_kid("unknown"));
     assert_eq!(
@@ -349,6 +340,15 @@ async fn logins_keep_working_while_the_jwks_endpoint_fails() {
         "id_token_unknown_key"
     );
     assert_eq!(h.op.counters().jwks, 2);
+}
+
+#[tokio::test]
+async fn logins_keep_working_while_the_jwks_endpoint_fails() {
+    // The provider-level view of stale keys: the JWKS endpoint breaks after the first load.
+    let h = Harness::new().await;
+    h.ready().await;
+    // A forced refetch (unknown kid) fails, but the old keys remain.
+    break_jwks_and_fail_a_refetch(&h).await;
     h.login("alice").await.expect("stale keys still verify");
 }
 
@@ -399,18 +399,8 @@ async fn stale_keys_are_served_only_until_jwks_max_stale_seconds() {
     h.ready().await;
     let fetched = std::time::Instant::now();
     assert_eq!(h.op.counters().jwks, 1);
-    h.behave(Behavior {
-        jwks_override: Some(json!("garbage")),
-        ..Default::default()
-    });
     // An unknown kid forces a refetch, which fails: the last good keys are served from now on.
-    let (nonce, claims) = alice_claims(&h.op);
-    let raw = h.op.sign_id_token(&claims, &with_kid("unknown"));
-    assert_eq!(
-        reason(h.provider.verify(&raw, &nonce, None).await),
-        "id_token_unknown_key"
-    );
-    assert_eq!(h.op.counters().jwks, 2);
+    break_jwks_and_fail_a_refetch(&h).await;
     // Within the bound: stale keys still verify.
     h.login("alice").await.expect("within the bound");
     assert!(
@@ -498,14 +488,8 @@ fn one_key_per_type_without_alg(op: &MockOp) -> Value {
 
 #[tokio::test]
 async fn kid_absent_picks_the_one_key_of_the_token_key_type() {
-    use mock_op::SigningAlg;
-    for alg in [
-        SigningAlg::RS256,
-        SigningAlg::PS256,
-        SigningAlg::ES256,
-        SigningAlg::EdDSA,
-    ] {
-        let h = Harness::with(op_config(), json!({ "allowed_algs": [alg.as_str()] })).await;
+    for alg in EVERY_KEY_TYPE {
+        let h = Harness::for_alg(alg).await;
         h.behave(Behavior {
             alg: Some(alg),
             omit_kid: true,

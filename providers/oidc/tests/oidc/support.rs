@@ -58,6 +58,14 @@ pub fn reason<T: std::fmt::Debug>(result: Result<T, ProviderError>) -> &'static 
     }
 }
 
+/// The asymmetric algorithms, one per key type (RSA PKCS#1, RSA-PSS, EC P-256, Ed25519).
+pub const EVERY_KEY_TYPE: [mock_op::SigningAlg; 4] = [
+    mock_op::SigningAlg::RS256,
+    mock_op::SigningAlg::PS256,
+    mock_op::SigningAlg::ES256,
+    mock_op::SigningAlg::EdDSA,
+];
+
 /// A mock OP and a provider configured for it.
 pub struct Harness {
     pub op: MockOp,
@@ -65,6 +73,11 @@ pub struct Harness {
 }
 
 impl Harness {
+    /// A provider that allows only `alg`, in front of a fresh mock-op.
+    pub async fn for_alg(alg: mock_op::SigningAlg) -> Self {
+        Self::with(op_config(), json!({ "allowed_algs": [alg.as_str()] })).await
+    }
+
     /// A default mock OP and a provider with the default configuration.
     pub async fn new() -> Self {
         Self::with(op_config(), json!({})).await
