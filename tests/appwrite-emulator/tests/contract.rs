@@ -330,6 +330,21 @@ struct Live {
 }
 
 impl Live {
+    /// A call with the API key (server routes) and a JSON body.
+    async fn server(&self, method: Method, path: &str, body: Value) -> (u16, Value) {
+        self.call(method, path, true, Some(body)).await
+    }
+
+    /// A call without a key (client routes) and a JSON body.
+    async fn client(&self, method: Method, path: &str, body: Value) -> (u16, Value) {
+        self.call(method, path, false, Some(body)).await
+    }
+
+    /// `POST /v1/users` with the API key.
+    async fn create_user(&self, body: Value) -> (u16, Value) {
+        self.call(Method::POST, "/users", true, Some(body)).await
+    }
+
     async fn call(
         &self,
         method: Method,
@@ -396,18 +411,12 @@ async fn live_responses_match_schemas() {
     let create = route("POST", "/users");
     check_ok(
         create,
-        live.call(Method::POST, "/users", true, Some(json!({"userId": "u1", "email": "a@b.com", "phone": "+14155550100", "password": "password123", "name": "A"}))).await,
+        live.create_user(json!({"userId": "u1", "email": "a@b.com", "phone": "+14155550100", "password": "password123", "name": "A"})).await,
         &mut problems,
     );
     check_ok(
         create,
-        live.call(
-            Method::POST,
-            "/users",
-            true,
-            Some(json!({"userId": "unique()"})),
-        )
-        .await,
+        live.create_user(json!({"userId": "unique()"})).await,
         &mut problems,
     );
     live.emu.seed_user(SeedUser {
@@ -431,22 +440,20 @@ async fn live_responses_match_schemas() {
     );
     check_ok(
         route("PATCH", "/users/{userId}/verification"),
-        live.call(
+        live.server(
             Method::PATCH,
             "/users/u1/verification",
-            true,
-            Some(json!({"emailVerification": true})),
+            json!({"emailVerification": true}),
         )
         .await,
         &mut problems,
     );
     let labelled = check_ok(
         route("PUT", "/users/{userId}/labels"),
-        live.call(
+        live.server(
             Method::PUT,
             "/users/u1/labels",
-            true,
-            Some(json!({"labels": ["vip", "oidcgoogle"]})),
+            json!({"labels": ["vip", "oidcgoogle"]}),
         )
         .await,
         &mut problems,
@@ -454,34 +461,26 @@ async fn live_responses_match_schemas() {
     assert_eq!(labelled["labels"], json!(["vip", "oidcgoogle"]));
     let account = check_ok(
         route("POST", "/account"),
-        live.call(
-            Method::POST,
-            "/account",
-            false,
-            Some(json!({"userId": "acct1", "email": "acct@example.com", "password": "password123", "name": "Acct"})),
-        )
-        .await,
+        live.client(Method::POST, "/account", json!({"userId": "acct1", "email": "acct@example.com", "password": "password123", "name": "Acct"})).await,
         &mut problems,
     );
     assert!(!account["passwordUpdate"].as_str().unwrap().is_empty());
     check_ok(
         route("POST", "/account"),
-        live.call(
+        live.client(
             Method::POST,
             "/account",
-            false,
-            Some(json!({"userId": "unique()", "email": "acct2@example.com", "password": "password123"})),
+            json!({"userId": "unique()", "email": "acct2@example.com", "password": "password123"}),
         )
         .await,
         &mut problems,
     );
     let token = check_ok(
         route("POST", "/users/{userId}/tokens"),
-        live.call(
+        live.server(
             Method::POST,
             "/users/u1/tokens",
-            true,
-            Some(json!({"length": 64, "expire": 600})),
+            json!({"length": 64, "expire": 600}),
         )
         .await,
         &mut problems,
@@ -570,41 +569,24 @@ async fn live_responses_match_schemas() {
         &mut problems,
     );
     check_err(
-        live.call(Method::POST, "/users", true, Some(json!({"userId": "u1"})))
-            .await,
+        live.create_user(json!({"userId": "u1"})).await,
         "user_already_exists",
         &mut problems,
     );
     check_err(
-        live.call(
-            Method::POST,
-            "/users",
-            true,
-            Some(json!({"userId": "_bad"})),
-        )
-        .await,
+        live.create_user(json!({"userId": "_bad"})).await,
         "general_argument_invalid",
         &mut problems,
     );
     check_err(
-        live.call(
-            Method::PUT,
-            "/users/u1/labels",
-            true,
-            Some(json!({"labels": ["a-b"]})),
-        )
-        .await,
+        live.server(Method::PUT, "/users/u1/labels", json!({"labels": ["a-b"]}))
+            .await,
         "general_argument_invalid",
         &mut problems,
     );
     check_err(
-        live.call(
-            Method::PUT,
-            "/users/ghost/labels",
-            true,
-            Some(json!({"labels": []})),
-        )
-        .await,
+        live.server(Method::PUT, "/users/ghost/labels", json!({"labels": []}))
+            .await,
         "user_not_found",
         &mut problems,
     );
@@ -622,11 +604,10 @@ async fn live_responses_match_schemas() {
         &mut problems,
     );
     check_err(
-        live.call(
+        live.client(
             Method::POST,
             "/account",
-            false,
-            Some(json!({"userId": "acct9", "email": "acct9@example.com", "password": "short"})),
+            json!({"userId": "acct9", "email": "acct9@example.com", "password": "short"}),
         )
         .await,
         "general_argument_invalid",
@@ -639,11 +620,10 @@ async fn live_responses_match_schemas() {
         &mut problems,
     );
     check_err(
-        live.call(
+        live.client(
             Method::POST,
             "/account/sessions/token",
-            false,
-            Some(json!({"userId": "u1", "secret": "bad"})),
+            json!({"userId": "u1", "secret": "bad"}),
         )
         .await,
         "user_invalid_token",
@@ -680,11 +660,10 @@ async fn live_responses_match_schemas() {
         .call(Method::POST, "/users/blocked/tokens", true, Some(json!({})))
         .await;
     check_err(
-        live.call(
+        live.client(
             Method::POST,
             "/account/sessions/token",
-            false,
-            Some(json!({"userId": "blocked", "secret": token["secret"]})),
+            json!({"userId": "blocked", "secret": token["secret"]}),
         )
         .await,
         "user_blocked",
