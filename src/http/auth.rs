@@ -48,8 +48,10 @@ pub async fn callback(
         Err(CallbackError::UnknownProvider(_)) => unknown_provider(&provider),
         Err(error @ CallbackError::MissingState) => {
             tracing::warn!(provider, %error, "callback refused");
-            ErrorPage::bad_request("The callback has no `state` parameter. Start the login again.")
-                .into_response()
+            ErrorPage::bad_request(
+                "The callback has no `state` parameter, or more than one. Start the login again.",
+            )
+            .into_response()
         }
         Err(error @ CallbackError::UnknownTransaction) => {
             tracing::warn!(provider, %error, "callback refused");

@@ -39,10 +39,10 @@ const NAME_MAX: usize = 128;
 /// provider's verified email (never the reverse).
 ///
 /// # Errors
-/// `UserIdConflict` when someone else created a
-/// user under the derived id (or two users carry the identity's link label), `UserEmailConflict`
-/// when the email belongs to another user whose address is verified and who may not be linked, `UserBlocked` for a blocked
-/// user, `Appwrite` for any failed call.
+/// `UserIdConflict` when someone else created a user under the derived id (or two users carry
+/// the identity's link label), `UserEmailConflict` when the email belongs to another user whose
+/// address is verified and who may not be linked, `UserBlocked` for a blocked user, `Appwrite`
+/// for any failed call.
 pub async fn resolve_user(
     appwrite: &AppwriteClient,
     identity: &Identity,
@@ -50,15 +50,15 @@ pub async fn resolve_user(
     policy: ProviderPolicy,
     key: &IdKey,
 ) -> Result<User, LoginError> {
-    let email = admission.email.clone();
+    let email = admission.email.as_ref();
     let id = key.user_id(identity.issuer(), identity.subject());
     let link = key.link_label(identity.issuer(), identity.subject());
     let user = match appwrite.get_user(id.as_str()).await? {
-        Some(user) => claim(appwrite, user, email.as_ref()).await?,
+        Some(user) => claim(appwrite, user, email).await?,
         None => match linked_user(appwrite, &link).await? {
             Some(user) => user,
             None => {
-                let target = match &email {
+                let target = match email {
                     Some(email) if policy.link_by_email && policy.trusted_for_email => {
                         link_target(appwrite, email)
                             .await?
@@ -68,7 +68,7 @@ pub async fn resolve_user(
                 };
                 match target {
                     Some((user, email)) => record_link(appwrite, &user, email, &link).await?,
-                    None => create(appwrite, &id, identity, email.as_ref()).await?,
+                    None => create(appwrite, &id, identity, email).await?,
                 }
             }
         },
@@ -76,7 +76,7 @@ pub async fn resolve_user(
     if !user.status {
         return Err(LoginError::UserBlocked);
     }
-    match &email {
+    match email {
         Some(email)
             if policy.trusted_for_email
                 && !user.email_verification

@@ -112,8 +112,8 @@ pub enum CallbackError {
     /// No provider with that id.
     #[error("unknown provider {0:?}")]
     UnknownProvider(String),
-    /// The callback has no `state`: there is no trusted failure URL.
-    #[error("the callback has no `state` parameter")]
+    /// The callback has no `state`, or several: there is no trusted failure URL.
+    #[error("the callback has no `state` parameter, or more than one")]
     MissingState,
     /// A `state` that is unknown, used or expired: there is no trusted failure URL.
     #[error("the login is unknown, expired or already finished")]

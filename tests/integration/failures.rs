@@ -70,6 +70,21 @@ async fn a_forged_or_missing_state_is_refused() {
         app.get(stateless.as_str()).await.status(),
         StatusCode::BAD_REQUEST
     );
+    // A repeated `state` is ambiguous: refused before any transaction is taken.
+    let mut repeated = callback.clone();
+    repeated
+        .query_pairs_mut()
+        .append_pair("state", "forged-state");
+    let response = app.get(repeated.as_str()).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(
+        response
+            .text()
+            .await
+            .expect("page")
+            .contains("more than one"),
+        "the page says why"
+    );
     assert_eq!(app.emulator.calls().len(), 0);
     // The real state still works once: the forgeries did not consume it.
     let real = app.get(callback.as_str()).await;
@@ -237,35 +252,42 @@ enum Squat {
 }
 
 impl Squat {
-    /// Creates the account `id` through the client API; returns the secret the attacker
-    /// received (none for the password route: they know the password).
-    async fn create(self, app: &TestApp, id: &str) -> Option<String> {
+    /// Calls the client API as the attacker: the account `id` with `email` (or the attacker's
+    /// phone); answers the status.
+    async fn call(self, app: &TestApp, id: &str, email: &str) -> StatusCode {
         let (route, body) = match self {
             Self::Password => (
                 "account",
-                serde_json::json!({"userId": id, "email": "mallory@evil.example", "password": "mallory-knows-this"}),
+                serde_json::json!({"userId": id, "email": email, "password": "mallory-knows-this"}),
             ),
             Self::EmailToken => (
                 "account/tokens/email",
-                serde_json::json!({"userId": id, "email": "mallory@evil.example"}),
+                serde_json::json!({"userId": id, "email": email}),
             ),
             Self::MagicUrl => (
                 "account/tokens/magic-url",
-                serde_json::json!({"userId": id, "email": "mallory@evil.example", "url": "http://127.0.0.1:3000/app/"}),
+                serde_json::json!({"userId": id, "email": email, "url": "http://127.0.0.1:3000/app/"}),
             ),
             Self::PhoneToken => (
                 "account/tokens/phone",
                 serde_json::json!({"userId": id, "phone": "+15555550123"}),
             ),
         };
-        let created = reqwest::Client::new()
+        reqwest::Client::new()
             .post(format!("{}/{route}", app.emulator.endpoint()))
             .header("X-Appwrite-Project", app.emulator.project())
             .json(&body)
             .send()
             .await
-            .expect("client API call");
-        assert_eq!(created.status(), StatusCode::CREATED, "{self:?}");
+            .expect("client API call")
+            .status()
+    }
+
+    /// Creates the account `id` with the attacker's own email or phone; returns the secret the
+    /// attacker received (none for the password route: they know the password).
+    async fn create(self, app: &TestApp, id: &str) -> Option<String> {
+        let status = self.call(app, id, "mallory@evil.example").await;
+        assert_eq!(status, StatusCode::CREATED, "{self:?}");
         assert!(app.emulator.user(id).is_some(), "{self:?} created {id}");
         app.emulator
             .messages()
@@ -407,24 +429,8 @@ async fn an_unlabelled_user_with_a_foreign_email_or_a_phone_is_not_adopted() {
 /// address), and the attacker's account gets nothing.
 async fn registering_the_address_first_does_not_lock_out(squat: Squat) {
     let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
-    let (route, body) = match squat {
-        Squat::Password => (
-            "account",
-            serde_json::json!({"userId": "unique()", "email": "alice@example.test", "password": "mallory-knows-this"}),
-        ),
-        _ => (
-            "account/tokens/email",
-            serde_json::json!({"userId": "unique()", "email": "alice@example.test"}),
-        ),
-    };
-    let created = reqwest::Client::new()
-        .post(format!("{}/{route}", app.emulator.endpoint()))
-        .header("X-Appwrite-Project", app.emulator.project())
-        .json(&body)
-        .send()
-        .await
-        .expect("client API call");
-    assert_eq!(created.status(), StatusCode::CREATED);
+    let status = squat.call(&app, "unique()", "alice@example.test").await;
+    assert_eq!(status, StatusCode::CREATED);
     let tokens_before = app.emulator.tokens().len();
     let landed = app.login("alice").await;
     let user_id = param(&landed, "userId").unwrap_or_else(|| panic!("{squat:?}: {landed}"));
