@@ -253,10 +253,6 @@ impl Login {
             .map_err(|e| match e {
                 // The app asked for something the provider cannot express: its mistake, a 400
                 // page, as for a bad URL.
-                ProviderError::InvalidRequest {
-                    param: "scopes",
-                    reason,
-                } => request::StartParamError::Scopes(reason).into(),
                 ProviderError::InvalidRequest { param, reason } => {
                     request::StartParamError::Provider { param, reason }.into()
                 }
