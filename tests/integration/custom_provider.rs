@@ -26,7 +26,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use url::Url;
 
-use crate::helpers::{APP, FAILURE, SUCCESS, browser, location, param};
+use crate::helpers::{APP, FAILURE, SUCCESS, browser, create_session, location, param};
 
 /// The type name the test registers.
 const KIND: &str = "tiny-test";
@@ -196,14 +196,8 @@ async fn a_provider_defined_outside_src_logs_a_user_in() {
     assert!(landed.as_str().starts_with(SUCCESS), "{landed}");
     let user_id = param(&landed, "userId").expect("userId");
     let secret = param(&landed, "secret").expect("secret");
-    let session = reqwest::Client::new()
-        .post(format!("{}/account/sessions/token", emulator.endpoint()))
-        .header("X-Appwrite-Project", emulator.project())
-        .json(&serde_json::json!({"userId": user_id, "secret": secret}))
-        .send()
-        .await
-        .expect("session");
-    assert_eq!(session.status(), StatusCode::CREATED);
+    let (status, session) = create_session(&emulator, &user_id, &secret).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
     assert_eq!(emulator.tokens().len(), 1);
 }
 

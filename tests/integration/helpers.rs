@@ -329,19 +329,25 @@ impl TestApp {
 
     /// What the app does with `userId` and `secret`: `account.createSession` at Appwrite.
     pub async fn create_session(&self, user_id: &str, secret: &str) -> (StatusCode, Value) {
-        let response = reqwest::Client::new()
-            .post(format!(
-                "{}/account/sessions/token",
-                self.emulator.endpoint()
-            ))
-            .header("X-Appwrite-Project", self.emulator.project())
-            .json(&serde_json::json!({"userId": user_id, "secret": secret}))
-            .send()
-            .await
-            .expect("session request");
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        create_session(&self.emulator, user_id, secret).await
     }
+}
+
+/// `account.createSession({ userId, secret })` at the emulator, as the app's SDK sends it.
+pub async fn create_session(
+    emulator: &Emulator,
+    user_id: &str,
+    secret: &str,
+) -> (StatusCode, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/account/sessions/token", emulator.endpoint()))
+        .header("X-Appwrite-Project", emulator.project())
+        .json(&serde_json::json!({"userId": user_id, "secret": secret}))
+        .send()
+        .await
+        .expect("session request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// The `Location` of a redirect, resolved.

@@ -109,15 +109,9 @@ async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
         .expect("bad");
     assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
 
-    let response = reqwest::Client::new()
-        .post(format!("{}/account/sessions/token", emulator.endpoint()))
-        .header("X-Appwrite-Project", emulator.project())
-        .json(&serde_json::json!({"userId": user_id, "secret": secret}))
-        .send()
-        .await
-        .expect("session");
+    let (status, _) = crate::helpers::create_session(&emulator, &user_id, &secret).await;
     assert_eq!(
-        response.status(),
+        status,
         StatusCode::CREATED,
         "the minted secret makes a session"
     );
