@@ -318,7 +318,11 @@ fn validate(
     // With a bad extra_ca_file, providers are still checked (against the system roots alone).
     let context = tls.clone().or_else(|| OutboundTls::new(None).ok());
     for (id, table) in raw.providers {
-        let Some(context) = context.clone().map(OpenContext::new) else {
+        let public_url = server.as_ref().map(|s| s.public_url.clone());
+        let Some(context) = context
+            .clone()
+            .map(|tls| OpenContext::new(tls).with_public_url(public_url))
+        else {
             break;
         };
         match registry::open(registry, &id, table, &context) {

@@ -3,7 +3,7 @@
 //! The public part is Appwrite-shaped (`{"message","type","code"}`) and generic; the detail
 //! (which check, which call) goes to the log through `Display`, never into a response.
 
-use idp_provider_api::ProviderError;
+use idp_provider_api::{ProviderError, ServiceError};
 use serde::Serialize;
 
 use crate::appwrite::AppwriteError;
@@ -88,8 +88,23 @@ impl LoginError {
             ),
             Self::Provider(ProviderError::Rejected(r)) => PublicError::new(
                 r.reason,
-                401,
-                "The identity provider's answer failed verification.",
+                r.status,
+                match r.status {
+                    403 => "The identity provider does not allow this login yet.",
+                    429 => "Too many attempts. Try again later.",
+                    503 => "The identity provider cannot be reached. Try again later.",
+                    _ => "The identity provider's answer failed verification.",
+                },
+            ),
+            Self::Provider(ProviderError::Service(ServiceError::Store(_))) => PublicError::new(
+                "store_unavailable",
+                503,
+                "The login service is unavailable. Try again later.",
+            ),
+            Self::Provider(ProviderError::Service(ServiceError::Appwrite(_))) => PublicError::new(
+                "appwrite_unavailable",
+                503,
+                "The account service is unavailable. Try again later.",
             ),
             Self::Provider(ProviderError::Upstream(_)) => PublicError::new(
                 "provider_unavailable",

@@ -248,6 +248,7 @@ impl Login {
                 state: &state,
                 extra_scopes: &extra_scopes,
                 login_hint,
+                max_age: None,
             })
             .await
             .map_err(|e| match e {

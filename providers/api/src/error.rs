@@ -19,6 +19,10 @@ pub enum ProviderError {
     /// The provider's configuration does not fit what it publishes.
     #[error("provider misconfigured: {0}")]
     Misconfigured(String),
+    /// A service the gateway lends the provider (the replay cache, the Appwrite directory)
+    /// failed: the login fails closed.
+    #[error(transparent)]
+    Service(#[from] crate::services::ServiceError),
     /// A request parameter the provider cannot use: a requested scope that is no scope token
     /// at `start`, or an answer without a code at `callback`.
     #[error("invalid {param}: {reason}")]
@@ -31,21 +35,32 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// A rejection with a stable reason code and a detail for the logs.
+    /// A rejection (401) with a stable reason code and a detail for the logs.
     pub fn rejected(reason: &'static str, detail: impl Into<String>) -> Self {
+        Self::refused(reason, 401, detail)
+    }
+
+    /// A refusal with its own HTTP status: 403 for a login that is not allowed yet (a
+    /// biometric profile still enrolling), 429 when the provider throttles, 503 when a
+    /// provider-specific upstream is down (`typingdna_unavailable`).
+    pub fn refused(reason: &'static str, status: u16, detail: impl Into<String>) -> Self {
         Self::Rejected(Rejection {
             reason,
+            status,
             detail: detail.into(),
         })
     }
 }
 
-/// A failed check: a stable snake_case `reason` (public: error `type`, metrics label) and a
-/// `detail` for the logs that never holds a secret.
+/// A failed check: a stable snake_case `reason` (public: error `type`, metrics label), the HTTP
+/// status that fits (401 unless the provider says otherwise) and a `detail` for the logs that
+/// never holds a secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     /// Stable code, e.g. `id_token_issuer_mismatch`.
     pub reason: &'static str,
+    /// The HTTP status of the public error (the `code` of `{"message","type","code"}`).
+    pub status: u16,
     /// What exactly was wrong, for operators.
     pub detail: String,
 }

@@ -5,9 +5,12 @@
 //! the PKCE verifier) and gets back at `callback`, like Dex's `connData`. A provider keeps no
 //! login state of its own, so any gateway instance can finish any login.
 
+use std::net::IpAddr;
+
 use async_trait::async_trait;
 use url::Url;
 
+use crate::services::{AccountDirectory, ReplayCache};
 use crate::{Identity, ProviderError, Secret};
 
 /// What the gateway shows about a provider (`GET /v1/providers`, logs, spans).
@@ -97,6 +100,10 @@ pub struct AuthorizationRequest<'a> {
     pub extra_scopes: &'a [String],
     /// A login hint the app passed through.
     pub login_hint: Option<&'a str>,
+    /// How old the user's authentication may be (the policy's `max_age_seconds`): an OIDC
+    /// provider sends it as `max_age` and reports `auth_time` in the identity
+    /// ([`Identity::auth_time`]), which the gateway then checks.
+    pub max_age: Option<u64>,
 }
 
 /// Where to send the browser, and what to keep until the callback.
@@ -173,12 +180,40 @@ pub trait RedirectFlow: Send + Sync {
     async fn callback(&self, input: CallbackInput<'_>) -> Result<Identity, ProviderError>;
 }
 
-/// Login proven by one request (`POST /v1/auth/{id}/exchange` with a provider-defined JSON body).
+/// One `POST /v1/auth/{id}/exchange` request, as received, and the gateway services the flow
+/// may use while it runs. The body is raw so that a signature over its exact bytes can be
+/// checked; it is at most the gateway's body limit.
+pub struct AssertionInput<'a> {
+    /// The request body, byte for byte.
+    pub body: &'a [u8],
+    /// The request headers (`X-Bridge-Signature`...).
+    pub headers: &'a http::HeaderMap,
+    /// The client's address, as the gateway determined it (trusted proxies applied).
+    pub client_ip: Option<IpAddr>,
+    /// Where used assertions are remembered; backed by the gateway's store.
+    pub replay: &'a dyn ReplayCache,
+    /// The project's Appwrite users, read-only.
+    pub directory: &'a dyn AccountDirectory,
+}
+
+impl std::fmt::Debug for AssertionInput<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AssertionInput")
+            .field("body", &format_args!("[{} bytes]", self.body.len()))
+            .field("client_ip", &self.client_ip)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Login proven by one request (`POST /v1/auth/{id}/exchange` with a provider-defined body).
 #[async_trait]
 pub trait AssertionFlow: Send + Sync {
-    /// Verifies the body into an `Identity`.
+    /// Verifies the request into an `Identity`. The gateway then applies the same policy,
+    /// mapping and minting as for a redirect login.
     ///
     /// # Errors
-    /// `Rejected` when the assertion is malformed or fails a check.
-    async fn exchange(&self, body: serde_json::Value) -> Result<Identity, ProviderError>;
+    /// `InvalidRequest` for a body that is not what the provider defines, `Rejected` for a
+    /// failed check (with its own status where one fits), `Upstream` or `Service` when a
+    /// dependency is down.
+    async fn exchange(&self, input: AssertionInput<'_>) -> Result<Identity, ProviderError>;
 }

@@ -13,7 +13,12 @@ pub struct Identity {
     email_verified: bool,
     name: Option<String>,
     claims: Map<String, Value>,
+    auth_time: Option<i64>,
+    existing_user: bool,
 }
+
+/// The issuer of identities that name an existing Appwrite user ([`Identity::existing_user`]).
+pub const APPWRITE_ISSUER: &str = "appwrite";
 
 impl Identity {
     /// Builds the identity a provider has verified.
@@ -34,7 +39,24 @@ impl Identity {
             email_verified: false,
             name: None,
             claims: Map::new(),
+            auth_time: None,
+            existing_user: false,
         }
+    }
+
+    /// An identity that *is* an existing Appwrite user, for providers that vouch for a user
+    /// Appwrite already knows (TypingDNA checks the typing of a user it found through the
+    /// [`AccountDirectory`](crate::AccountDirectory)). The gateway mints for exactly that user:
+    /// it never creates one, and refuses when the user is gone or blocked.
+    ///
+    /// # Security
+    /// Call it only with a user id that Appwrite itself returned for the verified person (for
+    /// a JWT that Appwrite accepted, or an email the provider then verified a biometric for),
+    /// never with an id from the request.
+    pub fn existing_user(provider: impl Into<String>, user_id: impl Into<String>) -> Self {
+        let mut identity = Self::verified(provider, APPWRITE_ISSUER, user_id);
+        identity.existing_user = true;
+        identity
     }
 
     /// Adds the email and whether the provider verified it.
@@ -54,6 +76,24 @@ impl Identity {
     pub fn with_claims(mut self, claims: Map<String, Value>) -> Self {
         self.claims = claims;
         self
+    }
+
+    /// When the user authenticated at the provider (unix seconds): the ID token's `auth_time`,
+    /// or an assertion's `iat`. The policy's `max_age_seconds` is checked on it.
+    pub fn with_auth_time(mut self, auth_time: Option<i64>) -> Self {
+        self.auth_time = auth_time;
+        self
+    }
+
+    /// When the user authenticated, if the provider said (unix seconds).
+    pub fn auth_time(&self) -> Option<i64> {
+        self.auth_time
+    }
+
+    /// The Appwrite user id, when this identity names an existing Appwrite user
+    /// ([`Identity::existing_user`]) rather than an external account.
+    pub fn existing_user_id(&self) -> Option<&str> {
+        self.existing_user.then_some(self.subject.as_str())
     }
 
     /// The provider id from the configuration (`[providers.<id>]`).

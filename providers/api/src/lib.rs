@@ -12,22 +12,25 @@
 //! - [`secret`]: `Secret<T>`, a value that never prints.
 //! - [`url_rule`]: the https-or-loopback rule for configured URLs.
 //! - [`outbound`]: the trusted CAs and the one builder of outbound HTTP clients.
+//! - [`services`]: what the gateway lends an assertion flow (replay cache, Appwrite users).
 
 pub mod error;
 pub mod flow;
 pub mod identity;
 pub mod outbound;
 pub mod secret;
+pub mod services;
 pub mod url_rule;
 
 pub use error::{ConfigProblem, OpenError, ProviderError, Rejection, error_chain};
 pub use flow::{
-    AssertionFlow, Authorization, AuthorizationRequest, CallbackInput, CallbackParams, LoginData,
-    Provider, ProviderInfo, RedirectFlow,
+    AssertionFlow, AssertionInput, Authorization, AuthorizationRequest, CallbackInput,
+    CallbackParams, LoginData, Provider, ProviderInfo, RedirectFlow,
 };
 pub use identity::Identity;
 pub use outbound::{OutboundTls, TlsError};
 pub use secret::Secret;
+pub use services::{AccountDirectory, AccountUser, ReplayCache, ReplayKey, ServiceError};
 
 /// What the gateway hands every provider's `open` besides its own `[providers.<id>]` table:
 /// settings that are the same for all providers.
@@ -36,11 +39,24 @@ pub use secret::Secret;
 pub struct OpenContext {
     /// The TLS settings every outbound HTTP client must use (`[tls]`).
     pub tls: OutboundTls,
+    /// The gateway's `[server] public_url`, when it is valid: the default audience of
+    /// assertions addressed to this gateway.
+    pub public_url: Option<url::Url>,
 }
 
 impl OpenContext {
     /// A context with these TLS settings.
     pub fn new(tls: OutboundTls) -> Self {
-        Self { tls }
+        Self {
+            tls,
+            public_url: None,
+        }
+    }
+
+    /// The same, knowing the gateway's public URL.
+    #[must_use]
+    pub fn with_public_url(mut self, public_url: Option<url::Url>) -> Self {
+        self.public_url = public_url;
+        self
     }
 }

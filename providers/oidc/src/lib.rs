@@ -251,6 +251,7 @@ impl OidcProvider {
         .with_email(email, email_verified)
         .with_name(name)
         .with_claims(claims.additional_claims().0.clone())
+        .with_auth_time(claims.auth_time().map(|t| t.timestamp()))
     }
 }
 
@@ -318,6 +319,9 @@ impl RedirectFlow for OidcProvider {
                 .append_pair("code_challenge_method", "S256");
             if let Some(hint) = request.login_hint {
                 query.append_pair("login_hint", hint);
+            }
+            if let Some(max_age) = request.max_age {
+                query.append_pair("max_age", &max_age.to_string());
             }
         }
         Ok(Authorization {

@@ -82,6 +82,7 @@ async fn the_authorization_url_carries_pkce_state_nonce_and_scopes() {
             state: &state,
             extra_scopes: &extra,
             login_hint: Some("alice"),
+            max_age: None,
         })
         .await
         .unwrap();
@@ -119,6 +120,7 @@ async fn a_requested_scope_that_is_no_scope_token_is_refused_before_any_network_
                 state: &state,
                 extra_scopes: &[bad.to_string()],
                 login_hint: None,
+                max_age: None,
             })
             .await;
         assert!(

@@ -120,6 +120,7 @@ impl Harness {
                 state: &state,
                 extra_scopes: &[],
                 login_hint: None,
+                max_age: None,
             })
             .await?;
         let url = started.url;
