@@ -45,6 +45,9 @@ pub struct Options {
     pub max_open_transactions: u64,
     /// `[mapping].id_key`: a fresh random key for every setup.
     pub id_key: String,
+    /// More TOML after the `[providers.corp]` table: other providers' tables (for example
+    /// `[providers.backend]` with `type = "signed_assertion"`), each with its own header.
+    pub extra_toml: String,
 }
 
 /// The OpenID provider behind the gateway in a test.
@@ -69,6 +72,7 @@ impl Default for Options {
             trusted_proxies: "[]",
             max_open_transactions: 100_000,
             id_key: IdKey::generate().expect("random id key"),
+            extra_toml: String::new(),
         }
     }
 }
@@ -183,6 +187,8 @@ client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
 token_endpoint_auth_method = "{auth}"
 {extra}
+
+{extra_toml}
 "#,
         endpoint = emulator.endpoint(),
         project = emulator.project(),
@@ -196,6 +202,7 @@ token_endpoint_auth_method = "{auth}"
         proxies = options.trusted_proxies,
         max_open = options.max_open_transactions,
         id_key = options.id_key,
+        extra_toml = options.extra_toml,
     )
 }
 
