@@ -3,7 +3,7 @@
 //! The public part is Appwrite-shaped (`{"message","type","code"}`) and generic; the detail
 //! (which check, which call) goes to the log through `Display`, never into a response.
 
-use idp_provider_api::{ProviderError, ServiceError};
+use idp_provider_api::{ProviderError, Rejection, ServiceError};
 use serde::Serialize;
 
 use crate::appwrite::AppwriteError;
@@ -85,6 +85,16 @@ impl LoginError {
                 "provider_access_denied",
                 401,
                 "The identity provider did not grant the login.",
+            ),
+            Self::Provider(ProviderError::Rejected(Rejection {
+                reason,
+                status,
+                rule: Some(rule),
+                ..
+            })) => PublicError::new(
+                *reason,
+                *status,
+                format!("Access denied: this provider's `{rule}` rule does not admit this login."),
             ),
             Self::Provider(ProviderError::Rejected(r)) => PublicError::new(
                 r.reason,

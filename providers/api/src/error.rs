@@ -47,6 +47,20 @@ impl ProviderError {
         Self::Rejected(Rejection {
             reason,
             status,
+            rule: None,
+            detail: detail.into(),
+        })
+    }
+
+    /// A verified identity that a provider-specific rule does not admit (an Auth0
+    /// organization, a connection, a tenant): `access_denied` (403), whose public message names
+    /// `rule` (a config key such as `allowed_organizations`). The `detail` (logs only) may say
+    /// more, but never another user's claim values.
+    pub fn access_denied(rule: &'static str, detail: impl Into<String>) -> Self {
+        Self::Rejected(Rejection {
+            reason: "access_denied",
+            status: 403,
+            rule: Some(rule),
             detail: detail.into(),
         })
     }
@@ -61,6 +75,9 @@ pub struct Rejection {
     pub reason: &'static str,
     /// The HTTP status of the public error (the `code` of `{"message","type","code"}`).
     pub status: u16,
+    /// The configured rule that refused an otherwise valid identity, named in the public
+    /// message (`access_denied` only).
+    pub rule: Option<&'static str>,
     /// What exactly was wrong, for operators.
     pub detail: String,
 }
