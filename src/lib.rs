@@ -5,7 +5,8 @@
 //! Layout:
 //! - [`config`]: TOML + environment → validated `Config`, every problem naming its key; one
 //!   module per section.
-//! - [`registry`]: provider `type` → the provider crate's `open`; one line per provider.
+//! - [`registry`]: provider `type` → the provider crate's `open` and keys; one line per provider.
+//! - [`key_names`]: which keys hold secrets (`<key>_file`), and "unknown key; did you mean".
 //! - [`startup`]: `Application::build`, `local_addr`, `run_until_stopped`.
 //! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits.
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
@@ -31,8 +32,9 @@
 //!    handlers and layers take just the part they need.
 //! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock` and its own
 //!    submodules.
-//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`]: the leaves; they use no other module of
-//!    the crate (`store` only `clock` and `redirect`, whose targets a transaction holds).
+//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`], [`key_names`]: the leaves; they use no
+//!    other module of the crate (`store` only `clock` and `redirect`, whose targets a transaction
+//!    holds).
 //! 6. `idp_provider_api` (`providers/api`): the provider traits and shared types; provider
 //!    crates such as `idp_provider_oidc` are named by `registry` alone.
 
@@ -40,6 +42,7 @@ pub mod appwrite;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod key_names;
 pub mod login;
 pub mod redirect;
 pub mod registry;

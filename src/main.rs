@@ -9,9 +9,17 @@ use idp_bridge::login::user_id::IdKey;
 use idp_bridge::startup::Application;
 use idp_bridge::telemetry;
 
+/// The version line: the crate version and the git commit it was built from (build.rs).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BUILD_GIT_COMMIT"),
+    ")"
+);
+
 /// Log Appwrite users in through identity providers Appwrite does not verify itself.
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -24,6 +32,10 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, env = "IDP_BRIDGE_CONFIG")]
         config: PathBuf,
+        /// Start even when check-config warns (placeholders, example domains): for local
+        /// development only.
+        #[arg(long, env = "IDP_BRIDGE_DEVELOPMENT")]
+        development: bool,
     },
     /// Validate a configuration (offline) and explain what is wrong.
     CheckConfig {
@@ -31,17 +43,31 @@ enum Command {
         #[arg(long, env = "IDP_BRIDGE_CONFIG")]
         config: PathBuf,
     },
-    /// Print a new random `[mapping] id_key` (32 bytes, base64). Set it once, before the first
-    /// user logs in, and never change it: every derived user id depends on it.
-    GenKey,
+    /// Print fresh random keys for every key the configuration needs, as TOML to paste:
+    /// `[mapping] id_key` (32 bytes, base64; set it once, before the first user logs in, and
+    /// never change it: every derived user id depends on it). With `--raw`, only the key.
+    GenKey {
+        /// Print only a bare `id_key` value (for scripts: `id_key = "$(idp-bridge gen-key --raw)"`).
+        #[arg(long)]
+        raw: bool,
+    },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::GenKey => match IdKey::generate() {
-            Ok(key) => {
+        Command::GenKey { raw } => match IdKey::generate() {
+            Ok(key) if raw => {
                 println!("{key}");
+                ExitCode::SUCCESS
+            }
+            Ok(key) => {
+                println!(
+                    "# Fresh keys for idp-bridge. Keep them secret (or put each in a file and use\n\
+                     # the key's _file form). Never change id_key once users exist.\n\
+                     [mapping]\n\
+                     id_key = \"{key}\""
+                );
                 ExitCode::SUCCESS
             }
             Err(_) => {
@@ -51,7 +77,18 @@ fn main() -> ExitCode {
         },
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(loaded) => {
-                println!("{}: valid", config.display());
+                if loaded.warnings.is_empty() {
+                    println!("{}: valid", config.display());
+                } else {
+                    println!(
+                        "{}: valid, with {} warning(s); `serve` refuses to start on them without --development:",
+                        config.display(),
+                        loaded.warnings.len()
+                    );
+                    for warning in &loaded.warnings {
+                        println!("  - warning: {warning}");
+                    }
+                }
                 for provider in &loaded.providers {
                     let info = provider.provider.info();
                     println!(
@@ -66,7 +103,10 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Serve { config } => {
+        Command::Serve {
+            config,
+            development,
+        } => {
             let loaded = match Config::load(&config) {
                 Ok(loaded) => loaded,
                 Err(error) => {
@@ -74,7 +114,24 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            if !loaded.warnings.is_empty() && !development {
+                eprintln!(
+                    "{}: refusing to serve a configuration with placeholders (run check-config; --development starts anyway):",
+                    config.display()
+                );
+                for warning in &loaded.warnings {
+                    eprintln!("  - {warning}");
+                }
+                return ExitCode::from(2);
+            }
             telemetry::init(loaded.log.format);
+            for warning in &loaded.warnings {
+                tracing::warn!(
+                    key = warning.key,
+                    reason = warning.reason,
+                    "configuration warning (serving anyway: --development)"
+                );
+            }
             let runtime = match tokio::runtime::Runtime::new() {
                 Ok(runtime) => runtime,
                 Err(error) => {

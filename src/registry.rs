@@ -7,6 +7,7 @@
 use std::sync::Arc;
 
 use idp_provider_api::{ConfigProblem, OpenContext, OpenError, Provider, ProviderInfo};
+use serde_aux::serde_introspection::serde_introspect;
 use serde_json::{Map, Value};
 
 use crate::login::policy::{ConfiguredProvider, ProviderPolicy};
@@ -15,14 +16,34 @@ use crate::login::policy::{ConfiguredProvider, ProviderPolicy};
 /// settings shared by every provider (the outbound TLS roots).
 pub type OpenFn = fn(ProviderInfo, Value, &OpenContext) -> Result<Arc<dyn Provider>, OpenError>;
 
-/// Every provider type this build knows.
-pub const PROVIDERS: &[(&str, OpenFn)] = &[(idp_provider_oidc::KIND, idp_provider_oidc::open)];
+/// The keys a provider type's table takes besides the gateway's own (`type`, `display_name` and
+/// the policy keys): its config struct's fields.
+pub type KeysFn = fn() -> &'static [&'static str];
+
+/// A provider type: its `type` name, its `open`, and the keys of its table (for "unknown key;
+/// did you mean" in check-config; `None` leaves unknown keys to the provider's own check).
+#[derive(Clone, Copy)]
+pub struct ProviderType {
+    /// The `type` value.
+    pub kind: &'static str,
+    /// Opens a table of this type.
+    pub open: OpenFn,
+    /// The keys its table takes.
+    pub keys: Option<KeysFn>,
+}
+
+/// Every provider type this build knows: one line per provider crate.
+pub const PROVIDERS: &[ProviderType] = &[ProviderType {
+    kind: idp_provider_oidc::KIND,
+    open: idp_provider_oidc::open,
+    keys: Some(serde_introspect::<idp_provider_oidc::Config>),
+}];
 
 /// The provider types a configuration may use: [`PROVIDERS`], plus any an embedding program
 /// adds.
 #[derive(Clone)]
 pub struct Registry {
-    types: Vec<(&'static str, OpenFn)>,
+    types: Vec<ProviderType>,
 }
 
 impl Default for Registry {
@@ -39,23 +60,30 @@ impl Registry {
     /// replaced, so a program can also swap a built-in type for its own.
     #[must_use]
     pub fn with(mut self, kind: &'static str, open: OpenFn) -> Self {
-        self.types.retain(|(k, _)| *k != kind);
-        self.types.push((kind, open));
+        self.types.retain(|t| t.kind != kind);
+        self.types.push(ProviderType {
+            kind,
+            open,
+            keys: None,
+        });
         self
     }
 
-    fn find(&self, kind: &str) -> Option<(&'static str, OpenFn)> {
-        self.types.iter().copied().find(|(k, _)| *k == kind)
+    fn find(&self, kind: &str) -> Option<ProviderType> {
+        self.types.iter().copied().find(|t| t.kind == kind)
     }
 
     fn known(&self) -> String {
         self.types
             .iter()
-            .map(|(k, _)| format!("{k:?}"))
+            .map(|t| format!("{:?}", t.kind))
             .collect::<Vec<_>>()
             .join(", ")
     }
 }
+
+/// The keys of every provider table that the gateway itself reads.
+const GATEWAY_KEYS: &[&str] = &["type", "display_name"];
 
 /// Longest display name (it is shown on login buttons).
 const MAX_DISPLAY_NAME: usize = 64;
@@ -126,7 +154,7 @@ pub fn open(
     let Some(kind) = kind else {
         return Err(problems);
     };
-    let Some((kind, open)) = registry.find(&kind) else {
+    let Some(ProviderType { kind, open, keys }) = registry.find(&kind) else {
         problems.push(ConfigProblem::new(
             key("type"),
             format!(
@@ -136,6 +164,21 @@ pub fn open(
         ));
         return Err(problems);
     };
+    if let Some(keys) = keys {
+        let known: Vec<&str> = GATEWAY_KEYS
+            .iter()
+            .chain(ProviderPolicy::KEYS)
+            .chain(keys())
+            .copied()
+            .collect();
+        crate::key_names::take_unknown(
+            &mut table,
+            &known,
+            &format!("providers.{id}."),
+            &format!("[providers.{id}] (type {kind:?})"),
+            &mut problems,
+        );
+    }
     let info = ProviderInfo {
         id: id.to_string(),
         kind,

@@ -19,6 +19,7 @@ mod server;
 mod store;
 mod tls;
 mod token;
+mod warnings;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -31,6 +32,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use crate::appwrite::{AppwriteConfig, TokenConfig};
+use crate::key_names::{self, SECRET_KEYS};
 use crate::login::policy::ConfiguredProvider;
 pub use crate::redirect::RedirectConfig;
 use crate::registry::{self, Registry};
@@ -86,6 +88,9 @@ pub struct Config {
     pub tls: OutboundTls,
     /// `[providers.*]`, opened, in id order.
     pub providers: Vec<ConfiguredProvider>,
+    /// Values that are valid but look unintended (placeholders, example domains, an empty
+    /// CORS list): `check-config` shows them, `serve` refuses them without `--development`.
+    pub warnings: Vec<ConfigProblem>,
 }
 
 impl fmt::Debug for Config {
@@ -161,6 +166,7 @@ impl Config {
             .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_figment(figment, &base, registry)
+            .map_err(|e| name_env_sources(e, std::env::vars()))
     }
 
     /// Parses a TOML text (no environment), for tests and `check-config` of inline snippets.
@@ -193,6 +199,8 @@ impl Config {
             .map_err(|e| ConfigError::Read(without_source_lines(&e.to_string())))?;
         let mut problems = Vec::new();
         resolve_secret_files(&mut tree, "", base, &mut problems);
+        take_unknown_keys(&mut tree, &mut problems);
+        let warnings = warnings::find(&tree);
         let raw: Raw = match serde_path_to_error::deserialize(tree) {
             Ok(raw) => raw,
             Err(e) => {
@@ -208,14 +216,79 @@ impl Config {
         };
         let config = validate(raw, base, registry, &mut problems);
         match config {
-            Some(config) if problems.is_empty() => Ok(config),
+            Some(config) if problems.is_empty() => Ok(Config { warnings, ..config }),
             _ => Err(ConfigError::Invalid(problems)),
         }
     }
 }
 
-/// Keys that hold secrets and may therefore be given as `<key>_file`.
-const SECRET_KEYS: [&str; 3] = ["api_key", "client_secret", "id_key"];
+/// Adds to each problem whose key was set by an environment variable the variable's name: a
+/// bad value there is invisible in the file. figment reads `IDP_BRIDGE_TOKEN__LENGTH` as
+/// `token.length` (lowercased, `__` for each level).
+fn name_env_sources(
+    error: ConfigError,
+    vars: impl Iterator<Item = (String, String)>,
+) -> ConfigError {
+    let ConfigError::Invalid(mut problems) = error else {
+        return error;
+    };
+    let sources: Vec<(String, String)> = vars
+        .filter_map(|(name, _)| {
+            let rest = name.strip_prefix(ENV_PREFIX)?;
+            (rest != "CONFIG").then(|| (rest.to_lowercase().replace("__", "."), name.clone()))
+        })
+        .collect();
+    for problem in &mut problems {
+        let from = sources.iter().find(|(key, _)| {
+            problem.key == *key
+                || problem.key.starts_with(&format!("{key}."))
+                || format!("{}_file", problem.key) == *key
+        });
+        if let Some((_, var)) = from {
+            problem
+                .reason
+                .push_str(&format!(" (set by the environment variable {var})"));
+        }
+    }
+    ConfigError::Invalid(problems)
+}
+
+/// Reports (and removes) every key the file's sections do not take; the `[providers.*]` tables
+/// are checked by the registry, which knows each type's keys.
+fn take_unknown_keys(tree: &mut Value, problems: &mut Vec<ConfigProblem>) {
+    use serde_aux::serde_introspection::serde_introspect;
+    let Value::Object(top) = tree else { return };
+    key_names::take_unknown(
+        top,
+        serde_introspect::<Raw>(),
+        "",
+        "the file (top level)",
+        problems,
+    );
+    for (name, value) in top.iter_mut() {
+        let known: &[&str] = match name.as_str() {
+            "server" => serde_introspect::<server::RawServer>(),
+            "appwrite" => serde_introspect::<appwrite::RawAppwrite>(),
+            "token" => serde_introspect::<token::RawToken>(),
+            "redirect" => serde_introspect::<redirect::RawRedirect>(),
+            "store" => serde_introspect::<store::RawStore>(),
+            "mapping" => serde_introspect::<mapping::RawMapping>(),
+            "rate_limit" => serde_introspect::<rate_limit::RawRateLimit>(),
+            "log" => serde_introspect::<log::RawLog>(),
+            "tls" => serde_introspect::<tls::RawTls>(),
+            _ => continue,
+        };
+        if let Value::Object(table) = value {
+            key_names::take_unknown(
+                table,
+                known,
+                &format!("{name}."),
+                &format!("[{name}]"),
+                problems,
+            );
+        }
+    }
+}
 
 /// A TOML or figment error without the source lines it quotes (`6 | api_key = ...`): the
 /// quoted line may hold a secret. Line and column stay in the message.
@@ -342,6 +415,7 @@ fn validate(
         log,
         tls: tls?,
         providers,
+        warnings: Vec::new(),
     })
 }
 

@@ -39,6 +39,9 @@ pub struct ProviderPolicy {
 }
 
 impl ProviderPolicy {
+    /// The keys of a provider table that the policy reads.
+    pub const KEYS: &'static [&'static str] = &["trusted_for_email", "link_by_email"];
+
     /// Takes the policy keys out of a provider table, reporting bad values.
     pub fn take_from(
         id: &str,

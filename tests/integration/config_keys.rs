@@ -224,12 +224,12 @@ fn unknown_keys_are_refused_with_their_place() {
     refused(
         &with("providers.corp", "client_id", "clientid = \"gw\""),
         "providers.corp.clientid",
-        "unknown field `clientid`",
+        "unknown key; did you mean \"client_id\"? [providers.corp] (type \"oidc\") takes: type, display_name, trusted_for_email",
     );
     refused(
         &with("token", "length", "lenght = 64"),
         "token.lenght",
-        "unknown field `lenght`",
+        "unknown key; did you mean \"length\"? [token] takes: length, expire_seconds",
     );
 }
 
@@ -550,7 +550,7 @@ fn more_keys_explain_themselves() {
     refused(
         &with("appwrite", "project", "project_file = \"x\""),
         "appwrite.project_file",
-        "unknown field",
+        "unknown key; \"project\" takes no _file form (only secrets do: api_key, client_secret, id_key)",
     );
 }
 
@@ -608,9 +608,10 @@ fn the_id_key_is_required_long_enough_and_never_echoed() {
 
 #[test]
 fn gen_key_prints_a_fresh_usable_key() {
-    let run = || {
+    let run = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
             .arg("gen-key")
+            .args(args)
             .output()
             .expect("run gen-key");
         assert!(out.status.success());
@@ -619,8 +620,17 @@ fn gen_key_prints_a_fresh_usable_key() {
             .trim()
             .to_string()
     };
-    let (a, b) = (run(), run());
+    let (a, b) = (run(&["--raw"]), run(&["--raw"]));
     assert_ne!(a, b, "every key is new");
     let text = with("mapping", "id_key", &format!("id_key = \"{a}\""));
+    assert_eq!(problems(&text), "");
+
+    // Without --raw: TOML to paste, the [mapping] table with its id_key.
+    let toml_text = run(&[]);
+    let parsed: toml::Table = toml_text.parse().expect("gen-key prints TOML");
+    let key = parsed["mapping"]["id_key"]
+        .as_str()
+        .expect("mapping.id_key");
+    let text = with("mapping", "id_key", &format!("id_key = \"{key}\""));
     assert_eq!(problems(&text), "");
 }

@@ -10,15 +10,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("telemetry", &["config"]),
     (
         "config",
-        &["appwrite", "login", "redirect", "registry", "store"],
+        &[
+            "appwrite",
+            "key_names",
+            "login",
+            "redirect",
+            "registry",
+            "store",
+        ],
     ),
-    ("registry", &["login"]),
+    ("registry", &["key_names", "login"]),
     ("http", &["login", "redirect"]),
     ("login", &["appwrite", "clock", "redirect", "store"]),
     ("store", &["clock", "redirect"]),
     ("appwrite", &[]),
     ("redirect", &[]),
     ("clock", &[]),
+    ("key_names", &[]),
 ];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {

@@ -3,6 +3,7 @@
 
 mod abuse;
 mod browser;
+mod check_config;
 mod config_keys;
 mod conformance;
 mod custom_provider;

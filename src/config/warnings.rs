@@ -1,0 +1,123 @@
+//! Values that are valid but almost certainly not meant: placeholders left from
+//! `config.example.toml`, the reserved example domains, an empty CORS list. `check-config`
+//! reports them as warnings; `serve` refuses to start on them unless `--development` is given,
+//! so a copied example never goes live by accident. Messages never repeat the value (it may be a
+//! secret), only where it is and why it looks wrong.
+
+use idp_provider_api::ConfigProblem;
+use serde_json::Value;
+use url::Url;
+
+/// Words that mark a value as a placeholder, compared case-insensitively.
+const PLACEHOLDER_WORDS: [&str; 6] = [
+    "replace-me",
+    "replace_me",
+    "changeme",
+    "change-me",
+    "your-",
+    "placeholder",
+];
+
+/// Domains reserved for documentation (RFC 2606 and RFC 6761): nobody's real app lives there.
+const EXAMPLE_DOMAINS: [&str; 3] = ["example.com", "example.net", "example.org"];
+
+/// Every warning for the configuration tree, in key order.
+pub(super) fn find(tree: &Value) -> Vec<ConfigProblem> {
+    let mut warnings = Vec::new();
+    walk(tree, "", &mut warnings);
+    if let Some(Value::Array(origins)) = tree.pointer("/server/cors_origins")
+        && origins.is_empty()
+    {
+        warnings.push(ConfigProblem::new(
+            "server.cors_origins",
+            "is empty: no web page may call exchange or /v1/providers with fetch (remove the key to allow the origins of redirect.allowed)",
+        ));
+    }
+    warnings
+}
+
+fn walk(value: &Value, key: &str, warnings: &mut Vec<ConfigProblem>) {
+    match value {
+        Value::Object(map) => {
+            for (name, inner) in map {
+                let path = if key.is_empty() {
+                    name.clone()
+                } else {
+                    format!("{key}.{name}")
+                };
+                walk(inner, &path, warnings);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                walk(item, key, warnings);
+            }
+        }
+        Value::String(text) => {
+            if let Some(why) = looks_wrong(key, text) {
+                warnings.push(ConfigProblem::new(key, why));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn looks_wrong(key: &str, text: &str) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+        return Some("looks like a placeholder; put the real value here".into());
+    }
+    if key.ends_with("id_key")
+        && let Ok(bytes) = data_encoding::BASE64.decode(text.trim().as_bytes())
+        && bytes.windows(7).any(|w| w == b"example")
+    {
+        return Some(
+            "is the example key of config.example.toml; make your own with `idp-bridge gen-key`"
+                .into(),
+        );
+    }
+    let host = Url::parse(text).ok()?.host_str()?.to_ascii_lowercase();
+    EXAMPLE_DOMAINS
+        .iter()
+        .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+        .then(|| format!("uses {host}, a domain reserved for examples; put your own URL here"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn placeholders_example_domains_and_the_example_key_are_flagged_without_their_values() {
+        let tree = json!({
+            "appwrite": {"api_key": "replace-me", "endpoint": "https://cloud.appwrite.io/v1"},
+            "redirect": {"allowed": ["https://app.example.com/auth/", "https://app.acme.io/"]},
+            "mapping": {"id_key": "ZXhhbXBsZS1vbmx5LWRvLW5vdC11c2UtdGhpcy1rZXk="},
+            "server": {"cors_origins": []},
+            "providers": {"corp": {"client_secret": "Your-Secret", "issuer": "https://idp.acme.io/"}},
+        });
+        let found: Vec<String> = find(&tree).iter().map(ToString::to_string).collect();
+        assert_eq!(
+            found,
+            [
+                "appwrite.api_key: looks like a placeholder; put the real value here",
+                "mapping.id_key: is the example key of config.example.toml; make your own with `idp-bridge gen-key`",
+                "providers.corp.client_secret: looks like a placeholder; put the real value here",
+                "redirect.allowed: uses app.example.com, a domain reserved for examples; put your own URL here",
+                "server.cors_origins: is empty: no web page may call exchange or /v1/providers with fetch (remove the key to allow the origins of redirect.allowed)",
+            ]
+        );
+        assert!(!found.iter().any(|w| w.contains("Your-Secret")));
+    }
+
+    #[test]
+    fn real_values_are_quiet() {
+        let tree = json!({
+            "appwrite": {"api_key": "standard_8f2c", "endpoint": "https://appwrite.acme.io/v1"},
+            "mapping": {"id_key": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="},
+            "providers": {"corp": {"issuer": "https://notexample.com/"}},
+        });
+        assert!(find(&tree).is_empty());
+    }
+}
