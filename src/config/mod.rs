@@ -214,8 +214,16 @@ impl Config {
     }
 }
 
-/// Keys that hold secrets and may therefore be given as `<key>_file`.
-const SECRET_KEYS: [&str; 3] = ["api_key", "client_secret", "id_key"];
+/// Keys that may be given as `<key>_file`: secrets, and the key lists of a `signed_assertion`
+/// provider (`public_keys_file` holds PEM blocks, `hmac_secrets_file` one secret per line; the
+/// provider reads a list from that one text).
+const SECRET_KEYS: [&str; 5] = [
+    "api_key",
+    "client_secret",
+    "id_key",
+    "public_keys",
+    "hmac_secrets",
+];
 
 /// A TOML or figment error without the source lines it quotes (`6 | api_key = ...`): the
 /// quoted line may hold a secret. Line and column stay in the message.
