@@ -18,4 +18,5 @@ mod logs;
 mod ops;
 mod redirect_corpus;
 mod scripts;
+mod signed_assertion;
 mod tls;
