@@ -2,6 +2,7 @@
 //! the real binary for the log test). One module per flow.
 
 mod abuse;
+mod assertion_logs;
 mod browser;
 mod config_keys;
 mod conformance;
@@ -10,6 +11,7 @@ mod demo;
 mod exchange;
 mod failures;
 mod helpers;
+mod id_token_exchange;
 mod idp;
 mod layering;
 mod linking;
