@@ -434,33 +434,6 @@ pub fn assert_no_secret_in(logs: &str, secrets: &[(&str, &str)]) {
     }
 }
 
-#[cfg(test)]
-mod secret_check {
-    use super::assert_no_secret_in;
-
-    #[test]
-    #[should_panic(expected = "shorter than")]
-    fn a_short_secret_fails_the_check_instead_of_being_skipped() {
-        // "s3cret" is in the logs; a check that skipped short values would let it through.
-        assert_no_secret_in("client_secret=s3cret", &[("client secret", "s3cret")]);
-    }
-
-    #[test]
-    #[should_panic(expected = "appears in the logs")]
-    fn a_long_secret_in_the_logs_fails_the_check() {
-        let secret = "a-long-enough-test-secret-0123";
-        assert_no_secret_in(&format!("x={secret}"), &[("client secret", secret)]);
-    }
-
-    #[test]
-    fn absent_long_secrets_pass() {
-        assert_no_secret_in(
-            "nothing here",
-            &[("client secret", "a-long-enough-test-secret")],
-        );
-    }
-}
-
 /// The real binary, `idp-bridge serve`, with a config file at the most verbose log level
 /// (`RUST_LOG=trace`, JSON lines), its stdout and stderr collected for log checks.
 pub struct Served {
@@ -558,4 +531,31 @@ pub fn assert_no_jwt_in(logs: &str) {
         token.matches('.').count() >= 2 && token.len() > 40
     });
     assert!(!jwt, "a JWT appears in the logs");
+}
+
+#[cfg(test)]
+mod secret_check {
+    use super::assert_no_secret_in;
+
+    #[test]
+    #[should_panic(expected = "shorter than")]
+    fn a_short_secret_fails_the_check_instead_of_being_skipped() {
+        // "s3cret" is in the logs; a check that skipped short values would let it through.
+        assert_no_secret_in("client_secret=s3cret", &[("client secret", "s3cret")]);
+    }
+
+    #[test]
+    #[should_panic(expected = "appears in the logs")]
+    fn a_long_secret_in_the_logs_fails_the_check() {
+        let secret = "a-long-enough-test-secret-0123";
+        assert_no_secret_in(&format!("x={secret}"), &[("client secret", secret)]);
+    }
+
+    #[test]
+    fn absent_long_secrets_pass() {
+        assert_no_secret_in(
+            "nothing here",
+            &[("client secret", "a-long-enough-test-secret")],
+        );
+    }
 }

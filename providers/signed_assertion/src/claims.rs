@@ -197,9 +197,7 @@ fn secs(d: Duration) -> i64 {
 
 /// The current time in unix seconds.
 pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| secs(d))
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, secs)
 }
 
 #[cfg(test)]

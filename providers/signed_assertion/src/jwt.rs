@@ -26,7 +26,7 @@ pub const MAX_ASSERTION_BYTES: usize = 16 * 1024;
 /// Where the keys come from at run time.
 pub(crate) enum Keys {
     Pem(PemKeys),
-    Jwks { url: Url, cache: JwksCache },
+    Jwks { url: Url, cache: Box<JwksCache> },
 }
 
 /// Verifies `jwt` assertions of one provider.

@@ -120,7 +120,7 @@ pub fn open(
                         })?;
                     Keys::Jwks {
                         url,
-                        cache: JwksCache::new(http, cache, refetch_interval),
+                        cache: Box::new(JwksCache::new(http, cache, refetch_interval)),
                     }
                 }
             };
