@@ -11,8 +11,16 @@ use serde_json::{Map, Value};
 
 use idp_provider_api::ConfigProblem;
 
-/// Keys that hold secrets and may therefore be given as `<key>_file`, in any table.
-pub const SECRET_KEYS: [&str; 3] = ["api_key", "client_secret", "id_key"];
+/// Keys that may be given as `<key>_file`, in any table: secrets, and the key lists of a
+/// `signed_assertion` provider (`public_keys_file` holds PEM blocks, `hmac_secrets_file` one
+/// secret per line; the provider reads a list from that one text).
+pub const SECRET_KEYS: [&str; 5] = [
+    "api_key",
+    "client_secret",
+    "id_key",
+    "public_keys",
+    "hmac_secrets",
+];
 
 /// The keys a table takes, for messages: a secret key `k` is shown as `k (or k_file)`.
 pub fn describe(keys: &[&str]) -> String {

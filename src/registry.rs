@@ -33,11 +33,18 @@ pub struct ProviderType {
 }
 
 /// Every provider type this build knows: one line per provider crate.
-pub const PROVIDERS: &[ProviderType] = &[ProviderType {
-    kind: idp_provider_oidc::KIND,
-    open: idp_provider_oidc::open,
-    keys: Some(serde_introspect::<idp_provider_oidc::Config>),
-}];
+pub const PROVIDERS: &[ProviderType] = &[
+    ProviderType {
+        kind: idp_provider_oidc::KIND,
+        open: idp_provider_oidc::open,
+        keys: Some(serde_introspect::<idp_provider_oidc::Config>),
+    },
+    ProviderType {
+        kind: idp_provider_signed_assertion::KIND,
+        open: idp_provider_signed_assertion::open,
+        keys: Some(serde_introspect::<idp_provider_signed_assertion::Config>),
+    },
+];
 
 /// The provider types a configuration may use: [`PROVIDERS`], plus any an embedding program
 /// adds.

@@ -550,7 +550,7 @@ fn more_keys_explain_themselves() {
     refused(
         &with("appwrite", "project", "project_file = \"x\""),
         "appwrite.project_file",
-        "unknown key; \"project\" takes no _file form (only secrets do: api_key, client_secret, id_key)",
+        "unknown key; \"project\" takes no _file form (only secrets do: api_key, client_secret, id_key, public_keys, hmac_secrets)",
     );
 }
 

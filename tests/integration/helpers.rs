@@ -434,6 +434,105 @@ pub fn assert_no_secret_in(logs: &str, secrets: &[(&str, &str)]) {
     }
 }
 
+/// The real binary, `idp-bridge serve`, with a config file at the most verbose log level
+/// (`RUST_LOG=trace`, JSON lines), its stdout and stderr collected for log checks.
+pub struct Served {
+    child: tokio::process::Child,
+    logs: Arc<std::sync::Mutex<String>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Served {
+    /// Writes `config` (from [`config_toml`]: its `listen` moved to `port`, its log format to
+    /// JSON) to a file and serves it; waits until `/healthz` answers.
+    pub async fn start(port: u16, config: &str) -> Self {
+        let config = config
+            .replace(
+                "listen = \"127.0.0.1:0\"",
+                &format!("listen = \"127.0.0.1:{port}\""),
+            )
+            .replace("format = \"pretty\"", "format = \"json\"");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).expect("write config");
+        Self::start_file(port, &path, dir).await
+    }
+
+    /// Serves the config file at `path`, inside `dir` (kept until the process stops).
+    pub async fn start_file(port: u16, path: &std::path::Path, dir: tempfile::TempDir) -> Self {
+        use std::process::Stdio;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+            .args(["serve", "--config"])
+            .arg(path)
+            .env("RUST_LOG", "trace")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start idp-bridge");
+        let logs = Arc::new(std::sync::Mutex::new(String::new()));
+        collect(child.stdout.take().expect("stdout"), logs.clone());
+        collect(child.stderr.take().expect("stderr"), logs.clone());
+        let client = browser();
+        for _ in 0..100 {
+            if client
+                .get(format!("http://127.0.0.1:{port}/healthz"))
+                .send()
+                .await
+                .is_ok_and(|r| r.status() == StatusCode::OK)
+            {
+                return Self {
+                    child,
+                    logs,
+                    _dir: dir,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!(
+            "the gateway did not come up:\n{}",
+            logs.lock().expect("logs")
+        );
+    }
+
+    /// Stops the process and returns everything it logged.
+    pub async fn stop(mut self) -> String {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let _ = self.child.kill().await;
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        self.logs.lock().expect("logs").clone()
+    }
+}
+
+/// Collects a child's output lines.
+fn collect(
+    reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    into: Arc<std::sync::Mutex<String>>,
+) {
+    use tokio::io::AsyncBufReadExt as _;
+    tokio::spawn(async move {
+        let mut lines = tokio::io::BufReader::new(reader).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            let mut all = into.lock().expect("log buffer");
+            all.push_str(&line);
+            all.push('\n');
+        }
+    });
+}
+
+/// Asserts that no JWT of any kind (ID token, access token, signed assertion) is in `logs`.
+#[track_caller]
+pub fn assert_no_jwt_in(logs: &str) {
+    let jwt = logs.match_indices("eyJ").any(|(i, _)| {
+        let token: String = logs[i..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+            .collect();
+        token.matches('.').count() >= 2 && token.len() > 40
+    });
+    assert!(!jwt, "a JWT appears in the logs");
+}
+
 #[cfg(test)]
 mod secret_check {
     use super::assert_no_secret_in;

@@ -1,31 +1,14 @@
 //! The real binary, run with a DESIGN.md-shaped config file at the most verbose log level,
 //! logs a user in through the real provider, and its logs hold none of the secrets it handled.
 
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use reqwest::StatusCode;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
 use crate::helpers::{
-    FAILURE, Options, SUCCESS, TestApp, assert_no_secret_in, browser, config_toml, location, param,
+    FAILURE, Options, SUCCESS, Served, TestApp, assert_no_jwt_in, assert_no_secret_in, browser,
+    config_toml, location, param,
 };
 use crate::idp::{CLIENT_SECRET, NodeIdp, follow_until, free_port};
-
-/// Collects a child's output lines.
-fn collect(reader: impl tokio::io::AsyncRead + Unpin + Send + 'static, into: Arc<Mutex<String>>) {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(reader).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            let mut all = into.lock().expect("log buffer");
-            all.push_str(&line);
-            all.push('\n');
-        }
-    });
-}
 
 #[tokio::test]
 async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
@@ -38,48 +21,12 @@ async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
     )
     .await;
     let options = Options::default();
-    let config = config_toml(&gateway, &idp.issuer, &emulator, &options)
-        .replace(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace("format = \"pretty\"", "format = \"json\"");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, config).expect("write config");
-
-    let mut child = Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
-        .args(["serve", "--config"])
-        .arg(&path)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start idp-bridge");
-    let logs = Arc::new(Mutex::new(String::new()));
-    collect(child.stdout.take().expect("stdout"), logs.clone());
-    collect(child.stderr.take().expect("stderr"), logs.clone());
-
+    let served = Served::start(
+        port,
+        &config_toml(&gateway, &idp.issuer, &emulator, &options),
+    )
+    .await;
     let client = browser();
-    let mut up = false;
-    for _ in 0..100 {
-        if client
-            .get(format!("{gateway}/healthz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(
-        up,
-        "the gateway did not come up:\n{}",
-        logs.lock().expect("logs")
-    );
 
     // The whole login, as a browser does it.
     let start = format!(
@@ -116,10 +63,7 @@ async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
         "the minted secret makes a session"
     );
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let _ = child.kill().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let logs = logs.lock().expect("logs").clone();
+    let logs = served.stop().await;
 
     assert!(logs.lines().count() > 20, "trace logging was on:\n{logs}");
     assert!(logs.contains("login succeeded"), "{logs}");
@@ -144,16 +88,7 @@ async fn serve_logs_a_user_in_and_no_secret_reaches_the_logs() {
             ("nonce", nonce.as_str()),
         ],
     );
-    // No JWT (ID token, access token) of any kind.
-    let jwt = logs.match_indices("eyJ").any(|(i, _)| {
-        let rest = &logs[i..];
-        let token: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
-            .collect();
-        token.matches('.').count() >= 2 && token.len() > 40
-    });
-    assert!(!jwt, "a JWT appears in the logs");
+    assert_no_jwt_in(&logs);
 }
 
 #[tokio::test]

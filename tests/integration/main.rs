@@ -2,6 +2,7 @@
 //! the real binary for the log test). One module per flow.
 
 mod abuse;
+mod assertion_logs;
 mod browser;
 mod check_config;
 mod config_keys;
@@ -11,6 +12,7 @@ mod demo;
 mod exchange;
 mod failures;
 mod helpers;
+mod id_token_exchange;
 mod idp;
 mod layering;
 mod linking;
@@ -19,4 +21,5 @@ mod logs;
 mod ops;
 mod redirect_corpus;
 mod scripts;
+mod signed_assertion;
 mod tls;

@@ -52,6 +52,13 @@ pub struct Config {
     /// Timeout of each request to the provider, in milliseconds (100..=60000).
     #[serde(default = "default_timeout")]
     pub timeout_ms: u64,
+    /// Native apps may exchange an ID token they obtained themselves at
+    /// `POST /v1/auth/{id}/exchange` (see `id_token_exchange`). Off by default.
+    #[serde(default)]
+    pub allow_id_token_exchange: bool,
+    /// Oldest `iat` an exchanged ID token may have, in seconds (10..=3600).
+    #[serde(default = "crate::id_token_exchange::default_max_age")]
+    pub id_token_max_age_seconds: u64,
 }
 
 /// Client authentication at the token endpoint.
@@ -209,6 +216,7 @@ impl Config {
                 ),
             ));
         }
+        problems.extend(crate::id_token_exchange::config_problems(self, id));
         match (issuer, problems.is_empty()) {
             (Some(issuer), true) => Ok(Checked { issuer, algs }),
             _ => Err(OpenError { problems }),

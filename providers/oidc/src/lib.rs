@@ -12,6 +12,7 @@
 //! - [`verify`]: the ID-token checks.
 //! - [`kidless`]: the key of a token without `kid`.
 //! - `exchange`: the code exchange at the token endpoint.
+//! - `id_token_exchange`: native apps' ID tokens at `exchange` (`allow_id_token_exchange`).
 //! - `login_data`: the nonce and PKCE verifier kept with each login.
 //! - `response`: reading the authorization response (`code`, `error`, `iss`).
 //! - `http`: the one HTTP client per provider.
@@ -20,6 +21,7 @@ pub mod config;
 pub mod discovery;
 mod exchange;
 mod http;
+mod id_token_exchange;
 pub mod jwks;
 pub mod kidless;
 mod login_data;
@@ -32,8 +34,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 use idp_provider_api::{
-    Authorization, AuthorizationRequest, CallbackInput, ConfigProblem, Identity, OpenContext,
-    OpenError, OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow, Secret,
+    AssertionFlow, Authorization, AuthorizationRequest, CallbackInput, ConfigProblem, Identity,
+    OpenContext, OpenError, OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow,
+    Secret,
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
@@ -270,6 +273,12 @@ impl Provider for OidcProvider {
 
     fn redirect(&self) -> Option<&dyn RedirectFlow> {
         Some(self)
+    }
+
+    fn assertion(&self) -> Option<&dyn AssertionFlow> {
+        self.config
+            .allow_id_token_exchange
+            .then_some(self as &dyn AssertionFlow)
     }
 
     async fn ready(&self) -> Result<(), ProviderError> {

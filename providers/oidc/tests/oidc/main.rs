@@ -3,5 +3,6 @@
 
 mod claims;
 mod flow;
+mod id_token_exchange;
 mod keys;
 mod support;

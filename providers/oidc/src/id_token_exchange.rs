@@ -1,0 +1,172 @@
+//! Native-app ID-token exchange (`allow_id_token_exchange = true`): a native app logs the user
+//! in at the provider itself (AppAuth, a platform SDK) and hands the gateway the ID token,
+//! `POST /v1/auth/{id}/exchange` with `{"id_token": "...", "nonce": "..."}`.
+//!
+//! The token goes through the same verification as in the redirect flow
+//! ([`OidcProvider::verify`]: discovery keys, `allowed_algs`, `iss`, `aud`/`azp`, `exp`, `iat`,
+//! `nbf`, `sub`, the nonce), and then:
+//! - the nonce is required on both sides: the body's `nonce` must be exactly the token's
+//!   `nonce` claim, and a token without one is refused (`id_token_nonce_mismatch`): without it
+//!   nothing ties the token to a login the app started;
+//! - it must be fresh: `iat` at most `id_token_max_age_seconds` (default 300) ago;
+//! - it is accepted once: the gateway's replay cache keeps a hash of the token until its `exp`
+//!   (plus the leeway), after which the token is refused as expired anyway.
+//!
+//! Without the opt-in the provider has no assertion flow, and the gateway refuses the route.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use chrono::{TimeDelta, Utc};
+use idp_provider_api::{
+    AssertionFlow, AssertionInput, ConfigProblem, Identity, ProviderError, ReplayKey, Secret,
+};
+use serde::Deserialize;
+
+use crate::config::Config;
+use crate::{OidcProvider, verify};
+
+/// The default of `id_token_max_age_seconds`.
+pub(crate) fn default_max_age() -> u64 {
+    300
+}
+
+/// The bounds of `id_token_max_age_seconds`.
+const MAX_AGE_RANGE: std::ops::RangeInclusive<u64> = 10..=3600;
+
+/// Problems with the exchange keys of `[providers.<id>]`.
+pub(crate) fn config_problems(config: &Config, id: &str) -> Vec<ConfigProblem> {
+    let value = config.id_token_max_age_seconds;
+    if MAX_AGE_RANGE.contains(&value) {
+        return vec![];
+    }
+    vec![ConfigProblem::new(
+        format!("providers.{id}.id_token_max_age_seconds"),
+        format!(
+            "{value} is outside {}..={}",
+            MAX_AGE_RANGE.start(),
+            MAX_AGE_RANGE.end()
+        ),
+    )]
+}
+
+/// The exchange body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Body {
+    id_token: Secret<String>,
+    nonce: Secret<String>,
+}
+
+fn invalid(param: &'static str, reason: impl Into<String>) -> ProviderError {
+    ProviderError::InvalidRequest {
+        param,
+        reason: reason.into(),
+    }
+}
+
+impl Body {
+    fn parse(raw: &[u8]) -> Result<Self, ProviderError> {
+        let body: Self = serde_json::from_slice(raw).map_err(|e| {
+            // The category only: serde's message could quote part of the token.
+            let why = match e.classify() {
+                serde_json::error::Category::Data => {
+                    "id_token and nonce are required strings, and nothing else"
+                }
+                _ => "not JSON",
+            };
+            invalid(
+                "id_token",
+                format!("the body must be {{\"id_token\": \"...\", \"nonce\": \"...\"}}: {why}"),
+            )
+        })?;
+        if body.id_token.expose().is_empty() {
+            return Err(invalid("id_token", "must not be empty"));
+        }
+        if body.nonce.expose().is_empty() {
+            return Err(invalid(
+                "nonce",
+                "must not be empty: send the nonce the app passed to the provider",
+            ));
+        }
+        Ok(body)
+    }
+}
+
+#[async_trait]
+impl AssertionFlow for OidcProvider {
+    async fn exchange(&self, input: AssertionInput<'_>) -> Result<Identity, ProviderError> {
+        let body = Body::parse(input.body)?;
+        let raw = body.id_token.expose();
+        let claims = self.verify(raw, &body.nonce, None).await?;
+
+        let now = Utc::now();
+        let leeway = TimeDelta::from_std(self.expectations.leeway).unwrap_or(TimeDelta::zero());
+        let max_age = TimeDelta::seconds(
+            i64::try_from(self.config.id_token_max_age_seconds).unwrap_or(i64::MAX),
+        );
+        let age = now - claims.issue_time();
+        if age > max_age + leeway {
+            return Err(ProviderError::rejected(
+                "id_token_too_old",
+                format!(
+                    "issued {}s ago; id_token_max_age_seconds is {}",
+                    age.num_seconds(),
+                    max_age.num_seconds()
+                ),
+            ));
+        }
+
+        // After every check: a token that fails one does not use up its single use.
+        let until = (claims.expiration() + leeway).timestamp();
+        let until = UNIX_EPOCH + Duration::from_secs(u64::try_from(until).unwrap_or(0) + 1);
+        let key = ReplayKey::new(&self.info.id, "id_token", raw.as_bytes());
+        if !input
+            .replay
+            .first_use(&key, until.max(SystemTime::now()))
+            .await?
+        {
+            return Err(ProviderError::rejected(
+                "id_token_replayed",
+                format!("ID token {key:?} was already exchanged"),
+            ));
+        }
+        let email_verified = verify::email_verified_is_true(raw);
+        Ok(self.identity(&claims, email_verified))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn param(result: Result<Body, ProviderError>) -> &'static str {
+        match result {
+            Err(ProviderError::InvalidRequest { param, reason }) => {
+                assert!(!reason.contains("eyJ"), "{reason}");
+                param
+            }
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted"),
+        }
+    }
+
+    #[test]
+    fn the_body_needs_both_fields_and_nothing_else() {
+        assert!(Body::parse(br#"{"id_token":"eyJ.a.b","nonce":"n-1"}"#).is_ok());
+        assert_eq!(param(Body::parse(br#"{"id_token":"eyJ.a.b"}"#)), "id_token");
+        assert_eq!(
+            param(Body::parse(br#"{"id_token":"eyJ.a.b","nonce":""}"#)),
+            "nonce"
+        );
+        assert_eq!(
+            param(Body::parse(br#"{"id_token":"","nonce":"n"}"#)),
+            "id_token"
+        );
+        assert_eq!(
+            param(Body::parse(br#"{"id_token":"eyJ.a.b","nonce":"n","x":1}"#)),
+            "id_token"
+        );
+        assert_eq!(param(Body::parse(b"eyJ.a.b")), "id_token");
+    }
+}
