@@ -2,12 +2,15 @@
 //! the real binary for the log test). One module per flow.
 
 mod abuse;
+mod auth0;
 mod browser;
 mod config_keys;
 mod conformance;
 mod custom_provider;
 mod demo;
+mod entra;
 mod failures;
+mod google;
 mod helpers;
 mod idp;
 mod layering;

@@ -1,15 +1,18 @@
 //! The `google` provider type of idp-bridge: the OIDC provider (code flow, PKCE, nonce,
-//! discovery, JWKS cache, every ID-token check) with Google's quirks, through the OIDC crate's
+//! discovery, JWKS cache, every ID-token check) with Google's rules, through the OIDC crate's
 //! [`Extension`]:
-//! - the issuer is `https://accounts.google.com`, and Google also signs tokens with the legacy
-//!   spelling `accounts.google.com`: both are accepted, each compared exactly;
+//! - the issuer is `https://accounts.google.com` (the default of `issuer`), compared exactly;
 //! - `hosted_domains`: the token's `hd` claim (present only for Google Workspace accounts) must
 //!   be one of them. Only the signed token's `hd` counts, never the `hd` request parameter,
 //!   which the user can change.
 //!
-//! Every other key is the `oidc` type's (`client_id`, `client_secret`...). `issuer` may be set
-//! only to point the type at a Google-compatible test provider; the legacy spelling is then that
-//! issuer without its scheme.
+//! Google documents a second, legacy `iss` spelling, `accounts.google.com`, which its code flow
+//! does not use. It is refused: the ID-token verifier (openidconnect) reads `iss` as an
+//! absolute URL before any check, so accepting the scheme-less form would need a second,
+//! hand-written verification path.
+//!
+//! Every other key is the `oidc` type's (`client_id`, `client_secret`...). `issuer` is there to
+//! point the type at a Google-compatible test provider.
 
 use std::sync::Arc;
 
@@ -18,7 +21,7 @@ use idp_provider_api::{
 };
 use idp_provider_oidc::table::Table;
 use idp_provider_oidc::verify::Claims;
-use idp_provider_oidc::{ClaimsHook, Extension, Issuers, OidcProvider, open_extended};
+use idp_provider_oidc::{ClaimsHook, Extension, OidcProvider, open_extended};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -107,22 +110,11 @@ pub fn open_google(
         });
     }
     table.set_default("issuer", Value::String(GOOGLE_ISSUER.into()));
-    let value = table.into_value();
-    let issuer = value
-        .get("issuer")
-        .and_then(Value::as_str)
-        .unwrap_or(GOOGLE_ISSUER)
-        .to_string();
-    let mut issuers = vec![issuer.clone()];
-    if let Some((_, legacy)) = issuer.split_once("://") {
-        issuers.push(legacy.to_string());
-    }
     let extension = Extension {
-        issuers: Some(Issuers::Exact(issuers)),
         claims: Some(Arc::new(HostedDomains(keys.hosted_domains))),
         ..Extension::default()
     };
-    open_extended(info, value, context, extension)
+    open_extended(info, table.into_value(), context, extension)
 }
 
 #[cfg(test)]
