@@ -78,7 +78,7 @@ impl Issuers {
             Self::TenantTemplate(template) => template
                 .split_once(TENANT_PLACEHOLDER)
                 .and_then(|(before, after)| iss.strip_prefix(before)?.strip_suffix(after))
-                .is_some_and(|tid| is_tenant_id(tid)),
+                .is_some_and(is_tenant_id),
         }
     }
 }
