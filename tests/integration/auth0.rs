@@ -22,7 +22,8 @@ use crate::idp::{CLIENT_ID, CLIENT_SECRET, NodeIdp, follow_until, free_port};
 
 /// The Auth0 provider with organization, connection and MFA rules.
 const A0: &str = "a0";
-/// A second Auth0 provider at the same tenant that admits organization org_456 only.
+/// A second Auth0 provider at the same tenant that admits organization org_456 only, and
+/// (unlike `A0`) is trusted for email: its own policy.
 const A0_ORGS: &str = "a0orgs";
 /// A callback registered at the tenant for the provider-level test (never visited).
 const DIRECT: &str = "direct";
@@ -62,7 +63,11 @@ async fn setup() -> Setup {
 allowed_connections = ["auth0", "google-oauth2"]
 require_mfa = true"#,
         ),
-        (A0_ORGS, r#"allowed_organizations = ["org_456"]"#),
+        (
+            A0_ORGS,
+            r#"allowed_organizations = ["org_456"]
+trusted_for_email = true"#,
+        ),
     ]
     .map(|(id, rules)| auth0_table(id, port, rules))
     .join("\n");
@@ -135,7 +140,12 @@ async fn an_auth0_tenant_and_a_plain_provider_log_in_side_by_side() {
             app.id_key.user_id(&issuer, user).as_str().to_string(),
             "keyed on the tenant's issuer (trailing slash) and the full sub"
         );
-        assert_eq!(app.emulator.user(&user_id).expect("user")["email"], email);
+        let user = app.emulator.user(&user_id).expect("user");
+        assert_eq!(user["email"], email);
+        assert_eq!(
+            user["emailVerification"], false,
+            "a0 is not trusted_for_email"
+        );
         let secret = param(&landed, "secret").expect("secret");
         assert_eq!(app.create_session(&user_id, &secret).await.0, 201);
     }
@@ -171,9 +181,15 @@ async fn each_auth0_rule_refuses_by_name_before_any_appwrite_call() {
         let landed = login_at(&app, provider, user).await;
         assert_refused(&app, &landed, "access_denied", 403, Some(rule));
     }
-    // The allow-list admits its organization.
+    // The allow-list admits its organization, and this provider's own policy applies.
     let landed = login_at(&app, A0_ORGS, "auth0|bob").await;
     assert_eq!(without_query(&landed), SUCCESS, "{landed}");
+    let user_id = param(&landed, "userId").expect("userId");
+    assert_eq!(
+        app.emulator.user(&user_id).expect("bob")["emailVerification"],
+        true,
+        "a0orgs is trusted_for_email"
+    );
 }
 
 #[tokio::test]
