@@ -9,6 +9,7 @@ mod conformance;
 mod custom_provider;
 mod demo;
 mod entra;
+mod exchange;
 mod failures;
 mod google;
 mod helpers;
