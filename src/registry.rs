@@ -7,7 +7,6 @@
 use std::sync::Arc;
 
 use idp_provider_api::{ConfigProblem, OpenContext, OpenError, Provider, ProviderInfo};
-use serde_aux::serde_introspection::serde_introspect;
 use serde_json::{Map, Value};
 
 use crate::login::policy::{ConfiguredProvider, ProviderPolicy};
@@ -18,7 +17,7 @@ pub type OpenFn = fn(ProviderInfo, Value, &OpenContext) -> Result<Arc<dyn Provid
 
 /// The keys a provider type's table takes besides the gateway's own (`type`, `display_name` and
 /// the policy keys): its config struct's fields.
-pub type KeysFn = fn() -> &'static [&'static str];
+pub type KeysFn = fn() -> Vec<&'static str>;
 
 /// A provider type: its `type` name, its `open`, and the keys of its table (for "unknown key;
 /// did you mean" in check-config; `None` leaves unknown keys to the provider's own check).
@@ -37,12 +36,27 @@ pub const PROVIDERS: &[ProviderType] = &[
     ProviderType {
         kind: idp_provider_oidc::KIND,
         open: idp_provider_oidc::open,
-        keys: Some(serde_introspect::<idp_provider_oidc::Config>),
+        keys: Some(idp_provider_oidc::keys),
+    },
+    ProviderType {
+        kind: idp_provider_auth0::KIND,
+        open: idp_provider_auth0::open,
+        keys: Some(idp_provider_auth0::keys),
+    },
+    ProviderType {
+        kind: idp_provider_google::KIND,
+        open: idp_provider_google::open,
+        keys: Some(idp_provider_google::keys),
+    },
+    ProviderType {
+        kind: idp_provider_entra::KIND,
+        open: idp_provider_entra::open,
+        keys: Some(idp_provider_entra::keys),
     },
     ProviderType {
         kind: idp_provider_signed_assertion::KIND,
         open: idp_provider_signed_assertion::open,
-        keys: Some(serde_introspect::<idp_provider_signed_assertion::Config>),
+        keys: Some(idp_provider_signed_assertion::keys),
     },
 ];
 
@@ -175,8 +189,8 @@ pub fn open(
         let known: Vec<&str> = GATEWAY_KEYS
             .iter()
             .chain(ProviderPolicy::KEYS)
-            .chain(keys())
             .copied()
+            .chain(keys())
             .collect();
         crate::key_names::take_unknown(
             &mut table,

@@ -13,6 +13,8 @@
 //   IDP_CLIENT_SECRET   default "gateway-secret-0123456789abcdef"
 //   IDP_AUTH_METHOD     client_secret_basic (default) or client_secret_post; the token endpoint
 //                       rejects the other one with 401 invalid_client
+//   IDP_PROFILE         "auth0": the users below are replaced by Auth0-shaped ones (see AUTH0_USERS:
+//                       `connection|id` subjects, org_id, amr, a namespaced roles claim)
 //   IDP_EXIT_ON_STDIN_EOF  "1": exit when stdin closes (set by the Rust harness so that an
 //                       IdP never outlives a killed test binary); leave unset for `node ... &`
 //
@@ -62,14 +64,45 @@ if (!['client_secret_basic', 'client_secret_post'].includes(AUTH_METHOD)) {
 const REDIRECT_URIS = list(process.env.IDP_REDIRECT_URIS || 'http://127.0.0.1:8080/callback');
 const POST_LOGOUT_REDIRECT_URIS = list(process.env.IDP_POST_LOGOUT_REDIRECT_URIS);
 
-const USERS = {
+const PLAIN_USERS = {
   alice: {
     sub: 'alice', email: 'alice@example.test', email_verified: true, name: 'Alice', org_id: 'org_123',
   },
   bob: { sub: 'bob', email: 'bob@example.test', email_verified: false, name: 'Bob' },
   carol: { sub: 'carol', email: 'clash@example.test', email_verified: true, name: 'Carol' },
 };
-const DEFAULT_USER = 'alice';
+// An Auth0 tenant's users: `sub` is `{connection}|{id}`, organizations log in with `org_id`, and
+// an Action adds the namespaced roles claim. `amr` comes with the login (see the interaction).
+const ROLES = 'https://example.com/roles';
+const AUTH0_USERS = {
+  'auth0|alice': {
+    sub: 'auth0|alice', email: 'alice@example.test', email_verified: true, name: 'Alice',
+    org_id: 'org_123', [ROLES]: ['admin', 'staff'], amr: ['pwd', 'mfa'],
+  },
+  'google-oauth2|1234': {
+    sub: 'google-oauth2|1234', email: 'gina@example.test', email_verified: true, name: 'Gina',
+    org_id: 'org_123', [ROLES]: ['staff'], amr: ['mfa'],
+  },
+  'google-oauth2|5678': {
+    sub: 'google-oauth2|5678', email: 'nomfa@example.test', email_verified: true, name: 'No MFA',
+    org_id: 'org_123', amr: ['pwd'],
+  },
+  'auth0|bob': {
+    sub: 'auth0|bob', email: 'bob@example.test', email_verified: true, name: 'Bob',
+    org_id: 'org_456', amr: ['pwd', 'mfa'],
+  },
+  'auth0|dave': {
+    sub: 'auth0|dave', email: 'dave@example.test', email_verified: true, name: 'Dave', amr: ['pwd', 'mfa'],
+  },
+  'samlp|corp|erin': {
+    sub: 'samlp|corp|erin', email: 'erin@example.test', email_verified: true, name: 'Erin',
+    org_id: 'org_123', amr: ['pwd', 'mfa'],
+  },
+};
+const AUTH0 = process.env.IDP_PROFILE === 'auth0';
+if (process.env.IDP_PROFILE && !AUTH0) fail(`IDP_PROFILE must be auth0 or unset, not ${process.env.IDP_PROFILE}`);
+const USERS = AUTH0 ? AUTH0_USERS : PLAIN_USERS;
+const DEFAULT_USER = AUTH0 ? 'auth0|alice' : 'alice';
 
 // Test-only signing key. Never use it anywhere else.
 const SIGNING_JWK = {
@@ -117,7 +150,7 @@ function buildProvider(issuer) {
     pkce: { required: () => true },
     conformIdTokenClaims: false,
     claims: {
-      openid: ['sub', 'org_id'],
+      openid: AUTH0 ? ['sub', 'org_id', 'amr', ROLES] : ['sub', 'org_id'],
       email: ['email', 'email_verified'],
       profile: ['name'],
     },
@@ -172,8 +205,9 @@ function buildProvider(issuer) {
           { error: 'access_denied', error_description: `unknown test user ${hint}` },
           { mergeWithLastSubmission: false });
       }
+      const { amr } = USERS[hint];
       return provider.interactionFinished(ctx.req, ctx.res,
-        { login: { accountId: hint } }, { mergeWithLastSubmission: false });
+        { login: { accountId: hint, ...(amr ? { amr } : {}) } }, { mergeWithLastSubmission: false });
     }
 
     if (prompt.name === 'consent') {

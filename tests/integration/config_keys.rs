@@ -634,3 +634,60 @@ fn gen_key_prints_a_fresh_usable_key() {
     let text = with("mapping", "id_key", &format!("id_key = \"{key}\""));
     assert_eq!(problems(&text), "");
 }
+
+/// The `[providers.*]` tables of the README's TOML blocks, each as its own text.
+fn readme_provider_tables() -> Vec<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let text = std::fs::read_to_string(&path).expect("README.md");
+    let mut tables = Vec::new();
+    let mut in_toml = false;
+    let mut current: Option<String> = None;
+    for line in text.lines() {
+        if line.starts_with("```") {
+            in_toml = !in_toml && line.trim() == "```toml";
+            tables.extend(current.take());
+            continue;
+        }
+        if !in_toml {
+            continue;
+        }
+        if line.starts_with('[') {
+            tables.extend(current.take());
+            if line.starts_with("[providers.") {
+                current = Some(String::new());
+            }
+        }
+        if let Some(table) = &mut current {
+            table.push_str(line);
+            table.push('\n');
+        }
+    }
+    tables
+}
+
+#[test]
+fn every_provider_block_in_the_readme_passes_check_config() {
+    let tables = readme_provider_tables();
+    for kind in ["auth0", "google", "entra", "oidc"] {
+        assert!(
+            tables
+                .iter()
+                .any(|t| t.contains(&format!("type = \"{kind}\""))),
+            "the README shows no `type = \"{kind}\"` block"
+        );
+    }
+    for needle in ["okta.com", "/realms/"] {
+        assert!(
+            tables.iter().any(|t| t.contains(needle)),
+            "the README shows no {needle} block"
+        );
+    }
+    for table in &tables {
+        // Beside the good configuration's own provider, under the README's id.
+        let text = format!("{GOOD}\n{table}");
+        assert_eq!(problems(&text), "", "this README block fails:\n{table}");
+    }
+    // The check can fail: a README block with a typo is refused.
+    let broken = tables[0].replacen("client_id", "clientid", 1);
+    assert_ne!(problems(&format!("{GOOD}\n{broken}")), "");
+}

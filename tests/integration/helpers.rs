@@ -214,10 +214,15 @@ impl TestApp {
 
     /// Starts everything with `options`.
     pub async fn spawn_with(options: Options) -> Self {
+        let (listener, _) = gateway_listener().await;
+        Self::spawn_on(options, listener).await
+    }
+
+    /// Starts everything with `options`, the gateway on `listener` (from [`gateway_listener`]:
+    /// a test that must know the gateway's URL first, e.g. to register another provider's
+    /// callback at a second IdP).
+    pub async fn spawn_on(options: Options, listener: TcpListener) -> Self {
         let emulator = Emulator::spawn(EmulatorConfig::default()).await;
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind gateway");
         let gateway = format!("http://{}", listener.local_addr().expect("addr"));
         let callback = format!("{gateway}/v1/auth/{PROVIDER}/callback");
         let idp = match options.idp {
@@ -271,12 +276,55 @@ impl TestApp {
 
     /// The start URL for `success` and `failure` pages.
     pub fn start_url(&self, success: &str, failure: &str) -> Url {
+        self.start_url_at(PROVIDER, success, failure)
+    }
+
+    /// The start URL of `provider` for `success` and `failure` pages.
+    pub fn start_url_at(&self, provider: &str, success: &str, failure: &str) -> Url {
         let mut url =
-            Url::parse(&format!("{}/v1/auth/{PROVIDER}/start", self.gateway)).expect("url");
+            Url::parse(&format!("{}/v1/auth/{provider}/start", self.gateway)).expect("url");
         url.query_pairs_mut()
             .append_pair("success", success)
             .append_pair("failure", failure);
         url
+    }
+
+    /// Starts a login at `provider` for `login_hint` (to the default success and failure
+    /// pages); returns where the gateway sends the browser: the provider's authorization URL.
+    pub async fn start_at(&self, provider: &str, login_hint: &str) -> Url {
+        let mut start = self.start_url_at(provider, SUCCESS, FAILURE);
+        start
+            .query_pairs_mut()
+            .append_pair("login_hint", login_hint);
+        let response = self.get(start.as_str()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::FOUND,
+            "start must redirect to the provider"
+        );
+        location(&response)
+    }
+
+    /// A whole login at `provider`, whose IdP is `mock` (not necessarily this app's own
+    /// mock-op): where the gateway finally sends the browser.
+    pub async fn login_via_mock(&self, provider: &str, mock: &MockOp, sub: &str) -> Url {
+        let to_idp = self.start_at(provider, sub).await;
+        let authorization = mock
+            .authorize(to_idp.as_str(), sub)
+            .unwrap_or_else(|e| panic!("mock-op refused the authorization request {to_idp}: {e}"));
+        self.finish(&Url::parse(&authorization.redirect_to).expect("callback URL"))
+            .await
+    }
+
+    /// Visits a callback URL with the browser; returns where the gateway sends it.
+    pub async fn finish(&self, callback: &Url) -> Url {
+        let response = self.get(callback.as_str()).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::FOUND,
+            "callback must redirect"
+        );
+        location(&response)
     }
 
     /// `GET` a gateway URL with the browser.
@@ -338,6 +386,35 @@ impl TestApp {
     pub async fn create_session(&self, user_id: &str, secret: &str) -> (StatusCode, Value) {
         create_session(&self.emulator, user_id, secret).await
     }
+}
+
+/// Checks that a login ended at the failure page with the error `kind` (and HTTP `code`),
+/// whose message names `rule` when given, and that Appwrite was never called.
+#[track_caller]
+pub fn assert_refused(app: &TestApp, landed: &Url, kind: &str, code: u16, rule: Option<&str>) {
+    assert_eq!(without_query(landed), FAILURE, "{landed}");
+    let error = error_of(landed);
+    assert_eq!(error["type"], kind, "{error}");
+    assert_eq!(error["code"], code, "{error}");
+    if let Some(rule) = rule {
+        let message = error["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&format!("`{rule}`")), "{error}");
+    }
+    assert!(
+        app.emulator.calls().is_empty(),
+        "a refused login must not call Appwrite: {:?}",
+        app.emulator.calls()
+    );
+    assert!(app.emulator.tokens().is_empty(), "nothing minted");
+}
+
+/// A listener for the gateway on a free loopback port, and the gateway's URL.
+pub async fn gateway_listener() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind gateway");
+    let gateway = format!("http://{}", listener.local_addr().expect("addr"));
+    (listener, gateway)
 }
 
 /// `POST {gateway}/v1/auth/{provider}/exchange` with `body` as JSON and extra `headers`; the

@@ -117,7 +117,13 @@ fn only_the_registry_names_a_provider_crate() {
             continue;
         }
         let code = production_code(&file);
-        for name in ["idp_provider_oidc", "openidconnect"] {
+        for name in [
+            "idp_provider_oidc",
+            "idp_provider_auth0",
+            "idp_provider_google",
+            "idp_provider_entra",
+            "openidconnect",
+        ] {
             assert!(
                 !code.contains(name),
                 "{} names {name}: only src/registry.rs may name a provider crate",

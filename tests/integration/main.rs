@@ -3,14 +3,17 @@
 
 mod abuse;
 mod assertion_logs;
+mod auth0;
 mod browser;
 mod check_config;
 mod config_keys;
 mod conformance;
 mod custom_provider;
 mod demo;
+mod entra;
 mod exchange;
 mod failures;
+mod google;
 mod helpers;
 mod id_token_exchange;
 mod idp;

@@ -63,6 +63,7 @@ fn fixture() -> Fixture {
             trusted_audiences: Vec::new(),
             leeway: Duration::from_secs(30),
             max_age: Duration::from_secs(600),
+            accepted_issuers: None,
         };
         Fixture {
             tokens,

@@ -12,6 +12,7 @@ use idp_provider_api::ProviderError;
 use serde::Deserialize;
 use url::Url;
 
+use crate::extension::DiscoveryTarget;
 use crate::http::get_json;
 use idp_provider_api::url_rule::is_loopback;
 
@@ -38,29 +39,33 @@ pub struct Metadata {
 
 /// The discovery URL of an issuer: the issuer with `/.well-known/openid-configuration` appended
 /// to its path (never replacing it: `https://h/tenant` → `https://h/tenant/.well-known/...`).
-pub(crate) fn discovery_url(issuer: &Url) -> Url {
+pub fn discovery_url(issuer: &Url) -> Url {
     let mut url = issuer.clone();
     let path = issuer.path().trim_end_matches('/').to_string();
     url.set_path(&format!("{path}/.well-known/openid-configuration"));
     url
 }
 
-/// Fetches and checks the metadata.
+/// Fetches and checks the metadata at `target`.
 ///
 /// # Errors
-/// `Upstream` when the document cannot be fetched; `Misconfigured` when its issuer differs from
-/// the configured one or an endpoint uses http on a non-loopback host without permission.
+/// `Upstream` when the document cannot be fetched; `Misconfigured` when its issuer is not one
+/// of `target.issuers` exactly or an endpoint uses http on a non-loopback host without
+/// permission.
 pub(crate) async fn discover(
     http: &reqwest::Client,
-    issuer: &str,
-    issuer_url: &Url,
+    target: &DiscoveryTarget,
     allow_insecure_http: bool,
 ) -> Result<Metadata, ProviderError> {
-    let url = discovery_url(issuer_url);
-    let metadata: Metadata = get_json(http, &url, "discovery document").await?;
-    if metadata.issuer != issuer {
+    let url = &target.url;
+    let metadata: Metadata = get_json(http, url, "discovery document").await?;
+    if !target.issuers.contains(&metadata.issuer) {
+        let expected = match target.issuers.as_slice() {
+            [one] => format!("the configured issuer is {one:?}"),
+            several => format!("the expected issuers are {several:?}"),
+        };
         return Err(ProviderError::Misconfigured(format!(
-            "discovery document at {url} names issuer {:?}, but the configured issuer is {issuer:?}; they must be equal character for character",
+            "discovery document at {url} names issuer {:?}, but {expected}; they must be equal character for character",
             metadata.issuer
         )));
     }

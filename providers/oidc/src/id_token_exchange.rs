@@ -132,7 +132,7 @@ impl AssertionFlow for OidcProvider {
             ));
         }
         let email_verified = verify::email_verified_is_true(raw);
-        Ok(self.identity(&claims, email_verified))
+        self.identity(&claims, email_verified)
     }
 }
 

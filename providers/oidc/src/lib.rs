@@ -8,9 +8,12 @@
 //! Layout:
 //! - [`config`]: the `[providers.<id>]` keys and their validation.
 //! - [`discovery`]: provider metadata and the issuer check.
+//! - [`extension`]: what a provider crate built on this one may change (issuers, discovery,
+//!   extra authorization parameters, claim checks, the identity key).
 //! - [`jwks`]: the key cache with single-flight, rate-limited refetch.
 //! - [`verify`]: the ID-token checks.
 //! - [`kidless`]: the key of a token without `kid`.
+//! - [`table`]: splitting a provider table between a crate built on this one and the `oidc` keys.
 //! - `exchange`: the code exchange at the token endpoint.
 //! - `id_token_exchange`: native apps' ID tokens at `exchange` (`allow_id_token_exchange`).
 //! - `login_data`: the nonce and PKCE verifier kept with each login.
@@ -20,12 +23,14 @@
 pub mod config;
 pub mod discovery;
 mod exchange;
+pub mod extension;
 mod http;
 mod id_token_exchange;
 pub mod jwks;
 pub mod kidless;
 mod login_data;
 mod response;
+pub mod table;
 pub mod verify;
 
 use std::sync::Arc;
@@ -33,6 +38,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use idp_provider_api::url_rule::secure_url;
 use idp_provider_api::{
     AssertionFlow, Authorization, AuthorizationRequest, CallbackInput, ConfigProblem, Identity,
     OpenContext, OpenError, OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow,
@@ -40,11 +46,11 @@ use idp_provider_api::{
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
-use url::Url;
 
 pub use config::Config;
 use discovery::{BACKOFF_INITIAL, BACKOFF_MAX, Backoff, LoadOnce, Metadata};
 use exchange::Exchanger;
+pub use extension::{ClaimsHook, DiscoveryTarget, Extension, Issuers, NoHook};
 use jwks::JwksCache;
 use login_data::OidcLoginData;
 use response::AuthorizationResponse;
@@ -53,12 +59,24 @@ use verify::{Claims, Expectations, VerifyError, verify_id_token};
 /// The provider `type` this crate registers.
 pub const KIND: &str = "oidc";
 
+/// The keys of an `oidc` table (its [`Config`] fields), for check-config's key lists.
+pub fn keys() -> Vec<&'static str> {
+    serde_aux::serde_introspection::serde_introspect::<Config>().to_vec()
+}
+
 /// A generic OpenID Connect provider.
 pub struct OidcProvider {
     info: ProviderInfo,
     config: Config,
-    issuer_url: Url,
     expectations: Expectations,
+    /// The `iss` values accepted, in tokens and in RFC 9207 authorization responses.
+    issuers: Issuers,
+    /// Where the metadata comes from.
+    discovery: DiscoveryTarget,
+    /// Added to every authorization request (an extension's).
+    authorization_params: Vec<(String, String)>,
+    /// An extension's claim checks and identity key.
+    hook: Arc<dyn ClaimsHook>,
     http: reqwest::Client,
     /// Loaded once, single-flight; a failed load is retried only after a backoff.
     endpoints: LoadOnce<Arc<Endpoints>>,
@@ -109,6 +127,22 @@ pub fn open_oidc_with(
     config: Value,
     context: &OpenContext,
 ) -> Result<Arc<OidcProvider>, OpenError> {
+    open_extended(info, config, context, Extension::default())
+}
+
+/// Opens an OIDC provider changed by `extension`: how provider crates such as `auth0` or
+/// `entra` build on this one. `config` is an `oidc` table (the extension crate derives
+/// `issuer` and the rest from its own keys); every check of the plain `oidc` type applies.
+///
+/// # Errors
+/// As [`open`]; also when the extension repeats a parameter of the code flow or its discovery
+/// URL breaks the https-or-loopback rule.
+pub fn open_extended(
+    info: ProviderInfo,
+    config: Value,
+    context: &OpenContext,
+    extension: Extension,
+) -> Result<Arc<OidcProvider>, OpenError> {
     let prefix = format!("providers.{}", info.id);
     let config: Config = serde_path_to_error::deserialize(config).map_err(|e| {
         let path = e.path().to_string();
@@ -122,6 +156,35 @@ pub fn open_oidc_with(
         }
     })?;
     let checked = config.check(&info.id)?;
+    let discovery = match extension.discovery {
+        Some(target) => {
+            if let Err(e) = secure_url(target.url.as_str(), config.allow_insecure_http) {
+                return Err(OpenError {
+                    problems: vec![ConfigProblem::new(
+                        prefix.clone(),
+                        format!("the discovery URL {} {e}", target.url),
+                    )],
+                });
+            }
+            target
+        }
+        None => DiscoveryTarget {
+            url: discovery::discovery_url(&checked.issuer),
+            issuers: vec![config.issuer.clone()],
+        },
+    };
+    if let Some((name, _)) = extension
+        .authorization_params
+        .iter()
+        .find(|(name, _)| name.is_empty() || extension::RESERVED_PARAMS.contains(&name.as_str()))
+    {
+        return Err(OpenError {
+            problems: vec![ConfigProblem::new(
+                prefix.clone(),
+                format!("the authorization parameter {name:?} is the code flow's own"),
+            )],
+        });
+    }
     let timeout = Duration::from_millis(config.timeout_ms);
     let http = http::client(timeout, &context.tls).map_err(|e| OpenError {
         problems: vec![ConfigProblem::new(prefix.clone(), e.to_string())],
@@ -143,6 +206,7 @@ pub fn open_oidc_with(
         trusted_audiences: config.trusted_audiences.clone(),
         leeway: Duration::from_secs(config.leeway_seconds),
         max_age: Duration::from_secs(config.max_token_age_seconds),
+        accepted_issuers: extension.issuers.clone(),
     };
     let jwks = JwksCache::new(
         http.clone(),
@@ -153,11 +217,17 @@ pub fn open_oidc_with(
     if config.allow_insecure_http {
         tracing::warn!(provider = %info.id, "allow_insecure_http is on: the issuer may use plain http");
     }
+    let issuers = extension
+        .issuers
+        .unwrap_or_else(|| Issuers::Exact(vec![config.issuer.clone()]));
     Ok(Arc::new(OidcProvider {
         info,
         config,
-        issuer_url: checked.issuer,
         expectations,
+        issuers,
+        discovery,
+        authorization_params: extension.authorization_params,
+        hook: extension.claims.unwrap_or_else(|| Arc::new(NoHook)),
         http,
         endpoints: LoadOnce::new(Backoff::new(BACKOFF_INITIAL, BACKOFF_MAX)),
         jwks,
@@ -168,13 +238,9 @@ impl OidcProvider {
     async fn endpoints(&self) -> Result<&Arc<Endpoints>, ProviderError> {
         self.endpoints
             .get(|| async {
-                let metadata = discovery::discover(
-                    &self.http,
-                    &self.config.issuer,
-                    &self.issuer_url,
-                    self.config.allow_insecure_http,
-                )
-                .await?;
+                let metadata =
+                    discovery::discover(&self.http, &self.discovery, self.config.allow_insecure_http)
+                        .await?;
                 let exchanger = Exchanger::new(
                     &self.config.client_id,
                     &self.expectations.client_secret,
@@ -240,21 +306,23 @@ impl OidcProvider {
         self.jwks.fetch_count()
     }
 
-    fn identity(&self, claims: &Claims, email_verified: bool) -> Identity {
+    /// The identity of verified claims, after the extension's check, keyed as it says.
+    ///
+    /// # Errors
+    /// The extension's refusal.
+    fn identity(&self, claims: &Claims, email_verified: bool) -> Result<Identity, ProviderError> {
+        self.hook.check(claims)?;
+        let (issuer, subject) = self.hook.identity_key(claims)?;
         let email = claims.email().map(|e| e.as_str().to_string());
         let name = claims
             .name()
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string());
-        Identity::verified(
-            self.info.id.clone(),
-            claims.issuer().as_str(),
-            claims.subject().as_str(),
-        )
-        .with_email(email, email_verified)
-        .with_name(name)
-        .with_claims(claims.additional_claims().0.clone())
-        .with_auth_time(claims.auth_time().map(|t| t.timestamp()))
+        Ok(Identity::verified(self.info.id.clone(), issuer, subject)
+            .with_email(email, email_verified)
+            .with_name(name)
+            .with_claims(claims.additional_claims().0.clone())
+            .with_auth_time(claims.auth_time().map(|t| t.timestamp())))
     }
 }
 
@@ -332,6 +400,9 @@ impl RedirectFlow for OidcProvider {
             if let Some(max_age) = request.max_age {
                 query.append_pair("max_age", &max_age.to_string());
             }
+            for (name, value) in &self.authorization_params {
+                query.append_pair(name, value);
+            }
         }
         Ok(Authorization {
             url,
@@ -345,11 +416,11 @@ impl RedirectFlow for OidcProvider {
         let endpoints = self.endpoints().await?;
         // RFC 9207: a provider that announces `iss` in authorization responses must send it,
         // and whenever it is present it must be this provider's issuer (mix-up defence).
-        match response.iss {
-            Some(iss) if iss != self.config.issuer => {
+        match &response.iss {
+            Some(iss) if !self.issuers.may_be(iss) => {
                 return Err(ProviderError::rejected(
                     "authorization_response_issuer_mismatch",
-                    format!("iss parameter {iss:?} is not {:?}", self.config.issuer),
+                    format!("iss parameter {iss:?} is not {:?}", self.issuers),
                 ));
             }
             None if endpoints
@@ -379,8 +450,21 @@ impl RedirectFlow for OidcProvider {
                 Some(tokens.access_token.expose()),
             )
             .await?;
+        // With several accepted issuers, the response's `iss` names the one that issued the
+        // token (RFC 9207 section 2.4).
+        if let Some(iss) = response.iss
+            && iss != claims.issuer().as_str()
+        {
+            return Err(ProviderError::rejected(
+                "authorization_response_issuer_mismatch",
+                format!(
+                    "iss parameter {iss:?} is not the ID token's iss {:?}",
+                    claims.issuer().as_str()
+                ),
+            ));
+        }
         // Only the JSON boolean `true` counts, read from the verified token itself.
         let email_verified = verify::email_verified_is_true(tokens.id_token.expose());
-        Ok(self.identity(&claims, email_verified))
+        self.identity(&claims, email_verified)
     }
 }

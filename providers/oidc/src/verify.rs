@@ -24,6 +24,8 @@ use openidconnect::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::extension::Issuers;
+
 /// Tokens larger than this are refused before any parsing (JWT attack list, case 22).
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
 
@@ -62,6 +64,9 @@ pub struct Expectations {
     pub leeway: Duration,
     /// Oldest `iat` accepted.
     pub max_age: Duration,
+    /// When set, `iss` is checked against these instead of `issuer` alone (an extension's
+    /// issuer set or tenant template, [`crate::extension`]).
+    pub accepted_issuers: Option<Issuers>,
 }
 
 /// Why a token failed. `UnknownKey` is separate because it may be cured by a JWKS refetch.
@@ -142,9 +147,19 @@ pub fn verify_id_token(
     .set_allowed_algs(expected.allowed_algs.iter().cloned())
     .set_other_audience_verifier_fn(move |aud| trusted.iter().any(|t| t.as_str() == aud.as_str()))
     // `exp` gets the leeway by checking against a clock moved back by it.
-    .set_time_fn(move || now - leeway);
+    .set_time_fn(move || now - leeway)
+    // With an extension's issuers, `iss` is checked below, exactly, against them instead.
+    .require_issuer_match(expected.accepted_issuers.is_none());
     let nonce = Nonce::new(nonce.expose().clone());
     let claims = token.claims(&verifier, &nonce).map_err(classify)?.clone();
+    if let Some(issuers) = &expected.accepted_issuers {
+        issuers
+            .accept(
+                claims.issuer().as_str(),
+                claims.additional_claims().0.get("tid"),
+            )
+            .map_err(VerifyError::Rejected)?;
+    }
 
     check_iat(&claims, now, leeway, expected.max_age)?;
     check_nbf(&claims, now, leeway)?;
@@ -388,6 +403,7 @@ mod tests {
             trusted_audiences: vec![],
             leeway: Duration::from_secs(30),
             max_age: Duration::from_secs(600),
+            accepted_issuers: None,
         };
         let result = verify_id_token(
             raw,

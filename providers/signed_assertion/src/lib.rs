@@ -43,6 +43,11 @@ pub use config::Config;
 pub use hmac::SIGNATURE_HEADER;
 pub use jwt::MAX_ASSERTION_BYTES;
 
+/// The keys of a `signed_assertion` table (its [`Config`] fields), for check-config's key lists.
+pub fn keys() -> Vec<&'static str> {
+    serde_aux::serde_introspection::serde_introspect::<Config>().to_vec()
+}
+
 /// The provider `type` this crate registers.
 pub const KIND: &str = "signed_assertion";
 

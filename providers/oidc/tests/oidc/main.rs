@@ -2,6 +2,7 @@
 //! it. One test binary (one link) with a module per theme.
 
 mod claims;
+mod extension;
 mod flow;
 mod id_token_exchange;
 mod keys;
