@@ -682,7 +682,29 @@ fn every_provider_block_in_the_readme_passes_check_config() {
             "the README shows no {needle} block"
         );
     }
+    // `*_file` keys name files of the reader's machine: here they get files with a fitting
+    // content, so the file form is checked too.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let public_key = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+        .expect("P-256 key")
+        .public_key_pem();
     for table in &tables {
+        let mut table = table.clone();
+        for line in table.clone().lines() {
+            let Some((key, rest)) = line.split_once("_file = \"") else {
+                continue;
+            };
+            let Some((path, _)) = rest.split_once('"') else {
+                continue;
+            };
+            let content = match key.trim() {
+                "public_keys" => public_key.clone(),
+                _ => "a-file-secret-of-more-than-32-bytes-0123456789".to_string(),
+            };
+            let file = dir.path().join(format!("{}.txt", key.trim()));
+            std::fs::write(&file, content).expect("write");
+            table = table.replace(path, &file.display().to_string());
+        }
         // Beside the good configuration's own provider, under the README's id.
         let text = format!("{GOOD}\n{table}");
         assert_eq!(problems(&text), "", "this README block fails:\n{table}");
