@@ -15,6 +15,7 @@ mod linking;
 mod login;
 mod logs;
 mod ops;
+mod policy;
 mod redirect_corpus;
 mod scripts;
 mod tls;

@@ -122,4 +122,42 @@ mod tests {
             names(&["ok"])
         );
     }
+
+    /// A log sink for one test.
+    #[derive(Clone, Default)]
+    struct Logs(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Logs {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("logs").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_dropped_value_is_logged_by_claim_name_and_reason_never_by_value() {
+        let logs = Logs::default();
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || sink.clone())
+            .with_ansi(false)
+            .finish();
+        let claims = json!({"https://example.com/roles": ["hidden-role-value", "kept"]});
+        let labels = tracing::subscriber::with_default(subscriber, || {
+            wanted(
+                &[],
+                &names(&["https://example.com/roles"]),
+                &identity(claims),
+            )
+        });
+        assert_eq!(labels, names(&["kept"]));
+        let text = String::from_utf8(logs.0.lock().expect("logs").clone()).expect("utf-8");
+        assert!(text.contains("https://example.com/roles"), "{text}");
+        assert!(text.contains(Dropped::Invalid.reason()), "{text}");
+        assert!(text.contains("count=1"), "{text}");
+        assert!(!text.contains("hidden-role-value"), "{text}");
+    }
 }
