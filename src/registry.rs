@@ -171,7 +171,21 @@ pub fn open(
             id.to_string()
         }
     };
+    // A key both the policy and the provider read (`max_age_seconds` of an assertion
+    // provider, which bounds its own time window with it) stays in the provider's table too.
+    let provider_keys = kind
+        .as_deref()
+        .and_then(|k| registry.find(k))
+        .and_then(|t| t.keys)
+        .map(|keys| keys())
+        .unwrap_or_default();
+    let shared: Vec<(String, Value)> = ProviderPolicy::KEYS
+        .iter()
+        .filter(|k| provider_keys.contains(k))
+        .filter_map(|k| table.get(*k).map(|v| ((*k).to_string(), v.clone())))
+        .collect();
     let policy = ProviderPolicy::take_from(id, &mut table, &mut problems);
+    table.extend(shared);
     let Some(kind) = kind else {
         return Err(problems);
     };

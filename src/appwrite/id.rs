@@ -1,5 +1,5 @@
-//! Appwrite ids: the custom-id rule every user id, label and project id follows, and the
-//! project id the client sends.
+//! Appwrite ids: the custom-id rule every user id and project id follows, the stricter label
+//! rule, and the project id the client sends.
 
 use std::fmt;
 
@@ -15,6 +15,17 @@ pub fn is_valid_appwrite_id(id: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
         && !matches!(id.as_bytes()[0], b'.' | b'_' | b'-')
+}
+
+/// Most labels one user may carry (`APP_LIMIT_ARRAY_LABELS_SIZE` of `PUT /v1/users/{id}/labels`).
+pub const LABELS_MAX: usize = 1000;
+
+/// Appwrite's label rule (`Text(36)` with an allow-list of ASCII letters and digits): 1..=36
+/// characters of `[A-Za-z0-9]`, so no `-`, `_`, `:` or `.`.
+pub fn is_valid_label(label: &str) -> bool {
+    !label.is_empty()
+        && label.len() <= APPWRITE_ID_MAX
+        && label.bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
 /// A text that breaks [`is_valid_appwrite_id`].
@@ -64,6 +75,17 @@ mod tests {
         assert!(!is_valid_appwrite_id(""));
         assert!(!is_valid_appwrite_id("a b"));
         assert!(!is_valid_appwrite_id(&"a".repeat(37)));
+    }
+
+    #[test]
+    fn label_rule() {
+        assert!(is_valid_label("admin"));
+        assert!(is_valid_label("Team42"));
+        assert!(is_valid_label(&"a".repeat(36)));
+        for bad in ["", "a-b", "a_b", "a.b", "a:b", "a b", "é", "a\n"] {
+            assert!(!is_valid_label(bad), "{bad:?}");
+        }
+        assert!(!is_valid_label(&"a".repeat(37)));
     }
 
     #[test]

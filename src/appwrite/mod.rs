@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 use url::Url;
 
 pub use error::{AppwriteError, AppwriteErrorType};
-pub use id::{ProjectId, is_valid_appwrite_id};
+pub use id::{LABELS_MAX, ProjectId, is_valid_appwrite_id, is_valid_label};
 pub use settings::{AppwriteConfig, EndpointError, TokenConfig, parse_endpoint};
 pub use users::{NewUser, Token, User};
 

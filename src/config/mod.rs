@@ -98,7 +98,7 @@ impl fmt::Debug for Config {
         let providers: Vec<(&ProviderInfo, _)> = self
             .providers
             .iter()
-            .map(|p| (p.provider.info(), p.policy))
+            .map(|p| (p.provider.info(), &p.policy))
             .collect();
         f.debug_struct("Config")
             .field("server", &self.server)

@@ -69,6 +69,11 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The normalised domain (IDNA ASCII, lowercase): what follows the one `@`.
+    pub fn domain(&self) -> &str {
+        self.0.rsplit_once('@').map_or("", |(_, domain)| domain)
+    }
 }
 
 impl fmt::Display for Email {
@@ -96,6 +101,10 @@ mod tests {
         assert_eq!(
             Email::parse("x@bücher.example").expect("ok").as_str(),
             "x@xn--bcher-kva.example"
+        );
+        assert_eq!(
+            Email::parse("x@Bücher.Example").expect("ok").domain(),
+            "xn--bcher-kva.example"
         );
     }
 

@@ -29,6 +29,16 @@ pub enum LoginError {
     /// The provider vouches for an email that is not a valid plain address.
     #[error(transparent)]
     EmailInvalid(#[from] crate::login::email::EmailError),
+    /// The provider's access policy does not admit this verified identity: `access_denied`
+    /// (403), whose public message names `rule` (`email_domains`, `required_claims."groups"`,
+    /// `max_age_seconds`...). The `detail` is for the log and never holds a claim value.
+    #[error("access denied by the provider's `{rule}` rule: {detail}")]
+    AccessDenied {
+        /// The configuration key (and claim) that refused.
+        rule: String,
+        /// Why, in general terms.
+        detail: String,
+    },
     /// A user with the identity's derived id exists but was not created by the gateway.
     #[error("an Appwrite user with this identity's id exists but was not created by the gateway")]
     UserIdConflict,
@@ -74,6 +84,15 @@ impl PublicError {
         }
     }
 
+    /// A configured rule refused the login: the message names the rule, nothing else.
+    fn rule_refused(kind: &str, code: u16, rule: &str) -> Self {
+        Self::new(
+            kind,
+            code,
+            format!("Access denied: this provider's `{rule}` rule does not admit this login."),
+        )
+    }
+
     /// As JSON text.
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_else(|_| format!("{{\"type\":\"{}\"}}", self.kind))
@@ -94,11 +113,10 @@ impl LoginError {
                 status,
                 rule: Some(rule),
                 ..
-            })) => PublicError::new(
-                *reason,
-                *status,
-                format!("Access denied: this provider's `{rule}` rule does not admit this login."),
-            ),
+            })) => PublicError::rule_refused(reason, *status, rule),
+            Self::AccessDenied { rule, .. } => {
+                PublicError::rule_refused("access_denied", 403, rule)
+            }
             Self::Provider(ProviderError::Rejected(r)) => PublicError::new(
                 r.reason,
                 r.status,

@@ -11,6 +11,7 @@ use std::net::IpAddr;
 use http::HeaderMap;
 use idp_provider_api::{AssertionInput, ProviderError};
 
+use super::policy::Flow;
 use super::{LOGIN_BUDGET, Login, LoginError};
 use crate::appwrite::Token;
 use crate::store::StoreReplay;
@@ -70,7 +71,7 @@ impl Login {
                 })
                 .await
                 .map_err(|e: ProviderError| LoginError::Provider(e))?;
-            self.mint(configured, &identity).await
+            self.mint(configured, &identity, Flow::Assertion).await
         };
         Ok(tokio::time::timeout(LOGIN_BUDGET, exchanging)
             .await

@@ -8,19 +8,17 @@
 //! recorded on that user as a [`LinkLabel`], which only a server key can write.
 //! Must not: trust anything the user can change (prefs, email, phone, password) for identity.
 
+use std::collections::BTreeSet;
+
 use idp_provider_api::Identity;
 
-use crate::appwrite::{AppwriteClient, AppwriteError, AppwriteErrorType, NewUser, User};
+use crate::appwrite::{
+    AppwriteClient, AppwriteError, AppwriteErrorType, LABELS_MAX, NewUser, User,
+};
 use crate::login::email::Email;
 use crate::login::error::LoginError;
-use crate::login::policy::{Admission, ProviderPolicy};
-pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel};
-
-/// The label marking a user this gateway created for an external identity. Only a server key
-/// can write labels, while anyone can create an account with a chosen id through the client API;
-/// the label (with the keyed id) is what shows that a user with a derived id is the identity's
-/// and not a squatter's.
-pub const OWNER_LABEL: &str = "idpbridge";
+use crate::login::policy::{Admission, OnEmailConflict, ProviderPolicy};
+pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel, OWNER_LABEL, is_gateway_label};
 
 /// Appwrite's `name` limit.
 const NAME_MAX: usize = 128;
@@ -33,7 +31,8 @@ const NAME_MAX: usize = 128;
 ///    *verified* email equals the provider's verified email, if no identity is linked to it yet;
 ///    the link is recorded on it.
 /// 4. Otherwise a new user with the derived id, the name and the verified email (without the
-///    email when an Appwrite user who never proved that address holds it).
+///    email when an Appwrite user who never proved that address holds it, or, with
+///    `on_email_conflict = "create_without_email"`, when any other user holds it).
 ///
 /// With `trusted_for_email`, the user's email is then marked verified when it equals the
 /// provider's verified email (never the reverse).
@@ -47,7 +46,7 @@ pub async fn resolve_user(
     appwrite: &AppwriteClient,
     identity: &Identity,
     admission: &Admission,
-    policy: ProviderPolicy,
+    policy: &ProviderPolicy,
     key: &IdKey,
 ) -> Result<User, LoginError> {
     let email = admission.email.as_ref();
@@ -58,9 +57,10 @@ pub async fn resolve_user(
         None => match linked_user(appwrite, &link).await? {
             Some(user) => user,
             None => {
+                let conflict = policy.on_email_conflict;
                 let target = match email {
                     Some(email) if policy.link_by_email && policy.trusted_for_email => {
-                        link_target(appwrite, email)
+                        link_target(appwrite, email, conflict)
                             .await?
                             .map(|user| (user, email))
                     }
@@ -68,7 +68,7 @@ pub async fn resolve_user(
                 };
                 match target {
                     Some((user, email)) => record_link(appwrite, &user, email, &link).await?,
-                    None => create(appwrite, &id, identity, email).await?,
+                    None => create(appwrite, &id, identity, email, conflict).await?,
                 }
             }
         },
@@ -229,6 +229,51 @@ async fn add_label(appwrite: &AppwriteClient, user: User, label: &str) -> Result
     }
 }
 
+/// Makes the user's labels the policy's: the gateway's own labels already on the user
+/// ([`OWNER_LABEL`], link labels) first, then `wanted` (the policy's `labels` and claim values),
+/// each once; every other label goes, so a role removed at the provider is gone after the next
+/// login. Appwrite keeps at most [`LABELS_MAX`] labels: beyond that the last ones are dropped
+/// (and logged), never the gateway's. Written with one `PUT` only when the set changes; the
+/// answer must hold exactly the set written.
+///
+/// # Errors
+/// `Appwrite` when the write fails or Appwrite answers another set: the login fails closed
+/// rather than leave a user with labels the provider no longer grants.
+pub async fn apply_labels(
+    appwrite: &AppwriteClient,
+    user: User,
+    wanted: &[String],
+) -> Result<User, LoginError> {
+    let mut labels: Vec<String> = Vec::new();
+    let gateway = user.labels.iter().filter(|l| is_gateway_label(l));
+    for label in gateway.chain(wanted) {
+        if !labels.contains(label) {
+            labels.push(label.clone());
+        }
+    }
+    if labels.len() > LABELS_MAX {
+        tracing::warn!(
+            user_id = user.id.as_str(),
+            dropped = labels.len() - LABELS_MAX,
+            "more labels than Appwrite keeps; dropping the last claim labels"
+        );
+        labels.truncate(LABELS_MAX);
+    }
+    let set = |labels: &[String]| labels.iter().cloned().collect::<BTreeSet<String>>();
+    if set(&labels) == set(&user.labels) {
+        return Ok(user);
+    }
+    let updated = appwrite.set_labels(&user.id, &labels).await?;
+    if set(&updated.labels) == set(&labels) {
+        Ok(updated)
+    } else {
+        Err(LoginError::Appwrite(AppwriteError::Protocol {
+            operation: "update labels",
+            detail: format!("the labels of {} are not the set written", user.id),
+        }))
+    }
+}
+
 /// Whether an existing Appwrite user holding the identity's verified email may be linked to it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LinkState {
@@ -263,36 +308,43 @@ fn link_state(user: &User, email: &Email) -> LinkState {
 ///
 /// # Errors
 /// `UserEmailConflict` when a user with that email belongs to an external identity, or when
-/// several users have it.
-async fn link_target(appwrite: &AppwriteClient, email: &Email) -> Result<Option<User>, LoginError> {
+/// several users have it, unless `conflict` says to create the user without the email (the
+/// create that follows does).
+async fn link_target(
+    appwrite: &AppwriteClient,
+    email: &Email,
+    conflict: OnEmailConflict,
+) -> Result<Option<User>, LoginError> {
     let users = appwrite.list_users_by_email(email.as_str()).await?;
-    match users.as_slice() {
-        [] => Ok(None),
+    let why = match users.as_slice() {
+        [] => return Ok(None),
         [user] => match link_state(user, email) {
-            LinkState::Linkable => Ok(Some(user.clone())),
+            LinkState::Linkable => return Ok(Some(user.clone())),
             // Never linked; the create that follows deals with the unproven holder.
-            LinkState::Unproven => Ok(None),
-            LinkState::Owned => {
-                tracing::warn!("an Appwrite user has this email but belongs to another identity");
-                Err(LoginError::UserEmailConflict)
-            }
+            LinkState::Unproven => return Ok(None),
+            LinkState::Owned => "an Appwrite user has this email but belongs to another identity",
         },
-        _ => {
-            tracing::warn!("several Appwrite users have this email");
-            Err(LoginError::UserEmailConflict)
-        }
+        _ => "several Appwrite users have this email",
+    };
+    tracing::warn!("{why}");
+    match conflict {
+        OnEmailConflict::Fail => Err(LoginError::UserEmailConflict),
+        OnEmailConflict::CreateWithoutEmail => Ok(None),
     }
 }
 
 /// Creates the identity's user. When the verified email is held by an Appwrite user who never
 /// proved it (unverified, no external identity), the user is created without the email rather
 /// than refused: otherwise anyone could lock a person out before their first login just by
-/// registering their address through the client API.
+/// registering their address through the client API. With
+/// [`OnEmailConflict::CreateWithoutEmail`] any other holder gets the same answer; the holder is
+/// never touched.
 async fn create(
     appwrite: &AppwriteClient,
     id: &AppwriteUserId,
     identity: &Identity,
     email: Option<&Email>,
+    conflict: OnEmailConflict,
 ) -> Result<User, LoginError> {
     match create_as(appwrite, id, identity, email).await? {
         Created::User(user) => claim(appwrite, user, email).await,
@@ -301,25 +353,28 @@ async fn create(
                 return Err(LoginError::UserEmailConflict);
             };
             let holders = appwrite.list_users_by_email(email.as_str()).await?;
-            match holders.as_slice() {
+            let why = match holders.as_slice() {
                 [holder] if link_state(holder, email) == LinkState::Unproven => {
-                    tracing::warn!(
-                        user_id = id.as_str(),
-                        holder = holder.id.as_str(),
-                        "the verified email is held by an Appwrite user who never proved it; creating the user without an email"
-                    );
-                    match create_as(appwrite, id, identity, None).await? {
-                        Created::User(user) => claim(appwrite, user, None).await,
-                        Created::EmailTaken => Err(LoginError::UserEmailConflict),
-                    }
+                    "the verified email is held by an Appwrite user who never proved it"
+                }
+                _ if conflict == OnEmailConflict::CreateWithoutEmail => {
+                    "the verified email belongs to another Appwrite user (on_email_conflict = \"create_without_email\")"
                 }
                 _ => {
                     tracing::warn!(
                         user_id = id.as_str(),
                         "email already belongs to another Appwrite user"
                     );
-                    Err(LoginError::UserEmailConflict)
+                    return Err(LoginError::UserEmailConflict);
                 }
+            };
+            tracing::warn!(
+                user_id = id.as_str(),
+                "{why}; creating the user without an email"
+            );
+            match create_as(appwrite, id, identity, None).await? {
+                Created::User(user) => claim(appwrite, user, None).await,
+                Created::EmailTaken => Err(LoginError::UserEmailConflict),
             }
         }
     }

@@ -5,22 +5,24 @@
 
 use idp_provider_api::{Identity, ProviderError};
 
-use super::policy::ConfiguredProvider;
+use super::policy::{ConfiguredProvider, Flow};
 use super::{Login, LoginError, mapping};
 use crate::appwrite::{AppwriteError, Token};
 
 impl Login {
-    /// Admits `identity` under its provider's policy, finds or creates its Appwrite user, and
-    /// mints a token for it. The token is minted last, after every check; the one check after
+    /// Admits `identity` under its provider's policy (for `flow`: the redirect callback, or an
+    /// assertion exchange), finds or creates its Appwrite user, sets its labels when the policy
+    /// owns them, and mints a token for it. The token is minted last, after every check; the one check after
     /// it is that Appwrite minted what was asked for (the user and the length), or the token is
     /// never delivered and simply expires.
     ///
     /// # Errors
     /// Any refusal of policy or mapping, and any Appwrite failure; nothing usable is minted then.
-    pub(super) async fn mint(
+    pub(crate) async fn mint(
         &self,
         configured: &ConfiguredProvider,
         identity: &Identity,
+        flow: Flow,
     ) -> Result<Token, LoginError> {
         // Defence in depth: a provider bug must not map "nobody" to a user.
         if identity.subject().trim().is_empty() || identity.issuer().trim().is_empty() {
@@ -29,20 +31,23 @@ impl Login {
                 "the provider returned an identity without an issuer or a subject",
             )));
         }
-        let admission = configured.policy.admit(identity)?;
-        let user = match identity.existing_user_id() {
+        let admission = configured.policy.admit(identity, flow, self.clock.now())?;
+        let mut user = match identity.existing_user_id() {
             Some(id) => mapping::existing_user(&self.appwrite, id).await?,
             None => {
                 mapping::resolve_user(
                     &self.appwrite,
                     identity,
                     &admission,
-                    configured.policy,
+                    &configured.policy,
                     &self.id_key,
                 )
                 .await?
             }
         };
+        if let Some(labels) = &admission.labels {
+            user = mapping::apply_labels(&self.appwrite, user, labels).await?;
+        }
         let token = self
             .appwrite
             .create_token(&user.id, self.token.length, self.token.expire_seconds)

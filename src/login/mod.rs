@@ -25,7 +25,7 @@ use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 pub use idp_provider_api::CallbackParams;
 use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, ProviderError};
-use policy::ConfiguredProvider;
+use policy::{ConfiguredProvider, Flow};
 use url::Url;
 
 use crate::appwrite::{AppwriteClient, TokenConfig};
@@ -250,7 +250,7 @@ impl Login {
                 state: &state,
                 extra_scopes: &extra_scopes,
                 login_hint,
-                max_age: None,
+                max_age: provider.policy.max_age(Flow::Redirect),
             })
             .await
             .map_err(|e| match e {
@@ -348,7 +348,7 @@ impl Login {
                 data: transaction.data,
             })
             .await?;
-        let token = self.mint(configured, &identity).await?;
+        let token = self.mint(configured, &identity, Flow::Redirect).await?;
         let location = transaction.success.with_token(
             &token.user_id,
             token.secret.expose(),

@@ -15,6 +15,20 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use crate::appwrite::id::APPWRITE_ID_MAX;
 
+/// The label marking a user this gateway created for an external identity. Only a server key
+/// can write labels, while anyone can create an account with a chosen id through the client API;
+/// the label (with the keyed id) is what shows that a user with a derived id is the identity's
+/// and not a squatter's.
+pub const OWNER_LABEL: &str = "idpbridge";
+
+/// Whether `label` is one of the gateway's own: [`OWNER_LABEL`] or a [`LinkLabel`] of any
+/// identity. An access policy keeps these on every user and never writes one from its
+/// configuration or from a claim (a claim value shaped like a link label would tie the user to
+/// another identity).
+pub fn is_gateway_label(label: &str) -> bool {
+    label == OWNER_LABEL || LinkLabel::is_link_label(label)
+}
+
 /// Fewest key bytes `[mapping] id_key` may hold (the HMAC-SHA256 block security level).
 pub const ID_KEY_MIN_BYTES: usize = 32;
 /// First character of a derived user id.

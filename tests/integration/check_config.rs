@@ -89,7 +89,7 @@ fn broken_files_are_explained_in_one_run() {
             env: &[],
             exit: 2,
             says: &[
-                "providers.corp.dispaly_name: unknown key; did you mean \"display_name\"? [providers.corp] (type \"oidc\") takes: type, display_name, trusted_for_email, link_by_email, issuer, client_id, client_secret (or client_secret_file)",
+                "providers.corp.dispaly_name: unknown key; did you mean \"display_name\"? [providers.corp] (type \"oidc\") takes: type, display_name, trusted_for_email, link_by_email, on_email_conflict, require_email_verified, email_domains, required_claims, max_age_seconds, labels, label_claims, issuer, client_id, client_secret (or client_secret_file),",
                 "server.publc_url: unknown key; did you mean \"public_url\"? [server] takes: listen, public_url, trusted_proxies, cors_origins",
             ],
         },

@@ -446,6 +446,13 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "trusted_audiences",
         "trusted_for_email",
         "link_by_email",
+        "on_email_conflict",
+        "require_email_verified",
+        "email_domains",
+        "required_claims",
+        "max_age_seconds",
+        "labels",
+        "label_claims",
     ] {
         assert!(
             text.contains(&format!("{key} =")),
@@ -483,6 +490,96 @@ fn link_by_email_requires_trusted_for_email() {
         ),
         "providers.corp.trusted_for_email",
         "true or false",
+    );
+}
+
+#[test]
+fn access_policy_keys_are_checked_by_check_config() {
+    let corp = |line: &str| {
+        let key = line.split('=').next().unwrap_or_default().trim();
+        edit(GOOD, "providers.corp", key, line)
+    };
+    let good = [
+        r#"email_domains = ["example.com", "bücher.example"]"#,
+        "require_email_verified = true",
+        r#"required_claims = { groups = ["staff"], "https://example.com/roles" = ["admin", true] }"#,
+        "max_age_seconds = 0",
+        r#"labels = ["staff", "Team42"]"#,
+        r#"label_claims = ["https://example.com/roles"]"#,
+        r#"on_email_conflict = "create_without_email""#,
+    ];
+    for line in good {
+        assert_eq!(problems(&corp(line)), "", "{line}");
+    }
+    for (line, key, reason) in [
+        (
+            r#"email_domains = ["*.example.com"]"#,
+            "providers.corp.email_domains",
+            "wildcard",
+        ),
+        (
+            r#"email_domains = "example.com""#,
+            "providers.corp.email_domains",
+            "must be an array",
+        ),
+        (
+            "require_email_verified = 1",
+            "providers.corp.require_email_verified",
+            "true or false",
+        ),
+        (
+            r#"required_claims = { groups = "staff" }"#,
+            r#"providers.corp.required_claims."groups""#,
+            "array of strings or booleans",
+        ),
+        (
+            r#"required_claims = { groups = [] }"#,
+            r#"providers.corp.required_claims."groups""#,
+            "admits nobody",
+        ),
+        (
+            r#"required_claims = { groups = [""] }"#,
+            r#"providers.corp.required_claims."groups""#,
+            "empty string",
+        ),
+        (
+            r#"required_claims = { level = [2] }"#,
+            r#"providers.corp.required_claims."level""#,
+            "string or a boolean, found 2",
+        ),
+        (
+            "max_age_seconds = -5",
+            "providers.corp.max_age_seconds",
+            "whole number",
+        ),
+        (
+            r#"labels = ["read-only"]"#,
+            "providers.corp.labels",
+            "not a valid Appwrite label",
+        ),
+        (
+            r#"labels = ["idpbridge"]"#,
+            "providers.corp.labels",
+            "reserved for the gateway",
+        ),
+        (
+            r#"label_claims = [""]"#,
+            "providers.corp.label_claims",
+            "is empty",
+        ),
+        (
+            r#"on_email_conflict = "link""#,
+            "providers.corp.on_email_conflict",
+            "\"fail\" or \"create_without_email\"",
+        ),
+    ] {
+        refused(&corp(line), key, reason);
+    }
+    // A misspelt key is still the provider crate's to refuse, by name.
+    refused(
+        &corp(r#"email_domain = ["example.com"]"#),
+        "providers.corp.email_domain",
+        "unknown key; did you mean \"email_domains\"?",
     );
 }
 

@@ -68,13 +68,21 @@ impl AssertionFlow for Probe {
                 param: "body",
                 reason: e.to_string(),
             })?;
+        // The assertion's `iat` (or now) is when the person authenticated, as real assertion
+        // providers report it; the gateway's `max_age_seconds` (300 s by default) checks it.
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let auth_time = Some(body["iat"].as_i64().unwrap_or(now));
         if let Some(jwt) = body["jwt"].as_str() {
             let user = input
                 .directory
                 .user_for_jwt(&Secret::new(jwt.to_owned()))
                 .await?
                 .ok_or_else(|| ProviderError::rejected("appwrite_jwt_invalid", "refused"))?;
-            return Ok(Identity::existing_user(self.info.id.clone(), user.id));
+            return Ok(
+                Identity::existing_user(self.info.id.clone(), user.id).with_auth_time(auth_time)
+            );
         }
         let sub = body["sub"].as_str().unwrap_or_default().to_owned();
         let jti = body["jti"].as_str().unwrap_or_default();
@@ -83,7 +91,7 @@ impl AssertionFlow for Probe {
         if !input.replay.first_use(&key, until).await? {
             return Err(ProviderError::rejected("assertion_replayed", "jti seen"));
         }
-        Ok(Identity::verified(self.info.id.clone(), ISSUER, sub))
+        Ok(Identity::verified(self.info.id.clone(), ISSUER, sub).with_auth_time(auth_time))
     }
 }
 
@@ -202,6 +210,46 @@ async fn a_replayed_assertion_is_refused_through_the_store_and_mints_nothing() {
         1,
         "only the first exchange minted"
     );
+}
+
+#[tokio::test]
+async fn an_assertion_older_than_the_default_max_age_is_access_denied_before_appwrite() {
+    let gateway = spawn("", 0).await;
+    let now = chrono::Utc::now().timestamp();
+    // Wait for the gateway's startup ping, so that only the exchange's calls are counted.
+    for _ in 0..200 {
+        if !gateway.emulator.calls().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gateway.emulator.clear_calls();
+    // 300 s by default for assertions, plus 60 s of clock skew.
+    let (status, body) = post(
+        &gateway,
+        "probe",
+        json!({"sub": "dave", "jti": "old", "iat": now - 300 - 61}),
+    )
+    .await;
+    assert_json_error(status, &body, 403, "access_denied");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("`max_age_seconds`")),
+        "{body}"
+    );
+    assert!(
+        gateway.emulator.calls().is_empty(),
+        "no Appwrite call: {:?}",
+        gateway.emulator.calls()
+    );
+    let (status, body) = post(
+        &gateway,
+        "probe",
+        json!({"sub": "dave", "jti": "fresh", "iat": now - 200}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 }
 
 #[tokio::test]

@@ -22,6 +22,7 @@ mod linking;
 mod login;
 mod logs;
 mod ops;
+mod policy;
 mod redirect_corpus;
 mod scripts;
 mod signed_assertion;

@@ -117,8 +117,11 @@ impl AssertionFlow for OidcProvider {
             ));
         }
 
-        // After every check: a token that fails one does not use up its single use.
-        let until = (claims.expiration() + leeway).timestamp();
+        // After every check: a token that fails one does not use up its single use. Kept until
+        // the token could no longer be accepted anyway: its `exp`, or sooner the end of its
+        // freshness window.
+        let last = claims.expiration().min(claims.issue_time() + max_age);
+        let until = (last + leeway).timestamp();
         let until = UNIX_EPOCH + Duration::from_secs(u64::try_from(until).unwrap_or(0) + 1);
         let key = ReplayKey::new(&self.info.id, "id_token", raw.as_bytes());
         if !input
@@ -132,7 +135,10 @@ impl AssertionFlow for OidcProvider {
             ));
         }
         let email_verified = verify::email_verified_is_true(raw);
+        // An assertion is aged by its `iat`: the policy's `max_age_seconds`
+        // is checked on it, as for every assertion flow.
         self.identity(&claims, email_verified)
+            .map(|identity| identity.with_auth_time(Some(claims.issue_time().timestamp())))
     }
 }
 

@@ -882,6 +882,18 @@ async fn update_labels_errors() {
             "{body}: {resp}"
         );
     }
+    // Appwrite's own words: its validator's description, allow-list and all.
+    let (_, resp) = api.labels("u1", json!({"labels": ["read-only"]})).await;
+    assert_eq!(
+        resp["message"],
+        "Invalid `labels` param: Value must a valid array no longer than 1000 items and Value \
+         must be a valid string and at least 1 chars and no longer than 36 chars and only \
+         consist of '0, 1, 2, 3, 4, 5, 6, 7, 8, 9, A, B, C, D, E, F, G, H, I, J, K, L, M, N, O, \
+         P, Q, R, S, T, U, V, W, X, Y, Z, a, b, c, d, e, f, g, h, i, j, k, l, m, n, o, p, q, r, \
+         s, t, u, v, w, x, y, z' chars"
+    );
+    let (_, resp) = api.labels("u1", json!({})).await;
+    assert_eq!(resp["message"], "Param \"labels\" is not optional.");
     // Unknown body field.
     let (status, resp) = api.labels("u1", json!({"labels": ["a"], "extra": 1})).await;
     assert_error(status, &resp, 400, "general_argument_invalid");

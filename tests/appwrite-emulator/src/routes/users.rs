@@ -280,17 +280,26 @@ pub(super) async fn update_email_verification(call: Call) -> Response {
     })())
 }
 
+/// How Appwrite describes its labels validator (`ArrayList` of `Text(36)` whose allow-list is
+/// `Text::NUMBERS`, `ALPHABET_UPPER`, `ALPHABET_LOWER`), as its 400 message says it.
+pub(crate) fn labels_rule() -> String {
+    let allowed: Vec<String> = ('0'..='9')
+        .chain('A'..='Z')
+        .chain('a'..='z')
+        .map(String::from)
+        .collect();
+    format!(
+        "Value must a valid array no longer than {MAX_LABELS} items and Value must be a valid \
+         string and at least 1 chars and no longer than {MAX_LABEL_LEN} chars and only consist \
+         of '{}' chars",
+        allowed.join(", ")
+    )
+}
+
 /// The required `labels` body field: an array of at most 1000 strings, each 1..=36 ASCII
 /// letters or digits. Duplicates are dropped (first occurrence kept), as Appwrite does.
 fn parse_labels(body: &serde_json::Map<String, Value>) -> Result<Vec<String>> {
-    let invalid = || {
-        AppwriteError::invalid_param(
-            "labels",
-            "Value must a valid array no longer than 1000 items and Value must be a valid \
-             string and at least 1 chars and no longer than 36 chars and only contain \
-             characters a-z, A-Z and 0-9",
-        )
-    };
+    let invalid = || AppwriteError::invalid_param("labels", &labels_rule());
     let items = match body.get("labels") {
         None | Some(Value::Null) => return Err(AppwriteError::missing_param("labels")),
         Some(Value::Array(items)) => items,
