@@ -16,7 +16,10 @@ use crate::login::policy::{ConfiguredProvider, ProviderPolicy};
 pub type OpenFn = fn(ProviderInfo, Value, &OpenContext) -> Result<Arc<dyn Provider>, OpenError>;
 
 /// Every provider type this build knows.
-pub const PROVIDERS: &[(&str, OpenFn)] = &[(idp_provider_oidc::KIND, idp_provider_oidc::open)];
+pub const PROVIDERS: &[(&str, OpenFn)] = &[
+    (idp_provider_oidc::KIND, idp_provider_oidc::open),
+    (idp_provider_typingdna::KIND, idp_provider_typingdna::open),
+];
 
 /// The provider types a configuration may use: [`PROVIDERS`], plus any an embedding program
 /// adds.
