@@ -146,6 +146,29 @@ impl AllowList {
         }
     }
 
+    /// The origins of the entries (`scheme://host[:port]`), de-duplicated, in entry order: the
+    /// default CORS allow-list, since the app that may be redirected to runs there.
+    pub fn origins(&self) -> Vec<String> {
+        let mut origins: Vec<String> = Vec::new();
+        for e in &self.entries {
+            let default_port = if e.scheme == "https" { 443 } else { 80 };
+            let host = if e.host.contains(':') {
+                format!("[{}]", e.host)
+            } else {
+                e.host.clone()
+            };
+            let origin = if e.port == default_port {
+                format!("{}://{host}", e.scheme)
+            } else {
+                format!("{}://{host}:{}", e.scheme, e.port)
+            };
+            if !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        origins
+    }
+
     /// Checks the `param` (`success` or `failure`) URL.
     ///
     /// # Errors

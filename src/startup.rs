@@ -138,6 +138,12 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
             "token.length is below 64: minted secrets are easier to guess"
         );
     }
+    let cors_origins: Arc<[String]> = config
+        .server
+        .cors_origins
+        .clone()
+        .unwrap_or_else(|| config.redirect.allowed.origins())
+        .into();
     let login = Login::new(LoginParts {
         appwrite,
         store,
@@ -154,6 +160,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         rate_limit: RateLimit::new(config.rate_limit.per_ip_per_minute).map(Arc::new),
         trusted_proxies: config.server.trusted_proxies.into(),
         readiness: Arc::default(),
+        cors_origins,
     })
 }
 

@@ -9,6 +9,7 @@
 //! call cannot do harm (see [`Retry`]).
 //! Must not: log the API key or a token secret (both are `Secret`s).
 
+pub mod directory;
 pub mod error;
 pub mod id;
 pub mod settings;
@@ -42,6 +43,16 @@ enum Retry {
     Safe,
     /// Retried only on 429, which Appwrite answers before doing anything.
     OnlyIfRefused,
+}
+
+/// Who a call is made as.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// The server API key (`X-Appwrite-Key`): every Users API call.
+    Key,
+    /// A user's account JWT (`X-Appwrite-JWT`), without the key: `GET /v1/account` then answers
+    /// for that user and nobody else.
+    Jwt(&'a Secret<String>),
 }
 
 /// The Appwrite client; cheap to clone (the connection pool is shared).
@@ -198,6 +209,38 @@ impl AppwriteClient {
         .await
     }
 
+    /// `GET /v1/account` as the owner of `jwt` (no API key): the user Appwrite says the JWT
+    /// belongs to, or `None` when Appwrite refuses the JWT (any 4xx: invalid, expired, of a
+    /// deleted session, of a blocked user).
+    ///
+    /// # Errors
+    /// Transport failures, 5xx and malformed answers.
+    pub async fn account_for_jwt(
+        &self,
+        jwt: &Secret<String>,
+    ) -> Result<Option<User>, AppwriteError> {
+        let url = self.url(&["account"]);
+        match self
+            .call_as::<User>(
+                Auth::Jwt(jwt),
+                "get account",
+                Method::GET,
+                url,
+                None,
+                Retry::Safe,
+            )
+            .await
+        {
+            Ok(user) => Ok(Some(user)),
+            Err(AppwriteError::Api { status, .. })
+                if (400..500).contains(&status) && status != 429 =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// A cheap authorised read (`GET /v1/users?queries[]=limit(1)&total=false`) proving that
     /// Appwrite is reachable and the key has `users.read`.
     ///
@@ -224,6 +267,7 @@ impl AppwriteClient {
 
     fn request(
         &self,
+        auth: Auth<'_>,
         method: Method,
         url: Url,
         body: Option<&serde_json::Value>,
@@ -232,8 +276,11 @@ impl AppwriteClient {
             .http
             .request(method, url)
             .header("X-Appwrite-Project", self.project.as_str())
-            .header("X-Appwrite-Key", self.key.expose())
             .header("X-Appwrite-Response-Format", "1.8.0");
+        let request = match auth {
+            Auth::Key => request.header("X-Appwrite-Key", self.key.expose()),
+            Auth::Jwt(jwt) => request.header("X-Appwrite-JWT", jwt.expose()),
+        };
         match body {
             Some(body) => request.json(body),
             None => request,
@@ -248,10 +295,23 @@ impl AppwriteClient {
         body: Option<serde_json::Value>,
         retry: Retry,
     ) -> Result<T, AppwriteError> {
+        self.call_as(Auth::Key, operation, method, url, body, retry)
+            .await
+    }
+
+    async fn call_as<T: DeserializeOwned>(
+        &self,
+        auth: Auth<'_>,
+        operation: &'static str,
+        method: Method,
+        url: Url,
+        body: Option<serde_json::Value>,
+        retry: Retry,
+    ) -> Result<T, AppwriteError> {
         let mut attempt = 1;
         loop {
             let result = self
-                .attempt(operation, method.clone(), url.clone(), body.as_ref())
+                .attempt(auth, operation, method.clone(), url.clone(), body.as_ref())
                 .await;
             let retryable = match &result {
                 Ok(_) => false,
@@ -271,6 +331,7 @@ impl AppwriteClient {
 
     async fn attempt<T: DeserializeOwned>(
         &self,
+        auth: Auth<'_>,
         operation: &'static str,
         method: Method,
         url: Url,
@@ -281,7 +342,7 @@ impl AppwriteClient {
             detail: describe(e),
         };
         let mut response = self
-            .request(method, url, body)
+            .request(auth, method, url, body)
             .send()
             .await
             .map_err(transport)?;

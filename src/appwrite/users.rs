@@ -57,6 +57,8 @@ pub struct Token {
     pub user_id: String,
     /// The secret, shown once.
     pub secret: idp_provider_api::Secret<String>,
+    /// When it expires, as Appwrite writes dates (ISO 8601).
+    pub expire: String,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use idp_provider_api::url_rule::base_url;
+use idp_provider_api::url_rule::{base_url, secure_url};
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
@@ -16,6 +16,9 @@ pub struct ServerConfig {
     pub public_url: Url,
     /// Peers whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Origins (`scheme://host[:port]`) whose pages may call `exchange` and `/v1/providers`
+    /// from a browser; `None`: the origins of `[redirect].allowed`.
+    pub cors_origins: Option<Vec<String>>,
 }
 
 /// `[server]` as written in the file.
@@ -25,6 +28,7 @@ pub(super) struct RawServer {
     listen: String,
     public_url: Option<String>,
     trusted_proxies: Vec<String>,
+    cors_origins: Option<Vec<String>>,
 }
 
 impl Default for RawServer {
@@ -33,6 +37,7 @@ impl Default for RawServer {
             listen: "127.0.0.1:8080".into(),
             public_url: None,
             trusted_proxies: vec![],
+            cors_origins: None,
         }
     }
 }
@@ -87,10 +92,65 @@ impl RawServer {
                 ),
             }
         }
+        let cors_origins = self.cors_origins.map(|list| {
+            list.iter()
+                .filter_map(|text| {
+                    origin(text)
+                        .map_err(|why| p("server.cors_origins", format!("{text:?} {why}")))
+                        .ok()
+                })
+                .collect()
+        });
         Some(ServerConfig {
             listen: listen?,
             public_url: public_url?,
             trusted_proxies,
+            cors_origins,
         })
+    }
+}
+
+/// A CORS origin as browsers send it: `scheme://host[:port]`, nothing more; https, or http on
+/// a loopback host. `*` is refused: the list names the apps that may call the gateway.
+fn origin(text: &str) -> Result<String, String> {
+    let url = secure_url(text, false).map_err(|e| e.to_string())?;
+    let serialized = url.origin().ascii_serialization();
+    // Anything beyond the origin (a path, a query) would never match a browser's `Origin`.
+    if url.path() != "/" || url.query().is_some() || text.trim_end_matches('/') != serialized {
+        return Err(format!(
+            "is not an origin: write it as {serialized:?} (scheme, host and port only)"
+        ));
+    }
+    Ok(serialized)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::origin;
+
+    #[test]
+    fn an_origin_is_scheme_host_and_port_only() {
+        assert_eq!(
+            origin("https://app.example.com").as_deref(),
+            Ok("https://app.example.com")
+        );
+        assert_eq!(
+            origin("https://app.example.com/").as_deref(),
+            Ok("https://app.example.com")
+        );
+        assert_eq!(
+            origin("http://127.0.0.1:3000").as_deref(),
+            Ok("http://127.0.0.1:3000")
+        );
+        for bad in [
+            "*",
+            "https://app.example.com/path",
+            "https://app.example.com?x=1",
+            "http://app.example.com",
+            "app.example.com",
+            "https://APP.example.com:443",
+        ] {
+            assert!(origin(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -1,14 +1,23 @@
-//! The login routes: `start` and `callback`. Thin: extract, call `login`, render.
+//! The login routes: `start`, `callback` and `exchange`. Thin: extract, call `login`, render.
 
 use std::sync::Arc;
 
+use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
+use ipnet::IpNet;
+use serde_json::json;
 
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
-use super::extract::{AppQuery, CallbackForm};
-use crate::login::{CallbackError, CallbackParams, Finished, Login, StartError, StartParams};
+use super::extract::{AppQuery, CallbackForm, ClientKey, client_ip};
+use crate::login::{
+    CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, Login, LoginError,
+    StartError, StartParams,
+};
+use idp_provider_api::ProviderError;
 
 /// `GET /v1/auth/{provider}/start`: check the URLs, store the transaction, send the browser
 /// to the provider with the binding cookie.
@@ -67,6 +76,95 @@ pub async fn callback(
                 message: "The login service is unavailable. Try again later.".into(),
             }
             .into_response()
+        }
+    }
+}
+
+/// `POST /v1/auth/{provider}/exchange`: an assertion provider verifies the request; the answer
+/// is `200 {"userId","secret","expire"}` or a JSON error whose `code` is the status.
+pub async fn exchange(
+    State(login): State<Arc<Login>>,
+    State(trusted_proxies): State<Arc<[IpNet]>>,
+    Path(provider): Path<String>,
+    request: axum::extract::Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let is_json = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("application/json"));
+    if !is_json {
+        return ApiError::new(
+            "exchange_content_type_invalid",
+            415,
+            "The exchange body must be JSON: send `Content-Type: application/json`.",
+        )
+        .into_response();
+    }
+    // The body limit layer has already refused anything larger (413).
+    let body: Bytes = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
+        Ok(body) => body,
+        Err(_) => {
+            return ApiError::new(
+                "general_payload_too_large",
+                413,
+                "The request body is larger than the gateway accepts.",
+            )
+            .into_response();
+        }
+    };
+    let client_ip = match client_ip(&parts, &trusted_proxies) {
+        ClientKey::Ip(ip) => Some(ip),
+        ClientKey::Opaque(_) => None,
+    };
+    let headers: &HeaderMap = &parts.headers;
+    let request = ExchangeRequest {
+        body: &body,
+        headers,
+        client_ip,
+    };
+    match login.exchange(&provider, request).await {
+        Ok(token) => {
+            tracing::info!(
+                provider,
+                user_id = token.user_id,
+                "exchange succeeded; token minted"
+            );
+            Json(json!({
+                "userId": token.user_id,
+                "secret": token.secret.expose(),
+                "expire": token.expire,
+            }))
+            .into_response()
+        }
+        Err(ExchangeError::UnknownProvider(_)) => unknown_provider(&provider),
+        Err(error @ ExchangeError::NoAssertionFlow(_)) => {
+            tracing::warn!(provider, %error, "exchange refused");
+            ApiError::new(
+                "provider_flow_unsupported",
+                400,
+                format!("Provider {provider:?} does not accept assertions at exchange."),
+            )
+            .into_response()
+        }
+        Err(ExchangeError::Failed(LoginError::Provider(ProviderError::InvalidRequest {
+            param,
+            reason,
+        }))) => {
+            tracing::warn!(provider, param, reason, "exchange request refused");
+            ApiError::new(
+                "exchange_request_invalid",
+                400,
+                format!("The exchange request is refused: `{param}`: {reason}"),
+            )
+            .into_response()
+        }
+        Err(ExchangeError::Failed(error)) => {
+            let public = error.public();
+            tracing::warn!(provider, error_type = public.kind, %error, "exchange failed");
+            ApiError(public).into_response()
         }
     }
 }

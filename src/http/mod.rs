@@ -21,9 +21,10 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -40,14 +41,37 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 /// Longest a request may take, Appwrite and provider calls included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// CORS for the routes a single-page app calls with `fetch` (`exchange`, `/v1/providers`):
+/// exactly the listed origins, no credentials (the gateway reads no cookie there), the headers
+/// an exchange needs. Preflights from other origins get no `Access-Control-Allow-Origin`.
+fn cors(origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-bridge-signature"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
 /// The gateway's router; the only way one is built.
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
+    let cors = cors(&state.cors_origins);
     let login_routes = Router::new()
         .route("/v1/auth/{provider}/start", get(auth::start))
         .route(
             "/v1/auth/{provider}/callback",
             get(auth::callback).post(auth::callback),
+        )
+        .route(
+            "/v1/auth/{provider}/exchange",
+            post(auth::exchange).layer(cors.clone()),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -55,7 +79,7 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(login_routes)
-        .route("/v1/providers", get(ops::providers))
+        .route("/v1/providers", get(ops::providers).layer(cors))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .fallback(|| async { ApiError::new("general_route_not_found", 404, "The requested route was not found.") })

@@ -22,4 +22,7 @@ pub struct AppState {
     pub trusted_proxies: Arc<[IpNet]>,
     /// The cached `/readyz` verdict.
     pub readiness: Arc<Readiness>,
+    /// Origins whose pages may call `exchange` and `/v1/providers` (`[server] cors_origins`,
+    /// by default the origins of `[redirect].allowed`).
+    pub cors_origins: Arc<[String]>,
 }

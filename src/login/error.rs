@@ -41,6 +41,9 @@ pub enum LoginError {
     /// The Appwrite user is blocked.
     #[error("the Appwrite user is blocked")]
     UserBlocked,
+    /// The existing user an assertion provider vouched for is gone.
+    #[error("the Appwrite user the provider vouched for no longer exists")]
+    ExistingUserGone,
     /// An Appwrite call failed.
     #[error(transparent)]
     Appwrite(#[from] AppwriteError),
@@ -147,6 +150,9 @@ impl LoginError {
                 "An account with this email already exists and is not linked to this login.",
             ),
             Self::UserBlocked => PublicError::new("user_blocked", 403, "This account is blocked."),
+            Self::ExistingUserGone => {
+                PublicError::new("user_not_found", 404, "This account no longer exists.")
+            }
             Self::TimedOut(_) => {
                 PublicError::new("login_timeout", 504, "The login took too long. Try again.")
             }

@@ -92,6 +92,23 @@ pub async fn resolve_user(
     }
 }
 
+/// The existing Appwrite user an assertion provider vouched for
+/// ([`Identity::existing_user`](idp_provider_api::Identity::existing_user)): never created, never
+/// linked, only read again so that a user deleted or blocked meanwhile gets nothing.
+///
+/// # Errors
+/// `ExistingUserGone` when the user no longer exists, `UserBlocked`, `Appwrite`.
+pub async fn existing_user(appwrite: &AppwriteClient, id: &str) -> Result<User, LoginError> {
+    let user = appwrite
+        .get_user(id)
+        .await?
+        .ok_or(LoginError::ExistingUserGone)?;
+    if !user.status {
+        return Err(LoginError::UserBlocked);
+    }
+    Ok(user)
+}
+
 /// Accepts a user found under a derived id only if the gateway made it.
 ///
 /// - It carries [`OWNER_LABEL`], which only a server key can write: accepted.

@@ -3,7 +3,7 @@
 //! what Appwrite minted is checked. The redirect flow turns the token into a success location;
 //! an assertion flow answers it as JSON. Knows no provider.
 
-use idp_provider_api::Identity;
+use idp_provider_api::{Identity, ProviderError};
 
 use super::policy::ConfiguredProvider;
 use super::{Login, LoginError, mapping};
@@ -22,15 +22,27 @@ impl Login {
         configured: &ConfiguredProvider,
         identity: &Identity,
     ) -> Result<Token, LoginError> {
+        // Defence in depth: a provider bug must not map "nobody" to a user.
+        if identity.subject().trim().is_empty() || identity.issuer().trim().is_empty() {
+            return Err(LoginError::Provider(ProviderError::rejected(
+                "identity_incomplete",
+                "the provider returned an identity without an issuer or a subject",
+            )));
+        }
         let admission = configured.policy.admit(identity)?;
-        let user = mapping::resolve_user(
-            &self.appwrite,
-            identity,
-            &admission,
-            configured.policy,
-            &self.id_key,
-        )
-        .await?;
+        let user = match identity.existing_user_id() {
+            Some(id) => mapping::existing_user(&self.appwrite, id).await?,
+            None => {
+                mapping::resolve_user(
+                    &self.appwrite,
+                    identity,
+                    &admission,
+                    configured.policy,
+                    &self.id_key,
+                )
+                .await?
+            }
+        };
         let token = self
             .appwrite
             .create_token(&user.id, self.token.length, self.token.expire_seconds)

@@ -10,6 +10,7 @@
 pub mod binding;
 pub mod email;
 pub mod error;
+pub mod exchange;
 pub mod mapping;
 mod mint;
 pub mod policy;
@@ -34,6 +35,7 @@ use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;
 pub use error::{LoginError, PublicError};
+pub use exchange::{ExchangeError, ExchangeRequest};
 pub use request::StartParams;
 
 /// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP

@@ -1,13 +1,18 @@
-//! In-process transaction store on moka: TTL-bounded, capped, atomic take.
+//! In-process store on moka: login transactions (TTL-bounded, capped, atomic take) and the
+//! replay cache of used assertions (each entry kept until its own deadline, capped).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use std::time::{Instant, SystemTime};
+
 use async_trait::async_trait;
+use idp_provider_api::ReplayKey;
+use moka::Expiry;
 use moka::future::Cache;
 
-use super::{StoreError, TransactionStore};
+use super::{MAX_REPLAY_WINDOW, StoreError, TransactionStore};
 use crate::clock::Clock;
 use crate::store::transaction::{LoginTransaction, StateKey};
 
@@ -29,6 +34,19 @@ pub struct MemoryStore {
     cap: u64,
     budget: u64,
     clock: Arc<dyn Clock>,
+    /// Used assertions, each kept for its own window (the value).
+    used: Cache<[u8; 32], Duration>,
+    /// Entries in `used`, counted like `open`.
+    used_count: Arc<AtomicU64>,
+}
+
+/// Each replay entry lives for the window it was recorded with.
+struct OwnWindow;
+
+impl Expiry<[u8; 32], Duration> for OwnWindow {
+    fn expire_after_create(&self, _: &[u8; 32], window: &Duration, _: Instant) -> Option<Duration> {
+        Some(*window)
+    }
 }
 
 impl MemoryStore {
@@ -43,6 +61,8 @@ impl MemoryStore {
         let open = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));
         let (open_on_removal, bytes_on_removal) = (open.clone(), bytes.clone());
+        let used_count = Arc::new(AtomicU64::new(0));
+        let used_on_removal = used_count.clone();
         Self {
             // The explicit caps in `put` make a flood fail loudly; moka's own capacity (a bit
             // higher) is only a backstop and never evicts real logins in normal operation.
@@ -60,7 +80,23 @@ impl MemoryStore {
             cap,
             budget,
             clock,
+            // Never evicts before the deadline in normal operation: `first_use` refuses at the
+            // cap instead (an evicted entry would let its assertion be replayed).
+            used: Cache::builder()
+                .expire_after(OwnWindow)
+                .max_capacity(cap.saturating_add(cap / 10))
+                .eviction_listener(move |_, _, _| release(&used_on_removal, 1))
+                .build(),
+            used_count,
         }
+    }
+
+    fn reserve_used(&self) -> bool {
+        self.used_count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < self.cap).then_some(n + 1)
+            })
+            .is_ok()
     }
 
     /// Reserves one slot and `weight` bytes atomically, so concurrent starts cannot overshoot
@@ -121,6 +157,33 @@ impl TransactionStore for MemoryStore {
         Ok((age <= self.ttl).then_some(transaction))
     }
 
+    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError> {
+        let window = until
+            .duration_since(self.clock.now())
+            .unwrap_or_default()
+            .max(Duration::from_secs(1));
+        if window > MAX_REPLAY_WINDOW {
+            return Err(StoreError::Unavailable(format!(
+                "a replay window of {window:?} is longer than the store keeps entries ({MAX_REPLAY_WINDOW:?})"
+            )));
+        }
+        if self.used.contains_key(key.as_bytes()) {
+            return Ok(false);
+        }
+        if !self.reserve_used() {
+            self.used.run_pending_tasks().await;
+            if !self.reserve_used() {
+                return Err(StoreError::Full(self.cap));
+            }
+        }
+        // `or_insert` is atomic per key: of two concurrent calls, exactly one inserts.
+        let entry = self.used.entry(*key.as_bytes()).or_insert(window).await;
+        if !entry.is_fresh() {
+            release(&self.used_count, 1);
+        }
+        Ok(entry.is_fresh())
+    }
+
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
@@ -164,6 +227,74 @@ mod tests {
             .check("success", Some("http://127.0.0.1:3000/"))
             .expect("allowed");
         new_login(target, clock)
+    }
+
+    #[tokio::test]
+    async fn an_assertion_is_accepted_once() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(Duration::from_secs(600), 10, clock.clone());
+        let until = clock.now() + Duration::from_secs(300);
+        let key = ReplayKey::new("backend", "jti", b"abc");
+        assert!(store.first_use(&key, until).await.expect("first"));
+        assert!(!store.first_use(&key, until).await.expect("second"));
+        let other = ReplayKey::new("other", "jti", b"abc");
+        assert!(
+            store
+                .first_use(&other, until)
+                .await
+                .expect("other provider")
+        );
+    }
+
+    #[tokio::test]
+    async fn concurrent_uses_of_one_assertion_admit_exactly_one() {
+        let clock = Arc::new(ManualClock::default());
+        let store = Arc::new(MemoryStore::new(
+            Duration::from_secs(600),
+            100,
+            clock.clone(),
+        ));
+        let until = clock.now() + Duration::from_secs(300);
+        let key = ReplayKey::new("backend", "jti", b"race");
+        let tasks: Vec<_> = (0..32)
+            .map(|_| {
+                let store = store.clone();
+                tokio::spawn(async move { store.first_use(&key, until).await.expect("use") })
+            })
+            .collect();
+        let mut firsts = 0;
+        for task in tasks {
+            firsts += usize::from(task.await.expect("task"));
+        }
+        assert_eq!(firsts, 1);
+    }
+
+    #[tokio::test]
+    async fn a_full_replay_cache_refuses_rather_than_forgets() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(Duration::from_secs(600), 2, clock.clone());
+        let until = clock.now() + Duration::from_secs(300);
+        for n in 0..2u8 {
+            let key = ReplayKey::new("p", "jti", &[n]);
+            assert!(store.first_use(&key, until).await.expect("room"));
+        }
+        let third = ReplayKey::new("p", "jti", b"third");
+        assert!(matches!(
+            store.first_use(&third, until).await,
+            Err(StoreError::Full(2))
+        ));
+        // The first two are still remembered.
+        let first = ReplayKey::new("p", "jti", &[0]);
+        assert!(!store.first_use(&first, until).await.expect("remembered"));
+    }
+
+    #[tokio::test]
+    async fn a_window_beyond_the_store_limit_is_refused() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(Duration::from_secs(600), 2, clock.clone());
+        let until = clock.now() + MAX_REPLAY_WINDOW + Duration::from_secs(1);
+        let key = ReplayKey::new("p", "jti", b"long");
+        assert!(store.first_use(&key, until).await.is_err());
     }
 
     #[tokio::test]

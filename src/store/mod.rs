@@ -1,4 +1,5 @@
-//! The login transaction store: put at `start`, take exactly once at `callback`.
+//! The login transaction store: put at `start`, take exactly once at `callback`; and the replay
+//! cache of the assertion flows (`first_use`), so that a shared backend shares both.
 //!
 //! Behind a trait so several gateway instances can share a backend; the in-process backend is
 //! [`memory::MemoryStore`]. `take` returns the transaction *by value* and deletes it in one
@@ -7,9 +8,16 @@
 pub mod memory;
 pub mod transaction;
 
+use std::time::{Duration, SystemTime};
+
 use async_trait::async_trait;
+use idp_provider_api::{ReplayCache, ReplayKey, ServiceError};
 
 use crate::store::transaction::{LoginTransaction, StateKey};
+
+/// The longest a replay entry is kept. Assertion providers record a used assertion until it
+/// could no longer be accepted anyway (minutes); a longer window is a provider bug, refused.
+pub const MAX_REPLAY_WINDOW: Duration = Duration::from_secs(24 * 3600);
 
 /// Why the store could not do its job. Either way the login fails closed.
 #[derive(Debug, thiserror::Error)]
@@ -40,9 +48,30 @@ pub trait TransactionStore: Send + Sync {
     /// `Unavailable` when the backend fails.
     async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError>;
 
+    /// Records an assertion as used until `until`: `true` the first time, `false` on every later
+    /// call (a replay). Atomic across concurrent calls.
+    ///
+    /// # Errors
+    /// `Full` at the cap (an entry is never dropped early, which would permit a replay),
+    /// `Unavailable` when the backend fails or `until` is beyond [`MAX_REPLAY_WINDOW`].
+    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError>;
+
     /// Whether the backend works (readiness).
     ///
     /// # Errors
     /// `Unavailable` when it does not.
     async fn ping(&self) -> Result<(), StoreError>;
+}
+
+/// The store as the replay cache lent to assertion providers.
+pub struct StoreReplay<'a>(pub &'a dyn TransactionStore);
+
+#[async_trait]
+impl ReplayCache for StoreReplay<'_> {
+    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, ServiceError> {
+        self.0
+            .first_use(key, until)
+            .await
+            .map_err(|e| ServiceError::Store(e.to_string()))
+    }
 }

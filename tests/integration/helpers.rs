@@ -340,6 +340,26 @@ impl TestApp {
     }
 }
 
+/// `POST {gateway}/v1/auth/{provider}/exchange` with `body` as JSON and extra `headers`; the
+/// status and the JSON answer (`Null` when the answer is not JSON).
+pub async fn exchange(
+    gateway: &str,
+    provider: &str,
+    body: &[u8],
+    headers: &[(&str, &str)],
+) -> (StatusCode, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{gateway}/v1/auth/{provider}/exchange"))
+        .header("Content-Type", "application/json")
+        .body(body.to_vec());
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("exchange request");
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
 /// `account.createSession({ userId, secret })` at the emulator, as the app's SDK sends it.
 pub async fn create_session(
     emulator: &Emulator,

@@ -7,6 +7,7 @@ mod config_keys;
 mod conformance;
 mod custom_provider;
 mod demo;
+mod exchange;
 mod failures;
 mod helpers;
 mod idp;

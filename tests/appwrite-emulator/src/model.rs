@@ -201,6 +201,17 @@ pub struct SentMessage {
     pub secret: String,
 }
 
+/// An account JWT the emulator issued (`POST /v1/users/{userId}/jwts`).
+#[derive(Debug, Clone)]
+pub(crate) struct JwtRecord {
+    /// The JWT as handed out.
+    pub jwt: String,
+    pub user_id: String,
+    /// The session it is bound to; `None` when the user had none.
+    pub session_id: Option<String>,
+    pub expire: SystemTime,
+}
+
 /// A session created from a token.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionRecord {

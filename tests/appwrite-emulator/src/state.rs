@@ -6,7 +6,7 @@ use crate::EmulatorConfig;
 use crate::calls::CallLog;
 use crate::clock::Clock;
 use crate::faults::FaultSet;
-use crate::model::{SentMessage, SessionRecord, StoredToken, UserRecord};
+use crate::model::{JwtRecord, SentMessage, SessionRecord, StoredToken, UserRecord};
 
 /// The emulated project's data.
 #[derive(Debug, Default)]
@@ -15,6 +15,8 @@ pub(crate) struct Db {
     pub users: Vec<UserRecord>,
     pub tokens: Vec<StoredToken>,
     pub sessions: Vec<SessionRecord>,
+    /// Account JWTs issued by `POST /v1/users/{userId}/jwts`.
+    pub jwts: Vec<JwtRecord>,
     /// Emails and SMS "sent" by the client token routes, oldest first.
     pub messages: Vec<SentMessage>,
 }

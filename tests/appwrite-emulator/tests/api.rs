@@ -1014,8 +1014,8 @@ async fn account_create_validation() {
     let (status, resp) = api.send(rb).await;
     assert_error(status, &resp, 404, "project_not_found");
 
-    // Only POST is served on /account.
-    for m in [Method::GET, Method::PATCH, Method::DELETE] {
+    // Only POST and GET (`accountGet`, with a JWT) are served on /account.
+    for m in [Method::PATCH, Method::DELETE] {
         let (status, resp) = api.send(api.req(m, "/account")).await;
         assert_error(status, &resp, 404, "general_route_not_found");
     }
@@ -1216,4 +1216,78 @@ async fn seeded_users_can_hold_a_password_a_phone_and_labels() {
     assert_ne!(user["passwordUpdate"], "");
     assert_eq!(user["phone"], "+15555550199");
     assert_eq!(user["labels"], json!(["admin"]));
+}
+
+impl Api {
+    async fn jwt(&self, user: &str, body: Value) -> (StatusCode, Value) {
+        self.send(
+            self.req(Method::POST, &format!("/users/{user}/jwts"))
+                .json(&body),
+        )
+        .await
+    }
+
+    /// `GET /v1/account` as an app's backend calls it with a user's JWT.
+    async fn account_with_jwt(&self, jwt: Option<&str>) -> (StatusCode, Value) {
+        let mut rb = self
+            .http
+            .get(format!("{}/account", self.emu.endpoint()))
+            .header("X-Appwrite-Project", self.emu.project());
+        if let Some(jwt) = jwt {
+            rb = rb.header("X-Appwrite-JWT", jwt);
+        }
+        self.send(rb).await
+    }
+}
+
+#[tokio::test]
+async fn a_jwt_names_its_user_until_it_expires() {
+    let api = Api::new().await;
+    let (status, _) = api
+        .create_user(json!({"userId": "alice", "email": "alice@example.com", "name": "Alice"}))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, body) = api.jwt("alice", json!({"duration": 60})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let jwt = body["jwt"].as_str().expect("jwt").to_owned();
+    assert_eq!(jwt.split('.').count(), 3, "a JWT has three parts");
+
+    let (status, account) = api.account_with_jwt(Some(&jwt)).await;
+    assert_eq!(status, StatusCode::OK, "{account}");
+    assert_eq!(account["$id"], "alice");
+    assert_eq!(account["email"], "alice@example.com");
+    assert!(account.get("password").is_none());
+
+    api.emu.advance_clock(Duration::from_secs(61));
+    let (status, body) = api.account_with_jwt(Some(&jwt)).await;
+    assert_error(status, &body, 401, "user_jwt_invalid");
+}
+
+#[tokio::test]
+async fn forged_or_missing_jwts_and_blocked_users_are_refused() {
+    let api = Api::new().await;
+    api.emu.seed_user(SeedUser {
+        id: "bob".into(),
+        status: false,
+        ..SeedUser::default()
+    });
+    let (status, body) = api.jwt("bob", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let jwt = body["jwt"].as_str().expect("jwt").to_owned();
+    let (status, body) = api.account_with_jwt(Some(&jwt)).await;
+    assert_error(status, &body, 403, "user_blocked");
+
+    // The same payload with another signature was not issued by the project.
+    let (head, _) = jwt.rsplit_once('.').expect("three parts");
+    let forged = format!("{head}.c2lnbmF0dXJl");
+    let (status, body) = api.account_with_jwt(Some(&forged)).await;
+    assert_error(status, &body, 401, "user_jwt_invalid");
+
+    let (status, body) = api.account_with_jwt(None).await;
+    assert_error(status, &body, 401, "general_unauthorized_scope");
+
+    let (status, body) = api.jwt("nobody", json!({})).await;
+    assert_error(status, &body, 404, "user_not_found");
+    let (status, body) = api.jwt("bob", json!({"duration": 3601})).await;
+    assert_error(status, &body, 400, "general_argument_invalid");
 }

@@ -541,6 +541,28 @@ async fn live_responses_match_schemas() {
             "{path}: the secret goes to the address"
         );
     }
+    let jwt = check_ok(
+        route("POST", "/users/{userId}/jwts"),
+        live.server(
+            Method::POST,
+            "/users/u1/jwts",
+            json!({"sessionId": "recent", "duration": 60}),
+        )
+        .await,
+        &mut problems,
+    );
+    let response = live
+        .http
+        .get(format!("{}/account", live.emu.endpoint()))
+        .header("X-Appwrite-Project", live.emu.project())
+        .header("X-Appwrite-JWT", jwt["jwt"].as_str().expect("jwt"))
+        .send()
+        .await
+        .expect("GET /account");
+    let status = response.status().as_u16();
+    let body = response.json().await.expect("JSON body");
+    let account = check_ok(route("GET", "/account"), (status, body), &mut problems);
+    assert_eq!(account["$id"], "u1");
     let all: BTreeSet<&str> = ROUTES.iter().map(|r| r.operation_id).collect();
     assert_eq!(successes, all, "not every route was exercised");
 

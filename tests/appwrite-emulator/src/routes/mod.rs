@@ -5,6 +5,7 @@
 
 mod account;
 mod call;
+mod jwts;
 mod tokens;
 mod users;
 
@@ -33,6 +34,10 @@ pub enum Operation {
     UsersUpdateEmailVerification,
     /// `PUT /v1/users/{userId}/labels`
     UsersUpdateLabels,
+    /// `POST /v1/users/{userId}/jwts`
+    UsersCreateJwt,
+    /// `GET /v1/account` (client, with `X-Appwrite-JWT`)
+    AccountGet,
     /// `POST /v1/account` (client)
     AccountCreate,
     /// `POST /v1/account/sessions/token`
@@ -160,6 +165,32 @@ pub const ROUTES: &[RouteSpec] = &[
         response_schema: "user",
     },
     RouteSpec {
+        operation: Operation::UsersCreateJwt,
+        operation_id: "usersCreateJWT",
+        method: "POST",
+        path: "/users/{userId}/jwts",
+        spec: "server",
+        scope: Some("users.write"),
+        path_params: &["userId"],
+        query_params: &[],
+        body_params: &["sessionId", "duration"],
+        success_status: 201,
+        response_schema: "jwt",
+    },
+    RouteSpec {
+        operation: Operation::AccountGet,
+        operation_id: "accountGet",
+        method: "GET",
+        path: "/account",
+        spec: "client",
+        scope: None,
+        path_params: &[],
+        query_params: &[],
+        body_params: &[],
+        success_status: 200,
+        response_schema: "user",
+    },
+    RouteSpec {
         operation: Operation::AccountCreate,
         operation_id: "accountCreate",
         method: "POST",
@@ -245,6 +276,8 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<Arc<Share
         Operation::UsersCreateToken => on(filter, users::create_token),
         Operation::UsersUpdateEmailVerification => on(filter, users::update_email_verification),
         Operation::UsersUpdateLabels => on(filter, users::update_labels),
+        Operation::UsersCreateJwt => on(filter, jwts::create),
+        Operation::AccountGet => on(filter, jwts::get_account),
         Operation::AccountCreate => on(filter, account::create),
         Operation::AccountCreateSession => on(filter, account::create_session),
         Operation::AccountCreateEmailToken => tokens::handler(tokens::Kind::Email, filter),
@@ -306,6 +339,8 @@ mod tests {
             Operation::UsersCreateToken,
             Operation::UsersUpdateEmailVerification,
             Operation::UsersUpdateLabels,
+            Operation::UsersCreateJwt,
+            Operation::AccountGet,
             Operation::AccountCreate,
             Operation::AccountCreateSession,
             Operation::AccountCreateEmailToken,

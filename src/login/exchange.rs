@@ -1,0 +1,79 @@
+//! The assertion flow (`POST /v1/auth/{provider}/exchange`): the provider verifies one request
+//! into an `Identity`, and the same [`mint`](super::mint) as the redirect flow admits it, maps
+//! it and mints a token, answered as JSON. Knows no provider.
+//!
+//! The provider gets the raw body and headers (a signature may cover the exact bytes) and the
+//! services it may need for this one request: the store's replay cache and a read-only view of
+//! the Appwrite users.
+
+use std::net::IpAddr;
+
+use http::HeaderMap;
+use idp_provider_api::{AssertionInput, ProviderError};
+
+use super::{LOGIN_BUDGET, Login, LoginError};
+use crate::appwrite::Token;
+use crate::store::StoreReplay;
+
+/// One exchange request, as the HTTP edge received it.
+#[derive(Debug)]
+pub struct ExchangeRequest<'a> {
+    /// The body, byte for byte (at most the body limit).
+    pub body: &'a [u8],
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The client address, trusted proxies applied; `None` when a proxy wrote a token instead.
+    pub client_ip: Option<IpAddr>,
+}
+
+/// Why an exchange minted nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    /// No provider with that id.
+    #[error("unknown provider {0:?}")]
+    UnknownProvider(String),
+    /// The provider has no assertion flow (a redirect provider, or an `oidc` provider without
+    /// `allow_id_token_exchange`).
+    #[error("provider {0:?} does not accept assertions at exchange")]
+    NoAssertionFlow(String),
+    /// The assertion, the policy, the mapping or Appwrite refused.
+    #[error(transparent)]
+    Failed(#[from] LoginError),
+}
+
+impl Login {
+    /// Verifies an assertion with the provider and mints a token for its user.
+    ///
+    /// # Errors
+    /// See [`ExchangeError`]; nothing usable is minted on any of them.
+    pub async fn exchange(
+        &self,
+        provider_id: &str,
+        request: ExchangeRequest<'_>,
+    ) -> Result<Token, ExchangeError> {
+        let configured = self
+            .provider(provider_id)
+            .ok_or_else(|| ExchangeError::UnknownProvider(provider_id.into()))?;
+        let flow = configured
+            .provider
+            .assertion()
+            .ok_or_else(|| ExchangeError::NoAssertionFlow(provider_id.into()))?;
+        let replay = StoreReplay(self.store.as_ref());
+        let exchanging = async {
+            let identity = flow
+                .exchange(AssertionInput {
+                    body: request.body,
+                    headers: request.headers,
+                    client_ip: request.client_ip,
+                    replay: &replay,
+                    directory: &self.appwrite,
+                })
+                .await
+                .map_err(|e: ProviderError| LoginError::Provider(e))?;
+            self.mint(configured, &identity).await
+        };
+        Ok(tokio::time::timeout(LOGIN_BUDGET, exchanging)
+            .await
+            .unwrap_or(Err(LoginError::TimedOut(LOGIN_BUDGET)))?)
+    }
+}
