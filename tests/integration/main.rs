@@ -19,3 +19,4 @@ mod ops;
 mod redirect_corpus;
 mod scripts;
 mod tls;
+mod typingdna;

@@ -43,7 +43,8 @@ pub struct Config {
     /// Longest `tp` accepted, in bytes (256..=65536).
     #[serde(default = "default_max_pattern_bytes")]
     pub max_pattern_bytes: usize,
-    /// How long a used typing pattern is remembered and refused, in seconds (60..=31536000).
+    /// How long a used typing pattern is remembered and refused, in seconds (60..=86400: the
+    /// gateway's replay cache keeps entries for at most a day).
     #[serde(default = "default_pattern_reuse")]
     pub pattern_reuse_seconds: u64,
     /// Attempts per user (email in `login`, Appwrite user in `step_up`) per minute (1..=1000).
@@ -64,7 +65,7 @@ fn default_max_pattern_bytes() -> usize {
     16_384
 }
 fn default_pattern_reuse() -> u64 {
-    30 * 86_400
+    86_400
 }
 fn default_per_user() -> u32 {
     5
@@ -134,7 +135,7 @@ impl Config {
                 "pattern_reuse_seconds",
                 self.pattern_reuse_seconds,
                 60,
-                31_536_000,
+                86_400,
             ),
             (
                 "per_user_per_minute",
