@@ -215,7 +215,13 @@ impl Config {
 }
 
 /// Keys that hold secrets and may therefore be given as `<key>_file`.
-const SECRET_KEYS: [&str; 5] = ["api_key", "api_secret", "client_secret", "id_key", "id_salt"];
+const SECRET_KEYS: [&str; 5] = [
+    "api_key",
+    "api_secret",
+    "client_secret",
+    "id_key",
+    "id_salt",
+];
 
 /// A TOML or figment error without the source lines it quotes (`6 | api_key = ...`): the
 /// quoted line may hold a secret. Line and column stay in the message.
