@@ -14,10 +14,12 @@ use idp_provider_api::ConfigProblem;
 /// Keys that may be given as `<key>_file`, in any table: secrets, and the key lists of a
 /// `signed_assertion` provider (`public_keys_file` holds PEM blocks, `hmac_secrets_file` one
 /// secret per line; the provider reads a list from that one text).
-pub const SECRET_KEYS: [&str; 5] = [
+pub const SECRET_KEYS: [&str; 7] = [
     "api_key",
+    "api_secret",
     "client_secret",
     "id_key",
+    "id_salt",
     "public_keys",
     "hmac_secrets",
 ];

@@ -58,6 +58,11 @@ pub const PROVIDERS: &[ProviderType] = &[
         open: idp_provider_signed_assertion::open,
         keys: Some(idp_provider_signed_assertion::keys),
     },
+    ProviderType {
+        kind: idp_provider_typingdna::KIND,
+        open: idp_provider_typingdna::open,
+        keys: Some(idp_provider_typingdna::keys),
+    },
 ];
 
 /// The provider types a configuration may use: [`PROVIDERS`], plus any an embedding program

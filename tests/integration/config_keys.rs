@@ -647,7 +647,7 @@ fn more_keys_explain_themselves() {
     refused(
         &with("appwrite", "project", "project_file = \"x\""),
         "appwrite.project_file",
-        "unknown key; \"project\" takes no _file form (only secrets do: api_key, client_secret, id_key, public_keys, hmac_secrets)",
+        "unknown key; \"project\" takes no _file form (only secrets do: api_key, api_secret, client_secret, id_key, id_salt, public_keys, hmac_secrets)",
     );
 }
 
@@ -809,4 +809,61 @@ fn every_provider_block_in_the_readme_passes_check_config() {
     // The check can fail: a README block with a typo is refused.
     let broken = tables[0].replacen("client_id", "clientid", 1);
     assert_ne!(problems(&format!("{GOOD}\n{broken}")), "");
+}
+
+/// `GOOD` plus a `typingdna` table with `lines`.
+fn with_typingdna(lines: &str) -> String {
+    format!("{GOOD}\n[providers.typing]\ntype = \"typingdna\"\n{lines}\n")
+}
+
+#[test]
+fn a_typingdna_table_is_checked_key_by_key() {
+    let good =
+        "mode = \"login\"\napi_key = \"k\"\napi_secret = \"s\"\nid_salt = \"0123456789abcdef\"";
+    assert_eq!(problems(&with_typingdna(good)), "");
+    refused(
+        &with_typingdna(&good.replace("\"login\"", "\"passwordless\"")),
+        "providers.typing.mode",
+        "unknown variant",
+    );
+    refused(
+        &with_typingdna(&good.replace("id_salt = \"0123456789abcdef\"", "id_salt = \"short\"")),
+        "providers.typing.id_salt",
+        "at least 16",
+    );
+    refused(
+        &with_typingdna(&good.replace("api_secret = \"s\"", "")),
+        "providers.typing.api_secret",
+        "is required",
+    );
+    refused(
+        &with_typingdna(&format!("{good}\napi_url = \"http://api.typingdna.com\"")),
+        "providers.typing.api_url",
+        "only https",
+    );
+    refused(
+        &with_typingdna(&format!("{good}\nrequire_high_confidance = true")),
+        "providers.typing.require_high_confidance",
+        "unknown key; did you mean \"require_high_confidence\"?",
+    );
+}
+
+#[test]
+fn typingdna_secrets_may_come_from_files_but_not_twice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("secret");
+    let salt = dir.path().join("salt");
+    std::fs::write(&secret, "file-secret\n").expect("write");
+    std::fs::write(&salt, "0123456789abcdef-from-a-file").expect("write");
+    let files = format!(
+        "mode = \"step_up\"\napi_key = \"k\"\napi_secret_file = \"{}\"\nid_salt_file = \"{}\"",
+        secret.display(),
+        salt.display()
+    );
+    assert_eq!(problems(&with_typingdna(&files)), "");
+    refused(
+        &with_typingdna(&format!("{files}\napi_secret = \"inline\"")),
+        "providers.typing.api_secret_file",
+        "not both",
+    );
 }

@@ -27,3 +27,4 @@ mod redirect_corpus;
 mod scripts;
 mod signed_assertion;
 mod tls;
+mod typingdna;

@@ -1,0 +1,387 @@
+//! The `typingdna` provider of idp-bridge: typing biometrics through TypingDNA's
+//! Authentication API, which the gateway calls itself (TypingDNA sends no webhooks, and a
+//! result that comes from the browser proves nothing).
+//!
+//! `POST /v1/auth/{id}/exchange` with:
+//! - `step_up`: `{"jwt","tp"}`. Appwrite says whose account JWT it is; TypingDNA enrolls the
+//!   user's first three patterns (answer `typingdna_enrolling`, nothing minted) and then
+//!   verifies.
+//! - `login`: `{"email","tp"}`. Only an existing, active Appwrite user; an unknown email gets
+//!   the same answer as a failed match, after about the time a TypingDNA call takes. Login mode
+//!   never enrolls: a pattern that TypingDNA would store instead of verifying (a user who has
+//!   not enrolled that kind of pattern) makes the gateway delete that user's TypingDNA profile,
+//!   so that nobody can build someone else's profile from the login form.
+//!
+//! The id TypingDNA sees is hex HMAC-SHA256(`id_salt`, Appwrite user id), never personal data.
+//! A token is minted only for `action` containing `verify`, `result = 1`, and
+//! `high_confidence = 1` when required. Every pattern is accepted once (the gateway's replay
+//! cache keeps a hash of each for `pattern_reuse_seconds`).
+//!
+//! Layout:
+//! - [`config`]: the `[providers.<id>]` keys and their validation.
+//! - `body`: the exchange body.
+//! - [`api`]: the TypingDNA client and the mapping of its errors.
+//! - `limits`: attempts per client IP and per user.
+//! - `timing`: the answer time of an unknown email.
+
+pub mod api;
+mod body;
+pub mod config;
+mod limits;
+mod timing;
+
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use idp_provider_api::{
+    AccountUser, AssertionFlow, AssertionInput, ConfigProblem, Identity, OpenContext, OpenError,
+    Provider, ProviderError, ProviderInfo, ReplayCache, ReplayKey, Secret,
+};
+use ring::hmac;
+use serde_json::Value;
+
+use api::{Api, AutoAnswer};
+use body::{Claimant, Patterns};
+pub use config::{Config, Mode};
+
+/// The keys of a `typingdna` table (its [`Config`] fields), for check-config's key lists.
+pub fn keys() -> Vec<&'static str> {
+    serde_aux::serde_introspection::serde_introspect::<Config>().to_vec()
+}
+use limits::Limits;
+use timing::Latency;
+
+/// The provider `type` this crate registers.
+pub const KIND: &str = "typingdna";
+
+/// Public error types of this provider's own refusals (besides [`api::reason`]).
+pub mod reason {
+    /// Still enrolling: TypingDNA stored the pattern and verified nothing (403).
+    pub const ENROLLING: &str = "typingdna_enrolling";
+    /// The pattern does not match the user's profile (or, in `login` mode, there is no such
+    /// user) (401).
+    pub const NO_MATCH: &str = "typingdna_no_match";
+    /// The pattern was used before (401).
+    pub const PATTERN_REUSED: &str = "typingdna_pattern_reused";
+    /// Appwrite refused the account JWT: expired, forged, of another project (401).
+    pub const JWT_INVALID: &str = "appwrite_jwt_invalid";
+    /// This client or this user tried too often (429).
+    pub const TOO_MANY_ATTEMPTS: &str = "typingdna_too_many_attempts";
+    /// The Appwrite user is blocked (403).
+    pub const USER_BLOCKED: &str = "user_blocked";
+}
+
+/// The id TypingDNA knows a user by: hex HMAC-SHA256(`id_salt`, Appwrite user id).
+pub fn user_handle(id_salt: &str, appwrite_user_id: &str) -> String {
+    let key = hmac::Key::new(hmac::HMAC_SHA256, id_salt.as_bytes());
+    data_encoding::HEXLOWER.encode(hmac::sign(&key, appwrite_user_id.as_bytes()).as_ref())
+}
+
+/// A configured `typingdna` provider.
+pub struct TypingDnaProvider {
+    info: ProviderInfo,
+    mode: Mode,
+    require_high_confidence: bool,
+    max_pattern_bytes: usize,
+    pattern_reuse: Duration,
+    id_salt: Secret<String>,
+    api: Api,
+    limits: Limits,
+    latency: Latency,
+}
+
+/// Opens a `typingdna` provider: checks the configuration offline. Its HTTP client trusts the
+/// CAs of `context.tls`.
+///
+/// # Errors
+/// Every configuration problem, each naming its `providers.<id>.<key>`.
+pub fn open(
+    info: ProviderInfo,
+    config: Value,
+    context: &OpenContext,
+) -> Result<Arc<dyn Provider>, OpenError> {
+    Ok(open_typingdna(info, config, context)?)
+}
+
+/// As [`open`], returning the concrete type.
+///
+/// # Errors
+/// As [`open`].
+pub fn open_typingdna(
+    info: ProviderInfo,
+    config: Value,
+    context: &OpenContext,
+) -> Result<Arc<TypingDnaProvider>, OpenError> {
+    let prefix = format!("providers.{}", info.id);
+    let one = |key: String, reason: String| OpenError {
+        problems: vec![ConfigProblem::new(key, reason)],
+    };
+    let config: Config = serde_path_to_error::deserialize(config).map_err(|e| {
+        let path = e.path().to_string();
+        let key = if path == "." {
+            prefix.clone()
+        } else {
+            format!("{prefix}.{path}")
+        };
+        one(key, e.into_inner().to_string())
+    })?;
+    let checked = config.check(&info.id)?;
+    let api = Api::new(
+        &checked.api_url,
+        checked.api_key,
+        checked.api_secret,
+        Duration::from_millis(config.timeout_ms),
+        &context.tls,
+    )
+    .map_err(|e| one(prefix.clone(), e))?;
+    // The ranges were checked: neither is 0.
+    let per_minute = |n: u32| NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN);
+    Ok(Arc::new(TypingDnaProvider {
+        info,
+        mode: config.mode,
+        require_high_confidence: checked.require_high_confidence,
+        max_pattern_bytes: config.max_pattern_bytes,
+        pattern_reuse: Duration::from_secs(config.pattern_reuse_seconds),
+        id_salt: checked.id_salt,
+        api,
+        limits: Limits::new(
+            per_minute(config.per_user_per_minute),
+            per_minute(config.per_ip_per_minute),
+        ),
+        latency: Latency::new(),
+    }))
+}
+
+#[async_trait]
+impl Provider for TypingDnaProvider {
+    fn info(&self) -> &ProviderInfo {
+        &self.info
+    }
+
+    fn assertion(&self) -> Option<&dyn AssertionFlow> {
+        Some(self)
+    }
+
+    /// TypingDNA publishes no metadata or keys to load, so there is nothing to wait for; each
+    /// exchange reports TypingDNA's own state (`typingdna_unavailable`).
+    async fn ready(&self) -> Result<(), ProviderError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl AssertionFlow for TypingDnaProvider {
+    async fn exchange(&self, input: AssertionInput<'_>) -> Result<Identity, ProviderError> {
+        let request = body::parse(input.body, self.mode, self.max_pattern_bytes)?;
+        if !self.limits.allow_ip(input.client_ip) {
+            return Err(too_many("this client IP"));
+        }
+        match request.claimant {
+            Claimant::Jwt(jwt) => self.step_up(&jwt, &request.patterns, &input).await,
+            Claimant::Email(email) => self.login(&email, &request.patterns, &input).await,
+        }
+    }
+}
+
+impl TypingDnaProvider {
+    async fn step_up(
+        &self,
+        jwt: &Secret<String>,
+        patterns: &Patterns,
+        input: &AssertionInput<'_>,
+    ) -> Result<Identity, ProviderError> {
+        let Some(user) = input.directory.user_for_jwt(jwt).await? else {
+            return Err(ProviderError::rejected(
+                reason::JWT_INVALID,
+                "Appwrite refused the account JWT (GET /v1/account)",
+            ));
+        };
+        if !user.active {
+            return Err(ProviderError::refused(
+                reason::USER_BLOCKED,
+                403,
+                format!("Appwrite user {} is blocked", user.id),
+            ));
+        }
+        if !self.limits.allow_user("user", &user.id) {
+            return Err(too_many("this user"));
+        }
+        self.first_use(patterns, input.replay).await?;
+        let answer = self.auto(&user, patterns).await?;
+        if answer.did("enroll") && !answer.did("verify") {
+            return Err(ProviderError::refused(
+                reason::ENROLLING,
+                403,
+                format!(
+                    "TypingDNA enrolled the pattern of Appwrite user {} (enrollment {}); nothing \
+                     is verified until three patterns are stored",
+                    user.id, answer.enrollment
+                ),
+            ));
+        }
+        self.verdict(&answer, user)
+    }
+
+    async fn login(
+        &self,
+        email: &str,
+        patterns: &Patterns,
+        input: &AssertionInput<'_>,
+    ) -> Result<Identity, ProviderError> {
+        // Keyed on the email, before looking it up: an unknown email spends its budget like a
+        // known one, so the limit reveals nothing either.
+        if !self.limits.allow_user("email", email) {
+            return Err(too_many("this email"));
+        }
+        self.first_use(patterns, input.replay).await?;
+        let user = input
+            .directory
+            .user_by_email(email)
+            .await?
+            .filter(|u| u.active);
+        let Some(user) = user else {
+            // The same refusal as a failed match, after about as long as TypingDNA takes.
+            tokio::time::sleep(self.latency.sample()).await;
+            return Err(ProviderError::rejected(
+                reason::NO_MATCH,
+                "login: no active Appwrite user has this email; answered as a failed match",
+            ));
+        };
+        let answer = self.auto(&user, patterns).await?;
+        if !answer.did("verify") && answer.did("enroll") {
+            return Err(self.undo_enrollment(&user).await);
+        }
+        self.verdict(&answer, user)
+    }
+
+    /// Login mode never enrolls. TypingDNA stored the pattern instead of verifying it (the user
+    /// has no complete profile for this kind of pattern), so the whole profile is deleted: a
+    /// stranger who knows the email cannot build a profile of their own typing. The user
+    /// enrolls again through `step_up`.
+    async fn undo_enrollment(&self, user: &AccountUser) -> ProviderError {
+        let handle = user_handle(self.id_salt.expose(), &user.id);
+        match self.api.delete_user(&handle).await {
+            Ok(deleted) => tracing::warn!(
+                provider = %self.info.id,
+                user_id = %user.id,
+                deleted,
+                "typingdna login mode: TypingDNA enrolled instead of verifying; the user's \
+                 TypingDNA profile was deleted (enroll again through step_up)"
+            ),
+            Err(error) => tracing::error!(
+                provider = %self.info.id,
+                user_id = %user.id,
+                %error,
+                "typingdna login mode: TypingDNA enrolled instead of verifying, and deleting the \
+                 user's TypingDNA profile failed; delete it by hand"
+            ),
+        }
+        ProviderError::rejected(
+            reason::NO_MATCH,
+            format!(
+                "login: TypingDNA enrolled a pattern for Appwrite user {} instead of verifying; \
+                 login mode never enrolls",
+                user.id
+            ),
+        )
+    }
+
+    /// Records every pattern as used; any one seen before refuses the request.
+    async fn first_use(
+        &self,
+        patterns: &Patterns,
+        replay: &dyn ReplayCache,
+    ) -> Result<(), ProviderError> {
+        let until = SystemTime::now() + self.pattern_reuse;
+        for (index, pattern) in patterns.each().enumerate() {
+            let key = ReplayKey::new(&self.info.id, "tp", pattern.as_bytes());
+            if !replay.first_use(&key, until).await? {
+                return Err(ProviderError::rejected(
+                    reason::PATTERN_REUSED,
+                    format!(
+                        "typing pattern {} of the request was used before ({key:?})",
+                        index + 1
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Calls `/auto` for `user`, learning how long TypingDNA takes.
+    async fn auto(
+        &self,
+        user: &AccountUser,
+        patterns: &Patterns,
+    ) -> Result<AutoAnswer, ProviderError> {
+        let handle = user_handle(self.id_salt.expose(), &user.id);
+        let started = Instant::now();
+        let answer = self.api.auto(&handle, patterns.expose()).await;
+        if answer.is_ok() {
+            self.latency.observe(started.elapsed());
+        }
+        let answer = answer?;
+        tracing::debug!(
+            provider = %self.info.id,
+            user_id = %user.id,
+            action = %answer.action,
+            result = answer.result,
+            high_confidence = answer.high_confidence,
+            message_code = ?answer.message_code,
+            "TypingDNA /auto answered"
+        );
+        Ok(answer)
+    }
+
+    /// A verified match (and high confidence when required) is the user; anything else is not.
+    fn verdict(&self, answer: &AutoAnswer, user: AccountUser) -> Result<Identity, ProviderError> {
+        if !answer.did("verify") {
+            return Err(ProviderError::refused(
+                api::reason::UNAVAILABLE,
+                503,
+                format!(
+                    "TypingDNA /auto answered the unknown action {:?}",
+                    answer.action
+                ),
+            ));
+        }
+        if answer.result != 1 {
+            return Err(ProviderError::rejected(
+                reason::NO_MATCH,
+                format!("TypingDNA: no match for Appwrite user {}", user.id),
+            ));
+        }
+        if self.require_high_confidence && answer.high_confidence != 1 {
+            return Err(ProviderError::rejected(
+                reason::NO_MATCH,
+                format!(
+                    "TypingDNA: a match without high confidence for Appwrite user {} \
+                     (require_high_confidence is on)",
+                    user.id
+                ),
+            ));
+        }
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let email = Some(user.email).filter(|e| !e.is_empty());
+        let name = Some(user.name).filter(|n| !n.is_empty());
+        Ok(Identity::existing_user(self.info.id.clone(), user.id)
+            .with_email(email, user.email_verified)
+            .with_name(name)
+            .with_auth_time(Some(now)))
+    }
+}
+
+fn too_many(who: &str) -> ProviderError {
+    ProviderError::refused(
+        reason::TOO_MANY_ATTEMPTS,
+        429,
+        format!("typingdna: too many attempts from {who}; TypingDNA was not called"),
+    )
+}
+
+#[cfg(test)]
+mod tests;
