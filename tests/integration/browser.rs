@@ -1,5 +1,5 @@
 //! The demo in a real browser: headless Debian Chromium, driven by `tests/browser/login.mjs`
-//! (npm `playwright-core`), signs in through the demo stack (`examples/demo/stack.rs`), and the
+//! (npm `playwright-core`), signs in through the demo stack (`crates/demo/src/stack.rs`), and the
 //! demo page creates the session with the real Appwrite web SDK (npm `appwrite`).
 //!
 //! Needs Chromium (`$CHROMIUM_PATH` if set, else `/usr/bin/chromium` from `apt-get install
@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-// The demo's stack, loaded once by demo.rs (`examples/demo/stack.rs`).
+// The demo's stack, loaded once by demo.rs (`crates/demo/src/stack.rs`).
 use super::demo::stack;
 
 /// Debian's Chromium, used when `CHROMIUM_PATH` is not set.
@@ -53,7 +53,7 @@ async fn a_real_browser_logs_in_with_the_appwrite_web_sdk() {
     assert!(
         root.join("tests/browser/node_modules/playwright-core")
             .is_dir()
-            && Path::new(stack::page::SDK_BUNDLE).is_file(),
+            && stack::page::sdk_bundle().is_file(),
         "tests/browser/node_modules is missing or incomplete: run `npm ci --prefix tests/browser`"
     );
 

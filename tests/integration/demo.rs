@@ -1,6 +1,6 @@
-//! The README's promise about the local demo (`cargo run --example demo`): a scripted login
+//! The README's promise about the local demo (`cargo run -p idp-bridge-demo`): a scripted login
 //! through it ends with a session. The test starts the demo's own stack
-//! (`examples/demo/stack.rs`) on free ports and does what a person does in a browser, reading
+//! (`crates/demo/src/stack.rs`) on free ports and does what a person does in a browser, reading
 //! every link and form from the HTML it is served.
 
 use std::time::Duration;
@@ -10,7 +10,7 @@ use reqwest::header::HeaderMap;
 use url::Url;
 
 #[allow(dead_code, reason = "the rest serves the demo binary")]
-#[path = "../../examples/demo/stack.rs"]
+#[path = "../../crates/demo/src/stack.rs"]
 pub(crate) mod stack; // also used by browser.rs
 
 #[tokio::test]
@@ -59,6 +59,30 @@ async fn demo_login_ends_with_a_session() {
     let start_url = attr(sign_in, "href").expect("href");
     assert_eq!(start_url, stack.start_url);
     assert!(start_url.starts_with(&format!("{}/v1/auth/demo/start?", stack.gateway_url)));
+
+    // The second link asks for the token to be shown (for a session made by hand, with the
+    // `curl` the demo prints): the same start, with `?show=token` on the success URL, which
+    // the gateway accepts (its query is kept when userId and secret are added).
+    let show = tag_with(&html, "<a ", "id=\"sign-in-show\"").expect("a show-the-token link");
+    let show_url = Url::parse(&attr(show, "href").expect("href")).expect("show-token URL");
+    let success = show_url
+        .query_pairs()
+        .find(|(k, _)| k == "success")
+        .map(|(_, v)| v.into_owned());
+    assert_eq!(success, Some(format!("{}?show=token", stack.app_url)));
+    let shown = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(show_url)
+        .send()
+        .await
+        .expect("GET show-token start");
+    assert_eq!(shown.status(), StatusCode::FOUND, "the gateway accepts it");
+    assert!(
+        html.contains("show") && html.contains("curl -s -X POST"),
+        "the page's JS builds the curl line"
+    );
 
     // 2. Sign in: the gateway sends the browser to the OP.
     let start = browser.get(&start_url).send().await.expect("GET start");

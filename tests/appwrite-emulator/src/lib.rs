@@ -150,6 +150,14 @@ impl Emulator {
     /// Like [`Emulator::spawn`], returning the bind error instead of panicking.
     pub async fn try_spawn(config: EmulatorConfig) -> std::io::Result<Emulator> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::spawn_on(config, listener)
+    }
+
+    /// Serves on a listener the caller bound (a fixed port, as the demo uses).
+    ///
+    /// # Errors
+    /// When the listener's address cannot be read.
+    pub fn spawn_on(config: EmulatorConfig, listener: TcpListener) -> std::io::Result<Emulator> {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(config));
         // Like Appwrite for a registered web platform: the browser's origin is mirrored and

@@ -6,7 +6,7 @@
 //! error JSON. The secret is never written to the page.
 //!
 //! The exchange uses the real Appwrite web SDK (`account.createSession({ userId, secret })`)
-//! when its browser bundle is installed (`npm ci --prefix tests/browser`, see [`SDK_BUNDLE`]):
+//! when its browser bundle is installed (`npm ci --prefix tests/browser`, see [`sdk_bundle`]):
 //! the server then serves it at [`SDK_PATH`]. Without it (the demo needs nothing from npm), the
 //! script makes the same call with `fetch`: `POST /account/sessions/token`.
 
@@ -25,6 +25,9 @@ use tokio::task::JoinHandle;
 pub struct PageConfig {
     /// The gateway's start URL with `success` and `failure` pointing back at this page.
     pub start_url: String,
+    /// The same, with `success` at `?show=token`: the page then shows the token and the `curl`
+    /// that makes the session, instead of making it.
+    pub show_token_url: String,
     /// Appwrite API base, e.g. `http://127.0.0.1:PORT/v1`.
     pub appwrite_endpoint: String,
     /// Appwrite project id.
@@ -39,16 +42,24 @@ pub struct PageConfig {
 pub const SDK_PATH: &str = "/sdk/appwrite.js";
 
 /// The Appwrite web SDK's browser bundle (it defines `window.Appwrite`), from the npm package
-/// `appwrite` that `npm ci --prefix tests/browser` installs.
-pub const SDK_BUNDLE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/tests/browser/node_modules/appwrite/dist/iife/sdk.js"
-);
+/// `appwrite` that `npm ci --prefix tests/browser` installs. This file is compiled in the demo
+/// package (`crates/demo`) and, through `#[path]`, in the gateway's integration tests (the
+/// repository root), so the bundle is looked up from either.
+pub fn sdk_bundle() -> std::path::PathBuf {
+    const BUNDLE: &str = "tests/browser/node_modules/appwrite/dist/iife/sdk.js";
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = if here.ends_with("crates/demo") {
+        here.join("../..")
+    } else {
+        here.to_path_buf()
+    };
+    root.join(BUNDLE)
+}
 
 /// Starts serving the page on `listener`; the task runs until aborted.
 pub fn serve(listener: TcpListener, config: &PageConfig) -> JoinHandle<()> {
     // Optional: without the bundle the page falls back to `fetch`.
-    let sdk = std::fs::read(SDK_BUNDLE).ok();
+    let sdk = std::fs::read(sdk_bundle()).ok();
     let html = render(config, sdk.is_some());
     let csp = content_security_policy(&config.appwrite_endpoint, sdk.is_some());
     let mut router = Router::new().route(
@@ -147,7 +158,8 @@ pub fn render(config: &PageConfig, sdk: bool) -> String {
 <p class="note">This page plays your app. <strong>Sign in</strong> goes through the gateway to
 the development OpenID provider; the gateway sends you back here with a one-time token, which
 this page exchanges for an Appwrite session with <code>account.createSession({{ userId, secret }})</code>.</p>
-<p><a id="sign-in" class="button" href="{start}">Sign in</a></p>
+<p><a id="sign-in" class="button" href="{start}">Sign in</a>
+<a id="sign-in-show" href="{show_token}">or sign in and show the token, to make the session yourself</a></p>
 <section id="result" aria-live="polite" hidden>
 <h2 id="result-title"></h2>
 <dl id="result-fields"></dl>
@@ -164,6 +176,7 @@ this page exchanges for an Appwrite session with <code>account.createSession({{ 
 </html>
 "#,
         start = escape(&config.start_url),
+        show_token = escape(&config.show_token_url),
         gateway = escape(&config.gateway_url),
         op = escape(&config.op_url),
         endpoint = escape(&config.appwrite_endpoint),
@@ -250,7 +263,19 @@ const SCRIPT: &str = r##"
       (rest ? "?" + rest : "") + (hash ? "#" + hash : ""));
   }
 
-  if (error !== null) {
+  if (error === null && userId && secret && query.get("show") === "token") {
+    // Asked for on purpose (the second link): a local demo may show its one-time secret, so
+    // that the session can be made by hand. A real app never writes it to the page.
+    var curl = "curl -s -X POST " + config.endpoint + "/account/sessions/token" +
+      " -H 'X-Appwrite-Project: " + config.project + "'" +
+      " -H 'Content-Type: application/json'" +
+      " -d '" + JSON.stringify({ userId: userId, secret: secret }) + "'";
+    show("ok", "Token minted: make the session yourself (once, within its expiry)", [
+      ["userId", userId],
+      ["secret", secret],
+      ["curl", curl]
+    ]);
+  } else if (error !== null) {
     var parsed;
     try { parsed = JSON.parse(error); } catch (e) { parsed = { message: error }; }
     showError("The login failed", parsed);

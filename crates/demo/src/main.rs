@@ -1,11 +1,12 @@
-//! The local demo: `cargo run --example demo`, then open the printed URL and click Sign in.
+//! The local demo: `cargo run -p idp-bridge-demo`, then open the printed URL and click Sign in.
 //!
 //! Everything runs in this process on 127.0.0.1, with nothing from outside: the Appwrite
 //! emulator, the development OpenID provider, the gateway and a small app page that turns the
 //! gateway's `userId` + `secret` into an Appwrite session. Ctrl-C stops it.
 //!
-//! Ports: app 8090, gateway 8091, OpenID provider 8092 (a busy port falls back to a free one);
-//! override with `DEMO_APP_PORT`, `DEMO_GATEWAY_PORT`, `DEMO_OP_PORT` (0 = any free port).
+//! Ports: app 8090, gateway 8091, OpenID provider 8092, Appwrite emulator 8093 (a busy port falls
+//! back to a free one); override with `DEMO_APP_PORT`, `DEMO_GATEWAY_PORT`, `DEMO_OP_PORT`,
+//! `DEMO_APPWRITE_PORT` (0 = any free port).
 //! The log level comes from `RUST_LOG` (default `info`).
 
 mod stack;
@@ -68,11 +69,26 @@ fn print_banner(stack: &stack::Stack) {
         println!("  note: {note}");
     }
     println!();
+    println!("The page's second link signs in and shows userId and secret instead of making the");
+    println!("session; then make it by hand (once, within 60 s):");
+    println!();
+    println!("  {}", session_curl(stack));
+    println!();
     println!("Press Ctrl-C to stop.");
     println!();
 }
 
-/// Reads `DEMO_APP_PORT`, `DEMO_GATEWAY_PORT` and `DEMO_OP_PORT` over [`Ports::DEFAULT`].
+/// The `curl` that turns a minted `userId` + `secret` into a session, as
+/// `account.createSession({ userId, secret })` does, against this run's emulator.
+fn session_curl(stack: &stack::Stack) -> String {
+    format!(
+        "curl -s -X POST {}/account/sessions/token -H 'X-Appwrite-Project: {}' \\\n      -H 'Content-Type: application/json' -d '{{\"userId\":\"USER_ID\",\"secret\":\"SECRET\"}}'",
+        stack.appwrite_endpoint, stack.project
+    )
+}
+
+/// Reads `DEMO_APP_PORT`, `DEMO_GATEWAY_PORT`, `DEMO_OP_PORT` and `DEMO_APPWRITE_PORT` over
+/// [`Ports::DEFAULT`].
 fn ports_from_env() -> Result<Ports, String> {
     let port = |name: &str, default: u16| -> Result<u16, String> {
         match std::env::var(name) {
@@ -88,5 +104,6 @@ fn ports_from_env() -> Result<Ports, String> {
         app: port("DEMO_APP_PORT", Ports::DEFAULT.app)?,
         gateway: port("DEMO_GATEWAY_PORT", Ports::DEFAULT.gateway)?,
         op: port("DEMO_OP_PORT", Ports::DEFAULT.op)?,
+        appwrite: port("DEMO_APPWRITE_PORT", Ports::DEFAULT.appwrite)?,
     })
 }

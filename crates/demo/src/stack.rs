@@ -3,7 +3,7 @@
 //! `idp-bridge serve` builds it) and the demo app page.
 //!
 //! [`start`] returns a [`Stack`] that owns every server; dropping it stops them all.
-//! Used by `examples/demo/main.rs` and by the integration test `tests/integration/demo.rs`.
+//! Used by `crates/demo/src/main.rs` and by the integration test `tests/integration/demo.rs`.
 
 #[path = "page.rs"]
 pub mod page;
@@ -26,7 +26,7 @@ use tokio::task::JoinHandle;
 pub const PROVIDER_ID: &str = "demo";
 
 /// Loopback ports to listen on; 0 picks a free port. A fixed port that is busy falls back to a
-/// free one (see [`Stack::notes`]). The emulator always takes a free port.
+/// free one (see [`Stack::notes`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ports {
     /// The demo app page.
@@ -35,14 +35,17 @@ pub struct Ports {
     pub gateway: u16,
     /// The OpenID provider.
     pub op: u16,
+    /// The Appwrite emulator.
+    pub appwrite: u16,
 }
 
 impl Ports {
-    /// The fixed ports `cargo run --example demo` uses, so the printed URL is stable.
+    /// The fixed ports `cargo run -p idp-bridge-demo` uses, so the printed URL is stable.
     pub const DEFAULT: Ports = Ports {
         app: 8090,
         gateway: 8091,
         op: 8092,
+        appwrite: 8093,
     };
     /// Free ports everywhere (tests).
     #[allow(dead_code, reason = "used by tests/integration/demo.rs")]
@@ -50,6 +53,7 @@ impl Ports {
         app: 0,
         gateway: 0,
         op: 0,
+        appwrite: 0,
     };
 }
 
@@ -91,8 +95,8 @@ pub struct Stack {
 pub async fn start(ports: Ports) -> Stack {
     let mut notes = Vec::new();
 
-    let emulator = Emulator::try_spawn(EmulatorConfig::default())
-        .await
+    let emulator_listener = bind("Appwrite emulator", ports.appwrite, &mut notes).await;
+    let emulator = Emulator::spawn_on(EmulatorConfig::default(), emulator_listener)
         .unwrap_or_else(|e| panic!("demo: cannot start the Appwrite emulator on 127.0.0.1: {e}"));
 
     let op_config = MockOpConfig::default();
@@ -137,17 +141,20 @@ pub async fn start(ports: Ports) -> Stack {
         let _ = stopped.await;
     }));
 
-    let start_url = {
+    let start_with = |success: &str| {
         let query = url::form_urlencoded::Serializer::new(String::new())
-            .append_pair("success", &app_url)
+            .append_pair("success", success)
             .append_pair("failure", &app_url)
             .finish();
         format!("{gateway_url}/v1/auth/{PROVIDER_ID}/start?{query}")
     };
+    let start_url = start_with(&app_url);
+    let show_token_url = start_with(&format!("{app_url}?show=token"));
     let page = page::serve(
         app_listener,
         &page::PageConfig {
             start_url: start_url.clone(),
+            show_token_url,
             appwrite_endpoint: emulator.endpoint(),
             project: emulator.project().to_owned(),
             gateway_url: gateway_url.clone(),
