@@ -6,6 +6,7 @@
 //! - [`config`]: TOML + environment → validated `Config`, every problem naming its key; one
 //!   module per section.
 //! - [`registry`]: provider `type` → the provider crate's `open` and keys; one line per provider.
+//! - [`init`]: `idp-bridge init --provider KIND`, a commented config to start from.
 //! - [`key_names`]: which keys hold secrets (`<key>_file`), and "unknown key; did you mean".
 //! - [`startup`]: `Application::build`, `local_addr`, `run_until_stopped`.
 //! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits.
@@ -21,7 +22,8 @@
 //!
 //! Layering, top to bottom. A module uses only modules on lower lines, never one above it and
 //! never in a circle; every layer may use the provider API crate (`idp_provider_api`).
-//! 1. `main`, [`startup`], [`telemetry`]: the process. `startup` turns a `Config` into the
+//! 1. `main`, [`startup`], [`telemetry`], [`init`]: the process. `init` writes a starting
+//!    config, with a key from `login::user_id`. `startup` turns a `Config` into the
 //!    running service and may use everything below; `telemetry` reads `config::LogFormat`.
 //! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
 //!    settings types that the lower modules define for themselves (`appwrite::AppwriteConfig`,
@@ -42,6 +44,7 @@ pub mod appwrite;
 pub mod clock;
 pub mod config;
 pub mod http;
+pub mod init;
 pub mod key_names;
 pub mod login;
 pub mod redirect;

@@ -1,10 +1,11 @@
-//! The `idp-bridge` command: `serve`, `check-config` and `gen-key`.
+//! The `idp-bridge` command: `serve`, `check-config`, `init` and `gen-key`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use idp_bridge::config::Config;
+use idp_bridge::init::{self, Preset};
 use idp_bridge::login::user_id::IdKey;
 use idp_bridge::startup::Application;
 use idp_bridge::telemetry;
@@ -43,6 +44,16 @@ enum Command {
         #[arg(long, env = "IDP_BRIDGE_CONFIG")]
         config: PathBuf,
     },
+    /// Write a commented configuration for a provider, with its keys generated, and say what
+    /// to do next. Refuses to overwrite an existing file.
+    Init {
+        /// Which provider the file is for.
+        #[arg(long, value_enum)]
+        provider: Preset,
+        /// Where to write it.
+        #[arg(long, default_value = "config.toml")]
+        output: PathBuf,
+    },
     /// Print fresh random keys for every key the configuration needs, as TOML to paste:
     /// `[mapping] id_key` (32 bytes, base64; set it once, before the first user logs in, and
     /// never change it: every derived user id depends on it). With `--raw`, only the key.
@@ -56,6 +67,7 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Init { provider, output } => write_init(provider, &output),
         Command::GenKey { raw } => match IdKey::generate() {
             Ok(key) if raw => {
                 println!("{key}");
@@ -140,6 +152,39 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(serve(loaded))
+        }
+    }
+}
+
+/// `init`: writes the file (never over an existing one) and prints the next steps.
+fn write_init(preset: Preset, output: &std::path::Path) -> ExitCode {
+    let Ok(text) = init::config(preset) else {
+        eprintln!("the operating system's random source failed");
+        return ExitCode::FAILURE;
+    };
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(output);
+    let written = file.and_then(|mut file| std::io::Write::write_all(&mut file, text.as_bytes()));
+    match written {
+        Ok(()) => {
+            println!(
+                "{}",
+                init::next_steps(preset, &output.display().to_string())
+            );
+            ExitCode::SUCCESS
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "{} exists; init never overwrites a file (choose another with --output)",
+                output.display()
+            );
+            ExitCode::from(2)
+        }
+        Err(error) => {
+            eprintln!("cannot write {}: {error}", output.display());
+            ExitCode::FAILURE
         }
     }
 }

@@ -64,7 +64,10 @@ fn walk(value: &Value, key: &str, warnings: &mut Vec<ConfigProblem>) {
 
 fn looks_wrong(key: &str, text: &str) -> Option<String> {
     let lower = text.to_ascii_lowercase();
-    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w)) {
+    // The nil UUID is never a real tenant, client or project id: a blank left to fill.
+    if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w))
+        || lower == "00000000-0000-0000-0000-000000000000"
+    {
         return Some("looks like a placeholder; put the real value here".into());
     }
     if key.ends_with("id_key")
@@ -95,7 +98,8 @@ mod tests {
             "redirect": {"allowed": ["https://app.example.com/auth/", "https://app.acme.io/"]},
             "mapping": {"id_key": "ZXhhbXBsZS1vbmx5LWRvLW5vdC11c2UtdGhpcy1rZXk="},
             "server": {"cors_origins": []},
-            "providers": {"corp": {"client_secret": "Your-Secret", "issuer": "https://idp.acme.io/"}},
+            "providers": {"corp": {"client_secret": "Your-Secret", "issuer": "https://idp.acme.io/"},
+                          "ms": {"allowed_tenants": ["00000000-0000-0000-0000-000000000000"]}},
         });
         let found: Vec<String> = find(&tree).iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -104,6 +108,7 @@ mod tests {
                 "appwrite.api_key: looks like a placeholder; put the real value here",
                 "mapping.id_key: is the example key of config.example.toml; make your own with `idp-bridge gen-key`",
                 "providers.corp.client_secret: looks like a placeholder; put the real value here",
+                "providers.ms.allowed_tenants: looks like a placeholder; put the real value here",
                 "redirect.allowed: uses app.example.com, a domain reserved for examples; put your own URL here",
                 "server.cors_origins: is empty: no web page may call exchange or /v1/providers with fetch (remove the key to allow the origins of redirect.allowed)",
             ]

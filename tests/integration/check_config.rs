@@ -236,3 +236,56 @@ fn version_names_the_commit() {
         "{line}"
     );
 }
+
+#[test]
+fn init_writes_a_config_for_each_provider_that_check_config_accepts_with_only_its_blanks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (provider, id) in [
+        ("auth0", "auth0"),
+        ("google", "google"),
+        ("entra", "entra"),
+        ("okta", "okta"),
+        ("keycloak", "keycloak"),
+        ("oidc", "corp"),
+    ] {
+        let path = dir.path().join(format!("{provider}.toml"));
+        let out = Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+            .args(["init", "--provider", provider, "--output"])
+            .arg(&path)
+            .output()
+            .expect("run init");
+        assert!(out.status.success(), "{provider}: {}", text(&out));
+        let said = text(&out);
+        assert!(
+            said.contains(&format!("http://127.0.0.1:8080/v1/auth/{id}/callback"))
+                && said.contains("idp-bridge check-config --config"),
+            "{provider}: the next two steps: {said}"
+        );
+
+        let checked = command(&path, &["check-config"], &[]);
+        let all = text(&checked);
+        assert_eq!(checked.status.code(), Some(0), "{provider}: {all}");
+        assert!(all.contains("valid, with"), "{provider}: {all}");
+        // Every warning is a blank left for the user, never the generated key.
+        for line in all.lines().filter(|l| l.contains("warning: ")) {
+            assert!(
+                line.contains("placeholder") || line.contains("reserved for examples"),
+                "{provider}: {line}"
+            );
+            assert!(!line.contains("mapping.id_key"), "{provider}: {line}");
+        }
+        assert!(
+            all.contains("appwrite.api_key: looks like a placeholder"),
+            "{provider}: {all}"
+        );
+
+        // Never over an existing file.
+        let again = Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+            .args(["init", "--provider", provider, "--output"])
+            .arg(&path)
+            .output()
+            .expect("run init");
+        assert_eq!(again.status.code(), Some(2), "{provider}");
+        assert!(text(&again).contains("never overwrites"), "{provider}");
+    }
+}

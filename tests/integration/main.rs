@@ -10,6 +10,7 @@ mod config_keys;
 mod conformance;
 mod custom_provider;
 mod demo;
+mod dockerfile;
 mod entra;
 mod exchange;
 mod failures;

@@ -1,0 +1,42 @@
+//! The Dockerfile's dependency layer copies every workspace member's manifest (cargo cannot
+//! resolve the workspace without all of them), so adding a crate without updating it breaks
+//! `docker build`. No container engine runs here; this keeps the file in step with Cargo.toml.
+
+use std::path::Path;
+
+#[test]
+fn the_dockerfile_copies_and_stubs_every_workspace_member() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml::Table = std::fs::read_to_string(root.join("Cargo.toml"))
+        .expect("Cargo.toml")
+        .parse()
+        .expect("TOML");
+    let members: Vec<&str> = manifest["workspace"]["members"]
+        .as_array()
+        .expect("workspace.members")
+        .iter()
+        .filter_map(|m| m.as_str())
+        .filter(|m| *m != ".")
+        .collect();
+    assert!(members.len() >= 5, "{members:?}");
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    let stub_loop = dockerfile
+        .lines()
+        .skip_while(|l| !l.contains("for dir in ."))
+        .take_while(|l| !l.contains("; do"))
+        .chain(dockerfile.lines().filter(|l| l.contains("; do")).take(1))
+        .collect::<Vec<_>>()
+        .join(" ");
+    for member in members {
+        assert!(
+            dockerfile.contains(&format!("COPY {member}/Cargo.toml {member}/")),
+            "the Dockerfile does not copy {member}/Cargo.toml"
+        );
+        assert!(
+            stub_loop
+                .split_whitespace()
+                .any(|w| w.trim_end_matches(';') == member),
+            "the Dockerfile's stub loop does not list {member}: {stub_loop}"
+        );
+    }
+}
