@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use idp_provider_api::url_rule::{base_url, secure_url};
+use idp_provider_api::url_rule::{base_url_with, secure_url};
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
@@ -65,7 +65,9 @@ impl RawServer {
         } else {
             ""
         };
-        let public_url = base_url(&public_url_text)
+        // An explicit http public_url on a public host is a warning (serve refuses it without
+        // --development); one derived from `listen` must follow the https-or-loopback rule.
+        let public_url = base_url_with(&public_url_text, self.public_url.is_some())
             .map_err(|e| {
                 p(
                     "server.public_url",

@@ -63,6 +63,16 @@ fn walk(value: &Value, key: &str, warnings: &mut Vec<ConfigProblem>) {
 }
 
 fn looks_wrong(key: &str, text: &str) -> Option<String> {
+    if key == "server.public_url"
+        && let Ok(url) = Url::parse(text)
+        && url.scheme() == "http"
+        && !idp_provider_api::url_rule::is_loopback(&url)
+    {
+        return Some(
+            "is plain http on a host that is not loopback: browsers would carry the login cookie and the minted token unencrypted; use https"
+                .into(),
+        );
+    }
     let lower = text.to_ascii_lowercase();
     // The nil UUID is never a real tenant, client or project id: a blank left to fill.
     if PLACEHOLDER_WORDS.iter().any(|w| lower.contains(w))
@@ -97,7 +107,7 @@ mod tests {
             "appwrite": {"api_key": "replace-me", "endpoint": "https://cloud.appwrite.io/v1"},
             "redirect": {"allowed": ["https://app.example.com/auth/", "https://app.acme.io/"]},
             "mapping": {"id_key": "ZXhhbXBsZS1vbmx5LWRvLW5vdC11c2UtdGhpcy1rZXk="},
-            "server": {"cors_origins": []},
+            "server": {"cors_origins": [], "public_url": "http://gw.acme.io"},
             "providers": {"corp": {"client_secret": "Your-Secret", "issuer": "https://idp.acme.io/"},
                           "ms": {"allowed_tenants": ["00000000-0000-0000-0000-000000000000"]}},
         });
@@ -110,6 +120,7 @@ mod tests {
                 "providers.corp.client_secret: looks like a placeholder; put the real value here",
                 "providers.ms.allowed_tenants: looks like a placeholder; put the real value here",
                 "redirect.allowed: uses app.example.com, a domain reserved for examples; put your own URL here",
+                "server.public_url: is plain http on a host that is not loopback: browsers would carry the login cookie and the minted token unencrypted; use https",
                 "server.cors_origins: is empty: no web page may call exchange or /v1/providers with fetch (remove the key to allow the origins of redirect.allowed)",
             ]
         );
@@ -120,6 +131,7 @@ mod tests {
     fn real_values_are_quiet() {
         let tree = json!({
             "appwrite": {"api_key": "standard_8f2c", "endpoint": "https://appwrite.acme.io/v1"},
+            "server": {"public_url": "http://127.0.0.1:8080"},
             "mapping": {"id_key": "q83vEjRWeJq83vEjRWeJq83vEjRWeJq83vEjRWeJq80="},
             "providers": {"corp": {"issuer": "https://notexample.com/"}},
         });

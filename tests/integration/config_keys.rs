@@ -240,14 +240,20 @@ fn other_bad_values_name_their_key() {
         "server.listen",
         "not an address",
     );
-    refused(
-        &with(
-            "server",
-            "public_url",
-            "public_url = \"http://gw.example.com\"",
-        ),
-        "server.public_url",
-        "only https",
+    // Plain http on a public host is valid but a warning (serve refuses it without
+    // --development); derived from `listen` it is refused (see below).
+    let http = Config::from_toml(&with(
+        "server",
+        "public_url",
+        "public_url = \"http://gw.acme.io\"",
+    ))
+    .expect("loads");
+    assert!(
+        http.warnings
+            .iter()
+            .any(|w| w.key == "server.public_url" && w.reason.contains("plain http")),
+        "{:?}",
+        http.warnings
     );
     refused(
         &with(

@@ -71,7 +71,16 @@ pub fn secure_url(text: &str, allow_any_http: bool) -> Result<Url, UrlRuleError>
 /// # Errors
 /// As [`secure_url`].
 pub fn base_url(text: &str) -> Result<Url, UrlRuleError> {
-    let mut url = secure_url(text, false)?;
+    base_url_with(text, false)
+}
+
+/// [`base_url`], where `allow_any_http` also permits http on other hosts (the gateway's own
+/// `public_url` in development, which check-config then warns about).
+///
+/// # Errors
+/// As [`secure_url`].
+pub fn base_url_with(text: &str, allow_any_http: bool) -> Result<Url, UrlRuleError> {
+    let mut url = secure_url(text, allow_any_http)?;
     let trimmed = url.path().trim_end_matches('/').to_string();
     url.set_path(&trimmed);
     Ok(url)
