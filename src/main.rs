@@ -10,6 +10,9 @@ use idp_bridge::login::user_id::IdKey;
 use idp_bridge::startup::Application;
 use idp_bridge::telemetry;
 
+/// What `gen-key` and `init` say when no key can be made.
+const RANDOM_FAILED: &str = "the operating system's random source failed";
+
 /// The version line: the crate version and the git commit it was built from (build.rs).
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
@@ -68,25 +71,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Init { provider, output } => write_init(provider, &output),
-        Command::GenKey { raw } => match IdKey::generate() {
-            Ok(key) if raw => {
-                println!("{key}");
-                ExitCode::SUCCESS
-            }
-            Ok(key) => {
-                println!(
+        Command::GenKey { raw } => {
+            let keys = IdKey::generate().and_then(|key| Ok((key, IdKey::generate()?)));
+            match keys {
+                Ok((key, _)) if raw => println!("{key}"),
+                Ok((key, salt)) => println!(
                     "# Fresh keys for idp-bridge. Keep them secret (or put each in a file and use\n\
                      # the key's _file form). Never change id_key once users exist.\n\
                      [mapping]\n\
-                     id_key = \"{key}\""
-                );
-                ExitCode::SUCCESS
+                     id_key = \"{key}\"\n\
+                     \n\
+                     # For a provider of type typingdna, in its [providers.<id>] table (it keys\n\
+                     # the ids TypingDNA sees; never change it once users have enrolled):\n\
+                     # id_salt = \"{salt}\""
+                ),
+                Err(_) => {
+                    eprintln!("{RANDOM_FAILED}");
+                    return ExitCode::FAILURE;
+                }
             }
-            Err(_) => {
-                eprintln!("the operating system's random source failed");
-                ExitCode::FAILURE
-            }
-        },
+            ExitCode::SUCCESS
+        }
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(loaded) => {
                 if loaded.warnings.is_empty() {
@@ -159,7 +164,7 @@ fn main() -> ExitCode {
 /// `init`: writes the file (never over an existing one) and prints the next steps.
 fn write_init(preset: Preset, output: &std::path::Path) -> ExitCode {
     let Ok(text) = init::config(preset) else {
-        eprintln!("the operating system's random source failed");
+        eprintln!("{RANDOM_FAILED}");
         return ExitCode::FAILURE;
     };
     let file = std::fs::OpenOptions::new()
