@@ -11,22 +11,18 @@ use std::sync::Arc;
 
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use async_trait::async_trait;
-use idp_bridge::clock::SystemClock;
-use idp_bridge::config::Config;
-use idp_bridge::login::mapping::IdKey;
 use idp_bridge::registry::Registry;
-use idp_bridge::startup::Application;
 use idp_provider_api::{
     Authorization, AuthorizationRequest, CallbackInput, Identity, LoginData, OpenContext,
     OpenError, Provider, ProviderError, ProviderInfo, RedirectFlow,
 };
 use reqwest::StatusCode;
 use serde_json::Value;
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use url::Url;
 
-use crate::helpers::{APP, FAILURE, SUCCESS, browser, create_session, location, param};
+use crate::helpers::{
+    Bare, BareGateway, FAILURE, SUCCESS, browser, create_session, location, param,
+};
 
 /// The type name the test registers.
 const KIND: &str = "tiny-test";
@@ -114,44 +110,27 @@ impl RedirectFlow for TinyProvider {
 }
 
 /// The gateway with only the tiny provider, in front of the emulator.
-async fn spawn() -> (String, Emulator, oneshot::Sender<()>) {
+async fn spawn() -> (String, Emulator, BareGateway) {
     let emulator = Emulator::spawn(EmulatorConfig::default()).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let gateway = format!("http://{}", listener.local_addr().expect("addr"));
-    let toml = format!(
+    let providers = format!(
         r#"
-[server]
-public_url = "{gateway}"
-[appwrite]
-endpoint = "{endpoint}"
-project = "{project}"
-api_key = "{api_key}"
-[mapping]
-id_key = "{id_key}"
-[redirect]
-allowed = ["{APP}"]
-[rate_limit]
-per_ip_per_minute = 0
 [providers.tiny]
 type = "{KIND}"
 display_name = "Tiny"
-"#,
-        endpoint = emulator.endpoint(),
-        project = emulator.project(),
-        api_key = emulator.api_key(),
-        id_key = IdKey::generate().expect("random"),
+"#
     );
-    // The registration line.
-    let registry = Registry::default().with(KIND, open_tiny);
-    let config = Config::from_toml_with(&toml, &registry)
-        .unwrap_or_else(|e| panic!("the tiny provider's config is refused: {e}"));
-    let app =
-        Application::with_listener(config, listener, Arc::new(SystemClock)).expect("build gateway");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
-    (gateway, emulator, stop)
+    let gateway = BareGateway::spawn(
+        &emulator,
+        Bare {
+            server_extra: "",
+            rate_limit_per_minute: 0,
+            providers: &providers,
+            // The registration line.
+            registry: Registry::default().with(KIND, open_tiny),
+        },
+    )
+    .await;
+    (gateway.url.clone(), emulator, gateway)
 }
 
 /// Starts a login for `user` and returns the callback URL the tiny provider sends the

@@ -12,21 +12,15 @@ use std::time::{Duration, SystemTime};
 
 use appwrite_emulator::{Emulator, EmulatorConfig, Fault, FaultScope, SeedUser};
 use async_trait::async_trait;
-use idp_bridge::clock::SystemClock;
-use idp_bridge::config::Config;
-use idp_bridge::login::mapping::IdKey;
 use idp_bridge::registry::Registry;
-use idp_bridge::startup::Application;
 use idp_provider_api::{
     AssertionFlow, AssertionInput, Identity, OpenContext, OpenError, Provider, ProviderError,
     ProviderInfo, ReplayKey, Secret,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 
-use crate::helpers::{APP, create_session, exchange};
+use crate::helpers::{Bare, BareGateway, create_session, exchange};
 
 const KIND: &str = "probe-test";
 const ISSUER: &str = "https://probe.test";
@@ -98,30 +92,15 @@ impl AssertionFlow for Probe {
 struct Gateway {
     url: String,
     emulator: Emulator,
-    _stop: oneshot::Sender<()>,
+    _gateway: BareGateway,
 }
 
-/// The gateway with `probe` and an `oidc` provider (redirect only), plus `extra` TOML in
+/// The gateway with `probe` and an `oidc` provider (redirect only), plus `server_extra` lines in
 /// `[server]` and `[rate_limit]` set to `rate`.
 async fn spawn(server_extra: &str, rate: u32) -> Gateway {
     let emulator = Emulator::spawn(EmulatorConfig::default()).await;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let toml = format!(
+    let providers = format!(
         r#"
-[server]
-public_url = "{url}"
-{server_extra}
-[appwrite]
-endpoint = "{endpoint}"
-project = "{project}"
-api_key = "{api_key}"
-[mapping]
-id_key = "{id_key}"
-[redirect]
-allowed = ["{APP}"]
-[rate_limit]
-per_ip_per_minute = {rate}
 [providers.probe]
 type = "{KIND}"
 [providers.web]
@@ -129,25 +108,22 @@ type = "oidc"
 issuer = "http://127.0.0.1:9/"
 client_id = "web"
 client_secret = "web-secret"
-"#,
-        endpoint = emulator.endpoint(),
-        project = emulator.project(),
-        api_key = emulator.api_key(),
-        id_key = IdKey::generate().expect("random"),
+"#
     );
-    let registry = Registry::default().with(KIND, open_probe);
-    let config = Config::from_toml_with(&toml, &registry)
-        .unwrap_or_else(|e| panic!("the probe config is refused: {e}"));
-    let app =
-        Application::with_listener(config, listener, Arc::new(SystemClock)).expect("build gateway");
-    let (stop, stopped) = oneshot::channel::<()>();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let gateway = BareGateway::spawn(
+        &emulator,
+        Bare {
+            server_extra,
+            rate_limit_per_minute: rate,
+            providers: &providers,
+            registry: Registry::default().with(KIND, open_probe),
+        },
+    )
+    .await;
     Gateway {
-        url,
+        url: gateway.url.clone(),
         emulator,
-        _stop: stop,
+        _gateway: gateway,
     }
 }
 

@@ -610,6 +610,70 @@ pub fn assert_no_jwt_in(logs: &str) {
     assert!(!jwt, "a JWT appears in the logs");
 }
 
+/// A gateway with only the given provider tables, in front of `emulator`: the base settings
+/// every such test repeats (`[server] public_url` on a free port, `[appwrite]`, a fresh
+/// `[mapping] id_key`, `[redirect]` on [`APP`], `[rate_limit]`), plus `server_extra` lines in
+/// `[server]`. Returns its URL and the handle that stops it when dropped.
+pub struct BareGateway {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    _stop: oneshot::Sender<()>,
+}
+
+/// What a [`BareGateway`] is made of.
+pub struct Bare<'a> {
+    /// More lines for `[server]`.
+    pub server_extra: &'a str,
+    /// `[rate_limit] per_ip_per_minute` (0: off).
+    pub rate_limit_per_minute: u32,
+    /// The `[providers.*]` tables.
+    pub providers: &'a str,
+    /// The provider types (the built-in ones, plus a test's own).
+    pub registry: idp_bridge::registry::Registry,
+}
+
+impl BareGateway {
+    /// Builds and starts it; panics (naming the reason) when the configuration is refused.
+    pub async fn spawn(emulator: &Emulator, bare: Bare<'_>) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let toml = format!(
+            r#"
+[server]
+public_url = "{url}"
+{server_extra}
+[appwrite]
+endpoint = "{endpoint}"
+project = "{project}"
+api_key = "{api_key}"
+[mapping]
+id_key = "{id_key}"
+[redirect]
+allowed = ["{APP}"]
+[rate_limit]
+per_ip_per_minute = {rate}
+{providers}
+"#,
+            server_extra = bare.server_extra,
+            endpoint = emulator.endpoint(),
+            project = emulator.project(),
+            api_key = emulator.api_key(),
+            id_key = IdKey::generate().expect("random id key"),
+            rate = bare.rate_limit_per_minute,
+            providers = bare.providers,
+        );
+        let config = Config::from_toml_with(&toml, &bare.registry)
+            .unwrap_or_else(|e| panic!("the test gateway's config is refused: {e}"));
+        let app = Application::with_listener(config, listener, Arc::new(SystemClock))
+            .expect("build gateway");
+        let (stop, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until_stopped(async move {
+            let _ = stopped.await;
+        }));
+        Self { url, _stop: stop }
+    }
+}
+
 #[cfg(test)]
 mod secret_check {
     use super::assert_no_secret_in;

@@ -6,25 +6,19 @@
 //! Every refusal asserts its JSON error (`code` = status, the `type`), that no token was
 //! minted, and that the trace-level logs hold no API secret, salt, pattern or JWT.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use appwrite_emulator::{Emulator as Appwrite, EmulatorConfig, SeedUser};
-use idp_bridge::clock::SystemClock;
-use idp_bridge::config::Config;
-use idp_bridge::login::mapping::IdKey;
-use idp_bridge::startup::Application;
 use idp_provider_typingdna::user_handle;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
-use tokio::sync::oneshot;
 use typingdna_emulator::{
     DOCUMENTED_ERRORS, Emulator as TypingDna, EmulatorConfig as TdnaConfig, Script, Verdict,
 };
 
 use crate::conformance::logs;
-use crate::helpers::{APP, create_session, exchange};
+use crate::helpers::{Bare, BareGateway, create_session, exchange};
+use idp_bridge::registry::Registry;
 
 const SALT: &str = "typingdna-test-salt-0123456789abcdef";
 const ALICE: &str = "alice@example.com";
@@ -36,7 +30,7 @@ struct Rig {
     /// Every pattern and JWT sent, for the log check.
     sent: std::sync::Mutex<Vec<String>>,
     _dir: tempfile::TempDir,
-    _stop: oneshot::Sender<()>,
+    _gateway: BareGateway,
 }
 
 /// The gateway with both providers; `extra` is added to both tables.
@@ -48,22 +42,8 @@ async fn spawn(extra: &str) -> Rig {
     let salt_file = dir.path().join("typingdna-salt");
     std::fs::write(&secret_file, format!("{}\n", tdna.api_secret())).expect("write");
     std::fs::write(&salt_file, SALT).expect("write");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    let toml = format!(
+    let providers = format!(
         r#"
-[server]
-public_url = "{url}"
-[appwrite]
-endpoint = "{endpoint}"
-project = "{project}"
-api_key = "{api_key}"
-[mapping]
-id_key = "{id_key}"
-[redirect]
-allowed = ["{APP}"]
-[rate_limit]
-per_ip_per_minute = 0
 [providers.typing]
 type = "typingdna"
 mode = "step_up"
@@ -83,24 +63,23 @@ id_salt_file = "{salt_file}"
 timeout_ms = 300
 {extra}
 "#,
-        endpoint = appwrite.endpoint(),
-        project = appwrite.project(),
-        api_key = appwrite.api_key(),
-        id_key = IdKey::generate().expect("random"),
         tdna_url = tdna.url(),
         tdna_key = tdna.api_key(),
         tdna_secret = tdna.api_secret(),
         secret_file = secret_file.display(),
         salt_file = salt_file.display(),
     );
-    let config = Config::from_toml(&toml).unwrap_or_else(|e| panic!("config refused: {e}"));
-    let app =
-        Application::with_listener(config, listener, Arc::new(SystemClock)).expect("build gateway");
-    let (stop, stopped) = oneshot::channel::<()>();
     logs();
-    tokio::spawn(app.run_until_stopped(async move {
-        let _ = stopped.await;
-    }));
+    let gateway = BareGateway::spawn(
+        &appwrite,
+        Bare {
+            server_extra: "",
+            rate_limit_per_minute: 0,
+            providers: &providers,
+            registry: Registry::default(),
+        },
+    )
+    .await;
     appwrite.seed_user(SeedUser {
         id: "alice".into(),
         email: Some(ALICE.into()),
@@ -114,12 +93,12 @@ timeout_ms = 300
         ..SeedUser::default()
     });
     Rig {
-        url,
+        url: gateway.url.clone(),
         appwrite,
         tdna,
         sent: std::sync::Mutex::new(Vec::new()),
         _dir: dir,
-        _stop: stop,
+        _gateway: gateway,
     }
 }
 

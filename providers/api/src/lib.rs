@@ -13,6 +13,7 @@
 //! - [`url_rule`]: the https-or-loopback rule for configured URLs.
 //! - [`outbound`]: the trusted CAs and the one builder of outbound HTTP clients.
 //! - [`services`]: what the gateway lends an assertion flow (replay cache, Appwrite users).
+//! - `testing` (feature `testing`): in-memory stand-ins for those services, for providers' tests.
 
 pub mod error;
 pub mod flow;
@@ -20,6 +21,8 @@ pub mod identity;
 pub mod outbound;
 pub mod secret;
 pub mod services;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod url_rule;
 
 pub use error::{ConfigProblem, OpenError, ProviderError, Rejection, error_chain};

@@ -1,11 +1,10 @@
 //! Whole exchanges through the provider, with keys generated per run, an in-memory replay
 //! cache and no Appwrite.
 
-use std::collections::HashSet;
-use std::sync::{Mutex, OnceLock};
-use std::time::SystemTime;
+use std::sync::OnceLock;
 
-use idp_provider_api::{AccountDirectory, AccountUser, OutboundTls, ServiceError};
+use idp_provider_api::OutboundTls;
+use idp_provider_api::testing::{MemoryReplay, NoDirectory};
 use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 
@@ -90,34 +89,6 @@ fn forged(header: &Value, claims: &Value, signature: &[u8]) -> String {
     )
 }
 use base64::Engine as _;
-
-#[derive(Default)]
-struct MemoryReplay {
-    seen: Mutex<HashSet<[u8; 32]>>,
-    down: bool,
-}
-
-#[async_trait]
-impl idp_provider_api::ReplayCache for MemoryReplay {
-    async fn first_use(&self, key: &ReplayKey, _until: SystemTime) -> Result<bool, ServiceError> {
-        if self.down {
-            return Err(ServiceError::Store("down".into()));
-        }
-        Ok(self.seen.lock().expect("lock").insert(*key.as_bytes()))
-    }
-}
-
-struct NoDirectory;
-
-#[async_trait]
-impl AccountDirectory for NoDirectory {
-    async fn user_for_jwt(&self, _: &Secret<String>) -> Result<Option<AccountUser>, ServiceError> {
-        Ok(None)
-    }
-    async fn user_by_email(&self, _: &str) -> Result<Option<AccountUser>, ServiceError> {
-        Ok(None)
-    }
-}
 
 fn context() -> OpenContext {
     OpenContext::new(OutboundTls::new(None).expect("tls"))
@@ -445,10 +416,7 @@ async fn a_refused_assertion_does_not_use_up_its_jti() {
 #[tokio::test]
 async fn a_replay_cache_failure_refuses() {
     let provider = all_keys_provider();
-    let replay = MemoryReplay {
-        down: true,
-        ..MemoryReplay::default()
-    };
+    let replay = MemoryReplay::down();
     let result = exchange_jwt(&provider, &es256().sign(&claims("a")), &replay).await;
     assert!(
         matches!(result, Err(ProviderError::Service(_))),

@@ -1,15 +1,15 @@
 //! The provider against the TypingDNA emulator, with in-memory stand-ins for the services the
 //! gateway lends (the real route is tested in the gateway's integration tests).
 
-use std::collections::{HashMap, HashSet};
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime};
+use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use http::HeaderMap;
+use idp_provider_api::testing::MemoryReplay as Replay;
 use idp_provider_api::{
     AccountDirectory, AccountUser, AssertionInput, OpenContext, OutboundTls, ProviderError,
-    ProviderInfo, ReplayCache, ReplayKey, Secret, ServiceError,
+    ProviderInfo, Secret, ServiceError,
 };
 use serde_json::{Value, json};
 use typingdna_emulator::{DOCUMENTED_ERRORS, Emulator, EmulatorConfig, Script, Verdict};
@@ -25,16 +25,6 @@ const MOBILE: &str = "1,3.2,0,0,6,2092090166,0,-1|1968,98|61,49";
 /// A distinct desktop pattern (the replay cache refuses a repeat).
 fn tp(n: usize) -> String {
     format!("{DESKTOP}|{n},{n}")
-}
-
-#[derive(Default)]
-struct Replay(Mutex<HashSet<ReplayKey>>);
-
-#[async_trait]
-impl ReplayCache for Replay {
-    async fn first_use(&self, key: &ReplayKey, _: SystemTime) -> Result<bool, ServiceError> {
-        Ok(self.0.lock().expect("lock").insert(*key))
-    }
 }
 
 struct Directory {

@@ -62,6 +62,14 @@ impl Seen {
         }
     }
 
+    /// The value of form or query field `name`, if sent.
+    fn field(&self, name: &str) -> Option<String> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+
     /// Logs the call with the status of `response`, and returns it.
     fn answer(self, shared: &Shared, response: Response) -> Response {
         shared.state().calls.push(Call {
@@ -177,13 +185,7 @@ async fn auto(
         Ok(verdict) => verdict,
         Err(response) => return seen.answer(&shared, response),
     };
-    let field = |name: &str| {
-        seen.fields
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let (Some(_), Some(tp)) = (fields, field("tp").filter(|tp| !tp.is_empty())) else {
+    let (Some(_), Some(tp)) = (fields, seen.field("tp").filter(|tp| !tp.is_empty())) else {
         return seen.answer(&shared, documented(400).into_response());
     };
     let patterns: Vec<&str> = tp.split(';').collect();
@@ -194,7 +196,7 @@ async fn auto(
     if patterns.iter().any(|p| is_mobile(p) != mobile) {
         return seen.answer(&shared, documented(448).into_response());
     }
-    let custom = field("custom_field");
+    let custom = seen.field("custom_field");
     let response = {
         let mut state = shared.state();
         let default = state.verdict.unwrap_or(Verdict::Match);
@@ -231,6 +233,23 @@ fn query_fields(query: Option<&str>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
+/// The start of the `/user/{id}` endpoints: the call as seen (query fields), then the preamble;
+/// `Err` is the logged answer to send.
+async fn user_call(
+    shared: &Shared,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    id: &str,
+) -> Result<Seen, Response> {
+    let seen = Seen::new(shared, method, uri, headers, query_fields(query));
+    match preamble(shared, &seen, headers, id).await {
+        Ok(_) => Ok(seen),
+        Err(response) => Err(seen.answer(shared, response)),
+    }
+}
+
 async fn check_user(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
@@ -238,27 +257,17 @@ async fn check_user(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let seen = Seen::new(
-        &shared,
-        Method::GET,
-        &uri,
-        &headers,
-        query_fields(query.as_deref()),
-    );
-    if let Err(response) = preamble(&shared, &seen, &headers, &id).await {
-        return seen.answer(&shared, response);
-    }
+    let seen = match user_call(&shared, Method::GET, &uri, &headers, query.as_deref(), &id).await {
+        Ok(seen) => seen,
+        Err(answer) => return answer,
+    };
     let profile = shared
         .state()
         .profiles
         .get(&id)
         .copied()
         .unwrap_or_default();
-    let custom = seen
-        .fields
-        .iter()
-        .find(|(n, _)| n == "custom_field")
-        .map(|(_, v)| v.clone());
+    let custom = seen.field("custom_field");
     let body = json!({"success": 1, "count": profile.desktop, "mobilecount": profile.mobile, "type": "All"});
     seen.answer(&shared, ok(body, custom.as_deref()))
 }
@@ -270,22 +279,20 @@ async fn delete_user(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let seen = Seen::new(
+    let seen = match user_call(
         &shared,
         Method::DELETE,
         &uri,
         &headers,
-        query_fields(query.as_deref()),
-    );
-    if let Err(response) = preamble(&shared, &seen, &headers, &id).await {
-        return seen.answer(&shared, response);
-    }
-    let device = seen
-        .fields
-        .iter()
-        .find(|(n, _)| n == "device")
-        .map_or("all", |(_, v)| v.as_str())
-        .to_owned();
+        query.as_deref(),
+        &id,
+    )
+    .await
+    {
+        Ok(seen) => seen,
+        Err(answer) => return answer,
+    };
+    let device = seen.field("device").unwrap_or_else(|| "all".to_owned());
     let deleted = {
         let mut state = shared.state();
         let profile = state.profiles.entry(id).or_insert_with(Profile::default);
@@ -295,11 +302,7 @@ async fn delete_user(
             _ => std::mem::take(&mut profile.desktop) + std::mem::take(&mut profile.mobile),
         }
     };
-    let custom = seen
-        .fields
-        .iter()
-        .find(|(n, _)| n == "custom_field")
-        .map(|(_, v)| v.clone());
+    let custom = seen.field("custom_field");
     seen.answer(
         &shared,
         ok(json!({"success": 1, "deleted": deleted}), custom.as_deref()),

@@ -1,46 +1,14 @@
 //! Native-app ID-token exchange (`allow_id_token_exchange`): tokens signed by mock-op, handed
 //! to the provider's assertion flow as the gateway's `exchange` route does.
 
-use std::collections::HashSet;
-use std::sync::Mutex;
 use std::time::SystemTime;
 
-use async_trait::async_trait;
-use idp_provider_api::{
-    AccountDirectory, AccountUser, AssertionInput, Identity, Provider, ProviderError, ReplayCache,
-    ReplayKey, Secret, ServiceError,
-};
+use idp_provider_api::testing::{MemoryReplay, NoDirectory};
+use idp_provider_api::{AssertionInput, Identity, Provider, ProviderError};
 use mock_op::Behavior;
 use serde_json::{Value, json};
 
 use crate::support::{Harness, now, op_config, reason};
-
-/// The replay cache as the gateway lends it, in memory; records what it was asked to keep.
-#[derive(Default)]
-struct MemoryReplay {
-    seen: Mutex<HashSet<[u8; 32]>>,
-    until: Mutex<Vec<SystemTime>>,
-}
-
-#[async_trait]
-impl ReplayCache for MemoryReplay {
-    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, ServiceError> {
-        self.until.lock().expect("lock").push(until);
-        Ok(self.seen.lock().expect("lock").insert(*key.as_bytes()))
-    }
-}
-
-struct NoDirectory;
-
-#[async_trait]
-impl AccountDirectory for NoDirectory {
-    async fn user_for_jwt(&self, _: &Secret<String>) -> Result<Option<AccountUser>, ServiceError> {
-        Ok(None)
-    }
-    async fn user_by_email(&self, _: &str) -> Result<Option<AccountUser>, ServiceError> {
-        Ok(None)
-    }
-}
 
 async fn exchange(
     harness: &Harness,
@@ -93,7 +61,7 @@ async fn a_fresh_token_is_exchanged_once_and_remembered_until_its_exp() {
         "id_token_replayed"
     );
     // mock-op's tokens live 300 s; the key is kept until then plus the 30 s leeway.
-    let until = replay.until.lock().expect("lock")[0]
+    let until = replay.untils()[0]
         .duration_since(SystemTime::UNIX_EPOCH)
         .expect("after 1970")
         .as_secs() as i64;
