@@ -87,6 +87,10 @@ pub struct Auth0Rules {
     pub allowed_connections: Vec<String>,
     /// `amr` must contain `mfa`.
     pub require_mfa: bool,
+    /// The tenant's issuer (`https://{domain}/`): users are keyed on it whatever domain a
+    /// token came through, so a custom domain never splits one person into two users.
+    /// `None`: the token's own `iss`.
+    pub canonical_issuer: Option<String>,
 }
 
 impl Auth0Rules {
@@ -169,6 +173,14 @@ impl ClaimsHook for Auth0Rules {
             claims.subject().as_str(),
             amr.as_deref(),
         )
+    }
+
+    fn identity_key(&self, claims: &Claims) -> Result<(String, String), ProviderError> {
+        let issuer = self
+            .canonical_issuer
+            .clone()
+            .unwrap_or_else(|| claims.issuer().as_str().to_string());
+        Ok((issuer, claims.subject().as_str().to_string()))
     }
 }
 
@@ -270,6 +282,7 @@ pub fn open_auth0(
             allowed_organizations: keys.allowed_organizations,
             allowed_connections: keys.allowed_connections,
             require_mfa: keys.require_mfa,
+            canonical_issuer: Some(issuer.to_string()),
         })),
     };
     open_extended(info, table.into_value(), context, extension)
@@ -394,12 +407,38 @@ mod tests {
         assert!(problems(v)[0].starts_with("providers.a0.client_secret: "));
     }
 
+    #[test]
+    fn users_are_keyed_on_the_tenant_issuer_whatever_domain_the_token_came_through() {
+        let claims: Claims = serde_json::from_value(json!({
+            "iss": "https://login.acme.com/", "sub": "auth0|42", "aud": "client",
+            "exp": 4_000_000_000_u64, "iat": 1_700_000_000_u64,
+        }))
+        .expect("claims");
+        let tenant = Auth0Rules {
+            canonical_issuer: Some("https://acme.eu.auth0.com/".into()),
+            ..Auth0Rules::default()
+        };
+        assert_eq!(
+            tenant.identity_key(&claims).expect("key"),
+            (
+                "https://acme.eu.auth0.com/".to_string(),
+                "auth0|42".to_string()
+            )
+        );
+        // Without a tenant issuer (unit tests only), the token's own.
+        assert_eq!(
+            Auth0Rules::default().identity_key(&claims).expect("key").0,
+            "https://login.acme.com/"
+        );
+    }
+
     fn rules() -> Auth0Rules {
         Auth0Rules {
             organization: Some("org_1".into()),
             allowed_organizations: vec![],
             allowed_connections: vec!["auth0".into(), "google-oauth2".into()],
             require_mfa: true,
+            canonical_issuer: None,
         }
     }
 

@@ -135,10 +135,15 @@ impl AssertionFlow for OidcProvider {
             ));
         }
         let email_verified = verify::email_verified_is_true(raw);
-        // An assertion is aged by its `iat`: the policy's `max_age_seconds`
-        // is checked on it, as for every assertion flow.
+        // An assertion is aged by its `iat`, as for every assertion flow; a token that names
+        // an older `auth_time` (a refreshed token) is aged by that: the policy's
+        // `max_age_seconds` bounds how long ago the user actually authenticated.
+        let iat = claims.issue_time().timestamp();
+        let authenticated = claims
+            .auth_time()
+            .map_or(iat, |auth_time| auth_time.timestamp().min(iat));
         self.identity(&claims, email_verified)
-            .map(|identity| identity.with_auth_time(Some(claims.issue_time().timestamp())))
+            .map(|identity| identity.with_auth_time(Some(authenticated)))
     }
 }
 

@@ -1,4 +1,4 @@
-//! The TypingDNA Authentication API client: `POST /auto/{id}` and `DELETE /user/{id}`, HTTP
+//! The TypingDNA Authentication API client: `POST /auto/{id}` and `POST /verify/{id}`, HTTP
 //! Basic `api_key:api_secret`, form bodies, JSON answers, and the mapping of every documented
 //! error to a refusal that fails closed.
 
@@ -54,7 +54,6 @@ struct RawAnswer {
     result: Option<i64>,
     high_confidence: Option<i64>,
     enrollment: Option<i64>,
-    deleted: Option<i64>,
 }
 
 /// The client of one provider.
@@ -108,16 +107,30 @@ impl Api {
     /// # Errors
     /// A refusal for every non-success answer (see [`refusal`]).
     pub async fn auto(&self, id: &str, tp: &str) -> Result<AutoAnswer, ProviderError> {
+        self.judge("/auto", id, tp).await
+    }
+
+    /// `POST /verify/{id}` with form field `tp`: verifies only and never stores a pattern (Pro
+    /// and Enterprise plans). What `login` mode calls: a stranger's typing must never become
+    /// part of someone's profile.
+    ///
+    /// # Errors
+    /// A refusal for every non-success answer (see [`refusal`]).
+    pub async fn verify(&self, id: &str, tp: &str) -> Result<AutoAnswer, ProviderError> {
+        self.judge("/verify", id, tp).await
+    }
+
+    async fn judge(&self, endpoint: &str, id: &str, tp: &str) -> Result<AutoAnswer, ProviderError> {
         let request = self
             .http
-            .post(format!("{}/auto/{id}", self.base))
+            .post(format!("{}{endpoint}/{id}", self.base))
             .form(&[("tp", tp)]);
-        let raw = self.call(request, "/auto").await?;
+        let raw = self.call(request, endpoint).await?;
         let Some(action) = raw.action else {
             return Err(ProviderError::refused(
                 reason::UNAVAILABLE,
                 503,
-                "TypingDNA /auto answered 200 without an action",
+                format!("TypingDNA {endpoint} answered 200 without an action"),
             ));
         };
         Ok(AutoAnswer {
@@ -127,15 +140,6 @@ impl Api {
             enrollment: raw.enrollment.unwrap_or(0),
             message_code: raw.message_code,
         })
-    }
-
-    /// `DELETE /user/{id}`: forgets every stored pattern of `id`; returns how many.
-    ///
-    /// # Errors
-    /// A refusal for every non-success answer.
-    pub async fn delete_user(&self, id: &str) -> Result<i64, ProviderError> {
-        let request = self.http.delete(format!("{}/user/{id}", self.base));
-        Ok(self.call(request, "/user").await?.deleted.unwrap_or(0))
     }
 
     async fn call(

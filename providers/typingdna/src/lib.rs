@@ -53,6 +53,15 @@ pub fn keys() -> Vec<&'static str> {
 use limits::Limits;
 use timing::Latency;
 
+/// Which TypingDNA endpoint judges a pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    /// `/auto`: enrolls until three patterns are stored, then verifies (`step_up`).
+    Auto,
+    /// `/verify`: verifies only (`login`).
+    Verify,
+}
+
 /// The provider `type` this crate registers.
 pub const KIND: &str = "typingdna";
 
@@ -209,7 +218,7 @@ impl TypingDnaProvider {
             return Err(too_many("this user"));
         }
         self.first_use(patterns, input.replay).await?;
-        let answer = self.auto(&user, patterns).await?;
+        let answer = self.judge(Endpoint::Auto, &user, patterns).await?;
         if answer.did("enroll") && !answer.did("verify") {
             return Err(ProviderError::refused(
                 reason::ENROLLING,
@@ -235,7 +244,6 @@ impl TypingDnaProvider {
         if !self.limits.allow_user("email", email) {
             return Err(too_many("this email"));
         }
-        self.first_use(patterns, input.replay).await?;
         let user = input
             .directory
             .user_by_email(email)
@@ -249,43 +257,40 @@ impl TypingDnaProvider {
                 "login: no active Appwrite user has this email; answered as a failed match",
             ));
         };
-        let answer = self.auto(&user, patterns).await?;
-        if !answer.did("verify") && answer.did("enroll") {
-            return Err(self.undo_enrollment(&user).await);
+        // From here on every refusal about the pattern reads like a failed match, so that
+        // what a request learns does not depend on whether the email has an account. The
+        // patterns are recorded only for a real user, so unknown emails cannot fill the
+        // replay cache.
+        let answer = async {
+            self.first_use(patterns, input.replay).await?;
+            self.judge(Endpoint::Verify, &user, patterns).await
+        }
+        .await
+        .map_err(|error| match error {
+            ProviderError::Rejected(r)
+                if r.reason == reason::PATTERN_REUSED
+                    || r.reason == api::reason::PATTERN_INVALID =>
+            {
+                ProviderError::rejected(
+                    reason::NO_MATCH,
+                    format!("login: {}; answered as a failed match", r.detail),
+                )
+            }
+            other => other,
+        })?;
+        if answer.did("enroll") {
+            // `/verify` never stores a pattern; if it says it did, nothing it says is trusted.
+            tracing::error!(
+                provider = %self.info.id,
+                user_id = %user.id,
+                "typingdna login mode: TypingDNA /verify answered an enrollment; refused"
+            );
+            return Err(ProviderError::rejected(
+                reason::NO_MATCH,
+                "login: TypingDNA /verify answered an enrollment",
+            ));
         }
         self.verdict(&answer, user)
-    }
-
-    /// Login mode never enrolls. TypingDNA stored the pattern instead of verifying it (the user
-    /// has no complete profile for this kind of pattern), so the whole profile is deleted: a
-    /// stranger who knows the email cannot build a profile of their own typing. The user
-    /// enrolls again through `step_up`.
-    async fn undo_enrollment(&self, user: &AccountUser) -> ProviderError {
-        let handle = user_handle(self.id_salt.expose(), &user.id);
-        match self.api.delete_user(&handle).await {
-            Ok(deleted) => tracing::warn!(
-                provider = %self.info.id,
-                user_id = %user.id,
-                deleted,
-                "typingdna login mode: TypingDNA enrolled instead of verifying; the user's \
-                 TypingDNA profile was deleted (enroll again through step_up)"
-            ),
-            Err(error) => tracing::error!(
-                provider = %self.info.id,
-                user_id = %user.id,
-                %error,
-                "typingdna login mode: TypingDNA enrolled instead of verifying, and deleting the \
-                 user's TypingDNA profile failed; delete it by hand"
-            ),
-        }
-        ProviderError::rejected(
-            reason::NO_MATCH,
-            format!(
-                "login: TypingDNA enrolled a pattern for Appwrite user {} instead of verifying; \
-                 login mode never enrolls",
-                user.id
-            ),
-        )
     }
 
     /// Records every pattern as used; any one seen before refuses the request.
@@ -296,7 +301,9 @@ impl TypingDnaProvider {
     ) -> Result<(), ProviderError> {
         let until = SystemTime::now() + self.pattern_reuse;
         for (index, pattern) in patterns.each().enumerate() {
-            let key = ReplayKey::new(&self.info.id, "tp", pattern.as_bytes());
+            // Keyed on the type, not the provider id: a pattern used at one `typingdna`
+            // provider (step_up) is refused at every other (login) too.
+            let key = ReplayKey::new(KIND, "tp", pattern.as_bytes());
             if !replay.first_use(&key, until).await? {
                 return Err(ProviderError::rejected(
                     reason::PATTERN_REUSED,
@@ -311,14 +318,20 @@ impl TypingDnaProvider {
     }
 
     /// Calls `/auto` for `user`, learning how long TypingDNA takes.
-    async fn auto(
+    /// Sends the patterns to TypingDNA's `/auto` (step-up: enrolls, then verifies) or
+    /// `/verify` (login: verifies only).
+    async fn judge(
         &self,
+        endpoint: Endpoint,
         user: &AccountUser,
         patterns: &Patterns,
     ) -> Result<AutoAnswer, ProviderError> {
         let handle = user_handle(self.id_salt.expose(), &user.id);
         let started = Instant::now();
-        let answer = self.api.auto(&handle, patterns.expose()).await;
+        let answer = match endpoint {
+            Endpoint::Auto => self.api.auto(&handle, patterns.expose()).await,
+            Endpoint::Verify => self.api.verify(&handle, patterns.expose()).await,
+        };
         if answer.is_ok() {
             self.latency.observe(started.elapsed());
         }

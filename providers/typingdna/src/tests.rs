@@ -122,11 +122,12 @@ impl Rig {
         self.send(json!({"email": email, "tp": tp})).await
     }
 
-    fn auto_calls(&self) -> usize {
+    /// Calls to the endpoints that judge a pattern (`/auto`, `/verify`).
+    fn typing_calls(&self) -> usize {
         self.tdna
             .calls()
             .iter()
-            .filter(|c| c.path.starts_with("/auto/"))
+            .filter(|c| c.path.starts_with("/auto/") || c.path.starts_with("/verify/"))
             .count()
     }
 }
@@ -226,7 +227,7 @@ async fn a_pattern_is_accepted_once_and_a_repeat_never_reaches_typingdna() {
         refusal(rig.step_up(&mixed).await),
         (reason::PATTERN_REUSED, 401)
     );
-    assert_eq!(rig.auto_calls(), 1);
+    assert_eq!(rig.typing_calls(), 1);
 }
 
 #[tokio::test]
@@ -241,7 +242,7 @@ async fn login_answers_an_unknown_email_like_a_failed_match_without_calling_typi
     assert_eq!(known, unknown);
     assert_eq!(unknown, (reason::NO_MATCH, 401));
     assert_eq!(
-        rig.auto_calls(),
+        rig.typing_calls(),
         1,
         "only the known email reached TypingDNA"
     );
@@ -252,30 +253,55 @@ async fn login_answers_an_unknown_email_like_a_failed_match_without_calling_typi
 }
 
 #[tokio::test]
-async fn login_never_enrolls_and_deletes_a_profile_it_would_have_started() {
+async fn login_only_verifies_and_never_touches_a_profile() {
     let rig = Rig::new("login", json!({})).await;
-    // Alice enrolled on a desktop; a stranger types her email on a phone.
+    // Alice enrolled on a desktop; a stranger types her email on a phone, several times and
+    // at once: with `/auto` the first three would have enrolled the stranger's typing.
     rig.tdna.enroll(&rig.handle(), 3);
-    assert_eq!(
-        refusal(rig.login(ALICE, MOBILE).await),
-        (reason::NO_MATCH, 401)
-    );
-    assert_eq!(
-        rig.tdna.stored(&rig.handle()),
-        (0, 0),
-        "the profile is gone"
-    );
-    let delete = rig.tdna.calls().into_iter().find(|c| c.method == "DELETE");
+    let attempts = [
+        MOBILE.to_owned(),
+        format!("{MOBILE}1"),
+        format!("{MOBILE}2"),
+    ];
+    let answers = futures::future::join_all(attempts.iter().map(|tp| rig.login(ALICE, tp))).await;
+    for answer in answers {
+        assert_eq!(refusal(answer), (reason::NO_MATCH, 401));
+    }
+    assert_eq!(rig.tdna.stored(&rig.handle()), (3, 0), "nothing was stored");
+    let calls = rig.tdna.calls();
     assert!(
-        delete.is_some_and(|c| c.path == format!("/user/{}", rig.handle()) && c.authorized),
-        "DELETE /user/{{id}} with credentials"
+        calls
+            .iter()
+            .all(|c| c.path.starts_with("/verify/") && c.authorized),
+        "login mode calls /verify only: {calls:?}"
     );
-    // And a user without any profile is never enrolled from the login form.
+    assert_eq!(rig.typing_calls(), 3);
+    // A user without any profile is refused, and still has none.
+    rig.tdna.enroll(&rig.handle(), 0);
     assert_eq!(
         refusal(rig.login(ALICE, &tp(1)).await),
         (reason::NO_MATCH, 401)
     );
     assert_eq!(rig.tdna.stored(&rig.handle()), (0, 0));
+}
+
+#[tokio::test]
+async fn login_answers_a_reused_or_invalid_pattern_like_a_failed_match() {
+    let rig = Rig::new("login", json!({})).await;
+    rig.tdna.enroll(&rig.handle(), 3);
+    rig.tdna.set_verdict(Verdict::NoMatch);
+    let first = refusal(rig.login(ALICE, &tp(7)).await);
+    let reused = refusal(rig.login(ALICE, &tp(7)).await);
+    rig.tdna.push(Script::Error(445));
+    let invalid = refusal(rig.login(ALICE, &tp(8)).await);
+    let unknown = refusal(rig.login("nobody@example.com", &tp(9)).await);
+    assert_eq!(first, (reason::NO_MATCH, 401));
+    assert_eq!(reused, first, "a reused pattern reads like a failed match");
+    assert_eq!(
+        invalid, first,
+        "an invalid pattern reads like a failed match"
+    );
+    assert_eq!(unknown, first);
 }
 
 #[tokio::test]
@@ -307,7 +333,7 @@ async fn every_documented_typingdna_error_fails_closed_with_its_own_type() {
             ),
         }
     }
-    assert_eq!(rig.auto_calls(), DOCUMENTED_ERRORS.len());
+    assert_eq!(rig.typing_calls(), DOCUMENTED_ERRORS.len());
 }
 
 #[tokio::test]
@@ -371,7 +397,7 @@ async fn attempts_are_limited_per_user_and_per_ip_before_typingdna() {
         refusal(rig.login("ghost@example.com", &tp(5)).await),
         (reason::TOO_MANY_ATTEMPTS, 429)
     );
-    assert_eq!(rig.auto_calls(), 2);
+    assert_eq!(rig.typing_calls(), 2);
 
     let per_ip = Rig::new("step_up", json!({"per_ip_per_minute": 1})).await;
     per_ip.tdna.enroll(&per_ip.handle(), 3);
@@ -380,7 +406,7 @@ async fn attempts_are_limited_per_user_and_per_ip_before_typingdna() {
         refusal(per_ip.step_up(&tp(2)).await),
         (reason::TOO_MANY_ATTEMPTS, 429)
     );
-    assert_eq!(per_ip.auto_calls(), 1);
+    assert_eq!(per_ip.typing_calls(), 1);
 }
 
 #[tokio::test]

@@ -8,7 +8,6 @@
 use idp_provider_api::Identity;
 use serde_json::Value;
 
-use super::claims::claim;
 use crate::appwrite::is_valid_label;
 use crate::login::user_id::is_gateway_label;
 
@@ -53,7 +52,9 @@ pub(super) fn wanted(
             Value::String(text) => push(text),
             _ => dropped.push(Dropped::NotAString),
         };
-        match claim(identity, name).as_deref() {
+        // Only the provider's own claims: not the identity's name or email, which some
+        // providers take from what the user typed (an Appwrite user renames itself at will).
+        match identity.claims().get(name.as_str()) {
             None | Some(Value::Null) => {}
             Some(Value::Array(items)) => items.iter().for_each(&mut take),
             Some(value) => take(value),
@@ -89,6 +90,18 @@ mod tests {
 
     fn names(list: &[&str]) -> Vec<String> {
         list.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn labels_come_from_the_providers_claims_only_never_the_name_or_email() {
+        // An existing-user provider's name is the Appwrite user's own, which the user edits.
+        let id = Identity::existing_user("typing", "u1")
+            .with_name(Some("admin".into()))
+            .with_email(Some("admin@example.com".into()), true);
+        assert_eq!(
+            wanted(&[], &names(&["name", "email", "sub", "iss"]), &id),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::{Call, ENROLLMENTS_NEEDED, Profile, Script, Shared, Verdict};
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/auto/{id}", post(auto))
+        .route("/verify/{id}", post(verify))
         .route(
             "/user/{id}",
             axum::routing::get(check_user).delete(delete_user),
@@ -158,9 +159,43 @@ fn ok(mut body: Value, custom_field: Option<&str>) -> Response {
     (StatusCode::OK, Json(body)).into_response()
 }
 
+/// `POST /auto/{id}`: enrolls until a profile holds three patterns of the pattern's device,
+/// then verifies (and stores matching patterns).
 async fn auto(
     State(shared): State<Arc<Shared>>,
     Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    typing(Endpoint::Auto, shared, id, uri, headers, body).await
+}
+
+/// `POST /verify/{id}` (Pro and Enterprise plans): verifies only, never stores a pattern. A
+/// profile without three patterns of the device answers a verification that failed
+/// (`result` 0): what the real API answers then is not documented; the emulator chose the
+/// answer that can never log anyone in.
+async fn verify(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    typing(Endpoint::Verify, shared, id, uri, headers, body).await
+}
+
+/// The two endpoints that judge a typing pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Auto,
+    Verify,
+}
+
+async fn typing(
+    endpoint: Endpoint,
+    shared: Arc<Shared>,
+    id: String,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -206,11 +241,16 @@ async fn auto(
         } else {
             &mut profile.desktop
         };
-        if *stored < ENROLLMENTS_NEEDED {
+        if *stored < ENROLLMENTS_NEEDED && endpoint == Endpoint::Verify {
+            json!({"action": "verify", "enrollment": 0, "result": 0, "high_confidence": 0})
+        } else if *stored < ENROLLMENTS_NEEDED {
             *stored += patterns.len();
             json!({"action": "enroll", "enrollment": 1, "result": 0, "high_confidence": 0})
         } else {
             match verdict.unwrap_or(default) {
+                Verdict::Match if endpoint == Endpoint::Verify => {
+                    json!({"action": "verify", "enrollment": 0, "result": 1, "high_confidence": 1})
+                }
                 Verdict::Match => {
                     *stored += 1;
                     json!({"action": "verify;enroll", "enrollment": 1, "result": 1, "high_confidence": 1})
