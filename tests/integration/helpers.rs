@@ -292,7 +292,12 @@ impl TestApp {
     /// Starts a login at `provider` for `login_hint` (to the default success and failure
     /// pages); returns where the gateway sends the browser: the provider's authorization URL.
     pub async fn start_at(&self, provider: &str, login_hint: &str) -> Url {
-        let mut start = self.start_url_at(provider, SUCCESS, FAILURE);
+        self.start_to(provider, login_hint, SUCCESS).await
+    }
+
+    /// [`TestApp::start_at`] with `success` as the success page.
+    pub async fn start_to(&self, provider: &str, login_hint: &str, success: &str) -> Url {
+        let mut start = self.start_url_at(provider, success, FAILURE);
         start
             .query_pairs_mut()
             .append_pair("login_hint", login_hint);
@@ -335,17 +340,7 @@ impl TestApp {
     /// Starts a login for `login_hint` and walks the provider until it sends the browser back
     /// to the gateway's callback; returns the callback URL (not yet visited).
     pub async fn login_at_idp(&self, login_hint: &str, success: &str) -> Url {
-        let mut start = self.start_url(success, FAILURE);
-        start
-            .query_pairs_mut()
-            .append_pair("login_hint", login_hint);
-        let response = self.get(start.as_str()).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::FOUND,
-            "start must redirect to the provider"
-        );
-        let to_idp = location(&response);
+        let to_idp = self.start_to(PROVIDER, login_hint, success).await;
         let issuer = self.idp.issuer();
         assert!(
             to_idp.as_str().starts_with(issuer.trim_end_matches('/')),

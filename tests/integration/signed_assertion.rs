@@ -188,20 +188,25 @@ async fn spawn_with_tables(tables: String) -> TestApp {
     .await
 }
 
-#[tokio::test]
-async fn every_key_type_and_hmac_log_a_user_in_once() {
+/// The gateway with `backend` (jwt, one key of each type) and `hook` (hmac).
+async fn spawn_backend_and_hook() -> TestApp {
     let keys = format!(
         "public_keys = [{}, {}, {}]",
         toml_text(&es256().public_pem),
         toml_text(&eddsa().public_pem),
         toml_text(&rs256().public_pem)
     );
-    let app = spawn_with_tables(format!(
+    spawn_with_tables(format!(
         "{}\n[providers.hook]\ntype = \"signed_assertion\"\nformat = \"hmac\"\n\
          hmac_secrets = [\"{HOOK_SECRET}\"]\n",
         jwt_table("backend", &keys)
     ))
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn every_key_type_and_hmac_log_a_user_in_once() {
+    let app = spawn_backend_and_hook().await;
     for (n, key) in [es256(), eddsa(), rs256()].into_iter().enumerate() {
         let claims = assertion_claims(&app.gateway, &format!("user-{n}"), &format!("jti-{n}"));
         logs_in_once(&app, "backend", &jwt_body(&key.sign(&claims)), &[]).await;
@@ -300,18 +305,7 @@ async fn node(code: &str, env: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn the_node_example_signs_what_the_gateway_accepts() {
-    let keys = format!(
-        "public_keys = [{}, {}, {}]",
-        toml_text(&es256().public_pem),
-        toml_text(&eddsa().public_pem),
-        toml_text(&rs256().public_pem)
-    );
-    let app = spawn_with_tables(format!(
-        "{}\n[providers.hook]\ntype = \"signed_assertion\"\nformat = \"hmac\"\n\
-         hmac_secrets = [\"{HOOK_SECRET}\"]\n",
-        jwt_table("backend", &keys)
-    ))
-    .await;
+    let app = spawn_backend_and_hook().await;
     for key in [es256(), eddsa(), rs256()] {
         let assertion = node(
             "console.log(example.signAssertion({ privateKeyPem: process.env.KEY, \

@@ -64,17 +64,8 @@ struct Auth0Keys {
 /// The keys of an `auth0` table, for check-config's key lists: its own, then the `oidc` keys
 /// (`issuer` excepted: it follows from `domain`).
 pub fn keys() -> Vec<&'static str> {
-    idp_provider_oidc::table::keys_with(OWN_KEYS, &["issuer"])
+    idp_provider_oidc::table::keys_with::<Auth0Keys>(&["issuer"])
 }
-
-const OWN_KEYS: &[&str] = &[
-    "domain",
-    "custom_domains",
-    "organization",
-    "allowed_organizations",
-    "allowed_connections",
-    "require_mfa",
-];
 
 /// Auth0's checks of a verified token.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -207,7 +198,7 @@ pub fn open_auth0(
 ) -> Result<Arc<OidcProvider>, OpenError> {
     let id = info.id.clone();
     let mut table = Table::new(&id, config)?;
-    let keys: Auth0Keys = table.take(OWN_KEYS)?;
+    let keys: Auth0Keys = table.take()?;
     let insecure = table.flag("allow_insecure_http");
     let mut problems: Vec<ConfigProblem> = table
         .derived("issuer", "the issuer is https://{domain}/")

@@ -154,13 +154,10 @@ pub fn open(
     Ok(open_entra(info, config, context)?)
 }
 
-/// The keys an `entra` table takes besides the `oidc` ones.
-const OWN_KEYS: &[&str] = &["tenant", "allowed_tenants", "authority"];
-
 /// The keys of an `entra` table, for check-config's key lists: its own, then the `oidc` keys
 /// (`issuer` excepted: it follows from `tenant` and `authority`).
 pub fn keys() -> Vec<&'static str> {
-    idp_provider_oidc::table::keys_with(OWN_KEYS, &["issuer"])
+    idp_provider_oidc::table::keys_with::<EntraKeys>(&["issuer"])
 }
 
 /// As [`open`], returning the concrete type.
@@ -174,7 +171,7 @@ pub fn open_entra(
 ) -> Result<Arc<OidcProvider>, OpenError> {
     let id = info.id.clone();
     let mut table = Table::new(&id, config)?;
-    let keys: EntraKeys = table.take(OWN_KEYS)?;
+    let keys: EntraKeys = table.take()?;
     let mut problems: Vec<ConfigProblem> = table
         .derived("issuer", "the issuer follows from tenant (and authority)")
         .into_iter()
@@ -232,12 +229,13 @@ pub fn open_entra(
         return Err(OpenError { problems });
     };
     let template = format!("{authority}/{TENANT_PLACEHOLDER}/v2.0");
+    // Discovery lives under the configured tenant segment (`organizations`, a GUID...).
+    let url = Url::parse(&format!("{authority}/{tenant}/v2.0"))
+        .map(|u| discovery_url(&u))
+        .map_err(|e| OpenError {
+            problems: vec![ConfigProblem::new(table.key("tenant"), e.to_string())],
+        })?;
     let (issuer, issuers, discovery, tenants) = if multi {
-        let url = Url::parse(&format!("{authority}/{tenant}/v2.0"))
-            .map(|u| discovery_url(&u))
-            .map_err(|e| OpenError {
-                problems: vec![ConfigProblem::new(table.key("tenant"), e.to_string())],
-            })?;
         let target = DiscoveryTarget {
             url,
             issuers: vec![template.clone()],
@@ -260,11 +258,6 @@ pub fn open_entra(
             tenant.as_str()
         };
         let issuer = template.replace(TENANT_PLACEHOLDER, tid);
-        let url = Url::parse(&format!("{authority}/{tenant}/v2.0"))
-            .map(|u| discovery_url(&u))
-            .map_err(|e| OpenError {
-                problems: vec![ConfigProblem::new(table.key("tenant"), e.to_string())],
-            })?;
         let target = DiscoveryTarget {
             url,
             issuers: vec![issuer.clone()],

@@ -86,13 +86,10 @@ pub fn open(
     Ok(open_google(info, config, context)?)
 }
 
-/// The keys a `google` table takes besides the `oidc` ones.
-const OWN_KEYS: &[&str] = &["hosted_domains"];
-
 /// The keys of a `google` table, for check-config's key lists: `hosted_domains`, then the
 /// `oidc` keys (`issuer` defaults to Google's and may be overridden, for tests).
 pub fn keys() -> Vec<&'static str> {
-    idp_provider_oidc::table::keys_with(OWN_KEYS, &[])
+    idp_provider_oidc::table::keys_with::<GoogleKeys>(&[])
 }
 
 /// As [`open`], returning the concrete type.
@@ -105,7 +102,7 @@ pub fn open_google(
     context: &OpenContext,
 ) -> Result<Arc<OidcProvider>, OpenError> {
     let mut table = Table::new(&info.id, config)?;
-    let keys: GoogleKeys = table.take(OWN_KEYS)?;
+    let keys: GoogleKeys = table.take()?;
     if keys
         .hosted_domains
         .iter()

@@ -6,11 +6,13 @@ use idp_provider_api::{ConfigProblem, OpenError};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-/// The keys of a table of a type built on `oidc`: the type's `own` keys, then every `oidc` key
-/// except the `derived` ones the type sets itself (such as `issuer`). For check-config's key
-/// lists, so that they name exactly what the table takes.
-pub fn keys_with(own: &[&'static str], derived: &[&str]) -> Vec<&'static str> {
-    own.iter()
+/// The keys of a table of a type built on `oidc`: the fields of the type's own keys struct `T`
+/// (what [`Table::take`] takes out), then every `oidc` key except the `derived` ones the type
+/// sets itself (such as `issuer`). For check-config's key lists, so that they name exactly what
+/// the table takes.
+pub fn keys_with<T: DeserializeOwned>(derived: &[&str]) -> Vec<&'static str> {
+    serde_aux::serde_introspection::serde_introspect::<T>()
+        .iter()
         .copied()
         .chain(crate::keys().into_iter().filter(|k| !derived.contains(k)))
         .collect()
@@ -48,13 +50,13 @@ impl Table {
         format!("providers.{}.{key}", self.id)
     }
 
-    /// Takes `keys` out of the table and deserializes them into `T` (whose absent keys take
-    /// their serde defaults); an error names `providers.<id>.<key>`.
+    /// Takes the fields of `T` out of the table and deserializes them into `T` (whose absent
+    /// keys take their serde defaults); an error names `providers.<id>.<key>`.
     ///
     /// # Errors
     /// The first key that does not deserialize.
-    pub fn take<T: DeserializeOwned>(&mut self, keys: &[&str]) -> Result<T, OpenError> {
-        let own: Map<String, Value> = keys
+    pub fn take<T: DeserializeOwned>(&mut self) -> Result<T, OpenError> {
+        let own: Map<String, Value> = serde_aux::serde_introspection::serde_introspect::<T>()
             .iter()
             .filter_map(|k| self.map.remove(*k).map(|v| ((*k).to_string(), v)))
             .collect();
@@ -142,19 +144,17 @@ mod tests {
     fn own_keys_are_taken_and_errors_name_them() {
         let mut t =
             Table::new("a0", json!({"domain": "t.auth0.com", "client_id": "c"})).expect("table");
-        let own: Own = t.take(&["domain", "require_mfa"]).expect("own keys");
+        let own: Own = t.take().expect("own keys");
         assert_eq!(own.domain, "t.auth0.com");
         assert!(!own.require_mfa);
         assert_eq!(t.into_value(), json!({"client_id": "c"}));
 
         let mut t = Table::new("a0", json!({"domain": "t", "require_mfa": "yes"})).expect("table");
-        let err = t
-            .take::<Own>(&["domain", "require_mfa"])
-            .expect_err("bad type");
+        let err = t.take::<Own>().expect_err("bad type");
         assert_eq!(err.problems[0].key, "providers.a0.require_mfa");
 
         let mut t = Table::new("a0", json!({})).expect("table");
-        let err = t.take::<Own>(&["domain"]).expect_err("missing");
+        let err = t.take::<Own>().expect_err("missing");
         assert!(err.to_string().contains("domain"), "{err}");
         assert!(t.derived("issuer", "x").is_none());
     }
