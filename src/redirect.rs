@@ -151,17 +151,12 @@ impl AllowList {
     pub fn origins(&self) -> Vec<String> {
         let mut origins: Vec<String> = Vec::new();
         for e in &self.entries {
-            let default_port = if e.scheme == "https" { 443 } else { 80 };
-            let host = if e.host.contains(':') {
-                format!("[{}]", e.host)
-            } else {
-                e.host.clone()
+            // The url crate writes origins as browsers send them (default ports left out,
+            // IPv6 hosts bracketed once: `host_str` already holds the brackets).
+            let Ok(host) = url::Host::parse(&e.host) else {
+                continue;
             };
-            let origin = if e.port == default_port {
-                format!("{}://{host}", e.scheme)
-            } else {
-                format!("{}://{host}:{}", e.scheme, e.port)
-            };
+            let origin = url::Origin::Tuple(e.scheme.clone(), host, e.port).ascii_serialization();
             if !origins.contains(&origin) {
                 origins.push(origin);
             }
@@ -312,6 +307,25 @@ mod tests {
 
     fn ok(raw: &str) -> bool {
         list().check("success", Some(raw)).is_ok()
+    }
+
+    #[test]
+    fn origins_are_written_as_browsers_send_them() {
+        let list = AllowList::parse(&[
+            "https://app.example.com/auth/".to_string(),
+            "https://app.example.com:443/other/".to_string(),
+            "http://127.0.0.1:3000/".to_string(),
+            "http://[::1]:8080/cb".to_string(),
+        ])
+        .expect("list");
+        assert_eq!(
+            list.origins(),
+            [
+                "https://app.example.com",
+                "http://127.0.0.1:3000",
+                "http://[::1]:8080"
+            ]
+        );
     }
 
     #[test]

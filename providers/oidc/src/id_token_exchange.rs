@@ -54,6 +54,14 @@ pub(crate) fn config_problems(config: &Config, id: &str) -> Vec<ConfigProblem> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Body {
+    #[serde(default)]
+    id_token: Option<Secret<String>>,
+    #[serde(default)]
+    nonce: Option<Secret<String>>,
+}
+
+/// A body with both fields present and not empty.
+struct Checked {
     id_token: Secret<String>,
     nonce: Secret<String>,
 }
@@ -66,30 +74,31 @@ fn invalid(param: &'static str, reason: impl Into<String>) -> ProviderError {
 }
 
 impl Body {
-    fn parse(raw: &[u8]) -> Result<Self, ProviderError> {
+    fn parse(raw: &[u8]) -> Result<Checked, ProviderError> {
         let body: Self = serde_json::from_slice(raw).map_err(|e| {
             // The category only: serde's message could quote part of the token.
             let why = match e.classify() {
                 serde_json::error::Category::Data => {
-                    "id_token and nonce are required strings, and nothing else"
+                    "id_token and nonce are strings, and nothing else is accepted"
                 }
                 _ => "not JSON",
             };
             invalid(
-                "id_token",
+                "body",
                 format!("the body must be {{\"id_token\": \"...\", \"nonce\": \"...\"}}: {why}"),
             )
         })?;
-        if body.id_token.expose().is_empty() {
-            return Err(invalid("id_token", "must not be empty"));
-        }
-        if body.nonce.expose().is_empty() {
-            return Err(invalid(
+        let id_token = body
+            .id_token
+            .filter(|t| !t.expose().is_empty())
+            .ok_or_else(|| invalid("id_token", "is required and must not be empty"))?;
+        let nonce = body.nonce.filter(|n| !n.expose().is_empty()).ok_or_else(|| {
+            invalid(
                 "nonce",
-                "must not be empty: send the nonce the app passed to the provider",
-            ));
-        }
-        Ok(body)
+                "is required and must not be empty: send the nonce the app passed to the provider",
+            )
+        })?;
+        Ok(Checked { id_token, nonce })
     }
 }
 
@@ -117,6 +126,11 @@ impl AssertionFlow for OidcProvider {
             ));
         }
 
+        // The provider's own rules (an Auth0 organization, an Entra tenant...) are checks too:
+        // they run before the token is spent.
+        let email_verified = verify::email_verified_is_true(raw);
+        let identity = self.identity(&claims, email_verified)?;
+
         // After every check: a token that fails one does not use up its single use. Kept until
         // the token could no longer be accepted anyway: its `exp`, or sooner the end of its
         // freshness window.
@@ -134,7 +148,6 @@ impl AssertionFlow for OidcProvider {
                 format!("ID token {key:?} was already exchanged"),
             ));
         }
-        let email_verified = verify::email_verified_is_true(raw);
         // An assertion is aged by its `iat`, as for every assertion flow; a token that names
         // an older `auth_time` (a refreshed token) is aged by that: the policy's
         // `max_age_seconds` bounds how long ago the user actually authenticated.
@@ -142,8 +155,7 @@ impl AssertionFlow for OidcProvider {
         let authenticated = claims
             .auth_time()
             .map_or(iat, |auth_time| auth_time.timestamp().min(iat));
-        self.identity(&claims, email_verified)
-            .map(|identity| identity.with_auth_time(Some(authenticated)))
+        Ok(identity.with_auth_time(Some(authenticated)))
     }
 }
 
@@ -151,7 +163,7 @@ impl AssertionFlow for OidcProvider {
 mod tests {
     use super::*;
 
-    fn param(result: Result<Body, ProviderError>) -> &'static str {
+    fn param(result: Result<Checked, ProviderError>) -> &'static str {
         match result {
             Err(ProviderError::InvalidRequest { param, reason }) => {
                 assert!(!reason.contains("eyJ"), "{reason}");
@@ -165,7 +177,9 @@ mod tests {
     #[test]
     fn the_body_needs_both_fields_and_nothing_else() {
         assert!(Body::parse(br#"{"id_token":"eyJ.a.b","nonce":"n-1"}"#).is_ok());
-        assert_eq!(param(Body::parse(br#"{"id_token":"eyJ.a.b"}"#)), "id_token");
+        // Each refusal names the field that is wrong.
+        assert_eq!(param(Body::parse(br#"{"id_token":"eyJ.a.b"}"#)), "nonce");
+        assert_eq!(param(Body::parse(br#"{"nonce":"n-1"}"#)), "id_token");
         assert_eq!(
             param(Body::parse(br#"{"id_token":"eyJ.a.b","nonce":""}"#)),
             "nonce"
@@ -176,8 +190,8 @@ mod tests {
         );
         assert_eq!(
             param(Body::parse(br#"{"id_token":"eyJ.a.b","nonce":"n","x":1}"#)),
-            "id_token"
+            "body"
         );
-        assert_eq!(param(Body::parse(b"eyJ.a.b")), "id_token");
+        assert_eq!(param(Body::parse(b"eyJ.a.b")), "body");
     }
 }

@@ -27,13 +27,21 @@ fn open(
     op: &MockOp,
     extension: Extension,
 ) -> Result<Arc<OidcProvider>, idp_provider_api::OpenError> {
+    open_with(op, json!({}), extension)
+}
+
+fn open_with(
+    op: &MockOp,
+    keys: Value,
+    extension: Extension,
+) -> Result<Arc<OidcProvider>, idp_provider_api::OpenError> {
     open_extended(
         ProviderInfo {
             id: "ext".into(),
             kind: "test",
             display_name: "Extended".into(),
         },
-        provider_config(op, json!({})),
+        provider_config(op, keys),
         &OpenContext::new(OutboundTls::new(None).expect("tls")),
         extension,
     )
@@ -288,4 +296,44 @@ async fn the_claims_hook_refuses_and_keys_identities_after_verification() {
         ..Behavior::default()
     });
     assert_eq!(h.rejection("alice").await, "id_token_signature_invalid");
+}
+
+#[tokio::test]
+async fn an_exchanged_token_the_hook_refuses_is_not_spent() {
+    use idp_provider_api::testing::{MemoryReplay, NoDirectory};
+    use idp_provider_api::{AssertionInput, Provider};
+
+    let op = MockOp::spawn(op_config()).await;
+    let provider = open_with(
+        &op,
+        json!({"allow_id_token_exchange": true}),
+        Extension {
+            claims: Some(Arc::new(ByEmployeeId)),
+            ..Extension::default()
+        },
+    )
+    .expect("extension accepted");
+    let raw = op.sign_id_token(&op.id_token_claims("bob", "n-1"), &Behavior::default());
+    let body = json!({"id_token": raw, "nonce": "n-1"}).to_string();
+    let replay = MemoryReplay::default();
+    let provider: &dyn Provider = provider.as_ref();
+    let answer = provider
+        .assertion()
+        .expect("opted in")
+        .exchange(AssertionInput {
+            body: body.as_bytes(),
+            headers: &http::HeaderMap::new(),
+            client_ip: None,
+            replay: &replay,
+            directory: &NoDirectory,
+        })
+        .await;
+    match answer {
+        Err(ProviderError::Rejected(r)) => assert_eq!(r.rule, Some("employees_only")),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        replay.untils().is_empty(),
+        "a token the provider's own rules refuse is not used up"
+    );
 }
