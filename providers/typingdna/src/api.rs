@@ -69,7 +69,7 @@ impl std::fmt::Debug for Api {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Api")
             .field("base", &self.base)
-            .field("api_key", &self.api_key)
+            .field("api_key", &"[redacted]")
             .field("api_secret", &self.api_secret)
             .finish_non_exhaustive()
     }

@@ -187,9 +187,11 @@ fn required_secret(
 ) -> Option<Secret<String>> {
     match value {
         None => {
+            // The hint names the sibling key (`api_secret_file`), not the whole path again.
+            let name = key.rsplit('.').next().unwrap_or(key);
             problems.push(ConfigProblem::new(
                 key,
-                format!("is required (or {key}_file)"),
+                format!("is required (or {name}_file)"),
             ));
             None
         }
@@ -197,8 +199,8 @@ fn required_secret(
             problems.push(ConfigProblem::new(
                 key,
                 format!(
-                    "is {} bytes; at least {min} are required",
-                    secret.expose().len()
+                    "is {} bytes without surrounding whitespace; at least {min} are required",
+                    secret.expose().trim().len()
                 ),
             ));
             None
@@ -266,11 +268,16 @@ mod tests {
                 "providers.td.per_ip_per_minute",
             ]
         );
+        assert_eq!(
+            err.problems[2].reason, "is required (or api_secret_file)",
+            "the hint names the sibling key"
+        );
         let mut short = base();
         short["id_salt"] = json!("too-short");
         let err = parse(short).check("td").expect_err("refused").to_string();
         assert!(
-            err.contains("providers.td.id_salt") && !err.contains("too-short"),
+            err.contains("providers.td.id_salt: is 9 bytes without surrounding whitespace")
+                && !err.contains("too-short"),
             "{err}"
         );
     }

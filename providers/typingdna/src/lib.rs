@@ -8,9 +8,8 @@
 //!   verifies.
 //! - `login`: `{"email","tp"}`. Only an existing, active Appwrite user; an unknown email gets
 //!   the same answer as a failed match, after about the time a TypingDNA call takes. Login mode
-//!   never enrolls: a pattern that TypingDNA would store instead of verifying (a user who has
-//!   not enrolled that kind of pattern) makes the gateway delete that user's TypingDNA profile,
-//!   so that nobody can build someone else's profile from the login form.
+//!   calls TypingDNA's `/verify`, which never stores a pattern, so nobody can build someone
+//!   else's profile from the login form; step-up calls `/auto`, which enrolls.
 //!
 //! The id TypingDNA sees is hex HMAC-SHA256(`id_salt`, Appwrite user id), never personal data.
 //! A token is minted only for `action` containing `verify`, `result = 1`, and
@@ -52,15 +51,6 @@ pub fn keys() -> Vec<&'static str> {
 }
 use limits::Limits;
 use timing::Latency;
-
-/// Which TypingDNA endpoint judges a pattern.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
-    /// `/auto`: enrolls until three patterns are stored, then verifies (`step_up`).
-    Auto,
-    /// `/verify`: verifies only (`login`).
-    Verify,
-}
 
 /// The provider `type` this crate registers.
 pub const KIND: &str = "typingdna";
@@ -218,7 +208,7 @@ impl TypingDnaProvider {
             return Err(too_many("this user"));
         }
         self.first_use(patterns, input.replay).await?;
-        let answer = self.judge(Endpoint::Auto, &user, patterns).await?;
+        let answer = self.judge(&user, patterns).await?;
         if answer.did("enroll") && !answer.did("verify") {
             return Err(ProviderError::refused(
                 reason::ENROLLING,
@@ -263,7 +253,7 @@ impl TypingDnaProvider {
         // replay cache.
         let answer = async {
             self.first_use(patterns, input.replay).await?;
-            self.judge(Endpoint::Verify, &user, patterns).await
+            self.judge(&user, patterns).await
         }
         .await
         .map_err(|error| match error {
@@ -317,20 +307,18 @@ impl TypingDnaProvider {
         Ok(())
     }
 
-    /// Calls `/auto` for `user`, learning how long TypingDNA takes.
-    /// Sends the patterns to TypingDNA's `/auto` (step-up: enrolls, then verifies) or
-    /// `/verify` (login: verifies only).
+    /// Sends the patterns to TypingDNA for `user`, learning how long TypingDNA takes: to
+    /// `/auto` in step-up (enrolls, then verifies), to `/verify` in login (verifies only).
     async fn judge(
         &self,
-        endpoint: Endpoint,
         user: &AccountUser,
         patterns: &Patterns,
     ) -> Result<AutoAnswer, ProviderError> {
         let handle = user_handle(self.id_salt.expose(), &user.id);
         let started = Instant::now();
-        let answer = match endpoint {
-            Endpoint::Auto => self.api.auto(&handle, patterns.expose()).await,
-            Endpoint::Verify => self.api.verify(&handle, patterns.expose()).await,
+        let (endpoint, answer) = match self.mode {
+            Mode::StepUp => ("/auto", self.api.auto(&handle, patterns.expose()).await),
+            Mode::Login => ("/verify", self.api.verify(&handle, patterns.expose()).await),
         };
         if answer.is_ok() {
             self.latency.observe(started.elapsed());
@@ -343,7 +331,8 @@ impl TypingDnaProvider {
             result = answer.result,
             high_confidence = answer.high_confidence,
             message_code = ?answer.message_code,
-            "TypingDNA /auto answered"
+            endpoint,
+            "TypingDNA answered"
         );
         Ok(answer)
     }
@@ -354,10 +343,7 @@ impl TypingDnaProvider {
             return Err(ProviderError::refused(
                 api::reason::UNAVAILABLE,
                 503,
-                format!(
-                    "TypingDNA /auto answered the unknown action {:?}",
-                    answer.action
-                ),
+                format!("TypingDNA answered the unknown action {:?}", answer.action),
             ));
         }
         if answer.result != 1 {
