@@ -210,11 +210,12 @@ impl AppwriteClient {
     }
 
     /// `GET /v1/account` as the owner of `jwt` (no API key): the user Appwrite says the JWT
-    /// belongs to, or `None` when Appwrite refuses the JWT (any 4xx: invalid, expired, of a
-    /// deleted session, of a blocked user).
+    /// belongs to, or `None` when Appwrite refuses the JWT itself: 401 (invalid, expired, of a
+    /// deleted session) or `user_blocked`.
     ///
     /// # Errors
-    /// Transport failures, 5xx and malformed answers.
+    /// Transport failures, 5xx, malformed answers, and any other refusal (a wrong project, say):
+    /// that is the gateway's setup, not the user's JWT, so it is not reported as one.
     pub async fn account_for_jwt(
         &self,
         jwt: &Secret<String>,
@@ -232,11 +233,8 @@ impl AppwriteClient {
             .await
         {
             Ok(user) => Ok(Some(user)),
-            Err(AppwriteError::Api { status, .. })
-                if (400..500).contains(&status) && status != 429 =>
-            {
-                Ok(None)
-            }
+            Err(AppwriteError::Api { status: 401, .. }) => Ok(None),
+            Err(e) if e.kind() == Some(&AppwriteErrorType::UserBlocked) => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -276,6 +276,18 @@ async fn an_existing_user_named_by_appwrite_gets_the_token_and_a_forged_jwt_gets
     let dave = jwt("dave").await;
     let (status, body) = post(&gateway, "probe", json!({"jwt": dave})).await;
     assert_json_error(status, &body, 401, "appwrite_jwt_invalid");
+    // Appwrite refusing for another reason (here a 404, as for a wrong project) is the
+    // gateway's setup failing, not the user's JWT: 503, and no token.
+    gateway.emulator.inject(
+        Fault::Status(404),
+        FaultScope::Route {
+            method: "GET",
+            path_prefix: "/account".into(),
+            times: Some(1),
+        },
+    );
+    let (status, body) = post(&gateway, "probe", json!({"jwt": carol})).await;
+    assert_json_error(status, &body, 503, "appwrite_unavailable");
     assert_eq!(
         gateway.emulator.tokens().len(),
         1,
