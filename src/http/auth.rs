@@ -14,10 +14,9 @@ use serde_json::json;
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
 use super::extract::{AppQuery, CallbackForm, ClientKey, client_ip};
 use crate::login::{
-    CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, Login, LoginError,
-    StartError, StartParams,
+    CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, Login, StartError,
+    StartParams,
 };
-use idp_provider_api::ProviderError;
 
 /// `GET /v1/auth/{provider}/start`: check the URLs, store the transaction, send the browser
 /// to the provider with the binding cookie.
@@ -103,14 +102,15 @@ pub async fn exchange(
         )
         .into_response();
     }
-    // The body limit layer has already refused anything larger (413).
+    // The body limit layers have already answered 413 to anything larger; what fails here is
+    // a body that stopped arriving.
     let body: Bytes = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
         Ok(body) => body,
         Err(_) => {
             return ApiError::new(
-                "general_payload_too_large",
-                413,
-                "The request body is larger than the gateway accepts.",
+                "exchange_request_invalid",
+                400,
+                "The exchange request is refused: `body`: it could not be read to its end.",
             )
             .into_response();
         }
@@ -149,10 +149,7 @@ pub async fn exchange(
             )
             .into_response()
         }
-        Err(ExchangeError::Failed(LoginError::Provider(ProviderError::InvalidRequest {
-            param,
-            reason,
-        }))) => {
+        Err(ExchangeError::RequestInvalid { param, reason }) => {
             tracing::warn!(provider, param, reason, "exchange request refused");
             ApiError::new(
                 "exchange_request_invalid",

@@ -24,7 +24,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::cors::{AllowHeaders, AllowOrigin, CorsLayer};
 use tower_http::request_id::{
     MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
 };
@@ -42,8 +42,8 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// CORS for the routes a single-page app calls with `fetch` (`exchange`, `/v1/providers`):
-/// exactly the listed origins, no credentials (the gateway reads no cookie there), the headers
-/// an exchange needs. Preflights from other origins get no `Access-Control-Allow-Origin`.
+/// exactly the listed origins, no credentials (the gateway reads no cookie there), the request
+/// headers the page asks for. Preflights from other origins get no `Access-Control-Allow-Origin`.
 fn cors(origins: &[String]) -> CorsLayer {
     let origins: Vec<HeaderValue> = origins
         .iter()
@@ -52,10 +52,9 @@ fn cors(origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
-        .allow_headers([
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-bridge-signature"),
-        ])
+        // Whatever request headers the page asks for (a provider's own, such as a signature
+        // header): the origin list is what keeps other sites out, and no credentials flow.
+        .allow_headers(AllowHeaders::mirror_request())
         .max_age(Duration::from_secs(600))
 }
 

@@ -37,6 +37,15 @@ pub enum ExchangeError {
     /// `allow_id_token_exchange`).
     #[error("provider {0:?} does not accept assertions at exchange")]
     NoAssertionFlow(String),
+    /// The request is not what the provider defines (a missing or malformed field): the app's
+    /// mistake, named by field.
+    #[error("invalid {param}: {reason}")]
+    RequestInvalid {
+        /// The field (`body`, `assertion`, `tp`...).
+        param: &'static str,
+        /// Why, without the value.
+        reason: String,
+    },
     /// The assertion, the policy, the mapping or Appwrite refused.
     #[error(transparent)]
     Failed(#[from] LoginError),
@@ -73,8 +82,15 @@ impl Login {
                 .map_err(|e: ProviderError| LoginError::Provider(e))?;
             self.mint(configured, &identity, Flow::Assertion).await
         };
-        Ok(tokio::time::timeout(LOGIN_BUDGET, exchanging)
+        match tokio::time::timeout(LOGIN_BUDGET, exchanging)
             .await
-            .unwrap_or(Err(LoginError::TimedOut(LOGIN_BUDGET)))?)
+            .unwrap_or(Err(LoginError::TimedOut(LOGIN_BUDGET)))
+        {
+            Ok(token) => Ok(token),
+            Err(LoginError::Provider(ProviderError::InvalidRequest { param, reason })) => {
+                Err(ExchangeError::RequestInvalid { param, reason })
+            }
+            Err(error) => Err(ExchangeError::Failed(error)),
+        }
     }
 }

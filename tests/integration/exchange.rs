@@ -371,7 +371,10 @@ async fn preflight(gateway: &Gateway, path: &str, origin: &str) -> reqwest::Resp
         .request(reqwest::Method::OPTIONS, format!("{}{path}", gateway.url))
         .header("Origin", origin)
         .header("Access-Control-Request-Method", "POST")
-        .header("Access-Control-Request-Headers", "content-type")
+        .header(
+            "Access-Control-Request-Headers",
+            "content-type,x-bridge-signature",
+        )
         .send()
         .await
         .expect("preflight")
@@ -390,11 +393,12 @@ async fn cors_answers_the_apps_origin_and_no_other() {
             .expect("ascii")
             .contains("POST")
     );
+    let allowed_headers = headers["access-control-allow-headers"]
+        .to_str()
+        .expect("ascii");
     assert!(
-        headers["access-control-allow-headers"]
-            .to_str()
-            .expect("ascii")
-            .contains("content-type")
+        allowed_headers.contains("content-type") && allowed_headers.contains("x-bridge-signature"),
+        "{allowed_headers}"
     );
     assert!(headers.get("access-control-allow-credentials").is_none());
 
