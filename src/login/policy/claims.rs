@@ -80,7 +80,9 @@ impl RequiredClaim {
 
 /// The claim `name` of a verified identity: from the provider's claims, or else from the
 /// identity's own fields for the standard names that providers keep out of the claims (`sub`,
-/// `iss`, `email` (only when verified), `email_verified`, `name`).
+/// `iss`, `email` (only when verified), `email_verified`, `name`). An identity that names an
+/// existing Appwrite user has no `name` here: that is the user's own, which the user can change
+/// through Appwrite's client API.
 pub(super) fn claim<'a>(identity: &'a Identity, name: &str) -> Option<Cow<'a, Value>> {
     if let Some(value) = identity.claims().get(name) {
         return Some(Cow::Borrowed(value));
@@ -91,7 +93,28 @@ pub(super) fn claim<'a>(identity: &'a Identity, name: &str) -> Option<Cow<'a, Va
         "iss" => text(identity.issuer()),
         "email" => identity.verified_email().and_then(text),
         "email_verified" => Some(Cow::Owned(Value::Bool(identity.email_verified()))),
-        "name" => identity.name().and_then(text),
+        "name" if identity.existing_user_id().is_none() => identity.name().and_then(text),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_existing_users_self_chosen_name_is_no_claim() {
+        let provider =
+            Identity::verified("corp", "https://idp", "alice").with_name(Some("Alice".into()));
+        assert_eq!(
+            claim(&provider, "name").as_deref(),
+            Some(&Value::String("Alice".into()))
+        );
+        let existing = Identity::existing_user("typing", "u1").with_name(Some("admin".into()));
+        assert_eq!(claim(&existing, "name"), None);
+        assert_eq!(
+            claim(&existing, "sub").as_deref(),
+            Some(&Value::String("u1".into()))
+        );
     }
 }
