@@ -80,8 +80,7 @@ pub struct Auth0Rules {
     pub require_mfa: bool,
     /// The tenant's issuer (`https://{domain}/`): users are keyed on it whatever domain a
     /// token came through, so a custom domain never splits one person into two users.
-    /// `None`: the token's own `iss`.
-    pub canonical_issuer: Option<String>,
+    pub canonical_issuer: String,
 }
 
 impl Auth0Rules {
@@ -167,11 +166,10 @@ impl ClaimsHook for Auth0Rules {
     }
 
     fn identity_key(&self, claims: &Claims) -> Result<(String, String), ProviderError> {
-        let issuer = self
-            .canonical_issuer
-            .clone()
-            .unwrap_or_else(|| claims.issuer().as_str().to_string());
-        Ok((issuer, claims.subject().as_str().to_string()))
+        Ok((
+            self.canonical_issuer.clone(),
+            claims.subject().as_str().to_string(),
+        ))
     }
 }
 
@@ -273,7 +271,7 @@ pub fn open_auth0(
             allowed_organizations: keys.allowed_organizations,
             allowed_connections: keys.allowed_connections,
             require_mfa: keys.require_mfa,
-            canonical_issuer: Some(issuer.to_string()),
+            canonical_issuer: issuer.to_string(),
         })),
     };
     open_extended(info, table.into_value(), context, extension)
@@ -406,7 +404,7 @@ mod tests {
         }))
         .expect("claims");
         let tenant = Auth0Rules {
-            canonical_issuer: Some("https://acme.eu.auth0.com/".into()),
+            canonical_issuer: "https://acme.eu.auth0.com/".into(),
             ..Auth0Rules::default()
         };
         assert_eq!(
@@ -416,11 +414,6 @@ mod tests {
                 "auth0|42".to_string()
             )
         );
-        // Without a tenant issuer (unit tests only), the token's own.
-        assert_eq!(
-            Auth0Rules::default().identity_key(&claims).expect("key").0,
-            "https://login.acme.com/"
-        );
     }
 
     fn rules() -> Auth0Rules {
@@ -429,7 +422,7 @@ mod tests {
             allowed_organizations: vec![],
             allowed_connections: vec!["auth0".into(), "google-oauth2".into()],
             require_mfa: true,
-            canonical_issuer: None,
+            canonical_issuer: "https://t.eu.auth0.com/".into(),
         }
     }
 
