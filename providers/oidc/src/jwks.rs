@@ -163,6 +163,24 @@ impl JwksCache {
             .map_err(|e: Arc<ProviderError>| ProviderError::Upstream(e.to_string()))
     }
 
+    /// Keys that may hold a `kid` missing from `seen` (the set a verification just used): a
+    /// rate-limited refetch, or, when one happened moments ago (a rotation under load), the set
+    /// it brought if that is newer than `seen`. `None`: no newer keys to try.
+    ///
+    /// # Errors
+    /// When the keys cannot be loaded.
+    pub async fn newer_than(
+        &self,
+        jwks_uri: &Url,
+        seen: &Arc<CoreJsonWebKeySet>,
+    ) -> Result<Option<Arc<CoreJsonWebKeySet>>, ProviderError> {
+        if let Some(newer) = self.refetch_for_unknown_kid(jwks_uri).await? {
+            return Ok(Some(newer));
+        }
+        let latest = self.current(jwks_uri).await?;
+        Ok((!Arc::ptr_eq(&latest, seen)).then_some(latest))
+    }
+
     /// Called when a token names a key the cached set lacks. Returns newer keys if a refetch is
     /// allowed now, `None` if the last forced refetch is too recent. A caller that gets `None`
     /// should look at [`JwksCache::current`] once more: a concurrent caller's refetch (waited

@@ -280,17 +280,8 @@ impl OidcProvider {
             Ok(claims) => Ok(claims),
             Err(VerifyError::Rejected(e)) => Err(e),
             Err(VerifyError::UnknownKey) => {
-                let newer = match self.jwks.refetch_for_unknown_kid(jwks_uri).await? {
-                    Some(newer) => newer,
-                    // Another request refetched moments ago (a key rotation under load): its
-                    // keys may hold this token's key. Costs no fetch.
-                    None => {
-                        let latest = self.jwks.current(jwks_uri).await?;
-                        if Arc::ptr_eq(&latest, &keys) {
-                            return Err(unknown_key("and a refetch happened too recently"));
-                        }
-                        latest
-                    }
+                let Some(newer) = self.jwks.newer_than(jwks_uri, &keys).await? else {
+                    return Err(unknown_key("and a refetch happened too recently"));
                 };
                 match verify(&newer) {
                     Ok(claims) => Ok(claims),

@@ -114,18 +114,6 @@ pub fn rename_key(mut error: OpenError, id: &str, from: &str, to: &str) -> OpenE
     error
 }
 
-/// All problems of several checks, or none.
-///
-/// # Errors
-/// Every problem found.
-pub fn collect(problems: Vec<ConfigProblem>) -> Result<(), OpenError> {
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(OpenError { problems })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

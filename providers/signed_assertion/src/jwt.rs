@@ -5,7 +5,6 @@
 //! checks, and the choice of key, are here. `iat`, `jti` and the other claims are read in
 //! [`crate::claims`].
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -13,7 +12,6 @@ use idp_provider_api::ProviderError;
 use idp_provider_oidc::jwks::JwksCache;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
-use openidconnect::core::CoreJsonWebKeySet;
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -160,13 +158,9 @@ impl JwtVerifier {
         if !found.is_empty() || header.kid.is_none() {
             return Ok(found);
         }
-        let newer: Option<Arc<CoreJsonWebKeySet>> = match cache.refetch_for_unknown_kid(url).await?
-        {
-            Some(newer) => Some(newer),
-            // A concurrent refetch may have brought the key.
-            None => Some(cache.current(url).await?).filter(|latest| !Arc::ptr_eq(latest, &keys)),
-        };
-        let found = newer
+        let found = cache
+            .newer_than(url, &keys)
+            .await?
             .map(|keys| matching(&from_jwks(&keys, &self.algs), header))
             .unwrap_or_default();
         if found.is_empty() {
