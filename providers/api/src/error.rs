@@ -96,6 +96,30 @@ pub struct OpenError {
     pub problems: Vec<ConfigProblem>,
 }
 
+impl OpenError {
+    /// Reads provider `id`'s table (or part of it) into `T`; a value that does not fit is one
+    /// problem naming its full key (`providers.<id>.<key>`, or `providers.<id>` for the table).
+    ///
+    /// # Errors
+    /// The first value that does not deserialize.
+    pub fn deserialize<T: serde::de::DeserializeOwned>(
+        id: &str,
+        table: serde_json::Value,
+    ) -> Result<T, Self> {
+        serde_path_to_error::deserialize(table).map_err(|e| {
+            let path = e.path().to_string();
+            let key = if path == "." {
+                format!("providers.{id}")
+            } else {
+                format!("providers.{id}.{path}")
+            };
+            Self {
+                problems: vec![ConfigProblem::new(key, e.into_inner().to_string())],
+            }
+        })
+    }
+}
+
 /// One bad configuration value: the full key (`providers.corp.issuer`) and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigProblem {

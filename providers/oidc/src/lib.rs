@@ -144,17 +144,7 @@ pub fn open_extended(
     extension: Extension,
 ) -> Result<Arc<OidcProvider>, OpenError> {
     let prefix = format!("providers.{}", info.id);
-    let config: Config = serde_path_to_error::deserialize(config).map_err(|e| {
-        let path = e.path().to_string();
-        let key = if path == "." {
-            prefix.clone()
-        } else {
-            format!("{prefix}.{path}")
-        };
-        OpenError {
-            problems: vec![ConfigProblem::new(key, e.into_inner().to_string())],
-        }
-    })?;
+    let config: Config = OpenError::deserialize(&info.id, config)?;
     let checked = config.check(&info.id)?;
     let discovery = match extension.discovery {
         Some(target) => {

@@ -60,17 +60,7 @@ impl Table {
             .iter()
             .filter_map(|k| self.map.remove(*k).map(|v| ((*k).to_string(), v)))
             .collect();
-        serde_path_to_error::deserialize(Value::Object(own)).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." {
-                format!("providers.{}", self.id)
-            } else {
-                self.key(&path)
-            };
-            OpenError {
-                problems: vec![ConfigProblem::new(key, e.into_inner().to_string())],
-            }
-        })
+        OpenError::deserialize(&self.id, Value::Object(own))
     }
 
     /// A problem when the table sets `key`, which this type derives itself (`why`).

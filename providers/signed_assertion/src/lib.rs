@@ -85,15 +85,7 @@ pub fn open(
     let problem = |key: String, reason: String| OpenError {
         problems: vec![ConfigProblem::new(key, reason)],
     };
-    let config: Config = serde_path_to_error::deserialize(table).map_err(|e| {
-        let path = e.path().to_string();
-        let key = if path == "." {
-            prefix.clone()
-        } else {
-            format!("{prefix}.{path}")
-        };
-        problem(key, e.into_inner().to_string())
-    })?;
+    let config: Config = OpenError::deserialize(&info.id, table)?;
     let checked = config.check(&info.id, context)?;
     let window = Window {
         max_age: checked.max_age,

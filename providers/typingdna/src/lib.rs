@@ -117,15 +117,7 @@ pub fn open_typingdna(
     let one = |key: String, reason: String| OpenError {
         problems: vec![ConfigProblem::new(key, reason)],
     };
-    let config: Config = serde_path_to_error::deserialize(config).map_err(|e| {
-        let path = e.path().to_string();
-        let key = if path == "." {
-            prefix.clone()
-        } else {
-            format!("{prefix}.{path}")
-        };
-        one(key, e.into_inner().to_string())
-    })?;
+    let config: Config = OpenError::deserialize(&info.id, config)?;
     let checked = config.check(&info.id)?;
     let api = Api::new(
         &checked.api_url,
