@@ -1,6 +1,5 @@
 //! Per-client-IP rate limits on the login routes (governor's keyed GCRA limiter).
 
-use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -12,6 +11,7 @@ use ipnet::IpNet;
 
 use super::error::ApiError;
 use super::extract::{ClientKey, client_ip};
+use idp_provider_api::client_bucket;
 
 /// The limiter: `per_minute` requests per client, with bursts up to the same number.
 pub struct RateLimit {
@@ -35,22 +35,10 @@ impl RateLimit {
 
     fn allow(&self, client: ClientKey) -> bool {
         let key = match client {
-            ClientKey::Ip(ip) => ClientKey::Ip(bucket(ip)),
+            ClientKey::Ip(ip) => ClientKey::Ip(client_bucket(ip)),
             opaque @ ClientKey::Opaque(_) => opaque,
         };
         self.limiter.check_key(&key).is_ok()
-    }
-}
-
-/// The key a client is counted under: its IPv4 address, or its IPv6 /64 (one subscriber
-/// usually holds a whole /64 and could otherwise rotate addresses to dodge the limit).
-fn bucket(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => {
-            let prefix = u128::from(v6) & (u128::MAX << 64);
-            IpAddr::V6(std::net::Ipv6Addr::from(prefix))
-        }
     }
 }
 
@@ -83,16 +71,17 @@ pub async fn limit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::IpAddr;
 
     #[test]
     fn ipv6_clients_are_counted_per_64() {
         let a: IpAddr = "2001:db8:1:2:aaaa::1".parse().expect("ip");
         let b: IpAddr = "2001:db8:1:2:bbbb::2".parse().expect("ip");
         let c: IpAddr = "2001:db8:1:3::1".parse().expect("ip");
-        assert_eq!(bucket(a), bucket(b));
-        assert_ne!(bucket(a), bucket(c));
+        assert_eq!(client_bucket(a), client_bucket(b));
+        assert_ne!(client_bucket(a), client_bucket(c));
         let v4: IpAddr = "203.0.113.7".parse().expect("ip");
-        assert_eq!(bucket(v4), v4);
+        assert_eq!(client_bucket(v4), v4);
     }
 
     #[test]

@@ -33,7 +33,9 @@ pub use flow::{
 pub use identity::Identity;
 pub use outbound::{OutboundTls, TlsError};
 pub use secret::Secret;
-pub use services::{AccountDirectory, AccountUser, ReplayCache, ReplayKey, ServiceError};
+pub use services::{
+    AccountDirectory, AccountUser, ReplayCache, ReplayKey, ServiceError, client_bucket,
+};
 
 /// What the gateway hands every provider's `open` besides its own `[providers.<id>]` table:
 /// settings that are the same for all providers.

@@ -58,6 +58,18 @@ impl std::fmt::Debug for ReplayKey {
     }
 }
 
+/// The key a client is rate-limited under: its IPv4 address, or its IPv6 /64 (one subscriber
+/// usually holds a whole /64 and could otherwise rotate addresses to dodge a limit). The
+/// gateway's own limit and providers' limits count clients the same way.
+pub fn client_bucket(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V4(_) => ip,
+        std::net::IpAddr::V6(v6) => {
+            std::net::IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64)))
+        }
+    }
+}
+
 /// Remembers which assertions were used, until they could no longer be accepted anyway.
 #[async_trait]
 pub trait ReplayCache: Send + Sync {

@@ -34,7 +34,10 @@ impl Limits {
     /// (the unspecified address) rather than going unlimited.
     pub fn allow_ip(&self, ip: Option<IpAddr>) -> bool {
         self.sweep();
-        let key = ip.map_or(IpAddr::V6(Ipv6Addr::UNSPECIFIED), bucket);
+        let key = ip.map_or(
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+            idp_provider_api::client_bucket,
+        );
         self.per_ip.check_key(&key).is_ok()
     }
 
@@ -58,14 +61,6 @@ impl Limits {
             self.per_user.retain_recent();
             self.per_user.shrink_to_fit();
         }
-    }
-}
-
-/// IPv4 as is; IPv6 by its /64 (one subscriber usually holds a whole /64).
-fn bucket(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & (u128::MAX << 64))),
     }
 }
 
