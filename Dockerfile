@@ -5,7 +5,10 @@
 #     -v "$PWD/config.toml:/etc/idp-bridge/config.toml:ro" idp-bridge
 #
 # The image listens on 0.0.0.0:8080 (IDP_BRIDGE_SERVER__LISTEN below overrides
-# [server].listen from the config file). The healthcheck probes /healthz there.
+# [server].listen from the config file; set it to move the port). The healthcheck
+# is `idp-bridge healthcheck`: it reads the same configuration (file and
+# environment) and probes /healthz on whatever address the gateway listens on,
+# so it follows a changed port by itself.
 
 # ---------------------------------------------------------------- builder ----
 FROM rust:1.95-bookworm AS builder
@@ -56,7 +59,7 @@ RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
 # ---------------------------------------------------------------- runtime ----
 FROM debian:bookworm-slim AS runtime
 
-# curl is for HEALTHCHECK. ca-certificates is the trust store the binary uses
+# ca-certificates is the trust store the binary uses
 # for Appwrite and the providers (rustls reads /etc/ssl/certs/ca-certificates.crt;
 # the bundled Mozilla roots only if that store is empty). For a self-hosted
 # Appwrite or provider behind a company CA, either mount the CA's PEM file and
@@ -68,7 +71,7 @@ FROM debian:bookworm-slim AS runtime
 #   RUN update-ca-certificates   (as root, before USER)
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates curl \
+    && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 idp-bridge \
     && useradd --system --uid 10001 --gid idp-bridge --no-create-home \
@@ -80,12 +83,14 @@ RUN apt-get update \
 
 COPY --from=builder /out/idp-bridge /usr/local/bin/idp-bridge
 
-ENV IDP_BRIDGE_SERVER__LISTEN=0.0.0.0:8080
+# serve and healthcheck both read IDP_BRIDGE_CONFIG, so they see one configuration.
+ENV IDP_BRIDGE_CONFIG=/etc/idp-bridge/config.toml \
+    IDP_BRIDGE_SERVER__LISTEN=0.0.0.0:8080
 USER 10001:10001
 EXPOSE 8080
 
 HEALTHCHECK --interval=30s --timeout=3s --start-period=10s --retries=3 \
-    CMD ["curl", "-fsS", "-o", "/dev/null", "--max-time", "2", "http://127.0.0.1:8080/healthz"]
+    CMD ["idp-bridge", "healthcheck"]
 
 ENTRYPOINT ["idp-bridge"]
-CMD ["serve", "--config", "/etc/idp-bridge/config.toml"]
+CMD ["serve"]

@@ -19,10 +19,11 @@
 //! - [`store`]: where login transactions (`store::transaction`) wait between start and callback.
 //! - [`clock`]: time as a dependency.
 //! - [`telemetry`]: log setup.
+//! - [`healthcheck`]: `idp-bridge healthcheck`, the container's probe of `/healthz`.
 //!
 //! Layering, top to bottom. A module uses only modules on lower lines, never one above it and
 //! never in a circle; every layer may use the provider API crate (`idp_provider_api`).
-//! 1. `main`, [`startup`], [`telemetry`], [`init`]: the process. `init` writes a starting
+//! 1. `main`, [`startup`], [`telemetry`], [`init`], [`healthcheck`]: the process. `init` writes a starting
 //!    config, with a key from `login::user_id`. `startup` turns a `Config` into the
 //!    running service and may use everything below; `telemetry` reads `config::LogFormat`.
 //! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
@@ -43,6 +44,7 @@
 pub mod appwrite;
 pub mod clock;
 pub mod config;
+pub mod healthcheck;
 pub mod http;
 pub mod init;
 pub mod key_names;

@@ -65,6 +65,14 @@ enum Command {
         #[arg(long)]
         raw: bool,
     },
+    /// Ask the gateway that serves this configuration whether it is alive (`GET /healthz` on
+    /// `[server] listen`, loopback when it listens on every interface): exit 0 if it answers
+    /// 200, 1 otherwise. For container health checks; the image needs no curl.
+    Healthcheck {
+        /// The TOML configuration file the gateway was started with.
+        #[arg(long, env = "IDP_BRIDGE_CONFIG")]
+        config: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -92,6 +100,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Command::Healthcheck { config } => healthcheck(&config),
         Command::CheckConfig { config } => match Config::load(&config) {
             Ok(loaded) => {
                 if loaded.warnings.is_empty() {
@@ -157,6 +166,34 @@ fn main() -> ExitCode {
                 }
             };
             runtime.block_on(serve(loaded))
+        }
+    }
+}
+
+/// `healthcheck`: reads the configuration (file and environment, as `serve` does) for the
+/// listen address and asks `/healthz` there.
+fn healthcheck(config: &std::path::Path) -> ExitCode {
+    let listen = match Config::load(config) {
+        Ok(loaded) => loaded.server.listen,
+        Err(error) => {
+            eprintln!("{}: {error}", config.display());
+            return ExitCode::from(2);
+        }
+    };
+    let probed = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())
+        .and_then(|runtime| {
+            runtime
+                .block_on(idp_bridge::healthcheck::probe(listen))
+                .map_err(|e| e.to_string())
+        });
+    match probed {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
+            ExitCode::FAILURE
         }
     }
 }

@@ -40,3 +40,25 @@ fn the_dockerfile_copies_and_stubs_every_workspace_member() {
         );
     }
 }
+
+/// The HEALTHCHECK asks the binary, which reads the configured listen address, instead of a
+/// fixed port that a changed `IDP_BRIDGE_SERVER__LISTEN` would leave behind.
+#[test]
+fn the_healthcheck_follows_the_configured_port() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    let healthcheck: String = dockerfile
+        .lines()
+        .skip_while(|l| !l.starts_with("HEALTHCHECK"))
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        healthcheck.contains(r#"CMD ["idp-bridge", "healthcheck"]"#),
+        "{healthcheck}"
+    );
+    assert!(!healthcheck.contains("8080"), "{healthcheck}");
+    assert!(
+        dockerfile.contains("IDP_BRIDGE_CONFIG=/etc/idp-bridge/config.toml"),
+        "serve and healthcheck must read the same configuration"
+    );
+}

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 const ALLOWED: &[(&str, &[&str])] = &[
     ("telemetry", &["config"]),
     ("init", &["login"]),
+    ("healthcheck", &[]),
     (
         "config",
         &[

@@ -15,6 +15,7 @@ mod entra;
 mod exchange;
 mod failures;
 mod google;
+mod healthcheck;
 mod helpers;
 mod id_token_exchange;
 mod idp;
