@@ -87,7 +87,7 @@ impl Login {
         let failure = exchanged.as_ref().err().map(ExchangeError::error_type);
         registered
             .metrics
-            .finished(Step::Exchange, began.elapsed(), failure.as_deref());
+            .finished(Step::Exchange, began.elapsed(), failure);
         exchanged
     }
 

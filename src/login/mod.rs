@@ -279,7 +279,7 @@ impl Login {
             .start_at(&registered.configured, provider_id, params)
             .await;
         if let Err(error) = &started {
-            registered.metrics.failed(&error.error_type());
+            registered.metrics.failed(error.error_type());
         }
         started
     }
@@ -374,7 +374,7 @@ impl Login {
         };
         registered
             .metrics
-            .finished(Step::Callback, began.elapsed(), failure.as_deref());
+            .finished(Step::Callback, began.elapsed(), failure);
         finished
     }
 

@@ -1,5 +1,6 @@
 //! The login counters and latency histograms, and the per-provider handle the pipeline holds.
 
+use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ const LOGIN_BUCKETS: [f64; 12] = [
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct FailedLabels {
     provider: Arc<str>,
-    error_type: String,
+    error_type: Cow<'static, str>,
 }
 
 /// A finished callback or exchange: its provider and whether a token was minted.
@@ -169,30 +170,32 @@ impl LoginMetrics {
     }
 
     /// A login failed with `error_type` (the `type` its failure redirect, JSON error or, for
-    /// a plain error page, the gateway's own name for the case).
-    pub fn failed(&self, error_type: &str) {
+    /// a plain error page, the gateway's own name for the case). A `'static` type costs no
+    /// allocation, which matters in a flood of forged callbacks.
+    pub fn failed(&self, error_type: Cow<'static, str>) {
         self.failed
             .get_or_create(&FailedLabels {
                 provider: self.provider.clone(),
-                error_type: error_type.to_string(),
+                error_type,
             })
             .inc();
     }
 
     /// `step` ended after `elapsed`: with a minted token (`failure` is `None`), or failed with
     /// the error type `failure`.
-    pub fn finished(&self, step: Step, elapsed: Duration, failure: Option<&str>) {
+    pub fn finished(&self, step: Step, elapsed: Duration, failure: Option<Cow<'static, str>>) {
         let histograms = match step {
             Step::Callback => &self.callback,
             Step::Exchange => &self.exchange,
         };
+        let minted = failure.is_none();
         match failure {
             None => {
                 self.completed.inc();
             }
             Some(error_type) => self.failed(error_type),
         }
-        histograms.observe(&self.provider, failure.is_none(), elapsed.as_secs_f64());
+        histograms.observe(&self.provider, minted, elapsed.as_secs_f64());
     }
 }
 
@@ -223,10 +226,12 @@ mod tests {
         corp.finished(
             Step::Exchange,
             Duration::from_millis(3),
-            Some("access_denied"),
+            Some("access_denied".into()),
         );
         // A second handle (a reloaded pipeline) adds to the same series.
-        metrics.login("corp").failed("login_transaction_unknown");
+        metrics
+            .login("corp")
+            .failed("login_transaction_unknown".into());
         let text = metrics.render().expect("render");
         for line in [
             "idp_bridge_logins_started_total{provider=\"corp\"} 2\n",
