@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use appwrite_emulator::{Emulator, EmulatorConfig};
+use appwrite_emulator::{Emulator, EmulatorConfig, Fault, FaultScope};
 use idp_bridge::clock::SystemClock;
 use idp_bridge::config::Config;
 use idp_bridge::startup::Application;
@@ -353,6 +353,40 @@ async fn logins_failures_and_exchanges_move_exactly_their_counters() {
         3,
         "the counters agree with Appwrite"
     );
+}
+
+#[tokio::test]
+async fn appwrite_calls_are_timed_per_attempt_with_their_status_class() {
+    let app = spawn(Options::mock()).await;
+    // Appwrite fails every request: the first call of the login (the user lookup) is tried
+    // three times, then the login fails.
+    app.emulator.inject(Fault::Status(503), FaultScope::Always);
+    let landed = app.login("alice").await;
+    assert_eq!(error_of(&landed)["type"], "appwrite_unavailable");
+    app.emulator.clear_faults();
+    // A connection that drops answers nothing: no status, a connection failure.
+    app.emulator.inject(Fault::Drop, FaultScope::Next(3));
+    let landed = app.login("alice").await;
+    assert_eq!(error_of(&landed)["type"], "appwrite_unavailable");
+
+    let scrape = scrape(&app).await;
+    for (series, value) in [
+        (
+            r#"idp_bridge_appwrite_request_duration_seconds_count{operation="get_user",status="5xx"}"#,
+            3.0,
+        ),
+        (
+            r#"idp_bridge_appwrite_request_duration_seconds_count{operation="get_user",status="connection"}"#,
+            3.0,
+        ),
+        (
+            r#"idp_bridge_logins_failed_total{provider="corp",error_type="appwrite_unavailable"}"#,
+            2.0,
+        ),
+    ] {
+        assert_eq!(scrape.value(series), value, "{series} in\n{}", scrape.text);
+    }
+    assert!(scrape.get(r#"idp_bridge_appwrite_request_duration_seconds_count{operation="create_token",status="2xx"}"#).is_none());
 }
 
 #[tokio::test]
