@@ -133,6 +133,8 @@ pub fn config(preset: Preset) -> Result<String, ring::error::Unspecified> {
 listen = "127.0.0.1:8080"
 # The URL browsers use to reach the gateway (https in production).
 public_url = "http://127.0.0.1:8080"
+# GET /metrics (Prometheus) is served on `listen`; to serve it on its own port instead:
+# metrics_listen = "127.0.0.1:9090"
 
 [appwrite]
 endpoint = "https://cloud.appwrite.io/v1"

@@ -18,6 +18,7 @@
 //! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
 //! - [`store`]: where login transactions (`store::transaction`) wait between start and callback.
 //! - [`clock`]: time as a dependency.
+//! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
 //! - [`telemetry`]: log setup.
 //! - [`healthcheck`]: `idp-bridge healthcheck`, the container's probe of `/healthz`.
 //!
@@ -33,12 +34,15 @@
 //!    Nothing below imports `config`.
 //! 3. [`http`]: the HTTP edge; uses `login` only. Its `AppState` lives in `http::state`, and
 //!    handlers and layers take just the part they need.
-//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock` and its own
-//!    submodules.
+//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock`, `metrics` and
+//!    its own submodules.
 //! 5. [`appwrite`], [`store`], [`redirect`], [`clock`], [`key_names`]: the leaves; they use no
 //!    other module of the crate (`store` only `clock` and `redirect`, whose targets a transaction
-//!    holds).
-//! 6. `idp_provider_api` (`providers/api`): the provider traits and shared types; provider
+//!    holds; `appwrite` only `metrics`, to time its calls).
+//! 6. [`metrics`]: below every module that counts (`config` hands providers its event relay,
+//!    `http` serves and counts rate limits, `login` counts logins, `appwrite` times calls); it
+//!    uses no other module of the crate.
+//! 7. `idp_provider_api` (`providers/api`): the provider traits and shared types; provider
 //!    crates such as `idp_provider_oidc` are named by `registry` alone.
 
 pub mod appwrite;
@@ -49,6 +53,7 @@ pub mod http;
 pub mod init;
 pub mod key_names;
 pub mod login;
+pub mod metrics;
 pub mod redirect;
 pub mod registry;
 pub mod startup;

@@ -1,10 +1,13 @@
 //! `Application`: builds everything from a `Config`, binds, serves until told to stop.
+//! With `[server] metrics_listen`, `/metrics` gets a listener of its own, served and stopped
+//! with the main one.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
@@ -14,6 +17,8 @@ use crate::config::{Config, StoreBackend};
 use crate::http::AppState;
 use crate::http::rate_limit::RateLimit;
 use crate::login::{Login, LoginParts};
+use crate::metrics::Metrics;
+use crate::store::TransactionStore;
 use crate::store::memory::MemoryStore;
 
 /// Why the gateway could not start.
@@ -35,6 +40,8 @@ pub enum StartupError {
 /// A built gateway, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
+    /// `[server] metrics_listen`, bound.
+    metrics_listener: Option<TcpListener>,
     state: AppState,
     local_addr: SocketAddr,
 }
@@ -61,7 +68,8 @@ impl Application {
         Self::with_listener(config, listener, Arc::new(SystemClock))
     }
 
-    /// Builds on a listener bound by the caller (tests bind port 0 first to know the URL).
+    /// Builds on a listener bound by the caller (tests bind port 0 first to know the URL);
+    /// binds `[server] metrics_listen` itself. Must run inside the Tokio runtime.
     ///
     /// # Errors
     /// See [`StartupError`].
@@ -74,9 +82,11 @@ impl Application {
             addr: config.server.listen,
             source,
         })?;
+        let metrics_listener = config.server.metrics_listen.map(bind_now).transpose()?;
         let state = build_state(config, clock)?;
         Ok(Self {
             listener,
+            metrics_listener,
             state,
             local_addr,
         })
@@ -85,6 +95,18 @@ impl Application {
     /// The bound address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local_addr
+    }
+
+    /// The bound address of `[server] metrics_listen`, when set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+    }
+
+    /// The process's metrics (the lead's reload wiring and tests count through it).
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.state.metrics.clone()
     }
 
     /// Serves until `shutdown` resolves, then finishes the requests in flight.
@@ -106,14 +128,40 @@ impl Application {
         });
         let _warmup = AbortOnDrop(tokio::spawn(warm_up(self.state.clone())));
         tracing::info!(addr = %self.local_addr, "idp-bridge listening");
+        // One shutdown signal for both listeners.
+        let shutdown = shutdown.shared();
+        let metrics = self.metrics_listener.map(|listener| {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "serving /metrics on its own listener");
+            }
+            let app = crate::http::metrics_router(self.state.metrics.clone());
+            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone())
+        });
         let app = crate::http::router(self.state);
-        axum::serve(
+        let main = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(shutdown);
+        match metrics {
+            Some(metrics) => {
+                tokio::try_join!(main.into_future(), metrics.into_future()).map(|_| ())
+            }
+            None => main.await,
+        }
     }
+}
+
+/// Binds `addr` without awaiting (`with_listener` is synchronous). Outside the Tokio runtime
+/// that is an error, not tokio's panic.
+fn bind_now(addr: SocketAddr) -> Result<TcpListener, StartupError> {
+    let bind = || {
+        tokio::runtime::Handle::try_current().map_err(std::io::Error::other)?;
+        let listener = std::net::TcpListener::bind(addr)?;
+        listener.set_nonblocking(true)?;
+        TcpListener::from_std(listener)
+    };
+    bind().map_err(|source| StartupError::Bind { addr, source })
 }
 
 /// Assembles the state from a validated configuration.
@@ -123,8 +171,10 @@ impl Application {
 pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     let (base_roots, extra_roots) = config.tls.root_counts();
     tracing::info!(source = ?config.tls.source(), base_roots, extra_roots, "outbound TLS trust roots");
-    let appwrite = AppwriteClient::new(&config.appwrite, &config.tls)?;
-    let store = match config.store.backend {
+    let metrics = Arc::new(Metrics::new());
+    let appwrite =
+        AppwriteClient::new(&config.appwrite, &config.tls)?.with_metrics(metrics.appwrite());
+    let store: Arc<dyn TransactionStore> = match config.store.backend {
         // Config validation refuses other backends in this version.
         StoreBackend::Memory | StoreBackend::Redis => Arc::new(MemoryStore::new(
             config.store.transaction_ttl,
@@ -132,6 +182,9 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
             clock.clone(),
         )),
     };
+    let counted = store.clone();
+    metrics.count_open_transactions(move || counted.open_transactions());
+    config.provider_events.connect(metrics.clone());
     if config.token.length < 64 {
         tracing::warn!(
             length = config.token.length,
@@ -154,6 +207,7 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         transaction_ttl: config.store.transaction_ttl,
         id_key: config.mapping.id_key,
         clock,
+        metrics: metrics.clone(),
     });
     Ok(AppState {
         login: Arc::new(login),
@@ -161,6 +215,8 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
         trusted_proxies: config.server.trusted_proxies.into(),
         readiness: Arc::default(),
         cors_origins,
+        metrics,
+        metrics_apart: config.server.metrics_listen.is_some(),
     })
 }
 

@@ -6,7 +6,8 @@
 //!
 //! One pooled reqwest client with a timeout; the project and key headers on every call; a typed
 //! error for each Appwrite error `type`; bounded retries with backoff only where repeating the
-//! call cannot do harm (see [`Retry`]).
+//! call cannot do harm (see [`Retry`]). Every attempt is timed into the metrics by operation and
+//! status class ([`AppwriteCalls`]).
 //! Must not: log the API key or a token secret (both are `Secret`s).
 
 pub mod directory;
@@ -15,7 +16,7 @@ pub mod id;
 pub mod settings;
 pub mod users;
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use idp_provider_api::{OutboundTls, Secret};
 use reqwest::{Method, RequestBuilder};
@@ -27,6 +28,7 @@ pub use id::{LABELS_MAX, ProjectId, is_valid_appwrite_id, is_valid_label};
 pub use settings::{AppwriteConfig, EndpointError, TokenConfig, parse_endpoint};
 pub use users::{NewUser, Token, User};
 
+use crate::metrics::{AppwriteCalls, AppwriteStatus};
 use error::ErrorBody;
 
 /// Attempts for a call that may be repeated (1 + 2 retries).
@@ -43,6 +45,49 @@ enum Retry {
     Safe,
     /// Retried only on 429, which Appwrite answers before doing anything.
     OnlyIfRefused,
+}
+
+/// The calls the client makes: a name for errors and logs, a label for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operation {
+    GetUser,
+    CreateUser,
+    VerifyEmail,
+    SetLabels,
+    ListUsers,
+    CreateToken,
+    GetAccount,
+    Ping,
+}
+
+impl Operation {
+    /// How errors name the call.
+    fn name(self) -> &'static str {
+        match self {
+            Self::GetUser => "get user",
+            Self::CreateUser => "create user",
+            Self::VerifyEmail => "verify email",
+            Self::SetLabels => "set labels",
+            // The readiness ping is a one-user list; its errors say so.
+            Self::ListUsers | Self::Ping => "list users",
+            Self::CreateToken => "create token",
+            Self::GetAccount => "get account",
+        }
+    }
+
+    /// The `operation` label of `idp_bridge_appwrite_request_duration_seconds`.
+    fn label(self) -> &'static str {
+        match self {
+            Self::GetUser => "get_user",
+            Self::CreateUser => "create_user",
+            Self::VerifyEmail => "verify_email",
+            Self::SetLabels => "set_labels",
+            Self::ListUsers => "list_users",
+            Self::CreateToken => "create_token",
+            Self::GetAccount => "get_account",
+            Self::Ping => "ping",
+        }
+    }
 }
 
 /// Who a call is made as.
@@ -62,6 +107,7 @@ pub struct AppwriteClient {
     endpoint: Url,
     project: ProjectId,
     key: Secret<String>,
+    calls: AppwriteCalls,
 }
 
 impl AppwriteClient {
@@ -84,7 +130,15 @@ impl AppwriteClient {
             endpoint: config.endpoint.clone(),
             project: config.project.clone(),
             key: config.api_key.clone(),
+            calls: AppwriteCalls::default(),
         })
+    }
+
+    /// The same client, timing its calls into `calls` (from `Metrics::appwrite`).
+    #[must_use]
+    pub fn with_metrics(mut self, calls: AppwriteCalls) -> Self {
+        self.calls = calls;
+        self
     }
 
     /// `GET /v1/users/{id}`; `None` when Appwrite answers `user_not_found`.
@@ -94,7 +148,7 @@ impl AppwriteClient {
     pub async fn get_user(&self, id: &str) -> Result<Option<User>, AppwriteError> {
         let url = self.url(&["users", id]);
         match self
-            .call::<User>("get user", Method::GET, url, None, Retry::Safe)
+            .call::<User>(Operation::GetUser, Method::GET, url, None, Retry::Safe)
             .await
         {
             Ok(user) => Ok(Some(user)),
@@ -110,11 +164,11 @@ impl AppwriteClient {
     /// `Api` with `UserAlreadyExists` on any clash; other failures.
     pub async fn create_user(&self, user: &NewUser<'_>) -> Result<User, AppwriteError> {
         let body = serde_json::to_value(user).map_err(|e| AppwriteError::Protocol {
-            operation: "create user",
+            operation: Operation::CreateUser.name(),
             detail: e.to_string(),
         })?;
         self.call(
-            "create user",
+            Operation::CreateUser,
             Method::POST,
             self.url(&["users"]),
             Some(body),
@@ -131,8 +185,14 @@ impl AppwriteClient {
     pub async fn mark_email_verified(&self, user_id: &str) -> Result<User, AppwriteError> {
         let url = self.url(&["users", user_id, "verification"]);
         let body = serde_json::json!({"emailVerification": true});
-        self.call("verify email", Method::PATCH, url, Some(body), Retry::Safe)
-            .await
+        self.call(
+            Operation::VerifyEmail,
+            Method::PATCH,
+            url,
+            Some(body),
+            Retry::Safe,
+        )
+        .await
     }
 
     /// `PUT /v1/users/{id}/labels` (replaces every label). Idempotent, so retried like a read.
@@ -146,8 +206,14 @@ impl AppwriteClient {
     ) -> Result<User, AppwriteError> {
         let url = self.url(&["users", user_id, "labels"]);
         let body = serde_json::json!({ "labels": labels });
-        self.call("set labels", Method::PUT, url, Some(body), Retry::Safe)
-            .await
+        self.call(
+            Operation::SetLabels,
+            Method::PUT,
+            url,
+            Some(body),
+            Retry::Safe,
+        )
+        .await
     }
 
     /// `GET /v1/users` filtered by email with the JSON query syntax (Appwrite 1.5+); at most two
@@ -181,7 +247,7 @@ impl AppwriteClient {
             .append_pair("queries[]", &limit.to_string())
             .append_pair("total", "false");
         let list: users::UserList = self
-            .call("list users", Method::GET, url, None, Retry::Safe)
+            .call(Operation::ListUsers, Method::GET, url, None, Retry::Safe)
             .await?;
         Ok(list.users)
     }
@@ -200,7 +266,7 @@ impl AppwriteClient {
         let body = serde_json::json!({"length": length, "expire": expire_seconds});
         let url = self.url(&["users", user_id, "tokens"]);
         self.call(
-            "create token",
+            Operation::CreateToken,
             Method::POST,
             url,
             Some(body),
@@ -224,7 +290,7 @@ impl AppwriteClient {
         match self
             .call_as::<User>(
                 Auth::Jwt(jwt),
-                "get account",
+                Operation::GetAccount,
                 Method::GET,
                 url,
                 None,
@@ -250,7 +316,7 @@ impl AppwriteClient {
             .append_pair("queries[]", r#"{"method":"limit","values":[1]}"#)
             .append_pair("total", "false");
         let _: users::UserList = self
-            .call("list users", Method::GET, url, None, Retry::Safe)
+            .call(Operation::Ping, Method::GET, url, None, Retry::Safe)
             .await?;
         Ok(())
     }
@@ -287,7 +353,7 @@ impl AppwriteClient {
 
     async fn call<T: DeserializeOwned>(
         &self,
-        operation: &'static str,
+        operation: Operation,
         method: Method,
         url: Url,
         body: Option<serde_json::Value>,
@@ -300,7 +366,7 @@ impl AppwriteClient {
     async fn call_as<T: DeserializeOwned>(
         &self,
         auth: Auth<'_>,
-        operation: &'static str,
+        operation: Operation,
         method: Method,
         url: Url,
         body: Option<serde_json::Value>,
@@ -327,51 +393,94 @@ impl AppwriteClient {
         }
     }
 
+    /// One request, timed into the metrics with how it ended.
     async fn attempt<T: DeserializeOwned>(
+        &self,
+        auth: Auth<'_>,
+        operation: Operation,
+        method: Method,
+        url: Url,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, AppwriteError> {
+        let started = Instant::now();
+        let (status, result) = self
+            .exchange(auth, operation.name(), method, url, body)
+            .await;
+        self.calls
+            .observe(operation.label(), status, started.elapsed());
+        result
+    }
+
+    /// Sends one request and reads its answer; also says how it ended, for the metrics.
+    async fn exchange<T: DeserializeOwned>(
         &self,
         auth: Auth<'_>,
         operation: &'static str,
         method: Method,
         url: Url,
         body: Option<&serde_json::Value>,
-    ) -> Result<T, AppwriteError> {
-        let transport = |e: reqwest::Error| AppwriteError::Transport {
-            operation,
-            detail: describe(e),
+    ) -> (AppwriteStatus, Result<T, AppwriteError>) {
+        let failed = |e: reqwest::Error| {
+            let status = if e.is_timeout() {
+                AppwriteStatus::Timeout
+            } else {
+                AppwriteStatus::Connection
+            };
+            let error = AppwriteError::Transport {
+                operation,
+                detail: describe(e),
+            };
+            (status, Err(error))
         };
-        let mut response = self
-            .request(auth, method, url, body)
-            .send()
-            .await
-            .map_err(transport)?;
+        let mut response = match self.request(auth, method, url, body).send().await {
+            Ok(response) => response,
+            Err(e) => return failed(e),
+        };
         let status = response.status();
         let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if bytes.len() + chunk.len() > MAX_BODY {
-                return Err(AppwriteError::Protocol {
-                    operation,
-                    detail: format!("answer larger than {MAX_BODY} bytes"),
-                });
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) if bytes.len() + chunk.len() > MAX_BODY => {
+                    let error = AppwriteError::Protocol {
+                        operation,
+                        detail: format!("answer larger than {MAX_BODY} bytes"),
+                    };
+                    return (AppwriteStatus::Http(status.as_u16()), Err(error));
+                }
+                Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => return failed(e),
             }
-            bytes.extend_from_slice(&chunk);
         }
-        if status.is_success() {
-            return serde_json::from_slice(&bytes).map_err(|e| AppwriteError::Protocol {
-                operation,
-                detail: format!("HTTP {status} with a body that is not the documented model: {e}"),
-            });
-        }
-        let error: ErrorBody = serde_json::from_slice(&bytes).unwrap_or(ErrorBody {
-            message: format!("non-JSON error body ({} bytes)", bytes.len()),
-            kind: String::new(),
-        });
-        Err(AppwriteError::Api {
-            operation,
-            status: status.as_u16(),
-            kind: AppwriteErrorType::from_type(&error.kind),
-            message: error.message,
-        })
+        (
+            AppwriteStatus::Http(status.as_u16()),
+            read_answer(operation, status, &bytes),
+        )
     }
+}
+
+/// The model of a 2xx answer, or the typed error of any other.
+fn read_answer<T: DeserializeOwned>(
+    operation: &'static str,
+    status: reqwest::StatusCode,
+    bytes: &[u8],
+) -> Result<T, AppwriteError> {
+    if status.is_success() {
+        return serde_json::from_slice(bytes).map_err(|e| AppwriteError::Protocol {
+            operation,
+            detail: format!("HTTP {status} with a body that is not the documented model: {e}"),
+        });
+    }
+    let error: ErrorBody = serde_json::from_slice(bytes).unwrap_or(ErrorBody {
+        message: format!("non-JSON error body ({} bytes)", bytes.len()),
+        kind: String::new(),
+    });
+    Err(AppwriteError::Api {
+        operation,
+        status: status.as_u16(),
+        kind: AppwriteErrorType::from_type(&error.kind),
+        message: error.message,
+    })
 }
 
 /// A transport error with its causes, without the URL (list queries carry an email).

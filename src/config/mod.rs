@@ -24,6 +24,7 @@ mod warnings;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
@@ -34,6 +35,7 @@ use serde_json::{Map, Value};
 pub use crate::appwrite::{AppwriteConfig, TokenConfig};
 use crate::key_names::{self, SECRET_KEYS};
 use crate::login::policy::ConfiguredProvider;
+use crate::metrics::ProviderEventRelay;
 pub use crate::redirect::RedirectConfig;
 use crate::registry::{self, Registry};
 pub use log::{LogConfig, LogFormat};
@@ -88,6 +90,9 @@ pub struct Config {
     pub tls: OutboundTls,
     /// `[providers.*]`, opened, in id order.
     pub providers: Vec<ConfiguredProvider>,
+    /// Where those providers report their events (key fetches): connect it to the metrics
+    /// when the providers go into service (`startup` does), or the events are dropped.
+    pub provider_events: Arc<ProviderEventRelay>,
     /// Values that are valid but look unintended (placeholders, example domains, an empty
     /// CORS list): `check-config` shows them, `serve` refuses them without `--development`.
     pub warnings: Vec<ConfigProblem>,
@@ -390,12 +395,14 @@ fn validate(
     }
     // With a bad extra_ca_file, providers are still checked (against the system roots alone).
     let context = tls.clone().or_else(|| OutboundTls::new(None).ok());
+    let provider_events = Arc::new(ProviderEventRelay::default());
     for (id, table) in raw.providers {
         let public_url = server.as_ref().map(|s| s.public_url.clone());
-        let Some(context) = context
-            .clone()
-            .map(|tls| OpenContext::new(tls).with_public_url(public_url))
-        else {
+        let Some(context) = context.clone().map(|tls| {
+            OpenContext::new(tls)
+                .with_public_url(public_url)
+                .with_event_sink(provider_events.clone())
+        }) else {
             break;
         };
         match registry::open(registry, &id, table, &context) {
@@ -415,6 +422,7 @@ fn validate(
         log,
         tls: tls?,
         providers,
+        provider_events,
         warnings: Vec::new(),
     })
 }

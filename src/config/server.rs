@@ -19,6 +19,9 @@ pub struct ServerConfig {
     /// Origins (`scheme://host[:port]`) whose pages may call `exchange` and `/v1/providers`
     /// from a browser; `None`: the origins of `[redirect].allowed`.
     pub cors_origins: Option<Vec<String>>,
+    /// Where `GET /metrics` is served on a listener of its own (then not on `listen`); `None`:
+    /// on `listen`, beside the login routes.
+    pub metrics_listen: Option<SocketAddr>,
 }
 
 /// `[server]` as written in the file.
@@ -29,6 +32,7 @@ pub(super) struct RawServer {
     public_url: Option<String>,
     trusted_proxies: Vec<String>,
     cors_origins: Option<Vec<String>>,
+    metrics_listen: Option<String>,
 }
 
 impl Default for RawServer {
@@ -38,6 +42,7 @@ impl Default for RawServer {
             public_url: None,
             trusted_proxies: vec![],
             cors_origins: None,
+            metrics_listen: None,
         }
     }
 }
@@ -103,13 +108,42 @@ impl RawServer {
                 })
                 .collect()
         });
+        let metrics_listen = self.metrics_listen.as_deref().map(|text| {
+            metrics_listen(text, listen)
+                .map_err(|why| p("server.metrics_listen", format!("{text:?} {why}")))
+        });
         Some(ServerConfig {
             listen: listen?,
             public_url: public_url?,
             trusted_proxies,
             cors_origins,
+            metrics_listen: metrics_listen.transpose().ok()?,
         })
     }
+}
+
+/// `[server] metrics_listen`: an address:port that cannot clash with `listen`: another port,
+/// or port 0 ("any free port": each bind picks its own). The same port on another address
+/// clashes too when either address is a wildcard (`0.0.0.0`, `[::]`).
+fn metrics_listen(text: &str, listen: Option<SocketAddr>) -> Result<SocketAddr, String> {
+    let addr = text
+        .parse::<SocketAddr>()
+        .map_err(|e| format!("is not an address:port: {e}"))?;
+    let clashes = listen.is_some_and(|listen| {
+        listen.port() == addr.port()
+            && addr.port() != 0
+            && (listen.ip() == addr.ip()
+                || listen.ip().is_unspecified()
+                || addr.ip().is_unspecified())
+    });
+    if clashes {
+        return Err(
+            "is server.listen's own address: give /metrics another port, or leave \
+             metrics_listen out to serve it on server.listen"
+                .into(),
+        );
+    }
+    Ok(addr)
 }
 
 /// A CORS origin as browsers send it: `scheme://host[:port]`, nothing more; https, or http on
@@ -128,7 +162,30 @@ fn origin(text: &str) -> Result<String, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::origin;
+    use super::{metrics_listen, origin};
+
+    #[test]
+    fn metrics_listen_must_not_clash_with_listen() {
+        let listen = "127.0.0.1:8080".parse().ok();
+        assert_eq!(
+            metrics_listen("127.0.0.1:9090", listen),
+            Ok("127.0.0.1:9090".parse().expect("addr"))
+        );
+        assert!(metrics_listen("[::1]:9090", listen).is_ok());
+        assert!(metrics_listen("127.0.0.1:0", "127.0.0.1:0".parse().ok()).is_ok());
+        for clash in ["127.0.0.1:8080", "0.0.0.0:8080"] {
+            let refused = metrics_listen(clash, listen).expect_err(clash);
+            assert!(refused.contains("server.listen's own address"), "{refused}");
+        }
+        assert!(metrics_listen("10.0.0.1:8080", "0.0.0.0:8080".parse().ok()).is_err());
+        for bad in ["9090", "localhost:9090", "127.0.0.1", ""] {
+            let refused = metrics_listen(bad, listen).expect_err(bad);
+            assert!(
+                refused.contains("is not an address:port"),
+                "{bad}: {refused}"
+            );
+        }
+    }
 
     #[test]
     fn an_origin_is_scheme_host_and_port_only() {

@@ -58,7 +58,37 @@ fn cors(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// The gateway's router; the only way one is built.
+/// The router of `[server] metrics_listen`: `GET /metrics` alone, with the security headers
+/// of the main router; anything else is a 404 JSON error.
+pub fn metrics_router(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Router {
+    Router::new()
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .with_state(metrics)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                )),
+        )
+}
+
+/// 404 JSON for a route that does not exist.
+async fn not_found() -> ApiError {
+    ApiError::new(
+        "general_route_not_found",
+        404,
+        "The requested route was not found.",
+    )
+}
+
+/// The gateway's router; the only way one is built. `/metrics` is on it unless
+/// `[server] metrics_listen` gives it a listener of its own ([`metrics_router`]).
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
     let cors = cors(&state.cors_origins);
@@ -76,12 +106,19 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             rate_limit::limit,
         ));
-    Router::new()
-        .merge(login_routes)
+    let ops_routes = Router::new()
         .route("/v1/providers", get(ops::providers).layer(cors))
         .route("/healthz", get(ops::healthz))
-        .route("/readyz", get(ops::readyz))
-        .fallback(|| async { ApiError::new("general_route_not_found", 404, "The requested route was not found.") })
+        .route("/readyz", get(ops::readyz));
+    let ops_routes = if state.metrics_apart {
+        ops_routes
+    } else {
+        ops_routes.route("/metrics", get(ops::metrics))
+    };
+    Router::new()
+        .merge(login_routes)
+        .merge(ops_routes)
+        .fallback(not_found)
         .with_state(state)
         .layer(
             ServiceBuilder::new()

@@ -1,17 +1,18 @@
-//! Operational routes: `/v1/providers`, `/healthz`, `/readyz`.
+//! Operational routes: `/v1/providers`, `/healthz`, `/readyz`, `/metrics`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use futures::future::join_all;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
 use crate::login::Login;
+use crate::metrics::{self, Metrics};
 
 /// How long `/readyz` waits for its checks.
 const READY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +33,22 @@ pub async fn providers(State(login): State<Arc<Login>>) -> impl IntoResponse {
         })
         .collect();
     Json(json!({ "total": list.len(), "providers": list }))
+}
+
+/// `GET /metrics`: every metric as OpenMetrics text, ending with `# EOF`.
+pub async fn metrics(State(metrics): State<Arc<Metrics>>) -> axum::response::Response {
+    match metrics.render() {
+        Ok(text) => ([(header::CONTENT_TYPE, metrics::CONTENT_TYPE)], text).into_response(),
+        Err(error) => {
+            tracing::error!(%error, "cannot render the metrics");
+            ApiError::new(
+                "general_server_error",
+                500,
+                "The metrics cannot be rendered.",
+            )
+            .into_response()
+        }
+    }
 }
 
 /// `GET /healthz`: the process is alive.

@@ -11,6 +11,7 @@ use ipnet::IpNet;
 
 use super::error::ApiError;
 use super::extract::{ClientKey, client_ip};
+use crate::metrics::{LimitedRoute, Metrics};
 use idp_provider_api::client_bucket;
 
 /// The limiter: `per_minute` requests per client, with bursts up to the same number.
@@ -42,11 +43,13 @@ impl RateLimit {
     }
 }
 
-/// Middleware: 429 JSON when the client is over its budget. The limiter is `None` when limits
-/// are off; `trusted_proxies` are the peers whose `X-Forwarded-For` is believed.
+/// Middleware: 429 JSON when the client is over its budget, counted by route. The limiter is
+/// `None` when limits are off; `trusted_proxies` are the peers whose `X-Forwarded-For` is
+/// believed.
 pub async fn limit(
     State(limit): State<Option<Arc<RateLimit>>>,
     State(trusted_proxies): State<Arc<[IpNet]>>,
+    State(metrics): State<Arc<Metrics>>,
     request: Request,
     next: Next,
 ) -> Response {
@@ -56,6 +59,9 @@ pub async fn limit(
         if !limit.allow(ip.clone()) {
             // Debug, not warn: under attack this line would flood the log.
             tracing::debug!(client_ip = %ip, "rate limit exceeded");
+            if let Some(route) = LimitedRoute::of_path(parts.uri.path()) {
+                metrics.rate_limited(route);
+            }
             return ApiError::new(
                 "general_rate_limit_exceeded",
                 429,

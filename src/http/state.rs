@@ -10,6 +10,7 @@ use ipnet::IpNet;
 use super::ops::Readiness;
 use super::rate_limit::RateLimit;
 use crate::login::Login;
+use crate::metrics::Metrics;
 
 /// Shared state of the HTTP edge.
 #[derive(Clone, FromRef)]
@@ -25,4 +26,10 @@ pub struct AppState {
     /// Origins whose pages may call `exchange` and `/v1/providers` (`[server] cors_origins`,
     /// by default the origins of `[redirect].allowed`).
     pub cors_origins: Arc<[String]>,
+    /// The process's metrics: built once, kept across configuration reloads.
+    pub metrics: Arc<Metrics>,
+    /// Whether `/metrics` has a listener of its own (`[server] metrics_listen`); the main
+    /// router then does not serve it.
+    #[from_ref(skip)]
+    pub metrics_apart: bool,
 }

@@ -6,14 +6,17 @@
 //! services it may need for this one request: the store's replay cache and a read-only view of
 //! the Appwrite users.
 
+use std::borrow::Cow;
 use std::net::IpAddr;
+use std::time::Instant;
 
 use http::HeaderMap;
 use idp_provider_api::{AssertionInput, ProviderError};
 
-use super::policy::Flow;
+use super::policy::{ConfiguredProvider, Flow};
 use super::{LOGIN_BUDGET, Login, LoginError};
 use crate::appwrite::Token;
+use crate::metrics::Step;
 use crate::store::StoreReplay;
 
 /// One exchange request, as the HTTP edge received it.
@@ -51,6 +54,18 @@ pub enum ExchangeError {
     Failed(#[from] LoginError),
 }
 
+impl ExchangeError {
+    /// The error `type` of the JSON answer, which the metrics count the failure under.
+    pub fn error_type(&self) -> Cow<'static, str> {
+        match self {
+            Self::UnknownProvider(_) => Cow::Borrowed("provider_not_found"),
+            Self::NoAssertionFlow(_) => Cow::Borrowed("provider_flow_unsupported"),
+            Self::RequestInvalid { .. } => Cow::Borrowed("exchange_request_invalid"),
+            Self::Failed(error) => Cow::Owned(error.public().kind),
+        }
+    }
+}
+
 impl Login {
     /// Verifies an assertion with the provider and mints a token for its user.
     ///
@@ -61,9 +76,27 @@ impl Login {
         provider_id: &str,
         request: ExchangeRequest<'_>,
     ) -> Result<Token, ExchangeError> {
-        let configured = self
+        let registered = self
             .provider(provider_id)
             .ok_or_else(|| ExchangeError::UnknownProvider(provider_id.into()))?;
+        registered.metrics.started();
+        let began = Instant::now();
+        let exchanged = self
+            .exchange_at(&registered.configured, provider_id, request)
+            .await;
+        let failure = exchanged.as_ref().err().map(ExchangeError::error_type);
+        registered
+            .metrics
+            .finished(Step::Exchange, began.elapsed(), failure);
+        exchanged
+    }
+
+    async fn exchange_at(
+        &self,
+        configured: &ConfiguredProvider,
+        provider_id: &str,
+        request: ExchangeRequest<'_>,
+    ) -> Result<Token, ExchangeError> {
         let flow = configured
             .provider
             .assertion()

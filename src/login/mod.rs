@@ -6,6 +6,12 @@
 //! Every path that is not a complete success ends without a minted token: the token is minted
 //! last, after every check. The one check after minting is of what Appwrite minted (user and
 //! length); if it fails, the token is not delivered and simply expires.
+//!
+//! Every login at a configured provider is counted here, where its outcome is decided: begun
+//! (`start`, `exchange`), completed, or failed with the error `type` the app is told (for a
+//! plain error page, the name [`CallbackError::error_type`] and [`StartError::error_type`]
+//! give it), and the callback and exchange are timed. An unknown provider id is not counted:
+//! labels are configured ids only.
 
 pub mod binding;
 pub mod email;
@@ -17,9 +23,10 @@ pub mod policy;
 pub mod request;
 pub mod user_id;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
@@ -30,6 +37,7 @@ use url::Url;
 
 use crate::appwrite::{AppwriteClient, TokenConfig};
 use crate::clock::Clock;
+use crate::metrics::{LoginMetrics, Metrics, Step};
 use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget};
 use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
@@ -74,6 +82,21 @@ pub enum StartError {
         /// What went wrong.
         error: LoginError,
     },
+}
+
+impl StartError {
+    /// The error `type` the metrics count this refusal under: the JSON error's or failure
+    /// redirect's own, or, for a plain 400 page (which shows none), `redirect_url_invalid` or
+    /// `start_request_invalid`.
+    pub fn error_type(&self) -> Cow<'static, str> {
+        match self {
+            Self::UnknownProvider(_) => Cow::Borrowed("provider_not_found"),
+            Self::NoRedirectFlow(_) => Cow::Borrowed("provider_flow_unsupported"),
+            Self::Redirect(_) => Cow::Borrowed("redirect_url_invalid"),
+            Self::Param(_) => Cow::Borrowed("start_request_invalid"),
+            Self::Failed { error, .. } => Cow::Owned(error.public().kind),
+        }
+    }
 }
 
 /// How a callback ended. `Debug` is written by hand: the success location carries the minted
@@ -125,11 +148,30 @@ pub enum CallbackError {
     Store(#[from] StoreError),
 }
 
+impl CallbackError {
+    /// The error `type` the metrics count this under. These end at a plain page (no trusted
+    /// failure URL), which shows no type, so the names are the gateway's own.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            Self::UnknownProvider(_) => "provider_not_found",
+            Self::MissingState => "login_state_missing",
+            Self::UnknownTransaction => "login_transaction_unknown",
+            Self::Store(_) => "store_unavailable",
+        }
+    }
+}
+
+/// A configured provider with its metrics, resolved when the pipeline is built.
+struct Registered {
+    configured: ConfiguredProvider,
+    metrics: LoginMetrics,
+}
+
 /// The login service: everything the pipeline needs, built once at startup.
 pub struct Login {
     appwrite: AppwriteClient,
     store: Arc<dyn TransactionStore>,
-    providers: BTreeMap<String, ConfiguredProvider>,
+    providers: BTreeMap<String, Registered>,
     redirect: RedirectConfig,
     token: TokenConfig,
     binding: Binding,
@@ -159,6 +201,8 @@ pub struct LoginParts {
     pub id_key: user_id::IdKey,
     /// Time.
     pub clock: Arc<dyn Clock>,
+    /// The process's metrics (kept across reloads: a rebuilt pipeline adds to the same series).
+    pub metrics: Arc<Metrics>,
 }
 
 impl Login {
@@ -171,7 +215,17 @@ impl Login {
             providers: parts
                 .providers
                 .into_iter()
-                .map(|p| (p.provider.info().id.clone(), p))
+                .map(|configured| {
+                    let id = configured.provider.info().id.clone();
+                    let metrics = parts.metrics.login(&id);
+                    (
+                        id,
+                        Registered {
+                            configured,
+                            metrics,
+                        },
+                    )
+                })
                 .collect(),
             redirect: parts.redirect,
             token: parts.token,
@@ -185,7 +239,7 @@ impl Login {
 
     /// The configured providers, in id order.
     pub fn providers(&self) -> impl Iterator<Item = &Arc<dyn Provider>> {
-        self.providers.values().map(|p| &p.provider)
+        self.providers.values().map(|p| &p.configured.provider)
     }
 
     /// The Appwrite client (readiness).
@@ -217,9 +271,25 @@ impl Login {
         provider_id: &str,
         params: StartParams,
     ) -> Result<Started, StartError> {
-        let provider = self
+        let registered = self
             .provider(provider_id)
             .ok_or_else(|| StartError::UnknownProvider(provider_id.into()))?;
+        registered.metrics.started();
+        let started = self
+            .start_at(&registered.configured, provider_id, params)
+            .await;
+        if let Err(error) = &started {
+            registered.metrics.failed(error.error_type());
+        }
+        started
+    }
+
+    async fn start_at(
+        &self,
+        provider: &ConfiguredProvider,
+        provider_id: &str,
+        params: StartParams,
+    ) -> Result<Started, StartError> {
         let flow = provider
             .provider
             .redirect()
@@ -290,9 +360,31 @@ impl Login {
         params: CallbackParams,
         cookies: &CookieJar,
     ) -> Result<(Finished, Cookie<'static>), CallbackError> {
-        let provider = self
+        let registered = self
             .provider(provider_id)
             .ok_or_else(|| CallbackError::UnknownProvider(provider_id.into()))?;
+        let began = Instant::now();
+        let finished = self
+            .callback_at(&registered.configured, provider_id, params, cookies)
+            .await;
+        let failure = match &finished {
+            Ok((Finished::Success { .. }, _)) => None,
+            Ok((Finished::Failure { error, .. }, _)) => Some(Cow::Owned(error.public().kind)),
+            Err(error) => Some(Cow::Borrowed(error.error_type())),
+        };
+        registered
+            .metrics
+            .finished(Step::Callback, began.elapsed(), failure);
+        finished
+    }
+
+    async fn callback_at(
+        &self,
+        provider: &ConfiguredProvider,
+        provider_id: &str,
+        params: CallbackParams,
+        cookies: &CookieJar,
+    ) -> Result<(Finished, Cookie<'static>), CallbackError> {
         let state = params.single("state").ok_or(CallbackError::MissingState)?;
         let key = StateKey::of(state.expose());
         // Taken before any other check: whatever happens next, this state is spent.
@@ -357,7 +449,7 @@ impl Login {
         Ok((location, token.user_id))
     }
 
-    fn provider(&self, id: &str) -> Option<&ConfiguredProvider> {
+    fn provider(&self, id: &str) -> Option<&Registered> {
         self.providers.get(id)
     }
 }

@@ -187,6 +187,12 @@ impl TransactionStore for MemoryStore {
     async fn ping(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    /// The store's own count. A login that expired counts until moka sweeps it (on the next
+    /// writes, or when the cap is reached), so the gauge may run a little high after a burst.
+    fn open_transactions(&self) -> Option<u64> {
+        Some(self.open.load(Ordering::Acquire))
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +233,26 @@ mod tests {
             .check("success", Some("http://127.0.0.1:3000/"))
             .expect("allowed");
         new_login(target, clock)
+    }
+
+    #[tokio::test]
+    async fn the_open_count_follows_puts_and_takes() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(Duration::from_secs(600), 10, clock.clone());
+        assert_eq!(store.open_transactions(), Some(0));
+        let (first, second) = (login(clock.as_ref()), login(clock.as_ref()));
+        let first_key = StateKey::of(first.state.expose());
+        store
+            .put(first_key.clone(), first.transaction)
+            .await
+            .expect("put");
+        store
+            .put(StateKey::of(second.state.expose()), second.transaction)
+            .await
+            .expect("put");
+        assert_eq!(store.open_transactions(), Some(2));
+        store.take(&first_key).await.expect("take").expect("found");
+        assert_eq!(store.open_transactions(), Some(1));
     }
 
     #[tokio::test]

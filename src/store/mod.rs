@@ -61,6 +61,14 @@ pub trait TransactionStore: Send + Sync {
     /// # Errors
     /// `Unavailable` when it does not.
     async fn ping(&self) -> Result<(), StoreError>;
+
+    /// How many login transactions are open (put, not yet taken or expired), for the
+    /// `open_transactions` gauge; read at every scrape, so it must be cheap. `None` (the
+    /// default) when the backend cannot say cheaply, as a store shared by several instances
+    /// cannot: the gauge is then left out.
+    fn open_transactions(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// The store as the replay cache lent to assertion providers.

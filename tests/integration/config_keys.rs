@@ -404,6 +404,47 @@ fn check_config_names_the_bad_key_and_exits_2() {
 }
 
 #[test]
+fn metrics_listen_is_an_address_that_is_not_listens_own() {
+    let config = Config::from_toml(&with(
+        "server",
+        "metrics_listen",
+        "metrics_listen = \"127.0.0.1:9090\"",
+    ))
+    .expect("another port is accepted");
+    assert_eq!(
+        config.server.metrics_listen,
+        Some("127.0.0.1:9090".parse().expect("addr"))
+    );
+    assert_eq!(
+        Config::from_toml(GOOD).expect("good").server.metrics_listen,
+        None
+    );
+    refused(
+        &with(
+            "server",
+            "metrics_listen",
+            "metrics_listen = \"metrics:9090\"",
+        ),
+        "server.metrics_listen",
+        "\"metrics:9090\" is not an address:port",
+    );
+    refused(
+        &with(
+            "server",
+            "metrics_listen",
+            "metrics_listen = \"127.0.0.1:8080\"",
+        ),
+        "server.metrics_listen",
+        "is server.listen's own address",
+    );
+    refused(
+        &with("server", "metrics_listen", "metrics_listen = 9090"),
+        "server.metrics_listen",
+        "invalid type",
+    );
+}
+
+#[test]
 fn config_example_toml_is_valid_and_documents_every_key() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let text = std::fs::read_to_string(&path).expect("config.example.toml");
@@ -416,6 +457,7 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "listen",
         "public_url",
         "trusted_proxies",
+        "metrics_listen",
         "endpoint",
         "project",
         "api_key",

@@ -41,6 +41,8 @@ pub struct Options {
     pub rate_limit_per_minute: u32,
     /// `[server].trusted_proxies`, as a TOML array.
     pub trusted_proxies: &'static str,
+    /// More lines for `[server]` (e.g. `metrics_listen = "127.0.0.1:0"`).
+    pub server_extra: String,
     /// `[store].max_open_transactions`.
     pub max_open_transactions: u64,
     /// `[mapping].id_key`: a fresh random key for every setup.
@@ -70,6 +72,7 @@ impl Default for Options {
             provider_extra: String::new(),
             rate_limit_per_minute: 0,
             trusted_proxies: "[]",
+            server_extra: String::new(),
             max_open_transactions: 100_000,
             id_key: IdKey::generate().expect("random id key"),
             extra_toml: String::new(),
@@ -108,6 +111,8 @@ impl Idp {
 /// A running gateway with its real parts.
 pub struct TestApp {
     pub gateway: String,
+    /// Where `GET /metrics` answers: on the gateway, or on `[server] metrics_listen`.
+    pub metrics_url: String,
     pub emulator: Emulator,
     pub idp: Idp,
     /// A browser: cookies kept, redirects not followed.
@@ -152,6 +157,7 @@ pub fn config_toml(gateway: &str, issuer: &str, emulator: &Emulator, options: &O
 listen = "127.0.0.1:0"
 public_url = "{gateway}"
 trusted_proxies = {proxies}
+{server_extra}
 
 [appwrite]
 endpoint = "{endpoint}"
@@ -200,6 +206,7 @@ token_endpoint_auth_method = "{auth}"
         rate = options.rate_limit_per_minute,
         extra = options.provider_extra,
         proxies = options.trusted_proxies,
+        server_extra = options.server_extra,
         max_open = options.max_open_transactions,
         id_key = options.id_key,
         extra_toml = options.extra_toml,
@@ -233,6 +240,10 @@ impl TestApp {
             .unwrap_or_else(|e| panic!("test config is invalid: {e}"));
         let app = Application::with_listener(config, listener, Arc::new(SystemClock))
             .expect("build gateway");
+        let metrics_url = match app.metrics_addr() {
+            Some(addr) => format!("http://{addr}/metrics"),
+            None => format!("{gateway}/metrics"),
+        };
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(app.run_until_stopped(async move {
             let _ = stopped.await;
@@ -248,6 +259,7 @@ impl TestApp {
         emulator.clear_calls();
         Self {
             gateway,
+            metrics_url,
             emulator,
             idp,
             browser: browser(),

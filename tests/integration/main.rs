@@ -23,6 +23,7 @@ mod layering;
 mod linking;
 mod login;
 mod logs;
+mod metrics;
 mod ops;
 mod policy;
 mod redirect_corpus;

@@ -13,9 +13,11 @@
 //! - [`url_rule`]: the https-or-loopback rule for configured URLs.
 //! - [`outbound`]: the trusted CAs and the one builder of outbound HTTP clients.
 //! - [`services`]: what the gateway lends an assertion flow (replay cache, Appwrite users).
+//! - [`events`]: what a provider may report about its upstream work (key fetches), for metrics.
 //! - `testing` (feature `testing`): in-memory stand-ins for those services, for providers' tests.
 
 pub mod error;
+pub mod events;
 pub mod flow;
 pub mod identity;
 pub mod outbound;
@@ -26,6 +28,7 @@ pub mod testing;
 pub mod url_rule;
 
 pub use error::{ConfigProblem, OpenError, ProviderError, Rejection, error_chain};
+pub use events::{EventReporter, KeyFetchCause, KeyFetchResult, NoEvents, ProviderEvents};
 pub use flow::{
     AssertionFlow, AssertionInput, Authorization, AuthorizationRequest, CallbackInput,
     CallbackParams, LoginData, Provider, ProviderInfo, RedirectFlow,
@@ -47,6 +50,9 @@ pub struct OpenContext {
     /// The gateway's `[server] public_url`, when it is valid: the default audience of
     /// assertions addressed to this gateway.
     pub public_url: Option<url::Url>,
+    /// Where provider events go (the gateway's metrics); [`NoEvents`] unless the gateway
+    /// listens. Providers report through [`OpenContext::events`].
+    pub event_sink: std::sync::Arc<dyn ProviderEvents>,
 }
 
 impl OpenContext {
@@ -55,6 +61,7 @@ impl OpenContext {
         Self {
             tls,
             public_url: None,
+            event_sink: std::sync::Arc::new(NoEvents),
         }
     }
 
@@ -63,5 +70,18 @@ impl OpenContext {
     pub fn with_public_url(mut self, public_url: Option<url::Url>) -> Self {
         self.public_url = public_url;
         self
+    }
+
+    /// The same, reporting provider events to `sink`.
+    #[must_use]
+    pub fn with_event_sink(mut self, sink: std::sync::Arc<dyn ProviderEvents>) -> Self {
+        self.event_sink = sink;
+        self
+    }
+
+    /// The reporter for the provider `id` (its own id, from its `ProviderInfo`): what a
+    /// provider keeps to report its events. Reporting is optional.
+    pub fn events(&self, id: &str) -> EventReporter {
+        EventReporter::new(id, self.event_sink.clone())
     }
 }

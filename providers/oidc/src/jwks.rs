@@ -7,12 +7,16 @@
 //! picked up at once, while a flood of random `kid`s costs at most one fetch per interval. When
 //! the provider is down, the last good keys keep being served and the fetch is retried after a
 //! short delay.
+//!
+//! Every fetch is reported to the gateway ([`EventReporter`]) with its cause: the first load,
+//! a refresh of expired (or stale) keys, or an unknown `kid`; a refetch the interval refused is
+//! reported too.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use idp_provider_api::ProviderError;
+use idp_provider_api::{EventReporter, KeyFetchCause, KeyFetchResult, ProviderError};
 use moka::Expiry;
 use moka::future::Cache;
 use openidconnect::core::CoreJsonWebKeySet;
@@ -111,6 +115,9 @@ pub struct JwksCache {
     last_forced: tokio::sync::Mutex<Option<Instant>>,
     refetch_interval: Duration,
     fetches: AtomicU64,
+    /// Set while an unknown `kid` forces a refetch, so the load it causes reports that cause.
+    forcing: AtomicBool,
+    events: EventReporter,
 }
 
 impl JwksCache {
@@ -130,7 +137,15 @@ impl JwksCache {
             last_forced: tokio::sync::Mutex::new(None),
             refetch_interval,
             fetches: AtomicU64::new(0),
+            forcing: AtomicBool::new(false),
+            events: EventReporter::none(),
         }
+    }
+
+    /// Reports every fetch (and every refetch the interval refused) to `events`.
+    pub fn with_events(mut self, events: EventReporter) -> Self {
+        self.events = events;
+        self
     }
 
     /// Serves the last good keys for at most `max_stale` after their fetch while refetches fail
@@ -196,11 +211,16 @@ impl JwksCache {
         let mut last = self.last_forced.lock().await;
         let now = Instant::now();
         if last.is_some_and(|t| now.duration_since(t) < self.refetch_interval) {
+            self.events.key_refetch_suppressed();
             return Ok(None);
         }
         *last = Some(now);
+        // Only one forced refetch runs at a time (the lock above), so a plain flag suffices.
+        self.forcing.store(true, Ordering::Relaxed);
         self.cache.invalidate(&()).await;
-        self.current(jwks_uri).await.map(Some)
+        let keys = self.current(jwks_uri).await;
+        self.forcing.store(false, Ordering::Relaxed);
+        keys.map(Some)
     }
 
     /// How many times the JWKS was fetched (for tests and metrics).
@@ -209,10 +229,21 @@ impl JwksCache {
     }
 
     async fn load(&self, jwks_uri: &Url) -> Result<CachedKeys, ProviderError> {
-        self.fetches.fetch_add(1, Ordering::Relaxed);
+        let cause = if self.fetches.fetch_add(1, Ordering::Relaxed) == 0 {
+            KeyFetchCause::Startup
+        } else if self.forcing.load(Ordering::Relaxed) {
+            KeyFetchCause::UnknownKid
+        } else {
+            KeyFetchCause::Refresh
+        };
         let fetched = get_json::<Value>(&self.http, jwks_uri, "JWKS")
             .await
             .and_then(|document| usable_keys(document, jwks_uri));
+        let result = match fetched {
+            Ok(_) => KeyFetchResult::Ok,
+            Err(_) => KeyFetchResult::Error,
+        };
+        self.events.key_fetch(cause, result);
         match fetched {
             Ok(keys) => {
                 let keys = Arc::new(keys);

@@ -203,7 +203,8 @@ pub fn open_extended(
         Duration::from_secs(config.jwks_cache_seconds),
         Duration::from_secs(config.jwks_refetch_interval_seconds),
     )
-    .with_max_stale(Duration::from_secs(config.jwks_max_stale_seconds));
+    .with_max_stale(Duration::from_secs(config.jwks_max_stale_seconds))
+    .with_events(context.events(&info.id));
     if config.allow_insecure_http {
         tracing::warn!(provider = %info.id, "allow_insecure_http is on: the issuer may use plain http");
     }

@@ -118,7 +118,10 @@ pub fn open(
                         })?;
                     Keys::Jwks {
                         url,
-                        cache: Box::new(JwksCache::new(http, cache, refetch_interval)),
+                        cache: Box::new(
+                            JwksCache::new(http, cache, refetch_interval)
+                                .with_events(context.events(&info.id)),
+                        ),
                     }
                 }
             };

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use idp_provider_api::{ProviderError, Secret};
+use idp_provider_api::{
+    EventReporter, KeyFetchCause, KeyFetchResult, ProviderError, ProviderEvents, Secret,
+};
 use idp_provider_oidc::jwks::JwksCache;
 use mock_op::{Behavior, MockOp};
 use openidconnect::{CsrfToken, JsonWebKey as _, Nonce};
@@ -383,6 +385,74 @@ async fn concurrent_forced_refetches_are_single_flight() {
     assert!(Arc::ptr_eq(&now, &refetched[0]));
     assert!(!Arc::ptr_eq(&now, &old));
     assert_eq!(now.keys()[0].key_id().map(|k| k.as_str()), Some("rsa-2"));
+}
+
+/// Records provider events as `provider cause result` lines.
+#[derive(Debug, Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl ProviderEvents for Recorder {
+    fn key_fetch(&self, provider: &str, cause: KeyFetchCause, result: KeyFetchResult) {
+        let line = format!("{provider} {} {}", cause.as_str(), result.as_str());
+        self.0.lock().unwrap().push(line);
+    }
+
+    fn key_refetch_suppressed(&self, provider: &str) {
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{provider} suppressed"));
+    }
+}
+
+impl Recorder {
+    fn take(&self) -> Vec<String> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+#[tokio::test]
+async fn every_fetch_is_reported_with_its_cause_and_result() {
+    let op = MockOp::spawn(op_config()).await;
+    let uri = jwks_uri(&op);
+    let recorder = Arc::new(Recorder::default());
+    let cache = JwksCache::new(
+        fresh_connections(),
+        Duration::from_millis(300),
+        Duration::from_secs(60),
+    )
+    .with_events(EventReporter::new("corp", recorder.clone()));
+
+    cache.current(&uri).await.expect("first load");
+    cache.current(&uri).await.expect("cached");
+    assert_eq!(
+        recorder.take(),
+        ["corp startup ok"],
+        "a cache hit is no fetch"
+    );
+
+    cache
+        .refetch_for_unknown_kid(&uri)
+        .await
+        .expect("no error")
+        .expect("refetch allowed");
+    assert_eq!(recorder.take(), ["corp unknown_kid ok"]);
+    let refused = cache.refetch_for_unknown_kid(&uri).await.expect("no error");
+    assert!(refused.is_none());
+    assert_eq!(
+        recorder.take(),
+        ["corp suppressed"],
+        "no fetch within the interval"
+    );
+
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    cache.current(&uri).await.expect("reloaded");
+    assert_eq!(recorder.take(), ["corp refresh ok"]);
+
+    drop(op);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    cache.current(&uri).await.expect("stale keys");
+    assert_eq!(recorder.take(), ["corp refresh error"]);
 }
 
 // ---------------------------------------------------------------- bounded staleness
