@@ -1,6 +1,6 @@
 //! `Application`: builds everything from a `Config`, binds, serves until told to stop.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,12 +8,11 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::appwrite::{AppwriteClient, AppwriteError};
+use crate::appwrite::AppwriteError;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreBackend};
 use crate::http::AppState;
-use crate::http::rate_limit::RateLimit;
-use crate::login::{Login, LoginParts};
+use crate::reload::{self, ConfigSource, Reloader, RestartOnly};
 use crate::store::memory::MemoryStore;
 
 /// Why the gateway could not start.
@@ -37,6 +36,19 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     local_addr: SocketAddr,
+    /// The restart-only values it started with, which a reload must not change.
+    started: RestartOnly,
+    /// Where SIGHUP reloads the configuration from; `None`: no reloads.
+    reload: Option<ConfigSource>,
+}
+
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every request in flight finished.
+    Drained,
+    /// `[server] shutdown_grace_seconds` passed with requests still in flight; they were cut.
+    GraceElapsed,
 }
 
 /// Stops a background task when dropped, so no loop outlives the application.
@@ -74,12 +86,23 @@ impl Application {
             addr: config.server.listen,
             source,
         })?;
+        let started = RestartOnly::of(&config);
         let state = build_state(config, clock)?;
         Ok(Self {
             listener,
             state,
             local_addr,
+            started,
+            reload: None,
         })
+    }
+
+    /// Reloads the configuration from `source` on every SIGHUP while serving (see
+    /// [`crate::reload`]).
+    #[must_use]
+    pub fn reload_from(mut self, source: ConfigSource) -> Self {
+        self.reload = Some(source);
+        self
     }
 
     /// The bound address.
@@ -87,32 +110,81 @@ impl Application {
         self.local_addr
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503 at once; after
+    /// `[server] shutdown_delay_seconds` the listener closes (new connections are refused) and
+    /// the requests in flight get `[server] shutdown_grace_seconds` to finish. Past that bound
+    /// it returns [`Stopped::GraceElapsed`] without waiting for them.
     ///
     /// # Errors
-    /// When the server fails.
+    /// When the server fails, or SIGHUP cannot be handled for reloads.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let _sweeper = self.state.rate_limit.clone().map(|limit| {
-            AbortOnDrop(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    tick.tick().await;
+    ) -> std::io::Result<Stopped> {
+        let (delay, grace) = (self.started.shutdown_delay, self.started.shutdown_grace);
+        // Registered before serving: SIGHUP's default action would end the process.
+        #[cfg(unix)]
+        let _reloads = match self.reload {
+            Some(source) => {
+                let hangups =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+                let reloader = Reloader::new(source, self.started, self.state.live.clone());
+                Some(AbortOnDrop(tokio::spawn(reloader.on_hangup(hangups))))
+            }
+            None => None,
+        };
+        let live = self.state.live.clone();
+        let _sweeper = AbortOnDrop(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Some(limit) = &live.load().rate_limit {
                     limit.forget_idle();
                 }
-            }))
-        });
-        let _warmup = AbortOnDrop(tokio::spawn(warm_up(self.state.clone())));
+            }
+        }));
+        let _warmup = AbortOnDrop(tokio::spawn(reload::warm_up(
+            self.state.live.load().login.clone(),
+        )));
+        let draining = self.state.draining.clone();
+        let (closed, mut listener_closed) = tokio::sync::watch::channel(false);
+        let graceful = async move {
+            shutdown.await;
+            draining.begin();
+            tracing::info!(
+                delay_seconds = delay.as_secs(),
+                "shutting down: /readyz answers 503"
+            );
+            tokio::time::sleep(delay).await;
+            tracing::info!(
+                grace_seconds = grace.as_secs(),
+                "listener closed; finishing the requests in flight"
+            );
+            let _ = closed.send(true);
+        };
         tracing::info!(addr = %self.local_addr, "idp-bridge listening");
         let app = crate::http::router(self.state);
-        axum::serve(
+        let serving = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
-        .await
+        .with_graceful_shutdown(graceful)
+        .into_future();
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result.map(|()| Stopped::Drained),
+            _ = listener_closed.wait_for(|closed| *closed) => {}
+        }
+        match tokio::time::timeout(grace, serving).await {
+            Ok(result) => result.map(|()| Stopped::Drained),
+            Err(_) => {
+                tracing::warn!(
+                    grace_seconds = grace.as_secs(),
+                    "requests still in flight after the shutdown grace; exiting without them"
+                );
+                Ok(Stopped::GraceElapsed)
+            }
+        }
     }
 }
 
@@ -121,9 +193,6 @@ impl Application {
 /// # Errors
 /// When the Appwrite client cannot be built.
 pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
-    let (base_roots, extra_roots) = config.tls.root_counts();
-    tracing::info!(source = ?config.tls.source(), base_roots, extra_roots, "outbound TLS trust roots");
-    let appwrite = AppwriteClient::new(&config.appwrite, &config.tls)?;
     let store = match config.store.backend {
         // Config validation refuses other backends in this version.
         StoreBackend::Memory | StoreBackend::Redis => Arc::new(MemoryStore::new(
@@ -132,50 +201,6 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
             clock.clone(),
         )),
     };
-    if config.token.length < 64 {
-        tracing::warn!(
-            length = config.token.length,
-            "token.length is below 64: minted secrets are easier to guess"
-        );
-    }
-    let cors_origins: Arc<[String]> = config
-        .server
-        .cors_origins
-        .clone()
-        .unwrap_or_else(|| config.redirect.allowed.origins())
-        .into();
-    let login = Login::new(LoginParts {
-        appwrite,
-        store,
-        providers: config.providers,
-        redirect: config.redirect,
-        token: config.token,
-        public_url: config.server.public_url,
-        transaction_ttl: config.store.transaction_ttl,
-        id_key: config.mapping.id_key,
-        clock,
-    });
-    Ok(AppState {
-        login: Arc::new(login),
-        rate_limit: RateLimit::new(config.rate_limit.per_ip_per_minute).map(Arc::new),
-        trusted_proxies: config.server.trusted_proxies.into(),
-        readiness: Arc::default(),
-        cors_origins,
-    })
-}
-
-/// Loads every provider's metadata and keys once at startup, so the first login is fast and
-/// problems show in the log at once. Failures are retried by logins and `/readyz`, after the
-/// provider's backoff.
-async fn warm_up(state: AppState) {
-    for provider in state.login.providers() {
-        let id = &provider.info().id;
-        match provider.ready().await {
-            Ok(()) => tracing::info!(provider = %id, "provider ready"),
-            Err(error) => tracing::warn!(provider = %id, %error, "provider not ready yet"),
-        }
-    }
-    if let Err(error) = state.login.appwrite().ping().await {
-        tracing::warn!(%error, "Appwrite is not reachable with the configured key yet");
-    }
+    let live = reload::build_live(config, store, clock, None)?;
+    Ok(AppState::new(live))
 }

@@ -25,6 +25,7 @@ mod logs;
 mod ops;
 mod policy;
 mod redirect_corpus;
+mod reload;
 mod scripts;
 mod signed_assertion;
 mod tls;
