@@ -205,6 +205,13 @@ impl Reloader {
         if !config.warnings.is_empty() && !self.source.allow_warnings {
             return Err(ReloadError::Warnings(config.warnings));
         }
+        for warning in &config.warnings {
+            tracing::warn!(
+                key = warning.key,
+                reason = warning.reason,
+                "configuration warning (reloading anyway: --development)"
+            );
+        }
         let changed = self.started.changed(&RestartOnly::of(&config));
         if !changed.is_empty() {
             return Err(ReloadError::RestartOnly(changed));
@@ -301,6 +308,7 @@ pub fn build_live(
         rate_limit,
         trusted_proxies: config.server.trusted_proxies.into(),
         cors_origins,
+        readiness: Arc::default(),
     })
 }
 

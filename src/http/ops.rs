@@ -12,6 +12,7 @@ use futures::future::join_all;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
+use super::state::Live;
 use crate::login::Login;
 
 /// How long `/readyz` waits for its checks.
@@ -90,8 +91,7 @@ impl Draining {
 /// metadata and keys loaded. 503 with the failing checks otherwise, and 503 `draining` (no
 /// checks run) once shutdown has begun. At most one round of checks per [`READY_CACHE`].
 pub async fn readyz(
-    State(login): State<Arc<Login>>,
-    State(readiness): State<Arc<Readiness>>,
+    State(live): State<Arc<Live>>,
     State(draining): State<Arc<Draining>>,
 ) -> axum::response::Response {
     if draining.is_draining() {
@@ -101,9 +101,10 @@ pub async fn readyz(
         )
             .into_response();
     }
-    let verdict = readiness
+    let verdict = live
+        .readiness
         .cache
-        .get_with((), async { Arc::new(check(&login).await) })
+        .get_with((), async { Arc::new(check(&live.login).await) })
         .await;
     (verdict.status, Json(verdict.body.clone())).into_response()
 }

@@ -23,8 +23,6 @@ pub struct AppState {
     /// The reloadable part, swapped whole by a reload; read it through `State<Arc<Live>>`.
     #[from_ref(skip)]
     pub live: Arc<ArcSwap<Live>>,
-    /// The cached `/readyz` verdict.
-    pub readiness: Arc<Readiness>,
     /// Set once shutdown has begun: `/readyz` then answers 503.
     pub draining: Arc<Draining>,
 }
@@ -41,14 +39,16 @@ pub struct Live {
     /// Origins whose pages may call `exchange` and `/v1/providers` (`[server] cors_origins`,
     /// by default the origins of `[redirect].allowed`).
     pub cors_origins: Arc<[String]>,
+    /// The cached `/readyz` verdict, which belongs to this configuration (a reload starts
+    /// with none, so new providers are checked at once).
+    pub readiness: Arc<Readiness>,
 }
 
 impl AppState {
-    /// A state serving `live`, not draining, with an empty readiness cache.
+    /// A state serving `live`, not draining.
     pub fn new(live: Live) -> Self {
         Self {
             live: Arc::new(ArcSwap::from_pointee(live)),
-            readiness: Arc::default(),
             draining: Arc::default(),
         }
     }

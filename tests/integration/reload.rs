@@ -226,6 +226,8 @@ async fn sighup_adds_a_provider_that_logs_in_without_a_restart() {
     let mut gateway = Gateway::start("", false).await;
     let pid = gateway.served().pid();
     assert_eq!(gateway.providers().await, ["corp"]);
+    let readyz = format!("{}/readyz", gateway.url);
+    assert!(get_json(&readyz).await["checks"]["provider:other"].is_null());
 
     let line = gateway.reloaded(&gateway.config(true)).await;
     // The checksum is what `sha256sum` prints for the file the process read.
@@ -234,6 +236,8 @@ async fn sighup_adds_a_provider_that_logs_in_without_a_restart() {
     assert!(line.contains(&checksum), "{line} lacks {checksum}");
     assert_eq!(gateway.served().pid(), pid, "the same process");
     assert_eq!(gateway.providers().await, ["corp", "other"]);
+    // Checked at once, not after the previous configuration's cached verdict expires.
+    assert_eq!(get_json(&readyz).await["checks"]["provider:other"], "ok");
     gateway.login("other", "alice").await;
     gateway.login("corp", "bob").await;
     assert_no_secrets(&gateway.stop().await, &gateway.secrets());
@@ -259,6 +263,12 @@ async fn a_broken_file_is_refused_with_its_key_and_the_old_config_keeps_serving(
     let invalid = good.replace("length = 64", "length = 500");
     gateway
         .refused(&invalid, &["token.length", "outside 4..=128"])
+        .await;
+
+    // Valid, with a warning: refused, as `serve` refuses it at start without --development.
+    let empty_cors = good.replacen("[appwrite]", "cors_origins = []\n\n[appwrite]", 1);
+    gateway
+        .refused(&empty_cors, &["has warnings", "server.cors_origins"])
         .await;
 
     // A new provider in a refused file is not served: the whole file is refused.
