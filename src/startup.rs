@@ -153,12 +153,12 @@ impl Application {
             draining.begin();
             tracing::info!(
                 delay_seconds = delay.as_secs(),
-                "shutting down: /readyz answers 503"
+                "draining: /readyz answers 503"
             );
             tokio::time::sleep(delay).await;
             tracing::info!(
                 grace_seconds = grace.as_secs(),
-                "listener closed; finishing the requests in flight"
+                "closing the listener; finishing the requests in flight"
             );
             let _ = closed.send(true);
         };

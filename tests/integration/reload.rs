@@ -346,7 +346,12 @@ async fn sigterm_lets_a_slow_callback_finish_refuses_new_connections_and_exits_0
     let in_flight = gateway.slow_callback(Duration::from_secs(2)).await;
     let signalled = Instant::now();
     gateway.served().signal("TERM");
-    gateway.served().wait_for_log("listener closed", 1).await;
+    gateway
+        .served()
+        .wait_for_log("closing the listener", 1)
+        .await;
+    // The server drops the listener just after that line.
+    tokio::time::sleep(Duration::from_millis(200)).await;
 
     let fresh = browser()
         .get(format!("{}/healthz", gateway.url))
@@ -382,7 +387,7 @@ async fn draining_answers_readyz_503_and_past_the_grace_the_process_exits_1() {
     gateway.served().signal("TERM");
     gateway
         .served()
-        .wait_for_log("/readyz answers 503", 1)
+        .wait_for_log("draining: /readyz answers 503", 1)
         .await;
 
     // During the delay: still accepting, but no longer ready.
