@@ -191,6 +191,14 @@ impl Gateway {
         in_flight
     }
 
+    /// Sends SIGTERM and waits for the log line `then`: when the signal was sent.
+    async fn terminate(&self, then: &str) -> Instant {
+        let signalled = Instant::now();
+        self.served().signal("TERM");
+        self.served().wait_for_log(then, 1).await;
+        signalled
+    }
+
     /// The secrets of this setup, for log checks.
     fn secrets(&self) -> Vec<(&'static str, String)> {
         vec![
@@ -344,12 +352,7 @@ async fn a_login_started_before_a_reload_finishes_after_it_unless_its_provider_i
 async fn sigterm_lets_a_slow_callback_finish_refuses_new_connections_and_exits_0() {
     let mut gateway = Gateway::start("shutdown_grace_seconds = 10", false).await;
     let in_flight = gateway.slow_callback(Duration::from_secs(2)).await;
-    let signalled = Instant::now();
-    gateway.served().signal("TERM");
-    gateway
-        .served()
-        .wait_for_log("closing the listener", 1)
-        .await;
+    let signalled = gateway.terminate("closing the listener").await;
     // The server drops the listener just after that line.
     tokio::time::sleep(Duration::from_millis(200)).await;
 
@@ -383,12 +386,7 @@ async fn draining_answers_readyz_503_and_past_the_grace_the_process_exits_1() {
     )
     .await;
     let in_flight = gateway.slow_callback(Duration::from_secs(20)).await;
-    let signalled = Instant::now();
-    gateway.served().signal("TERM");
-    gateway
-        .served()
-        .wait_for_log("draining: /readyz answers 503", 1)
-        .await;
+    let signalled = gateway.terminate("draining: /readyz answers 503").await;
 
     // During the delay: still accepting, but no longer ready.
     let ready = browser()
