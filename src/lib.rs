@@ -8,7 +8,10 @@
 //! - [`registry`]: provider `type` → the provider crate's `open` and keys; one line per provider.
 //! - [`init`]: `idp-bridge init --provider KIND`, a commented config to start from.
 //! - [`key_names`]: which keys hold secrets (`<key>_file`), and "unknown key; did you mean".
-//! - [`startup`]: `Application::build`, `local_addr`, `run_until_stopped`.
+//! - [`startup`]: `Application::build`, `local_addr`, `run_until_stopped` (with the bounded
+//!   drain on shutdown).
+//! - [`reload`]: SIGHUP re-reads the configuration and swaps the reloadable part of the state
+//!   in, or refuses (restart-only keys, invalid files) and keeps the old one.
 //! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits.
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
 //!   with `binding` (state, cookie binding), `policy` (what is admitted), `mapping` (identity →
@@ -27,6 +30,8 @@
 //! 1. `main`, [`startup`], [`telemetry`], [`init`], [`healthcheck`]: the process. `init` writes a starting
 //!    config, with a key from `login::user_id`. `startup` turns a `Config` into the
 //!    running service and may use everything below; `telemetry` reads `config::LogFormat`.
+//!    [`reload`] builds the reloadable state for `startup` and on SIGHUP; it uses the layers
+//!    below, never `startup`.
 //! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
 //!    settings types that the lower modules define for themselves (`appwrite::AppwriteConfig`,
 //!    `appwrite::TokenConfig`, `redirect::RedirectConfig`, `login::user_id::IdKey`) and
@@ -56,6 +61,7 @@ pub mod login;
 pub mod metrics;
 pub mod redirect;
 pub mod registry;
+pub mod reload;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

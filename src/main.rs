@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand};
 use idp_bridge::config::Config;
 use idp_bridge::init::{self, Preset};
 use idp_bridge::login::user_id::IdKey;
-use idp_bridge::startup::Application;
+use idp_bridge::reload::ConfigSource;
+use idp_bridge::startup::{Application, Stopped};
 use idp_bridge::telemetry;
 
 /// What `gen-key` and `init` say when no key can be made.
@@ -165,7 +166,15 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            runtime.block_on(serve(loaded))
+            let source = ConfigSource {
+                path: config,
+                allow_warnings: development,
+            };
+            let code = runtime.block_on(serve(loaded, source));
+            // Connections still open past the shutdown grace are cut here; a reload still
+            // loading its file is not waited for.
+            runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            code
         }
     }
 }
@@ -231,16 +240,19 @@ fn write_init(preset: Preset, output: &std::path::Path) -> ExitCode {
     }
 }
 
-async fn serve(config: Config) -> ExitCode {
+/// Serves until SIGTERM or Ctrl-C, reloading on SIGHUP. Exit status 0 when every request in
+/// flight finished, 1 when the shutdown grace cut some (an operator should see that).
+async fn serve(config: Config, source: ConfigSource) -> ExitCode {
     let app = match Application::build(config).await {
-        Ok(app) => app,
+        Ok(app) => app.reload_from(source),
         Err(error) => {
             tracing::error!(%error, "cannot start");
             return ExitCode::FAILURE;
         }
     };
     match app.run_until_stopped(shutdown_signal()).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Stopped::Drained) => ExitCode::SUCCESS,
+        Ok(Stopped::GraceElapsed) => ExitCode::FAILURE,
         Err(error) => {
             tracing::error!(%error, "server failed");
             ExitCode::FAILURE

@@ -2,22 +2,20 @@
 //! With `[server] metrics_listen`, `/metrics` gets a listener of its own, served and stopped
 //! with the main one.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::FutureExt as _;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::appwrite::{AppwriteClient, AppwriteError};
+use crate::appwrite::AppwriteError;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, StoreBackend};
 use crate::http::AppState;
-use crate::http::rate_limit::RateLimit;
-use crate::login::{Login, LoginParts};
 use crate::metrics::Metrics;
+use crate::reload::{self, ConfigSource, Reloader, RestartOnly};
 use crate::store::TransactionStore;
 use crate::store::memory::MemoryStore;
 
@@ -44,6 +42,19 @@ pub struct Application {
     metrics_listener: Option<TcpListener>,
     state: AppState,
     local_addr: SocketAddr,
+    /// The restart-only values it started with, which a reload must not change.
+    started: RestartOnly,
+    /// Where SIGHUP reloads the configuration from; `None`: no reloads.
+    reload: Option<ConfigSource>,
+}
+
+/// How serving ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stopped {
+    /// Every request in flight finished.
+    Drained,
+    /// `[server] shutdown_grace_seconds` passed with requests still in flight; they were cut.
+    GraceElapsed,
 }
 
 /// Stops a background task when dropped, so no loop outlives the application.
@@ -83,13 +94,24 @@ impl Application {
             source,
         })?;
         let metrics_listener = config.server.metrics_listen.map(bind_now).transpose()?;
+        let started = RestartOnly::of(&config);
         let state = build_state(config, clock)?;
         Ok(Self {
             listener,
             metrics_listener,
             state,
             local_addr,
+            started,
+            reload: None,
         })
+    }
+
+    /// Reloads the configuration from `source` on every SIGHUP while serving (see
+    /// [`crate::reload`]).
+    #[must_use]
+    pub fn reload_from(mut self, source: ConfigSource) -> Self {
+        self.reload = Some(source);
+        self
     }
 
     /// The bound address.
@@ -104,52 +126,132 @@ impl Application {
             .and_then(|listener| listener.local_addr().ok())
     }
 
-    /// The process's metrics (the lead's reload wiring and tests count through it).
+    /// The process's metrics.
     pub fn metrics(&self) -> Arc<Metrics> {
         self.state.metrics.clone()
     }
 
-    /// Serves until `shutdown` resolves, then finishes the requests in flight.
+    /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503 at once; after
+    /// `[server] shutdown_delay_seconds` the listener closes (new connections are refused) and
+    /// the requests in flight get `[server] shutdown_grace_seconds` to finish. Past that bound
+    /// it returns [`Stopped::GraceElapsed`] without waiting for them.
     ///
     /// # Errors
-    /// When the server fails.
+    /// When the server fails, or SIGHUP cannot be handled for reloads.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> std::io::Result<()> {
-        let _sweeper = self.state.rate_limit.clone().map(|limit| {
-            AbortOnDrop(tokio::spawn(async move {
-                let mut tick = tokio::time::interval(Duration::from_secs(60));
-                loop {
-                    tick.tick().await;
+    ) -> std::io::Result<Stopped> {
+        let (delay, grace) = (self.started.shutdown_delay, self.started.shutdown_grace);
+        // Registered before serving: SIGHUP's default action would end the process.
+        #[cfg(unix)]
+        let _reloads = match self.reload {
+            Some(source) => {
+                let hangups =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+                let reloader = Reloader::new(
+                    source,
+                    self.started,
+                    self.state.live.clone(),
+                    self.state.metrics.clone(),
+                );
+                Some(AbortOnDrop(tokio::spawn(reloader.on_hangup(hangups))))
+            }
+            None => None,
+        };
+        let live = self.state.live.clone();
+        let _sweeper = AbortOnDrop(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Some(limit) = &live.load().rate_limit {
                     limit.forget_idle();
                 }
-            }))
-        });
-        let _warmup = AbortOnDrop(tokio::spawn(warm_up(self.state.clone())));
+            }
+        }));
+        let _warmup = AbortOnDrop(tokio::spawn(reload::warm_up(
+            self.state.live.load().login.clone(),
+        )));
+        let draining = self.state.draining.clone();
+        let (closed, mut listener_closed) = tokio::sync::watch::channel(false);
+        let graceful = async move {
+            shutdown.await;
+            draining.begin();
+            tracing::info!(
+                delay_seconds = delay.as_secs(),
+                "draining: /readyz answers 503"
+            );
+            tokio::time::sleep(delay).await;
+            tracing::info!(
+                grace_seconds = grace.as_secs(),
+                "closing the listener; finishing the requests in flight"
+            );
+            let _ = closed.send(true);
+        };
         tracing::info!(addr = %self.local_addr, "idp-bridge listening");
-        // One shutdown signal for both listeners.
-        let shutdown = shutdown.shared();
-        let metrics = self.metrics_listener.map(|listener| {
+        // The metrics listener closes with the main one.
+        let _metrics = self.metrics_listener.map(|listener| {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "serving /metrics on its own listener");
             }
             let app = crate::http::metrics_router(self.state.metrics.clone());
-            axum::serve(listener, app).with_graceful_shutdown(shutdown.clone())
+            let mut closed = listener_closed.clone();
+            AbortOnDrop(tokio::spawn(async move {
+                let stop = async move {
+                    let _ = closed.wait_for(|closed| *closed).await;
+                };
+                if let Err(error) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    tracing::error!(%error, "the /metrics listener failed");
+                }
+            }))
         });
         let app = crate::http::router(self.state);
-        let main = axum::serve(
+        let serving = axum::serve(
             self.listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown);
-        match metrics {
-            Some(metrics) => {
-                tokio::try_join!(main.into_future(), metrics.into_future()).map(|_| ())
+        .with_graceful_shutdown(graceful)
+        .into_future();
+        tokio::pin!(serving);
+        tokio::select! {
+            result = &mut serving => return result.map(|()| Stopped::Drained),
+            _ = listener_closed.wait_for(|closed| *closed) => {}
+        }
+        match tokio::time::timeout(grace, serving).await {
+            Ok(result) => result.map(|()| Stopped::Drained),
+            Err(_) => {
+                tracing::warn!(
+                    grace_seconds = grace.as_secs(),
+                    "requests still in flight after the shutdown grace; exiting without them"
+                );
+                Ok(Stopped::GraceElapsed)
             }
-            None => main.await,
         }
     }
+}
+
+/// Assembles the state from a validated configuration.
+///
+/// # Errors
+/// When the Appwrite client cannot be built.
+pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
+    let metrics = Arc::new(Metrics::new());
+    let store: Arc<dyn TransactionStore> = match config.store.backend {
+        // Config validation refuses other backends in this version.
+        StoreBackend::Memory | StoreBackend::Redis => Arc::new(MemoryStore::new(
+            config.store.transaction_ttl,
+            config.store.max_open_transactions,
+            clock.clone(),
+        )),
+    };
+    let counted = store.clone();
+    metrics.count_open_transactions(move || counted.open_transactions());
+    let metrics_apart = config.server.metrics_listen.is_some();
+    let live = reload::build_live(config, store, clock, &metrics, None)?;
+    Ok(AppState::new(live, metrics, metrics_apart))
 }
 
 /// Binds `addr` without awaiting (`with_listener` is synchronous). Outside the Tokio runtime
@@ -162,76 +264,4 @@ fn bind_now(addr: SocketAddr) -> Result<TcpListener, StartupError> {
         TcpListener::from_std(listener)
     };
     bind().map_err(|source| StartupError::Bind { addr, source })
-}
-
-/// Assembles the state from a validated configuration.
-///
-/// # Errors
-/// When the Appwrite client cannot be built.
-pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
-    let (base_roots, extra_roots) = config.tls.root_counts();
-    tracing::info!(source = ?config.tls.source(), base_roots, extra_roots, "outbound TLS trust roots");
-    let metrics = Arc::new(Metrics::new());
-    let appwrite =
-        AppwriteClient::new(&config.appwrite, &config.tls)?.with_metrics(metrics.appwrite());
-    let store: Arc<dyn TransactionStore> = match config.store.backend {
-        // Config validation refuses other backends in this version.
-        StoreBackend::Memory | StoreBackend::Redis => Arc::new(MemoryStore::new(
-            config.store.transaction_ttl,
-            config.store.max_open_transactions,
-            clock.clone(),
-        )),
-    };
-    let counted = store.clone();
-    metrics.count_open_transactions(move || counted.open_transactions());
-    config.provider_events.connect(metrics.clone());
-    if config.token.length < 64 {
-        tracing::warn!(
-            length = config.token.length,
-            "token.length is below 64: minted secrets are easier to guess"
-        );
-    }
-    let cors_origins: Arc<[String]> = config
-        .server
-        .cors_origins
-        .clone()
-        .unwrap_or_else(|| config.redirect.allowed.origins())
-        .into();
-    let login = Login::new(LoginParts {
-        appwrite,
-        store,
-        providers: config.providers,
-        redirect: config.redirect,
-        token: config.token,
-        public_url: config.server.public_url,
-        transaction_ttl: config.store.transaction_ttl,
-        id_key: config.mapping.id_key,
-        clock,
-        metrics: metrics.clone(),
-    });
-    Ok(AppState {
-        login: Arc::new(login),
-        rate_limit: RateLimit::new(config.rate_limit.per_ip_per_minute).map(Arc::new),
-        trusted_proxies: config.server.trusted_proxies.into(),
-        readiness: Arc::default(),
-        cors_origins,
-        metrics,
-        metrics_apart: config.server.metrics_listen.is_some(),
-    })
-}
-
-/// Loads every provider's metadata and keys once at startup, so the first login is fast and
-/// problems show in the log at once. Failures are retried by logins and `/readyz`, after the
-/// provider's backoff.
-async fn warm_up(state: AppState) {
-    for provider in state.login.providers() {
-        let id = &provider.info().id;
-        match provider.ready().await {
-            Ok(()) => tracing::info!(provider = %id, "provider ready"),
-            Err(error) => tracing::warn!(provider = %id, %error, "provider not ready yet"),
-        }
-    }
-    if let Err(error) = state.login.appwrite().ping().await {
-        tracing::warn!(%error, "Appwrite is not reachable with the configured key yet");
-    }
 }

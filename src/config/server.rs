@@ -1,11 +1,14 @@
 //! `[server]`: where the gateway listens and how it is reached.
 
 use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
 
 use idp_provider_api::url_rule::{base_url_with, secure_url};
 use ipnet::IpNet;
 use serde::Deserialize;
 use url::Url;
+
+use super::in_range;
 
 /// `[server]`: where the gateway listens and how it is reached.
 #[derive(Debug, Clone)]
@@ -22,6 +25,13 @@ pub struct ServerConfig {
     /// Where `GET /metrics` is served on a listener of its own (then not on `listen`); `None`:
     /// on `listen`, beside the login routes.
     pub metrics_listen: Option<SocketAddr>,
+    /// How long, after a shutdown signal, `/readyz` answers 503 while everything else is still
+    /// served (and new connections accepted), so a load balancer stops sending before the
+    /// listener closes. 0 by default: the listener closes at once.
+    pub shutdown_delay: Duration,
+    /// How long the requests in flight when the listener closes may take to finish; past it
+    /// the process exits anyway (status 1).
+    pub shutdown_grace: Duration,
 }
 
 /// `[server]` as written in the file.
@@ -33,6 +43,8 @@ pub(super) struct RawServer {
     trusted_proxies: Vec<String>,
     cors_origins: Option<Vec<String>>,
     metrics_listen: Option<String>,
+    shutdown_delay_seconds: i64,
+    shutdown_grace_seconds: i64,
 }
 
 impl Default for RawServer {
@@ -43,6 +55,10 @@ impl Default for RawServer {
             trusted_proxies: vec![],
             cors_origins: None,
             metrics_listen: None,
+            shutdown_delay_seconds: 0,
+            // Above a login's own budget would be pointless; 10 s lets a normal callback
+            // (code exchange, two or three Appwrite calls) finish.
+            shutdown_grace_seconds: 10,
         }
     }
 }
@@ -112,12 +128,28 @@ impl RawServer {
             metrics_listen(text, listen)
                 .map_err(|why| p("server.metrics_listen", format!("{text:?} {why}")))
         });
+        let shutdown_delay = in_range(
+            p,
+            "server.shutdown_delay_seconds",
+            self.shutdown_delay_seconds,
+            0,
+            300,
+        );
+        let shutdown_grace = in_range(
+            p,
+            "server.shutdown_grace_seconds",
+            self.shutdown_grace_seconds,
+            0,
+            300,
+        );
         Some(ServerConfig {
             listen: listen?,
             public_url: public_url?,
             trusted_proxies,
             cors_origins,
             metrics_listen: metrics_listen.transpose().ok()?,
+            shutdown_delay: Duration::from_secs(shutdown_delay?),
+            shutdown_grace: Duration::from_secs(shutdown_grace?),
         })
     }
 }

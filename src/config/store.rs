@@ -6,8 +6,10 @@ use serde::Deserialize;
 
 use super::in_range;
 
-/// `[store]`: where login transactions live between start and callback.
-#[derive(Debug, Clone)]
+/// `[store]`: where login transactions live between start and callback. Compared whole by a
+/// reload: the store instance (and the logins in it) outlives reloads, so no key here may change
+/// without a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreConfig {
     /// Which backend.
     pub backend: StoreBackend,

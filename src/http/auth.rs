@@ -8,11 +8,11 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
-use ipnet::IpNet;
 use serde_json::json;
 
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
 use super::extract::{AppQuery, CallbackForm, ClientKey, client_ip};
+use super::state::Live;
 use crate::login::{
     CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, Login, StartError,
     StartParams,
@@ -68,6 +68,13 @@ pub async fn callback(
             )
             .into_response()
         }
+        Err(error @ CallbackError::RedirectNoLongerAllowed(_)) => {
+            tracing::warn!(provider, %error, "callback refused");
+            ErrorPage::bad_request(
+                "This login's return address is no longer allowed. Start the login again.",
+            )
+            .into_response()
+        }
         Err(error @ CallbackError::Store(_)) => {
             tracing::error!(provider, %error, "callback failed");
             ErrorPage {
@@ -82,8 +89,7 @@ pub async fn callback(
 /// `POST /v1/auth/{provider}/exchange`: an assertion provider verifies the request; the answer
 /// is `200 {"userId","secret","expire"}` or a JSON error whose `code` is the status.
 pub async fn exchange(
-    State(login): State<Arc<Login>>,
-    State(trusted_proxies): State<Arc<[IpNet]>>,
+    State(live): State<Arc<Live>>,
     Path(provider): Path<String>,
     request: axum::extract::Request,
 ) -> Response {
@@ -115,7 +121,7 @@ pub async fn exchange(
             .into_response();
         }
     };
-    let client_ip = match client_ip(&parts, &trusted_proxies) {
+    let client_ip = match client_ip(&parts, &live.trusted_proxies) {
         ClientKey::Ip(ip) => Some(ip),
         ClientKey::Opaque(_) => None,
     };
@@ -125,7 +131,7 @@ pub async fn exchange(
         headers,
         client_ip,
     };
-    match login.exchange(&provider, request).await {
+    match live.login.exchange(&provider, request).await {
         Ok(token) => {
             tracing::info!(
                 provider,

@@ -15,7 +15,10 @@ pub mod ops;
 pub mod rate_limit;
 pub mod state;
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -34,7 +37,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use error::ApiError;
-pub use state::AppState;
+pub use state::{AppState, Live};
 
 /// Largest request body accepted (callbacks and exchanges are small).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -42,15 +45,17 @@ pub const BODY_LIMIT: usize = 16 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// CORS for the routes a single-page app calls with `fetch` (`exchange`, `/v1/providers`):
-/// exactly the listed origins, no credentials (the gateway reads no cookie there), the request
-/// headers the page asks for. Preflights from other origins get no `Access-Control-Allow-Origin`.
-fn cors(origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
+/// exactly the listed origins of the current configuration (read per request, so a reload
+/// changes them), no credentials (the gateway reads no cookie there), the request headers the
+/// page asks for. Preflights from other origins get no `Access-Control-Allow-Origin`.
+fn cors(live: Arc<ArcSwap<Live>>) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            live.load()
+                .cors_origins
+                .iter()
+                .any(|allowed| allowed.as_bytes() == origin.as_bytes())
+        }))
         .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
         // Whatever request headers the page asks for (a provider's own, such as a signature
         // header): the origin list is what keeps other sites out, and no credentials flow.
@@ -91,7 +96,7 @@ async fn not_found() -> ApiError {
 /// `[server] metrics_listen` gives it a listener of its own ([`metrics_router`]).
 pub fn router(state: AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");
-    let cors = cors(&state.cors_origins);
+    let cors = cors(state.live.clone());
     let login_routes = Router::new()
         .route("/v1/auth/{provider}/start", get(auth::start))
         .route(

@@ -1,6 +1,7 @@
 //! Operational routes: `/v1/providers`, `/healthz`, `/readyz`, `/metrics`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Json;
@@ -11,6 +12,7 @@ use futures::future::join_all;
 use serde_json::{Map, Value, json};
 
 use super::error::ApiError;
+use super::state::Live;
 use crate::login::Login;
 use crate::metrics::{self, Metrics};
 
@@ -85,16 +87,41 @@ impl Default for Readiness {
     }
 }
 
+/// Whether shutdown has begun. Once set it stays set: a draining instance never becomes ready
+/// again, so a load balancer that saw 503 keeps sending elsewhere.
+#[derive(Debug, Default)]
+pub struct Draining(AtomicBool);
+
+impl Draining {
+    /// Marks the instance as draining (the shutdown signal arrived).
+    pub fn begin(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Draining::begin`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
 /// `GET /readyz`: Appwrite reachable with a working key, the store working, every provider's
-/// metadata and keys loaded. 503 with the failing checks otherwise. At most one round of checks
-/// per [`READY_CACHE`].
+/// metadata and keys loaded. 503 with the failing checks otherwise, and 503 `draining` (no
+/// checks run) once shutdown has begun. At most one round of checks per [`READY_CACHE`].
 pub async fn readyz(
-    State(login): State<Arc<Login>>,
-    State(readiness): State<Arc<Readiness>>,
+    State(live): State<Arc<Live>>,
+    State(draining): State<Arc<Draining>>,
 ) -> axum::response::Response {
-    let verdict = readiness
+    if draining.is_draining() {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "draining"})),
+        )
+            .into_response();
+    }
+    let verdict = live
+        .readiness
         .cache
-        .get_with((), async { Arc::new(check(&login).await) })
+        .get_with((), async { Arc::new(check(&live.login).await) })
         .await;
     (verdict.status, Json(verdict.body.clone())).into_response()
 }

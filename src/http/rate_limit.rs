@@ -7,16 +7,17 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use ipnet::IpNet;
 
 use super::error::ApiError;
 use super::extract::{ClientKey, client_ip};
+use super::state::Live;
 use crate::metrics::{LimitedRoute, Metrics};
 use idp_provider_api::client_bucket;
 
 /// The limiter: `per_minute` requests per client, with bursts up to the same number.
 pub struct RateLimit {
     limiter: DefaultKeyedRateLimiter<ClientKey>,
+    per_minute: u32,
 }
 
 impl RateLimit {
@@ -25,7 +26,14 @@ impl RateLimit {
         let quota = Quota::per_minute(NonZeroU32::new(per_minute)?);
         Some(Self {
             limiter: RateLimiter::keyed(quota),
+            per_minute,
         })
+    }
+
+    /// The budget it was made with (a reload keeps the limiter, and its counts, when this is
+    /// unchanged).
+    pub fn per_minute(&self) -> u32 {
+        self.per_minute
     }
 
     /// Forgets clients whose budget is full again, so the map does not grow without bound.
@@ -43,19 +51,18 @@ impl RateLimit {
     }
 }
 
-/// Middleware: 429 JSON when the client is over its budget, counted by route. The limiter is
-/// `None` when limits are off; `trusted_proxies` are the peers whose `X-Forwarded-For` is
-/// believed.
+/// Middleware: 429 JSON when the client is over its budget, counted by route. The current
+/// configuration's limiter is `None` when limits are off; its `trusted_proxies` are the peers
+/// whose `X-Forwarded-For` is believed.
 pub async fn limit(
-    State(limit): State<Option<Arc<RateLimit>>>,
-    State(trusted_proxies): State<Arc<[IpNet]>>,
+    State(live): State<Arc<Live>>,
     State(metrics): State<Arc<Metrics>>,
     request: Request,
     next: Next,
 ) -> Response {
-    if let Some(limit) = &limit {
+    if let Some(limit) = &live.rate_limit {
         let (parts, body) = request.into_parts();
-        let ip = client_ip(&parts, &trusted_proxies);
+        let ip = client_ip(&parts, &live.trusted_proxies);
         if !limit.allow(ip.clone()) {
             // Debug, not warn: under attack this line would flood the log.
             tracing::debug!(client_ip = %ip, "rate limit exceeded");

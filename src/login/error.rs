@@ -26,6 +26,9 @@ pub enum LoginError {
         /// Provider of the callback URL.
         called: String,
     },
+    /// The login was started with a provider that a configuration reload has since removed.
+    #[error("the login was started with provider {0:?}, which the configuration no longer has")]
+    ProviderRemoved(String),
     /// The provider vouches for an email that is not a valid plain address.
     #[error(transparent)]
     EmailInvalid(#[from] crate::login::email::EmailError),
@@ -161,6 +164,11 @@ impl LoginError {
                 "login_provider_mismatch",
                 400,
                 "The login came back from another provider.",
+            ),
+            Self::ProviderRemoved(_) => PublicError::new(
+                "login_provider_removed",
+                400,
+                "The provider this login was started with is no longer offered. Start the login again.",
             ),
             Self::UserEmailConflict => PublicError::new(
                 "user_email_conflict",

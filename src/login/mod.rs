@@ -143,6 +143,10 @@ pub enum CallbackError {
     /// A `state` that is unknown, used or expired: there is no trusted failure URL.
     #[error("the login is unknown, expired or already finished")]
     UnknownTransaction,
+    /// The transaction's success or failure URL is no longer in `[redirect].allowed` (a
+    /// reload removed it): no token goes there, and its failure URL is no longer trusted.
+    #[error(transparent)]
+    RedirectNoLongerAllowed(RedirectError),
     /// The store failed while looking the transaction up.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -156,6 +160,7 @@ impl CallbackError {
             Self::UnknownProvider(_) => "provider_not_found",
             Self::MissingState => "login_state_missing",
             Self::UnknownTransaction => "login_transaction_unknown",
+            Self::RedirectNoLongerAllowed(_) => "redirect_url_invalid",
             Self::Store(_) => "store_unavailable",
         }
     }
@@ -250,6 +255,17 @@ impl Login {
     /// The store (readiness).
     pub fn store(&self) -> &dyn TransactionStore {
         self.store.as_ref()
+    }
+
+    /// The store itself, for the pipeline a reload builds: the logins in flight live in it, so
+    /// every configuration shares the one instance.
+    pub fn shared_store(&self) -> Arc<dyn TransactionStore> {
+        self.store.clone()
+    }
+
+    /// The clock, shared the same way.
+    pub fn clock(&self) -> Arc<dyn Clock> {
+        self.clock.clone()
     }
 
     /// `{public_url}/v1/auth/{id}/callback`.
@@ -360,41 +376,62 @@ impl Login {
         params: CallbackParams,
         cookies: &CookieJar,
     ) -> Result<(Finished, Cookie<'static>), CallbackError> {
-        let registered = self
-            .provider(provider_id)
-            .ok_or_else(|| CallbackError::UnknownProvider(provider_id.into()))?;
+        let registered = self.provider(provider_id);
         let began = Instant::now();
         let finished = self
-            .callback_at(&registered.configured, provider_id, params, cookies)
+            .callback_at(
+                registered.map(|r| &r.configured),
+                provider_id,
+                params,
+                cookies,
+            )
             .await;
-        let failure = match &finished {
-            Ok((Finished::Success { .. }, _)) => None,
-            Ok((Finished::Failure { error, .. }, _)) => Some(Cow::Owned(error.public().kind)),
-            Err(error) => Some(Cow::Borrowed(error.error_type())),
-        };
-        registered
-            .metrics
-            .finished(Step::Callback, began.elapsed(), failure);
+        // Only configured ids are labels: a callback at an unknown id is not counted.
+        if let Some(registered) = registered {
+            let failure = match &finished {
+                Ok((Finished::Success { .. }, _)) => None,
+                Ok((Finished::Failure { error, .. }, _)) => Some(Cow::Owned(error.public().kind)),
+                Err(error) => Some(Cow::Borrowed(error.error_type())),
+            };
+            registered
+                .metrics
+                .finished(Step::Callback, began.elapsed(), failure);
+        }
         finished
     }
 
     async fn callback_at(
         &self,
-        provider: &ConfiguredProvider,
+        provider: Option<&ConfiguredProvider>,
         provider_id: &str,
         params: CallbackParams,
         cookies: &CookieJar,
     ) -> Result<(Finished, Cookie<'static>), CallbackError> {
-        let state = params.single("state").ok_or(CallbackError::MissingState)?;
+        let state = params.single("state").ok_or(match provider {
+            Some(_) => CallbackError::MissingState,
+            None => CallbackError::UnknownProvider(provider_id.into()),
+        })?;
         let key = StateKey::of(state.expose());
         // Taken before any other check: whatever happens next, this state is spent.
-        let transaction = self
-            .store
-            .take(&key)
-            .await?
-            .ok_or(CallbackError::UnknownTransaction)?;
+        let transaction = self.store.take(&key).await?;
+        let (provider, transaction) = match (provider, transaction) {
+            (Some(provider), Some(transaction)) => (provider, transaction),
+            (Some(_), None) => return Err(CallbackError::UnknownTransaction),
+            // The login began before a reload removed its provider: its failure URL is still
+            // trusted (checked below against the current list), so the app hears why.
+            (None, Some(transaction)) if transaction.provider == provider_id => {
+                let error = LoginError::ProviderRemoved(transaction.provider.clone());
+                let failure = self.still_allowed(&transaction)?;
+                let location = failure.with_error(&error.public().to_json());
+                let finished = Finished::Failure { location, error };
+                return Ok((finished, self.binding.removal(&key)));
+            }
+            // An id that is not a provider, and not the one this login began with: the state
+            // is spent all the same.
+            (None, _) => return Err(CallbackError::UnknownProvider(provider_id.into())),
+        };
         let removal = self.binding.removal(&key);
-        let failure = transaction.failure.clone();
+        let failure = self.still_allowed(&transaction)?;
         let finishing = self.finish(provider, provider_id, &key, transaction, params, cookies);
         let outcome = tokio::time::timeout(LOGIN_BUDGET, finishing)
             .await
@@ -407,6 +444,20 @@ impl Login {
             },
         };
         Ok((finished, removal))
+    }
+
+    /// The transaction's failure URL, once both its URLs are checked again against the current
+    /// `[redirect].allowed`: a reload between start and callback may have removed them, and a
+    /// removed URL gets neither a token nor an error.
+    fn still_allowed(
+        &self,
+        transaction: &LoginTransaction,
+    ) -> Result<RedirectTarget, CallbackError> {
+        let allowed = &self.redirect.allowed;
+        allowed
+            .check("success", Some(transaction.success.as_str()))
+            .and_then(|_| allowed.check("failure", Some(transaction.failure.as_str())))
+            .map_err(CallbackError::RedirectNoLongerAllowed)
     }
 
     async fn finish(

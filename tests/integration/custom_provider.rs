@@ -21,7 +21,7 @@ use serde_json::Value;
 use url::Url;
 
 use crate::helpers::{
-    Bare, BareGateway, FAILURE, SUCCESS, browser, create_session, location, param,
+    Bare, BareGateway, FAILURE, SUCCESS, browser, create_session, get_json, location, param,
 };
 
 /// The type name the test registers.
@@ -158,14 +158,7 @@ async fn started(gateway: &str, user: &str) -> (reqwest::Client, Url) {
 #[tokio::test]
 async fn a_provider_defined_outside_src_logs_a_user_in() {
     let (gateway, emulator, _stop) = spawn().await;
-    let listed: Value = browser()
-        .get(format!("{gateway}/v1/providers"))
-        .send()
-        .await
-        .expect("providers")
-        .json()
-        .await
-        .expect("json");
+    let listed = get_json(&format!("{gateway}/v1/providers")).await;
     assert!(listed.to_string().contains(KIND), "{listed}");
 
     let (browser, callback) = started(&gateway, "carol").await;

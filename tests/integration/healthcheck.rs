@@ -36,7 +36,10 @@ async fn healthcheck_follows_the_configured_listen_address() {
         )
         .replace("format = \"pretty\"", "format = \"json\"");
     // The probe reads its own copy: the served one goes with the process.
-    let (served_dir, probe_dir) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    let (served_dir, probe_dir) = (
+        tempfile::tempdir().expect("tempdir"),
+        tempfile::tempdir().expect("tempdir"),
+    );
     let served_path = served_dir.path().join("config.toml");
     let path = probe_dir.path().join("config.toml");
     std::fs::write(&served_path, &config).expect("write config");

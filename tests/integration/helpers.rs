@@ -395,6 +395,18 @@ impl TestApp {
     }
 }
 
+/// `GET url` with a fresh browser: the JSON answer.
+pub async fn get_json(url: &str) -> Value {
+    browser()
+        .get(url)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .json()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: not JSON: {e}"))
+}
+
 /// Checks that a login ended at the failure page with the error `kind` (and HTTP `code`),
 /// whose message names `rule` when given, and that Appwrite was never called.
 #[track_caller]
@@ -523,22 +535,29 @@ pub fn assert_no_secret_in(logs: &str, secrets: &[(&str, &str)]) {
 pub struct Served {
     child: tokio::process::Child,
     logs: Arc<std::sync::Mutex<String>>,
+    path: std::path::PathBuf,
+    port: u16,
     _dir: tempfile::TempDir,
+}
+
+/// `config` (from [`config_toml`]) as [`Served`] runs it: `listen` moved to `port`, the log
+/// format JSON.
+fn served_config(port: u16, config: &str) -> String {
+    config
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        )
+        .replace("format = \"pretty\"", "format = \"json\"")
 }
 
 impl Served {
     /// Writes `config` (from [`config_toml`]: its `listen` moved to `port`, its log format to
     /// JSON) to a file and serves it; waits until `/healthz` answers.
     pub async fn start(port: u16, config: &str) -> Self {
-        let config = config
-            .replace(
-                "listen = \"127.0.0.1:0\"",
-                &format!("listen = \"127.0.0.1:{port}\""),
-            )
-            .replace("format = \"pretty\"", "format = \"json\"");
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.toml");
-        std::fs::write(&path, config).expect("write config");
+        std::fs::write(&path, served_config(port, config)).expect("write config");
         Self::start_file(port, &path, dir).await
     }
 
@@ -568,6 +587,8 @@ impl Served {
                 return Self {
                     child,
                     logs,
+                    path: path.to_path_buf(),
+                    port,
                     _dir: dir,
                 };
             }
@@ -577,6 +598,66 @@ impl Served {
             "the gateway did not come up:\n{}",
             logs.lock().expect("logs")
         );
+    }
+
+    /// Replaces the config file with `config` (rewritten as [`Served::start`] does); the
+    /// process reads it at the next SIGHUP.
+    pub fn rewrite(&self, config: &str) {
+        std::fs::write(&self.path, served_config(self.port, config)).expect("rewrite config");
+    }
+
+    /// The config file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("the gateway is running")
+    }
+
+    /// Sends the signal `name` (`HUP`, `TERM`, …) to the process, with the `kill` command.
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args(["-s", name, &self.pid().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Everything logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
+    }
+
+    /// Waits (up to 10 s) until the log holds `count` lines containing `needle`; the log.
+    pub async fn wait_for_log(&self, needle: &str, count: usize) -> String {
+        for _ in 0..200 {
+            let logs = self.logs();
+            if logs.lines().filter(|line| line.contains(needle)).count() >= count {
+                return logs;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("no {count} log lines with {needle:?}:\n{}", self.logs());
+    }
+
+    /// Waits up to `limit` for the process to exit on its own: its exit status and log.
+    pub async fn wait_exit(
+        mut self,
+        limit: std::time::Duration,
+    ) -> (std::process::ExitStatus, String) {
+        let status = tokio::time::timeout(limit, self.child.wait())
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "the gateway did not exit within {limit:?}:\n{}",
+                    self.logs()
+                )
+            })
+            .expect("wait for the gateway");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        (status, self.logs())
     }
 
     /// Stops the process and returns everything it logged.

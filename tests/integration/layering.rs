@@ -8,6 +8,12 @@ use std::path::{Path, PathBuf};
 /// Who may use whom, top to bottom (src/lib.rs). `startup` may use everything.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("telemetry", &["config"]),
+    (
+        "reload",
+        &[
+            "appwrite", "clock", "config", "http", "login", "metrics", "store",
+        ],
+    ),
     ("init", &["login"]),
     ("healthcheck", &[]),
     (

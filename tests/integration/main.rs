@@ -27,6 +27,7 @@ mod metrics;
 mod ops;
 mod policy;
 mod redirect_corpus;
+mod reload;
 mod scripts;
 mod signed_assertion;
 mod tls;

@@ -16,7 +16,7 @@ use appwrite_emulator::{Emulator, EmulatorConfig};
 use idp_bridge::clock::SystemClock;
 use idp_bridge::config::Config;
 use idp_bridge::login::user_id::IdKey;
-use idp_bridge::startup::Application;
+use idp_bridge::startup::{Application, Stopped};
 use mock_op::{MockOp, MockOpConfig};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -82,7 +82,7 @@ pub struct Stack {
     pub emulator: Emulator,
     /// The OpenID provider.
     pub op: MockOp,
-    gateway: Option<JoinHandle<std::io::Result<()>>>,
+    gateway: Option<JoinHandle<std::io::Result<Stopped>>>,
     shutdown: Option<oneshot::Sender<()>>,
     page: JoinHandle<()>,
 }
@@ -217,7 +217,10 @@ impl Stack {
         }
         if let Some(gateway) = self.gateway.take() {
             match tokio::time::timeout(Duration::from_secs(5), gateway).await {
-                Ok(Ok(Ok(()))) => {}
+                Ok(Ok(Ok(Stopped::Drained))) => {}
+                Ok(Ok(Ok(Stopped::GraceElapsed))) => {
+                    tracing::warn!("the gateway cut requests still in flight");
+                }
                 Ok(Ok(Err(error))) => tracing::error!(%error, "the gateway stopped with an error"),
                 Ok(Err(error)) => tracing::error!(%error, "the gateway task failed"),
                 Err(_) => tracing::warn!("the gateway did not stop within 5 s"),

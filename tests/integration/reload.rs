@@ -1,0 +1,518 @@
+//! Reload and shutdown of the real binary, driven by real signals: SIGHUP swaps a valid new
+//! configuration in (or refuses a bad one, and the old one keeps serving); SIGTERM drains the
+//! requests in flight within `[server] shutdown_grace_seconds`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use appwrite_emulator::{Emulator, EmulatorConfig};
+use idp_bridge::login::mapping::IdKey;
+use mock_op::{Behavior, MockOp};
+use reqwest::StatusCode;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use url::Url;
+
+use crate::helpers::{
+    APP, FAILURE, IdpKind, Options, SUCCESS, Served, assert_no_secret_in, browser, config_toml,
+    create_session, error_of, get_json, location, mock_config, param, without_query,
+};
+use crate::idp::{CLIENT_ID, CLIENT_SECRET, free_port};
+
+/// The real binary in front of mock-op and the Appwrite emulator, with its config file.
+struct Gateway {
+    emulator: Emulator,
+    mock: MockOp,
+    url: String,
+    id_key: String,
+    served: Option<Served>,
+    /// `[server]` keys of every configuration of this gateway (restart-only ones among them).
+    server_keys: String,
+    /// Reload outcomes logged so far (`config reloaded` or `config reload refused`).
+    reloads: AtomicUsize,
+}
+
+impl Gateway {
+    /// Serves provider `corp` (and `other` when `other`), with `server_keys` in `[server]`.
+    async fn start(server_keys: &str, other: bool) -> Self {
+        let emulator = Emulator::spawn(EmulatorConfig::default()).await;
+        let mock = MockOp::spawn(mock_config()).await;
+        let port = free_port();
+        let mut gateway = Self {
+            emulator,
+            mock,
+            url: format!("http://127.0.0.1:{port}"),
+            id_key: IdKey::generate().expect("random id key"),
+            served: None,
+            server_keys: server_keys.to_string(),
+            reloads: AtomicUsize::new(0),
+        };
+        gateway.served = Some(Served::start(port, &gateway.config(other)).await);
+        gateway
+    }
+
+    /// The running binary.
+    fn served(&self) -> &Served {
+        self.served.as_ref().expect("started")
+    }
+
+    /// Stops the binary; its log.
+    async fn stop(&mut self) -> String {
+        self.served.take().expect("started").stop().await
+    }
+
+    /// This gateway's configuration: `corp`, and `other` when `other`.
+    fn config(&self, other: bool) -> String {
+        let issuer = self.mock.issuer();
+        let options = Options {
+            idp: IdpKind::Mock,
+            id_key: self.id_key.clone(),
+            extra_toml: if other {
+                other_provider(&issuer)
+            } else {
+                String::new()
+            },
+            ..Options::default()
+        };
+        let text = config_toml(&self.url, &issuer, &self.emulator, &options);
+        text.replacen(
+            "[appwrite]",
+            &format!("{}\n\n[appwrite]", self.server_keys),
+            1,
+        )
+    }
+
+    /// Writes `text` as the config file, sends SIGHUP, and waits for the reload's outcome:
+    /// its log line (`config reloaded` or `config reload refused`).
+    async fn reload(&self, text: &str) -> String {
+        self.served().rewrite(text);
+        self.served().signal("HUP");
+        let done = self.reloads.fetch_add(1, Ordering::SeqCst) + 1;
+        let logs = self.served().wait_for_log("config reload", done).await;
+        logs.lines()
+            .rfind(|line| line.contains("config reload"))
+            .expect("a reload line")
+            .to_string()
+    }
+
+    /// `idp_bridge_config_reloads_total{result=...}` as `/metrics` tells it.
+    async fn reloads_counted(&self, result: &str) -> u64 {
+        let text = reqwest::get(format!("{}/metrics", self.url))
+            .await
+            .expect("scrape")
+            .text()
+            .await
+            .expect("body");
+        let series = format!("idp_bridge_config_reloads_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|line| line.strip_prefix(&series))
+            .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+            .parse()
+            .expect("a count")
+    }
+
+    /// Reloads `text`: it must be applied. Its log line.
+    async fn reloaded(&self, text: &str) -> String {
+        let line = self.reload(text).await;
+        assert!(line.contains("config reloaded"), "{line}");
+        line
+    }
+
+    /// Reloads `text`: it must be refused, the log line naming each of `names`.
+    async fn refused(&self, text: &str, names: &[&str]) {
+        let line = self.reload(text).await;
+        assert!(line.contains("config reload refused"), "{line}");
+        for name in names {
+            assert!(line.contains(name), "{line} does not name {name}");
+        }
+    }
+
+    /// The provider ids `/v1/providers` lists.
+    async fn providers(&self) -> Vec<String> {
+        let body = get_json(&format!("{}/v1/providers", self.url)).await;
+        body["providers"]
+            .as_array()
+            .expect("list")
+            .iter()
+            .map(|p| p["id"].as_str().expect("id").to_string())
+            .collect()
+    }
+
+    /// Starts a login at `provider` for `sub` with `browser` and lets mock-op authorize it:
+    /// the callback URL, not yet visited.
+    async fn to_callback(&self, browser: &reqwest::Client, provider: &str, sub: &str) -> Url {
+        let mut start = Url::parse(&format!("{}/v1/auth/{provider}/start", self.url)).expect("url");
+        start
+            .query_pairs_mut()
+            .append_pair("success", SUCCESS)
+            .append_pair("failure", FAILURE);
+        let response = browser.get(start).send().await.expect("start");
+        assert_eq!(response.status(), StatusCode::FOUND, "start redirects");
+        let authorization = self
+            .mock
+            .authorize(location(&response).as_str(), sub)
+            .expect("mock-op authorizes");
+        Url::parse(&authorization.redirect_to).expect("callback URL")
+    }
+
+    /// Visits `callback` with `browser`: where the gateway sends it.
+    async fn finish(browser: &reqwest::Client, callback: &Url) -> Url {
+        let response = browser
+            .get(callback.as_str())
+            .send()
+            .await
+            .expect("callback");
+        assert_eq!(response.status(), StatusCode::FOUND, "callback redirects");
+        location(&response)
+    }
+
+    /// A whole login at `provider` for `sub`: asserts it minted a token that makes a session;
+    /// the user id.
+    async fn login(&self, provider: &str, sub: &str) -> String {
+        let browser = browser();
+        let callback = self.to_callback(&browser, provider, sub).await;
+        let landed = Self::finish(&browser, &callback).await;
+        self.assert_success(&landed).await
+    }
+
+    /// `landed` is the success page with a token that makes a session; the user id.
+    async fn assert_success(&self, landed: &Url) -> String {
+        assert_eq!(without_query(landed), SUCCESS, "{landed}");
+        let user_id = param(landed, "userId").expect("userId");
+        let secret = param(landed, "secret").expect("secret");
+        let (status, _) = create_session(&self.emulator, &user_id, &secret).await;
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "the minted secret makes a session"
+        );
+        user_id
+    }
+
+    /// A login for alice whose callback is under way, slowed down by `token_delay` at the
+    /// provider's token endpoint: the callback's answer, when it comes.
+    async fn slow_callback(
+        &self,
+        token_delay: Duration,
+    ) -> tokio::task::JoinHandle<reqwest::Result<reqwest::Response>> {
+        let alice = browser();
+        let callback = self.to_callback(&alice, "corp", "alice").await;
+        self.mock.set_behavior(Behavior {
+            token_delay: Some(token_delay),
+            ..Behavior::default()
+        });
+        let in_flight = tokio::spawn(async move { alice.get(callback.as_str()).send().await });
+        // Long enough for the request to reach the token endpoint.
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        in_flight
+    }
+
+    /// Sends SIGTERM and waits for the log line `then`: when the signal was sent.
+    async fn terminate(&self, then: &str) -> Instant {
+        let signalled = Instant::now();
+        self.served().signal("TERM");
+        self.served().wait_for_log(then, 1).await;
+        signalled
+    }
+
+    /// The secrets of this setup, for log checks.
+    fn secrets(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("Appwrite API key", self.emulator.api_key().to_string()),
+            ("client secret", CLIENT_SECRET.to_string()),
+            ("id key", self.id_key.clone()),
+        ]
+    }
+}
+
+/// A second provider at the same mock-op.
+fn other_provider(issuer: &str) -> String {
+    format!(
+        r#"
+[providers.other]
+type = "oidc"
+display_name = "Other SSO"
+issuer = "{issuer}"
+client_id = "{CLIENT_ID}"
+client_secret = "{CLIENT_SECRET}"
+"#
+    )
+}
+
+#[track_caller]
+fn assert_no_secrets(logs: &str, secrets: &[(&'static str, String)]) {
+    let pairs: Vec<(&str, &str)> = secrets.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    assert_no_secret_in(logs, &pairs);
+}
+
+#[tokio::test]
+async fn sighup_adds_a_provider_that_logs_in_without_a_restart() {
+    let mut gateway = Gateway::start("", false).await;
+    let pid = gateway.served().pid();
+    assert_eq!(gateway.providers().await, ["corp"]);
+    let readyz = format!("{}/readyz", gateway.url);
+    assert!(get_json(&readyz).await["checks"]["provider:other"].is_null());
+
+    let line = gateway.reloaded(&gateway.config(true)).await;
+    // The checksum is what `sha256sum` prints for the file the process read.
+    let file = std::fs::read(gateway.served().path()).expect("config file");
+    let checksum = data_encoding::HEXLOWER.encode(&Sha256::digest(&file));
+    assert!(line.contains(&checksum), "{line} lacks {checksum}");
+    assert_eq!(gateway.served().pid(), pid, "the same process");
+    assert_eq!(gateway.providers().await, ["corp", "other"]);
+    // Checked at once, not after the previous configuration's cached verdict expires.
+    assert_eq!(get_json(&readyz).await["checks"]["provider:other"], "ok");
+    gateway.login("other", "alice").await;
+    gateway.login("corp", "bob").await;
+    assert_eq!(gateway.reloads_counted("success").await, 1);
+    assert_eq!(gateway.reloads_counted("failure").await, 0);
+    assert_no_secrets(&gateway.stop().await, &gateway.secrets());
+}
+
+#[tokio::test]
+async fn a_broken_file_is_refused_with_its_key_and_the_old_config_keeps_serving() {
+    let mut gateway = Gateway::start("", false).await;
+    let good = gateway.config(false);
+    let api_key = gateway.emulator.api_key().to_string();
+
+    // Not TOML: the API key's string never ends. The message must not quote the line.
+    let unterminated = good.replace(
+        &format!("api_key = \"{api_key}\""),
+        &format!("api_key = \"{api_key}"),
+    );
+    assert_ne!(unterminated, good);
+    gateway
+        .refused(&unterminated, &["cannot read the configuration"])
+        .await;
+
+    // TOML, with an invalid value: named by its key and reason.
+    let invalid = good.replace("length = 64", "length = 500");
+    gateway
+        .refused(&invalid, &["token.length", "outside 4..=128"])
+        .await;
+
+    // Valid, with a warning: refused, as `serve` refuses it at start without --development.
+    let empty_cors = good.replacen("[appwrite]", "cors_origins = []\n\n[appwrite]", 1);
+    gateway
+        .refused(&empty_cors, &["has warnings", "server.cors_origins"])
+        .await;
+
+    // A new provider in a refused file is not served: the whole file is refused.
+    let with_typo = format!("{}\nscopes_typo = []\n", gateway.config(true));
+    gateway.refused(&with_typo, &["scopes_typo"]).await;
+
+    assert_eq!(gateway.providers().await, ["corp"]);
+    gateway.login("corp", "alice").await;
+    assert_eq!(gateway.reloads_counted("failure").await, 4);
+    assert_eq!(gateway.reloads_counted("success").await, 0);
+    assert_no_secrets(&gateway.stop().await, &gateway.secrets());
+}
+
+#[tokio::test]
+async fn a_changed_restart_only_key_refuses_the_whole_reload() {
+    let mut gateway = Gateway::start("", false).await;
+    let before = gateway.login("corp", "alice").await;
+    let new_key = IdKey::generate().expect("random id key");
+    let mut secrets = gateway.secrets();
+    secrets.push(("new id key", new_key.clone()));
+
+    // A new id_key and a new provider in one file: nothing of it is applied.
+    let text = gateway.config(true).replace(&gateway.id_key, &new_key);
+    gateway.refused(&text, &["mapping.id_key"]).await;
+
+    let text = gateway.config(false).replace(
+        "max_open_transactions = 100000",
+        "max_open_transactions = 7",
+    );
+    gateway
+        .refused(&text, &["restart-only", "store.max_open_transactions"])
+        .await;
+
+    assert_eq!(gateway.providers().await, ["corp"]);
+    assert_eq!(
+        gateway.login("corp", "alice").await,
+        before,
+        "the user id is still derived with the old key"
+    );
+    assert_no_secrets(&gateway.stop().await, &secrets);
+}
+
+#[tokio::test]
+async fn a_login_started_before_a_reload_finishes_after_it_unless_its_provider_is_gone() {
+    let mut gateway = Gateway::start("", true).await;
+    assert_eq!(gateway.providers().await, ["corp", "other"]);
+    let (alice, bob) = (browser(), browser());
+    let at_corp = gateway.to_callback(&alice, "corp", "alice").await;
+    let at_other = gateway.to_callback(&bob, "other", "bob").await;
+
+    // `other` removed, and a new token length: the reload goes through.
+    let text = gateway.config(false).replace("length = 64", "length = 80");
+    gateway.reloaded(&text).await;
+    assert_eq!(gateway.providers().await, ["corp"]);
+
+    // The login at `corp` finishes under the new configuration.
+    let landed = Gateway::finish(&alice, &at_corp).await;
+    let secret = param(&landed, "secret").expect("secret");
+    assert_eq!(secret.len(), 80, "minted with the reloaded token length");
+    gateway.assert_success(&landed).await;
+
+    // The login at `other` ends at its failure page; nothing is minted for it.
+    let minted = gateway.emulator.tokens().len();
+    let landed = Gateway::finish(&bob, &at_other).await;
+    assert_eq!(without_query(&landed), FAILURE, "{landed}");
+    assert_eq!(error_of(&landed)["type"], "login_provider_removed");
+    assert_eq!(gateway.emulator.tokens().len(), minted, "nothing minted");
+    // Its state is spent: the same callback again is for an unknown provider.
+    let replay = bob.get(at_other.as_str()).send().await.expect("replay");
+    assert_eq!(replay.status(), StatusCode::NOT_FOUND);
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn sigterm_lets_a_slow_callback_finish_refuses_new_connections_and_exits_0() {
+    let mut gateway = Gateway::start("shutdown_grace_seconds = 10", false).await;
+    let in_flight = gateway.slow_callback(Duration::from_secs(2)).await;
+    let signalled = gateway.terminate("closing the listener").await;
+    // The server drops the listener just after that line.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let fresh = browser()
+        .get(format!("{}/healthz", gateway.url))
+        .send()
+        .await;
+    assert!(fresh.is_err(), "a new connection is refused while draining");
+
+    let response = in_flight
+        .await
+        .expect("task")
+        .expect("the callback is answered");
+    assert_eq!(response.status(), StatusCode::FOUND);
+    gateway.assert_success(&location(&response)).await;
+
+    let served = gateway.served.take().expect("started");
+    let (status, logs) = served.wait_exit(Duration::from_secs(10)).await;
+    assert_eq!(status.code(), Some(0), "{logs}");
+    assert!(
+        signalled.elapsed() < Duration::from_secs(10),
+        "within the grace"
+    );
+}
+
+#[tokio::test]
+async fn draining_answers_readyz_503_and_past_the_grace_the_process_exits_1() {
+    let mut gateway = Gateway::start(
+        "shutdown_delay_seconds = 1\nshutdown_grace_seconds = 1",
+        false,
+    )
+    .await;
+    let in_flight = gateway.slow_callback(Duration::from_secs(20)).await;
+    let signalled = gateway.terminate("draining: /readyz answers 503").await;
+
+    // During the delay: still accepting, but no longer ready.
+    let ready = browser()
+        .get(format!("{}/readyz", gateway.url))
+        .send()
+        .await
+        .expect("accepted during the delay");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: Value = ready.json().await.expect("json");
+    assert_eq!(body["status"], "draining");
+
+    let served = gateway.served.take().expect("started");
+    let (status, logs) = served.wait_exit(Duration::from_secs(10)).await;
+    let took = signalled.elapsed();
+    assert_eq!(status.code(), Some(1), "cut requests exit 1:\n{logs}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "delay + grace, not the 20 s callback: {took:?}"
+    );
+    assert!(
+        logs.contains("requests still in flight after the shutdown grace"),
+        "{logs}"
+    );
+    assert!(
+        in_flight.await.expect("task").is_err(),
+        "the cut callback got no answer"
+    );
+    assert!(gateway.emulator.tokens().is_empty(), "nothing minted");
+}
+
+#[tokio::test]
+async fn a_reload_that_drops_a_redirect_url_stops_logins_in_flight_to_it() {
+    let mut gateway = Gateway::start("", false).await;
+    let alice = browser();
+    let callback = gateway.to_callback(&alice, "corp", "alice").await;
+    let text = gateway
+        .config(false)
+        .replace(APP, "http://127.0.0.1:3000/elsewhere/");
+    gateway.reloaded(&text).await;
+
+    let response = alice.get(callback.as_str()).send().await.expect("callback");
+    assert_eq!(
+        response.status(),
+        StatusCode::BAD_REQUEST,
+        "a page, no redirect"
+    );
+    let page = response.text().await.expect("page");
+    assert!(page.contains("no longer allowed"), "{page}");
+    assert!(gateway.emulator.tokens().is_empty(), "nothing minted");
+    gateway.stop().await;
+}
+
+#[tokio::test]
+async fn sighup_applies_new_cors_origins_and_rate_limits() {
+    let mut gateway = Gateway::start("", false).await;
+    let page = "http://127.0.0.1:4000";
+    let preflight = || async {
+        browser()
+            .request(
+                reqwest::Method::OPTIONS,
+                format!("{}/v1/providers", gateway.url),
+            )
+            .header("Origin", page)
+            .header("Access-Control-Request-Method", "GET")
+            .send()
+            .await
+            .expect("preflight")
+            .headers()
+            .get("access-control-allow-origin")
+            .map(|v| v.to_str().expect("ascii").to_string())
+    };
+    let starts = || async {
+        let mut statuses = Vec::new();
+        for _ in 0..3 {
+            let start = format!(
+                "{}/v1/auth/corp/start?success={SUCCESS}&failure={FAILURE}",
+                gateway.url
+            );
+            statuses.push(browser().get(start).send().await.expect("start").status());
+        }
+        statuses
+    };
+    assert_eq!(preflight().await, None, "not an allowed origin yet");
+    assert!(
+        starts().await.iter().all(|s| *s == StatusCode::FOUND),
+        "no limit yet"
+    );
+
+    let text = gateway
+        .config(false)
+        .replacen(
+            "[appwrite]",
+            &format!("cors_origins = [\"{page}\"]\n\n[appwrite]"),
+            1,
+        )
+        .replace("per_ip_per_minute = 0", "per_ip_per_minute = 2");
+    gateway.reloaded(&text).await;
+
+    assert_eq!(preflight().await.as_deref(), Some(page));
+    assert_eq!(
+        starts().await,
+        [
+            StatusCode::FOUND,
+            StatusCode::FOUND,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    gateway.stop().await;
+}
