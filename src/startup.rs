@@ -10,11 +10,11 @@ use tokio::task::JoinHandle;
 
 use crate::appwrite::{AppwriteClient, AppwriteError};
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, StoreBackend};
+use crate::config::Config;
 use crate::http::AppState;
 use crate::http::rate_limit::RateLimit;
 use crate::login::{Login, LoginParts};
-use crate::store::memory::MemoryStore;
+use crate::store::StoreError;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +30,9 @@ pub enum StartupError {
     /// The Appwrite client cannot be built.
     #[error(transparent)]
     Appwrite(#[from] AppwriteError),
+    /// The transaction store cannot be built (a Redis client from its URL).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A built gateway, bound and ready to serve.
@@ -119,19 +122,12 @@ impl Application {
 /// Assembles the state from a validated configuration.
 ///
 /// # Errors
-/// When the Appwrite client cannot be built.
+/// When the Appwrite client or the store cannot be built.
 pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     let (base_roots, extra_roots) = config.tls.root_counts();
     tracing::info!(source = ?config.tls.source(), base_roots, extra_roots, "outbound TLS trust roots");
     let appwrite = AppwriteClient::new(&config.appwrite, &config.tls)?;
-    let store = match config.store.backend {
-        // Config validation refuses other backends in this version.
-        StoreBackend::Memory | StoreBackend::Redis => Arc::new(MemoryStore::new(
-            config.store.transaction_ttl,
-            config.store.max_open_transactions,
-            clock.clone(),
-        )),
-    };
+    let store = crate::store::open(&config.store, &config.redirect.allowed, clock.clone())?;
     if config.token.length < 64 {
         tracing::warn!(
             length = config.token.length,

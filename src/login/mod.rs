@@ -66,6 +66,10 @@ pub enum StartError {
     /// A `scopes` or `login_hint` parameter was refused: 400 page, no redirect.
     #[error(transparent)]
     Param(#[from] request::StartParamError),
+    /// The transaction store is down or too slow: a 503 page the user can retry from, rather
+    /// than the failure URL (the app would show a failed login for an outage of ours).
+    #[error(transparent)]
+    StoreUnavailable(StoreError),
     /// Could not prepare the login; the failure URL is trusted, so the browser goes there.
     #[error("{error}")]
     Failed {
@@ -272,7 +276,11 @@ impl Login {
         self.store
             .put(key.clone(), transaction)
             .await
-            .map_err(|e| fail(e.into()))?;
+            .map_err(|e| match e {
+                StoreError::Unavailable(_) => StartError::StoreUnavailable(e),
+                // Over capacity: the login itself is refused, at the failure URL.
+                e => fail(e.into()),
+            })?;
         Ok(Started {
             location: authorization.url,
             cookie: self.binding.cookie(&key, self.transaction_ttl),

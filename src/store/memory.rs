@@ -12,7 +12,7 @@ use idp_provider_api::ReplayKey;
 use moka::Expiry;
 use moka::future::Cache;
 
-use super::{MAX_REPLAY_WINDOW, StoreError, TransactionStore};
+use super::{StoreError, TransactionStore, replay_window};
 use crate::clock::Clock;
 use crate::store::transaction::{LoginTransaction, StateKey};
 
@@ -149,24 +149,13 @@ impl TransactionStore for MemoryStore {
             return Ok(None);
         };
         // moka's TTL runs on its own clock; the deadline that counts is checked here.
-        let age = self
-            .clock
-            .now()
-            .duration_since(transaction.created_at)
-            .unwrap_or_default();
-        Ok((age <= self.ttl).then_some(transaction))
+        Ok(transaction
+            .is_live(self.clock.now(), self.ttl)
+            .then_some(transaction))
     }
 
     async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError> {
-        let window = until
-            .duration_since(self.clock.now())
-            .unwrap_or_default()
-            .max(Duration::from_secs(1));
-        if window > MAX_REPLAY_WINDOW {
-            return Err(StoreError::Unavailable(format!(
-                "a replay window of {window:?} is longer than the store keeps entries ({MAX_REPLAY_WINDOW:?})"
-            )));
-        }
+        let window = replay_window(until, self.clock.now())?;
         if self.used.contains_key(key.as_bytes()) {
             return Ok(false);
         }
@@ -290,6 +279,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_window_beyond_the_store_limit_is_refused() {
+        use crate::store::MAX_REPLAY_WINDOW;
         let clock = Arc::new(ManualClock::default());
         let store = MemoryStore::new(Duration::from_secs(600), 2, clock.clone());
         let until = clock.now() + MAX_REPLAY_WINDOW + Duration::from_secs(1);

@@ -43,6 +43,8 @@ pub struct Options {
     pub trusted_proxies: &'static str,
     /// `[store].max_open_transactions`.
     pub max_open_transactions: u64,
+    /// More lines for `[store]` (e.g. `backend = "redis"` and its keys).
+    pub store_extra: String,
     /// `[mapping].id_key`: a fresh random key for every setup.
     pub id_key: String,
     /// More TOML after the `[providers.corp]` table: other providers' tables (for example
@@ -71,6 +73,7 @@ impl Default for Options {
             rate_limit_per_minute: 0,
             trusted_proxies: "[]",
             max_open_transactions: 100_000,
+            store_extra: String::new(),
             id_key: IdKey::generate().expect("random id key"),
             extra_toml: String::new(),
         }
@@ -169,6 +172,7 @@ delivery = "{delivery}"
 
 [store]
 max_open_transactions = {max_open}
+{store_extra}
 
 [mapping]
 id_key = "{id_key}"
@@ -201,6 +205,7 @@ token_endpoint_auth_method = "{auth}"
         extra = options.provider_extra,
         proxies = options.trusted_proxies,
         max_open = options.max_open_transactions,
+        store_extra = options.store_extra,
         id_key = options.id_key,
         extra_toml = options.extra_toml,
     )
@@ -565,6 +570,11 @@ impl Served {
             "the gateway did not come up:\n{}",
             logs.lock().expect("logs")
         );
+    }
+
+    /// Everything it logged so far.
+    pub fn logs(&self) -> String {
+        self.logs.lock().expect("logs").clone()
     }
 
     /// Stops the process and returns everything it logged.

@@ -25,6 +25,8 @@ mod logs;
 mod ops;
 mod policy;
 mod redirect_corpus;
+mod redis;
+mod redis_server;
 mod scripts;
 mod signed_assertion;
 mod tls;
