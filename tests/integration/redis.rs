@@ -20,7 +20,7 @@ use crate::helpers::{
     location, mock_config, param, without_query,
 };
 use crate::idp::free_port;
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisCluster, RedisServer};
 use crate::signed_assertion::{HOOK_SECRET, hmac_signature, now};
 
 /// A fresh `encryption_keys` entry, `"<id>:<base64>"`.
@@ -39,6 +39,8 @@ struct Shared {
     emulator: Emulator,
     mock: MockOp,
     redis: RedisServer,
+    /// `[store] redis_url`: `redis`'s, unless a test points the gateways elsewhere.
+    redis_url: String,
     id_key: String,
     public_port: u16,
 }
@@ -75,6 +77,7 @@ impl Shared {
         Self {
             emulator: Emulator::spawn(EmulatorConfig::default()).await,
             mock: MockOp::spawn(mock_config()).await,
+            redis_url: redis.url(),
             redis,
             id_key: idp_bridge::login::mapping::IdKey::generate().expect("id key"),
             public_port: free_port(),
@@ -90,7 +93,7 @@ impl Shared {
             id_key: self.id_key.clone(),
             store_extra: format!(
                 "backend = \"redis\"\nredis_url = \"{}\"\nencryption_keys = [{}]\n{store_extra}",
-                self.redis.url(),
+                self.redis_url,
                 keys.join(", ")
             ),
             extra_toml: format!(
@@ -510,4 +513,51 @@ async fn rotating_the_encryption_key_keeps_logins_in_flight() {
         StatusCode::BAD_REQUEST
     );
     assert_eq!(shared.minted(), 1);
+}
+
+#[tokio::test]
+async fn a_redis_cluster_shares_logins_and_used_assertions_across_instances() {
+    let cluster = RedisCluster::start().await;
+    let mut shared = Shared::new(RedisServer::reserve()).await;
+    let first = cluster.ports().next().expect("a node");
+    // One node's address: the client learns the others (and the slots) from it.
+    shared.redis_url = format!("redis://127.0.0.1:{first}");
+    let k1 = new_key("k1");
+    let a = shared.gateway(true, &[&k1], "redis_cluster = true").await;
+    let b = shared.gateway(false, &[&k1], "redis_cluster = true").await;
+
+    // Twelve logins in flight: their keys hash to slots all over the cluster.
+    let client = browser();
+    let mut callbacks = Vec::new();
+    for _ in 0..12 {
+        callbacks.push(shared.authorize(&start(&client, &a).await, "alice"));
+    }
+    let mut nodes_with_keys = 0;
+    for port in cluster.ports() {
+        let keys: usize = ::redis::cmd("DBSIZE")
+            .query_async(&mut cluster.node(port).await)
+            .await
+            .expect("DBSIZE");
+        nodes_with_keys += usize::from(keys > 0);
+    }
+    assert!(nodes_with_keys >= 2, "keys on {nodes_with_keys} node(s)");
+    for callback in &callbacks {
+        assert_logged_in(&shared, get(&client, &b.here(callback)).await).await;
+        assert_eq!(
+            get(&client, &a.here(callback)).await.status(),
+            StatusCode::BAD_REQUEST,
+            "taken once"
+        );
+    }
+    assert_eq!(shared.minted(), 12);
+
+    assert_eq!(
+        exchange(&a, "jti-cluster-0123456789").await.status(),
+        StatusCode::OK
+    );
+    assert_ne!(
+        exchange(&b, "jti-cluster-0123456789").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(shared.minted(), 13);
 }

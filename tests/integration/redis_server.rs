@@ -2,11 +2,11 @@
 //! race for under nextest), no persistence, killed on drop. It can be killed and started again
 //! on the same socket, as an outage and a recovery look to the gateway.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 /// The `redis-server` binary: `REDIS_SERVER` or the one on `PATH` (Debian's package in CI).
 fn binary() -> String {
@@ -64,48 +64,19 @@ impl RedisServer {
     /// (Re)starts the server on the same socket, empty, and waits until it answers `PING`.
     pub async fn restart(&mut self) {
         self.kill();
-        let dir = self.dir.path();
-        let child = Command::new(binary())
-            .args(["--port", "0", "--unixsocket"])
-            .arg(self.socket())
-            .args([
-                "--unixsocketperm",
-                "700",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .arg("--dir")
-            .arg(dir)
-            .arg("--logfile")
-            .arg(dir.join("redis.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {} (install redis-server): {e}", binary()));
-        self.child = Some(child);
-        for _ in 0..200 {
-            if self.pings().await {
-                return;
+        let socket = self.socket();
+        self.child = Some(spawn(
+            self.dir.path(),
+            &["--port", "0", "--unixsocketperm", "700", "--unixsocket"],
+            &socket,
+        ));
+        wait_for_ping(self.dir.path(), || async {
+            match tokio::net::UnixStream::connect(&socket).await {
+                Ok(stream) => answers_ping(stream).await,
+                Err(_) => false,
             }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!(
-            "redis-server did not answer PING:\n{}",
-            std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
-        );
-    }
-
-    async fn pings(&self) -> bool {
-        let Ok(mut stream) = tokio::net::UnixStream::connect(self.socket()).await else {
-            return false;
-        };
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").await.is_ok()
-            && stream.read_exact(&mut reply).await.is_ok()
-            && &reply == b"+PONG\r\n"
+        })
+        .await;
     }
 
     /// A client connection, for a test to look into Redis or to pause it.
@@ -143,4 +114,153 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts `redis-server` in `dir` (its working directory and log) with `args` and `last`, no
+/// persistence.
+fn spawn(dir: &Path, args: &[&str], last: &Path) -> Child {
+    Command::new(binary())
+        .args(["--save", "", "--appendonly", "no"])
+        .arg("--dir")
+        .arg(dir)
+        .arg("--logfile")
+        .arg(dir.join("redis.log"))
+        .args(args)
+        .arg(last)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {} (install redis-server): {e}", binary()))
+}
+
+/// Polls `pings` until it holds (5 s at most); panics with the server's log otherwise.
+async fn wait_for_ping<F, Fut>(dir: &Path, pings: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    for _ in 0..200 {
+        if pings().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "redis-server did not answer PING:\n{}",
+        std::fs::read_to_string(dir.join("redis.log")).unwrap_or_default()
+    );
+}
+
+/// Whether the server at the other end of `stream` answers `PING`.
+async fn answers_ping(mut stream: impl AsyncRead + AsyncWrite + Unpin) -> bool {
+    let mut reply = [0u8; 7];
+    stream.write_all(b"PING\r\n").await.is_ok()
+        && stream.read_exact(&mut reply).await.is_ok()
+        && &reply == b"+PONG\r\n"
+}
+
+/// A Redis Cluster of three masters on loopback TCP ports (a cluster needs ports: each node's
+/// bus listens on its port + 10000), its slots spread by `redis-cli --cluster create`.
+pub struct RedisCluster {
+    nodes: Vec<(u16, Child)>,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    /// Starts the nodes, joins them, and waits until every node reports `cluster_state:ok`.
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut nodes = Vec::new();
+        for port in cluster_ports(3) {
+            let node_dir = dir.path().join(port.to_string());
+            std::fs::create_dir(&node_dir).expect("node dir");
+            let port_text = port.to_string();
+            let args = [
+                "--bind",
+                "127.0.0.1",
+                "--port",
+                &port_text,
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+            ];
+            let child = spawn(&node_dir, &args, &node_dir.join("nodes.conf"));
+            wait_for_ping(&node_dir, || async move {
+                match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                    Ok(stream) => answers_ping(stream).await,
+                    Err(_) => false,
+                }
+            })
+            .await;
+            nodes.push((port, child));
+        }
+        let cluster = Self { nodes, _dir: dir };
+        let addresses: Vec<String> = cluster.ports().map(|p| format!("127.0.0.1:{p}")).collect();
+        let create = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .expect("redis-cli --cluster create");
+        assert!(
+            create.status.success(),
+            "{}",
+            String::from_utf8_lossy(&create.stdout)
+        );
+        for _ in 0..200 {
+            let mut ok = true;
+            for port in cluster.ports() {
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut cluster.node(port).await)
+                    .await
+                    .expect("CLUSTER INFO");
+                ok &= info.contains("cluster_state:ok");
+            }
+            if ok {
+                return cluster;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the cluster did not become ready");
+    }
+
+    /// The nodes' ports.
+    pub fn ports(&self) -> impl Iterator<Item = u16> + '_ {
+        self.nodes.iter().map(|(port, _)| *port)
+    }
+
+    /// A connection to one node (not cluster-aware).
+    pub async fn node(&self, port: u16) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(format!("redis://127.0.0.1:{port}"))
+            .expect("client")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connect to a cluster node")
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.nodes {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// `n` free loopback ports whose cluster bus ports (+10000) are free too.
+fn cluster_ports(n: usize) -> Vec<u16> {
+    let mut ports = Vec::new();
+    while ports.len() < n {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let bus_free =
+            port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok();
+        if bus_free && !ports.contains(&port) {
+            ports.push(port);
+        }
+    }
+    ports
 }
