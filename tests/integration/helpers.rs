@@ -523,6 +523,11 @@ impl Served {
     /// Writes `config` (from [`config_toml`]: its `listen` moved to `port`, its log format to
     /// JSON) to a file and serves it; waits until `/healthz` answers.
     pub async fn start(port: u16, config: &str) -> Self {
+        Self::start_with_env(port, config, &[]).await
+    }
+
+    /// [`Served::start`] with more environment variables (e.g. `SSL_CERT_FILE`).
+    pub async fn start_with_env(port: u16, config: &str, env: &[(&str, &std::path::Path)]) -> Self {
         let config = config
             .replace(
                 "listen = \"127.0.0.1:0\"",
@@ -532,16 +537,27 @@ impl Served {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config).expect("write config");
-        Self::start_file(port, &path, dir).await
+        Self::start_file_with_env(port, &path, dir, env).await
     }
 
     /// Serves the config file at `path`, inside `dir` (kept until the process stops).
     pub async fn start_file(port: u16, path: &std::path::Path, dir: tempfile::TempDir) -> Self {
+        Self::start_file_with_env(port, path, dir, &[]).await
+    }
+
+    /// [`Served::start_file`] with more environment variables.
+    pub async fn start_file_with_env(
+        port: u16,
+        path: &std::path::Path,
+        dir: tempfile::TempDir,
+        env: &[(&str, &std::path::Path)],
+    ) -> Self {
         use std::process::Stdio;
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
             .args(["serve", "--config"])
             .arg(path)
             .env("RUST_LOG", "trace")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

@@ -87,6 +87,17 @@ impl Shared {
     /// A gateway on the public port (`first`) or a port of its own, sealing with `keys`, with
     /// `store_extra` lines in `[store]`; the `hook` provider takes HMAC assertions.
     async fn gateway(&self, first: bool, keys: &[&str], store_extra: &str) -> Gateway {
+        self.gateway_with_env(first, keys, store_extra, &[]).await
+    }
+
+    /// [`Shared::gateway`] with more environment variables.
+    async fn gateway_with_env(
+        &self,
+        first: bool,
+        keys: &[&str],
+        store_extra: &str,
+        env: &[(&str, &std::path::Path)],
+    ) -> Gateway {
         let port = if first { self.public_port } else { free_port() };
         let keys: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
         let options = Options {
@@ -105,7 +116,7 @@ impl Shared {
         let public = format!("http://127.0.0.1:{}", self.public_port);
         let config = config_toml(&public, &self.mock.issuer(), &self.emulator, &options);
         Gateway {
-            served: Served::start(port, &config).await,
+            served: Served::start_with_env(port, &config, env).await,
             port,
         }
     }
@@ -560,4 +571,28 @@ async fn a_redis_cluster_shares_logins_and_used_assertions_across_instances() {
         StatusCode::OK
     );
     assert_eq!(shared.minted(), 13);
+}
+
+#[tokio::test]
+async fn rediss_urls_talk_tls_and_trust_the_system_store() {
+    let shared = Shared::new(RedisServer::start_tls().await).await;
+    let k1 = new_key("k1");
+    let certs = tempfile::tempdir().expect("an empty certificate directory");
+    let ca = shared.redis.ca_file();
+    let trusting = [
+        ("SSL_CERT_FILE", ca.as_path()),
+        ("SSL_CERT_DIR", certs.path()),
+    ];
+    let a = shared.gateway_with_env(true, &[&k1], "", &trusting).await;
+    login(&shared, &a, &a).await;
+
+    // Without the CA in its trust store, the gateway refuses the server's certificate.
+    let system = [("SSL_CERT_DIR", certs.path())];
+    let b = shared.gateway_with_env(false, &[&k1], "", &system).await;
+    assert_unavailable(&get(&browser(), &b.start_url()).await, "start");
+    assert!(
+        b.served.logs().contains("transaction store unavailable"),
+        "{}",
+        b.served.logs()
+    );
 }

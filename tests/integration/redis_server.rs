@@ -17,6 +17,8 @@ fn binary() -> String {
 pub struct RedisServer {
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// With TLS: the port of its TLS listener (the Unix socket stays, for the test's own use).
+    tls_port: Option<u16>,
 }
 
 impl RedisServer {
@@ -33,7 +35,42 @@ impl RedisServer {
         Self {
             child: None,
             dir: tempfile::tempdir().expect("tempdir"),
+            tls_port: None,
         }
+    }
+
+    /// A server that also listens with TLS on a loopback port, its certificate (for
+    /// `localhost`) issued by a CA made here; the CA's PEM file is [`RedisServer::ca_file`].
+    #[allow(dead_code)]
+    pub async fn start_tls() -> Self {
+        let mut server = Self::reserve();
+        let ca = rcgen::CertifiedIssuer::self_signed(
+            {
+                let mut params =
+                    rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+                params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+                params
+            },
+            rcgen::KeyPair::generate().expect("ca key"),
+        )
+        .expect("ca");
+        let key = rcgen::KeyPair::generate().expect("key");
+        let leaf = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+            .expect("params")
+            .signed_by(&key, &ca)
+            .expect("leaf");
+        let dir = server.dir.path();
+        std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write ca");
+        std::fs::write(dir.join("cert.pem"), leaf.pem()).expect("write cert");
+        std::fs::write(dir.join("key.pem"), key.serialize_pem()).expect("write key");
+        server.tls_port = Some(free_tcp_port());
+        server.restart().await;
+        server
+    }
+
+    /// The CA that issued a TLS server's certificate (PEM).
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
     }
 
     /// The server's process id, while it runs (benches/store.rs reads its CPU time).
@@ -47,9 +84,12 @@ impl RedisServer {
         self.dir.path().join("r.sock")
     }
 
-    /// `unix:///…/r.sock`, for `[store] redis_url`.
+    /// `unix:///…/r.sock` (or `rediss://localhost:PORT` with TLS), for `[store] redis_url`.
     pub fn url(&self) -> String {
-        format!("unix://{}", self.socket().display())
+        match self.tls_port {
+            Some(port) => format!("rediss://localhost:{port}"),
+            None => format!("unix://{}", self.socket().display()),
+        }
     }
 
     /// Stops the server at once (SIGKILL): connections drop, nothing is saved.
@@ -65,11 +105,18 @@ impl RedisServer {
     pub async fn restart(&mut self) {
         self.kill();
         let socket = self.socket();
-        self.child = Some(spawn(
-            self.dir.path(),
-            &["--port", "0", "--unixsocketperm", "700", "--unixsocket"],
-            &socket,
-        ));
+        let dir = self.dir.path();
+        let tls_port = self.tls_port.map(|p| p.to_string());
+        let file = |name: &str| dir.join(name).display().to_string();
+        let (cert, key, ca) = (file("cert.pem"), file("key.pem"), file("ca.pem"));
+        let mut args = vec!["--port", "0", "--unixsocketperm", "700"];
+        if let Some(port) = &tls_port {
+            args.extend(["--tls-port", port, "--tls-cert-file", &cert]);
+            args.extend(["--tls-key-file", &key, "--tls-ca-cert-file", &ca]);
+            args.extend(["--tls-auth-clients", "no"]);
+        }
+        args.push("--unixsocket");
+        self.child = Some(spawn(dir, &args, &socket));
         wait_for_ping(self.dir.path(), || async {
             match tokio::net::UnixStream::connect(&socket).await {
                 Ok(stream) => answers_ping(stream).await,
@@ -250,12 +297,17 @@ impl Drop for RedisCluster {
     }
 }
 
+/// A free loopback port.
+fn free_tcp_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
 /// `n` free loopback ports whose cluster bus ports (+10000) are free too.
 fn cluster_ports(n: usize) -> Vec<u16> {
     let mut ports = Vec::new();
     while ports.len() < n {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
+        let port = free_tcp_port();
         let bus_free =
             port < 55_000 && std::net::TcpListener::bind(("127.0.0.1", port + 10_000)).is_ok();
         if bus_free && !ports.contains(&port) {
