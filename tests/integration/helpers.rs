@@ -523,11 +523,18 @@ impl Served {
     /// Writes `config` (from [`config_toml`]: its `listen` moved to `port`, its log format to
     /// JSON) to a file and serves it; waits until `/healthz` answers.
     pub async fn start(port: u16, config: &str) -> Self {
-        Self::start_with_env(port, config, &[]).await
+        let (path, dir) = Self::config_file(port, config);
+        Self::start_file(port, &path, dir).await
     }
 
     /// [`Served::start`] with more environment variables (e.g. `SSL_CERT_FILE`).
     pub async fn start_with_env(port: u16, config: &str, env: &[(&str, &std::path::Path)]) -> Self {
+        let (path, dir) = Self::config_file(port, config);
+        Self::start_file_with_env(port, &path, dir, env).await
+    }
+
+    /// `config` with its `listen` moved to `port` and JSON logs, written to a new directory.
+    fn config_file(port: u16, config: &str) -> (std::path::PathBuf, tempfile::TempDir) {
         let config = config
             .replace(
                 "listen = \"127.0.0.1:0\"",
@@ -537,7 +544,7 @@ impl Served {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.toml");
         std::fs::write(&path, config).expect("write config");
-        Self::start_file_with_env(port, &path, dir, env).await
+        (path, dir)
     }
 
     /// Serves the config file at `path`, inside `dir` (kept until the process stops).
