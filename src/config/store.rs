@@ -183,9 +183,17 @@ impl RawStore {
             10,
             10_000,
         );
+        let cluster = self.redis_cluster.unwrap_or(false);
+        if cluster && url.as_ref().is_some_and(|u| !u.is_tcp()) {
+            p(
+                "store.redis_cluster",
+                "needs a redis:// or rediss:// store.redis_url (one node of the cluster); a Redis Cluster is not reached through a Unix socket".into(),
+            );
+            return None;
+        }
         Some(RedisSettings {
             url: url?,
-            cluster: self.redis_cluster.unwrap_or(false),
+            cluster,
             key_prefix: prefix_ok.then_some(key_prefix)?,
             timeout: Duration::from_millis(timeout?),
             keys: keys?,

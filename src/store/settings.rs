@@ -96,6 +96,13 @@ impl RedisUrl {
     pub fn expose(&self) -> &str {
         self.0.expose()
     }
+
+    /// Whether it names a TCP address (`redis://`, `rediss://` and their `valkey` spellings),
+    /// as a Redis Cluster node must: cluster nodes tell each other's addresses as host:port.
+    pub fn is_tcp(&self) -> bool {
+        url::Url::parse(self.0.expose())
+            .is_ok_and(|u| matches!(u.scheme(), "redis" | "rediss" | "valkey" | "valkeys"))
+    }
 }
 
 impl fmt::Debug for RedisUrl {

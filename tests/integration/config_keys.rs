@@ -922,6 +922,13 @@ fn a_redis_store_needs_its_url_and_keys_and_each_problem_is_named() {
         "store.key_prefix",
         "printable ASCII",
     );
+    refused(
+        &store(&format!(
+            "{keys_only}\nredis_url = \"unix:///run/redis.sock\"\nredis_cluster = true"
+        )),
+        "store.redis_cluster",
+        "needs a redis:// or rediss://",
+    );
 }
 
 #[test]
