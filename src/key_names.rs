@@ -13,8 +13,9 @@ use idp_provider_api::ConfigProblem;
 
 /// Keys that may be given as `<key>_file`, in any table: secrets, and the key lists of a
 /// `signed_assertion` provider (`public_keys_file` holds PEM blocks, `hmac_secrets_file` one
-/// secret per line; the provider reads a list from that one text).
-pub const SECRET_KEYS: [&str; 7] = [
+/// secret per line; the provider reads a list from that one text), and of `[store]`
+/// (`encryption_keys_file`, one key per line; `redis_url_file`, as the URL may hold a password).
+pub const SECRET_KEYS: [&str; 9] = [
     "api_key",
     "api_secret",
     "client_secret",
@@ -22,6 +23,8 @@ pub const SECRET_KEYS: [&str; 7] = [
     "id_salt",
     "public_keys",
     "hmac_secrets",
+    "encryption_keys",
+    "redis_url",
 ];
 
 /// The keys a table takes, for messages: a secret key `k` is shown as `k (or k_file)`.

@@ -19,7 +19,9 @@
 //!   Knows no provider: a provider's per-login data rides along opaque.
 //! - [`redirect`]: the success/failure URL allow-list and how the token is delivered.
 //! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
-//! - [`store`]: where login transactions (`store::transaction`) wait between start and callback.
+//! - [`store`]: where login transactions (`store::transaction`) wait between start and callback,
+//!   and used assertions are remembered: in memory, or in Redis (`store::redis`, values sealed
+//!   by `store::seal`) for several instances; `store::settings` is its `[store]` section.
 //! - [`clock`]: time as a dependency.
 //! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
 //! - [`telemetry`]: log setup.
@@ -34,7 +36,8 @@
 //!    below, never `startup`.
 //! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
 //!    settings types that the lower modules define for themselves (`appwrite::AppwriteConfig`,
-//!    `appwrite::TokenConfig`, `redirect::RedirectConfig`, `login::user_id::IdKey`) and
+//!    `appwrite::TokenConfig`, `redirect::RedirectConfig`, `store::StoreConfig`,
+//!    `login::user_id::IdKey`) and
 //!    opens providers through `registry`, which yields `login::policy::ConfiguredProvider`.
 //!    Nothing below imports `config`.
 //! 3. [`http`]: the HTTP edge; uses `login` only. Its `AppState` lives in `http::state`, and

@@ -9,6 +9,7 @@ use idp_bridge::init::{self, Preset};
 use idp_bridge::login::user_id::IdKey;
 use idp_bridge::reload::ConfigSource;
 use idp_bridge::startup::{Application, Stopped};
+use idp_bridge::store::seal;
 use idp_bridge::telemetry;
 
 /// What `gen-key` and `init` say when no key can be made.
@@ -82,9 +83,10 @@ fn main() -> ExitCode {
         Command::Init { provider, output } => write_init(provider, &output),
         Command::GenKey { raw } => {
             let keys = IdKey::generate().and_then(|key| Ok((key, IdKey::generate()?)));
-            match keys {
-                Ok((key, _)) if raw => println!("{key}"),
-                Ok((key, salt)) => println!(
+            let sealing = seal::generate("k1");
+            match (keys, sealing) {
+                (Ok((key, _)), _) if raw => println!("{key}"),
+                (Ok((key, salt)), Ok(sealing)) => println!(
                     "# Fresh keys for idp-bridge. Keep them secret (or put each in a file and use\n\
                      # the key's _file form). Never change id_key once users exist.\n\
                      [mapping]\n\
@@ -92,9 +94,14 @@ fn main() -> ExitCode {
                      \n\
                      # For a provider of type typingdna, in its [providers.<id>] table (it keys\n\
                      # the ids TypingDNA sees; never change it once users have enrolled):\n\
-                     # id_salt = \"{salt}\""
+                     # id_salt = \"{salt}\"\n\
+                     \n\
+                     # For [store] backend = \"redis\", in [store], the same on every instance (it\n\
+                     # seals the logins kept in Redis; to rotate, add a new key with another id\n\
+                     # second, then move it first, then drop the old one after transaction_ttl_seconds):\n\
+                     # encryption_keys = [\"{sealing}\"]"
                 ),
-                Err(_) => {
+                _ => {
                     eprintln!("{RANDOM_FAILED}");
                     return ExitCode::FAILURE;
                 }

@@ -12,12 +12,11 @@ use tokio::task::JoinHandle;
 
 use crate::appwrite::AppwriteError;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, StoreBackend};
+use crate::config::Config;
 use crate::http::AppState;
 use crate::metrics::Metrics;
 use crate::reload::{self, ConfigSource, Reloader, RestartOnly};
-use crate::store::TransactionStore;
-use crate::store::memory::MemoryStore;
+use crate::store::StoreError;
 
 /// Why the gateway could not start.
 #[derive(Debug, thiserror::Error)]
@@ -33,6 +32,9 @@ pub enum StartupError {
     /// The Appwrite client cannot be built.
     #[error(transparent)]
     Appwrite(#[from] AppwriteError),
+    /// The transaction store cannot be built (a Redis client from its URL).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// A built gateway, bound and ready to serve.
@@ -236,17 +238,10 @@ impl Application {
 /// Assembles the state from a validated configuration.
 ///
 /// # Errors
-/// When the Appwrite client cannot be built.
+/// When the Appwrite client or the store cannot be built.
 pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, StartupError> {
     let metrics = Arc::new(Metrics::new());
-    let store: Arc<dyn TransactionStore> = match config.store.backend {
-        // Config validation refuses other backends in this version.
-        StoreBackend::Memory | StoreBackend::Redis => Arc::new(MemoryStore::new(
-            config.store.transaction_ttl,
-            config.store.max_open_transactions,
-            clock.clone(),
-        )),
-    };
+    let store = crate::store::open(&config.store, clock.clone())?;
     let counted = store.clone();
     metrics.count_open_transactions(move || counted.open_transactions());
     let metrics_apart = config.server.metrics_listen.is_some();

@@ -5,9 +5,10 @@
 //! (`deny_unknown_fields`, so typos are errors) → [`Config`], with every problem collected and
 //! reported at once, each naming its key (`token.length: 200 is outside 4..=128`).
 //! One module per section owns its raw struct and its checks, and either its validated struct
-//! (`server`, `store`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
-//! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::redirect`], `tls` →
-//! `OutboundTls`). This module holds the whole: [`Config`], loading, and the `*_file` keys.
+//! (`server`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
+//! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::redirect`], `store` →
+//! [`crate::store`], `tls` → `OutboundTls`). This module holds the whole: [`Config`], loading,
+//! and the `*_file` keys.
 //! Owns: parsing and validation. Must not: touch the network (check-config runs offline).
 
 mod appwrite;
@@ -38,11 +39,11 @@ use crate::login::policy::ConfiguredProvider;
 use crate::metrics::ProviderEventRelay;
 pub use crate::redirect::RedirectConfig;
 use crate::registry::{self, Registry};
+pub use crate::store::{StoreBackend, StoreConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mapping::MappingConfig;
 pub use rate_limit::RateLimitConfig;
 pub use server::ServerConfig;
-pub use store::{StoreBackend, StoreConfig};
 
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "IDP_BRIDGE_";

@@ -77,11 +77,7 @@ pub async fn callback(
         }
         Err(error @ CallbackError::Store(_)) => {
             tracing::error!(provider, %error, "callback failed");
-            ErrorPage {
-                status: axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                message: "The login service is unavailable. Try again later.".into(),
-            }
-            .into_response()
+            ErrorPage::unavailable().into_response()
         }
     }
 }
@@ -181,6 +177,10 @@ fn start_error(provider: &str, error: StartError) -> Response {
             format!("Provider {provider:?} has no browser login."),
         )
         .into_response(),
+        StartError::StoreUnavailable(error) => {
+            tracing::error!(provider, %error, "login could not start");
+            ErrorPage::unavailable().into_response()
+        }
         StartError::Redirect(e) => start_refused(provider, &e),
         StartError::Param(e) => start_refused(provider, &e),
         StartError::Failed { failure, error } => {

@@ -26,13 +26,29 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.0.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        (
-            status,
-            [(header::CONTENT_TYPE, "application/json")],
-            self.0.to_json(),
+        with_retry_after(
+            (
+                status,
+                [(header::CONTENT_TYPE, "application/json")],
+                self.0.to_json(),
+            )
+                .into_response(),
         )
-            .into_response()
     }
+}
+
+/// What a 503 (an outage of the store, Appwrite or a provider) tells clients to wait, in
+/// seconds: long enough for a Redis failover or restart, short enough for a user.
+pub const RETRY_AFTER_SECONDS: u32 = 5;
+
+/// Adds `Retry-After` to a 503 response.
+fn with_retry_after(mut response: Response) -> Response {
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
+    }
+    response
 }
 
 /// A redirect to the failure URL of a login, with the error added.
@@ -67,6 +83,15 @@ impl ErrorPage {
             message: message.into(),
         }
     }
+
+    /// The 503 page of a store outage (with `Retry-After`): nothing was minted, the user may
+    /// try again.
+    pub fn unavailable() -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "The login service is unavailable. Try again in a few seconds.".into(),
+        }
+    }
 }
 
 impl IntoResponse for ErrorPage {
@@ -76,7 +101,7 @@ impl IntoResponse for ErrorPage {
              <body><h1>Login error</h1><p>{}</p></body></html>",
             escape(&self.message)
         );
-        (self.status, Html(body)).into_response()
+        with_retry_after((self.status, Html(body)).into_response())
     }
 }
 

@@ -74,6 +74,10 @@ pub enum StartError {
     /// A `scopes` or `login_hint` parameter was refused: 400 page, no redirect.
     #[error(transparent)]
     Param(#[from] request::StartParamError),
+    /// The transaction store is down or too slow: a 503 page the user can retry from, rather
+    /// than the failure URL (the app would show a failed login for an outage of ours).
+    #[error(transparent)]
+    StoreUnavailable(StoreError),
     /// Could not prepare the login; the failure URL is trusted, so the browser goes there.
     #[error("{error}")]
     Failed {
@@ -94,6 +98,7 @@ impl StartError {
             Self::NoRedirectFlow(_) => Cow::Borrowed("provider_flow_unsupported"),
             Self::Redirect(_) => Cow::Borrowed("redirect_url_invalid"),
             Self::Param(_) => Cow::Borrowed("start_request_invalid"),
+            Self::StoreUnavailable(_) => Cow::Borrowed("store_unavailable"),
             Self::Failed { error, .. } => Cow::Owned(error.public().kind),
         }
     }
@@ -358,7 +363,11 @@ impl Login {
         self.store
             .put(key.clone(), transaction)
             .await
-            .map_err(|e| fail(e.into()))?;
+            .map_err(|e| match e {
+                StoreError::Unavailable(_) => StartError::StoreUnavailable(e),
+                // Over capacity: the login itself is refused, at the failure URL.
+                e => fail(e.into()),
+            })?;
         Ok(Started {
             location: authorization.url,
             cookie: self.binding.cookie(&key, self.transaction_ttl),
@@ -413,7 +422,7 @@ impl Login {
         })?;
         let key = StateKey::of(state.expose());
         // Taken before any other check: whatever happens next, this state is spent.
-        let transaction = self.store.take(&key).await?;
+        let transaction = self.store.take(&key, &self.redirect.allowed).await?;
         let (provider, transaction) = match (provider, transaction) {
             (Some(provider), Some(transaction)) => (provider, transaction),
             (Some(_), None) => return Err(CallbackError::UnknownTransaction),

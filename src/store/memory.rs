@@ -12,8 +12,9 @@ use idp_provider_api::ReplayKey;
 use moka::Expiry;
 use moka::future::Cache;
 
-use super::{MAX_REPLAY_WINDOW, StoreError, TransactionStore};
+use super::{StoreError, TransactionStore, replay_window};
 use crate::clock::Clock;
+use crate::redirect::AllowList;
 use crate::store::transaction::{LoginTransaction, StateKey};
 
 /// Byte budget of the memory store per allowed open login: the store holds at most
@@ -143,30 +144,25 @@ impl TransactionStore for MemoryStore {
         Ok(())
     }
 
-    async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError> {
+    /// `allowed` is not read: a transaction kept in the process holds the targets `start`
+    /// checked, and the login pipeline checks them against the current list again.
+    async fn take(
+        &self,
+        key: &StateKey,
+        _allowed: &AllowList,
+    ) -> Result<Option<LoginTransaction>, StoreError> {
         // `remove` is atomic: of two concurrent callbacks with the same state, one gets it.
         let Some(transaction) = self.cache.remove(key.as_str()).await else {
             return Ok(None);
         };
         // moka's TTL runs on its own clock; the deadline that counts is checked here.
-        let age = self
-            .clock
-            .now()
-            .duration_since(transaction.created_at)
-            .unwrap_or_default();
-        Ok((age <= self.ttl).then_some(transaction))
+        Ok(transaction
+            .is_live(self.clock.now(), self.ttl)
+            .then_some(transaction))
     }
 
     async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError> {
-        let window = until
-            .duration_since(self.clock.now())
-            .unwrap_or_default()
-            .max(Duration::from_secs(1));
-        if window > MAX_REPLAY_WINDOW {
-            return Err(StoreError::Unavailable(format!(
-                "a replay window of {window:?} is longer than the store keeps entries ({MAX_REPLAY_WINDOW:?})"
-            )));
-        }
+        let window = replay_window(until, self.clock.now())?;
         if self.used.contains_key(key.as_bytes()) {
             return Ok(false);
         }
@@ -200,6 +196,11 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::redirect::AllowList;
+
+    /// The allow-list a take is given (the memory store does not read it).
+    fn allow_all() -> AllowList {
+        AllowList::parse(&["http://127.0.0.1:3000/".to_string()]).expect("list")
+    }
     use crate::redirect::RedirectTarget;
     use idp_provider_api::{LoginData, Secret};
 
@@ -251,7 +252,11 @@ mod tests {
             .await
             .expect("put");
         assert_eq!(store.open_transactions(), Some(2));
-        store.take(&first_key).await.expect("take").expect("found");
+        store
+            .take(&first_key, &allow_all())
+            .await
+            .expect("take")
+            .expect("found");
         assert_eq!(store.open_transactions(), Some(1));
     }
 
@@ -316,6 +321,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_window_beyond_the_store_limit_is_refused() {
+        use crate::store::MAX_REPLAY_WINDOW;
         let clock = Arc::new(ManualClock::default());
         let store = MemoryStore::new(Duration::from_secs(600), 2, clock.clone());
         let until = clock.now() + MAX_REPLAY_WINDOW + Duration::from_secs(1);
@@ -330,8 +336,20 @@ mod tests {
         let new = login(clock.as_ref());
         let key = StateKey::of(new.state.expose());
         store.put(key.clone(), new.transaction).await.expect("put");
-        assert!(store.take(&key).await.expect("take").is_some());
-        assert!(store.take(&key).await.expect("take").is_none());
+        assert!(
+            store
+                .take(&key, &allow_all())
+                .await
+                .expect("take")
+                .is_some()
+        );
+        assert!(
+            store
+                .take(&key, &allow_all())
+                .await
+                .expect("take")
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -342,7 +360,13 @@ mod tests {
         let key = StateKey::of(new.state.expose());
         store.put(key.clone(), new.transaction).await.expect("put");
         clock.advance(Duration::from_secs(601));
-        assert!(store.take(&key).await.expect("take").is_none());
+        assert!(
+            store
+                .take(&key, &allow_all())
+                .await
+                .expect("take")
+                .is_none()
+        );
     }
 
     #[tokio::test]
@@ -404,7 +428,13 @@ mod tests {
                 .is_err()
         );
         // Taking a login gives its bytes back.
-        assert!(store.take(&keys[0]).await.expect("take").is_some());
+        assert!(
+            store
+                .take(&keys[0], &allow_all())
+                .await
+                .expect("take")
+                .is_some()
+        );
         store.cache.run_pending_tasks().await;
         let new = long_login(clock.as_ref());
         store

@@ -1,19 +1,27 @@
 //! The login transaction store: put at `start`, take exactly once at `callback`; and the replay
 //! cache of the assertion flows (`first_use`), so that a shared backend shares both.
 //!
-//! Behind a trait so several gateway instances can share a backend; the in-process backend is
-//! [`memory::MemoryStore`]. `take` returns the transaction *by value* and deletes it in one
-//! step: single use is ownership, and nothing can read a transaction twice.
+//! Behind a trait so several gateway instances can share a backend: the in-process backend is
+//! [`memory::MemoryStore`], the shared one [`redis::RedisStore`] (values sealed by [`seal`]).
+//! [`open`] builds the configured one. `take` returns the transaction *by value* and deletes it
+//! in one step: single use is ownership, and nothing can read a transaction twice.
 
 pub mod memory;
+pub mod redis;
+pub mod seal;
+pub mod settings;
 pub mod transaction;
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
 use idp_provider_api::{ReplayCache, ReplayKey, ServiceError};
 
+use crate::clock::Clock;
+use crate::redirect::AllowList;
 use crate::store::transaction::{LoginTransaction, StateKey};
+pub use settings::{RedisSettings, RedisUrl, StoreBackend, StoreConfig};
 
 /// The longest a replay entry is kept. Assertion providers record a used assertion until it
 /// could no longer be accepted anyway (minutes); a longer window is a provider bug, refused.
@@ -43,10 +51,18 @@ pub trait TransactionStore: Send + Sync {
     async fn put(&self, key: StateKey, transaction: LoginTransaction) -> Result<(), StoreError>;
 
     /// Removes and returns the transaction; `None` if unknown, already taken or expired.
+    /// `allowed` is the `[redirect].allowed` of the configuration serving the callback (a
+    /// reload may have changed it since `start`): a backend that keeps the URLs outside the
+    /// process checks them against it as it reads them back; a stored URL outside it makes
+    /// the login unknown.
     ///
     /// # Errors
     /// `Unavailable` when the backend fails.
-    async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError>;
+    async fn take(
+        &self,
+        key: &StateKey,
+        allowed: &AllowList,
+    ) -> Result<Option<LoginTransaction>, StoreError>;
 
     /// Records an assertion as used until `until`: `true` the first time, `false` on every later
     /// call (a replay). Atomic across concurrent calls.
@@ -69,6 +85,53 @@ pub trait TransactionStore: Send + Sync {
     fn open_transactions(&self) -> Option<u64> {
         None
     }
+}
+
+/// Builds the configured store. A Redis store connects lazily, on its first command, so the
+/// gateway starts (and reports not-ready) while Redis is away.
+///
+/// # Errors
+/// `Unavailable` when the Redis client cannot be built from the settings (config validation
+/// checks the same, so this is rare), or a Redis backend comes without its settings.
+pub fn open(
+    config: &StoreConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn TransactionStore>, StoreError> {
+    Ok(match (config.backend, &config.redis) {
+        (StoreBackend::Memory, _) => Arc::new(memory::MemoryStore::new(
+            config.transaction_ttl,
+            config.max_open_transactions,
+            clock,
+        )),
+        (StoreBackend::Redis, Some(settings)) => Arc::new(redis::RedisStore::open(
+            settings,
+            config.transaction_ttl,
+            clock,
+        )?),
+        (StoreBackend::Redis, None) => {
+            return Err(StoreError::Unavailable(
+                "store.backend is \"redis\" but no Redis settings were given".into(),
+            ));
+        }
+    })
+}
+
+/// How long a replay entry recorded at `now` must be kept to cover `until`: at least a second,
+/// at most [`MAX_REPLAY_WINDOW`].
+///
+/// # Errors
+/// `Unavailable` for a window beyond [`MAX_REPLAY_WINDOW`] (a provider bug).
+pub fn replay_window(until: SystemTime, now: SystemTime) -> Result<Duration, StoreError> {
+    let window = until
+        .duration_since(now)
+        .unwrap_or_default()
+        .max(Duration::from_secs(1));
+    if window > MAX_REPLAY_WINDOW {
+        return Err(StoreError::Unavailable(format!(
+            "a replay window of {window:?} is longer than the store keeps entries ({MAX_REPLAY_WINDOW:?})"
+        )));
+    }
+    Ok(window)
 }
 
 /// The store as the replay cache lent to assertion providers.

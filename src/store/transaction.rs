@@ -3,14 +3,19 @@
 //!
 //! What the provider keeps with the login (for OIDC its nonce and PKCE verifier) rides along as
 //! an opaque [`LoginData`] that only the provider reads.
+//! A shared store keeps a transaction in its stored form ([`LoginTransaction::to_stored`],
+//! JSON that the store seals before it leaves the process); reading it back checks the success
+//! and failure URLs against `[redirect].allowed` again, as `start` did.
 //! Must not: log any field of a transaction.
 
-use std::time::SystemTime;
+use std::borrow::Cow;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use idp_provider_api::LoginData;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::redirect::RedirectTarget;
+use crate::redirect::{AllowList, RedirectTarget};
 
 /// A login in progress.
 #[derive(Debug, Clone)]
@@ -46,6 +51,81 @@ impl LoginTransaction {
     }
 }
 
+/// The stored form of a transaction. Holds secrets (the provider's data): only ever written
+/// sealed.
+#[derive(Serialize, Deserialize)]
+struct Stored<'a> {
+    provider: Cow<'a, str>,
+    data: Cow<'a, str>,
+    success: Cow<'a, str>,
+    failure: Cow<'a, str>,
+    /// Milliseconds since the Unix epoch.
+    created_at_ms: u64,
+}
+
+/// Why a stored transaction cannot be read back. The text names no value of it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoredError {
+    /// Not the JSON a gateway writes.
+    #[error("the stored login is not readable ({0})")]
+    Malformed(String),
+    /// Its success or failure URL is not (any longer) in `[redirect].allowed`.
+    #[error("the stored login's `{0}` URL is not in [redirect].allowed")]
+    NotAllowed(&'static str),
+}
+
+impl LoginTransaction {
+    /// The stored form, to be sealed by the store.
+    ///
+    /// # Errors
+    /// When it cannot be encoded (a creation time before 1970).
+    pub fn to_stored(&self) -> Result<Vec<u8>, StoredError> {
+        let created_at_ms = self
+            .created_at
+            .duration_since(UNIX_EPOCH)
+            .ok()
+            .and_then(|d| u64::try_from(d.as_millis()).ok())
+            .ok_or_else(|| StoredError::Malformed("created before 1970".into()))?;
+        serde_json::to_vec(&Stored {
+            provider: Cow::Borrowed(&self.provider),
+            data: Cow::Borrowed(self.data.expose()),
+            success: Cow::Borrowed(self.success.as_str()),
+            failure: Cow::Borrowed(self.failure.as_str()),
+            created_at_ms,
+        })
+        .map_err(|e| StoredError::Malformed(format!("{:?}", e.classify())))
+    }
+
+    /// Reads a stored form back, checking both URLs against `allowed`.
+    ///
+    /// # Errors
+    /// See [`StoredError`].
+    pub fn from_stored(bytes: &[u8], allowed: &AllowList) -> Result<Self, StoredError> {
+        // serde_json's message could quote a value; only its category and place are kept.
+        let stored: Stored<'_> = serde_json::from_slice(bytes).map_err(|e| {
+            StoredError::Malformed(format!("{:?} error at column {}", e.classify(), e.column()))
+        })?;
+        let check = |param: &'static str, url: &str| {
+            allowed
+                .check(param, Some(url))
+                .map_err(|_| StoredError::NotAllowed(param))
+        };
+        Ok(Self {
+            success: check("success", &stored.success)?,
+            failure: check("failure", &stored.failure)?,
+            provider: stored.provider.into_owned(),
+            data: LoginData::new(stored.data.into_owned()),
+            created_at: UNIX_EPOCH + Duration::from_millis(stored.created_at_ms),
+        })
+    }
+
+    /// Whether the login is still within `ttl` of its creation at `now` (a store's own expiry
+    /// runs on its own clock; this deadline is the one that counts).
+    pub fn is_live(&self, now: SystemTime, ttl: Duration) -> bool {
+        now.duration_since(self.created_at).unwrap_or_default() <= ttl
+    }
+}
+
 /// The store key of a transaction: hex SHA-256 of its `state`, so the store never holds a
 /// usable `state`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,7 +150,6 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redirect::AllowList;
 
     fn target() -> RedirectTarget {
         AllowList::parse(&["http://127.0.0.1:3000/".to_string()])
@@ -90,5 +169,58 @@ mod tests {
         };
         assert!(transaction.weight() > ENTRY_OVERHEAD_BYTES + 100);
         assert_eq!(StateKey::of("s").as_str().len(), 64);
+    }
+
+    fn transaction(success: &str) -> LoginTransaction {
+        let success = AllowList::parse(&["http://127.0.0.1:3000/".to_string()])
+            .expect("list")
+            .check("success", Some(success))
+            .expect("allowed");
+        LoginTransaction {
+            provider: "corp".into(),
+            data: LoginData::new("{\"nonce\":\"n-0123\"}".into()),
+            success,
+            failure: target(),
+            created_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+        }
+    }
+
+    #[test]
+    fn the_stored_form_reads_back_the_same() {
+        let before = transaction("http://127.0.0.1:3000/done?x=1");
+        let allowed = AllowList::parse(&["http://127.0.0.1:3000/".to_string()]).expect("list");
+        let after = LoginTransaction::from_stored(&before.to_stored().expect("stored"), &allowed)
+            .expect("reads back");
+        assert_eq!(after.provider, before.provider);
+        assert_eq!(after.data.expose(), before.data.expose());
+        assert_eq!(after.success, before.success);
+        assert_eq!(after.failure, before.failure);
+        assert_eq!(after.created_at, before.created_at);
+    }
+
+    #[test]
+    fn a_stored_url_outside_the_allow_list_is_refused() {
+        let stored = transaction("http://127.0.0.1:3000/done")
+            .to_stored()
+            .expect("stored");
+        let narrower =
+            AllowList::parse(&["http://127.0.0.1:3000/other/".to_string()]).expect("list");
+        assert_eq!(
+            LoginTransaction::from_stored(&stored, &narrower).err(),
+            Some(StoredError::NotAllowed("success"))
+        );
+        let garbage = LoginTransaction::from_stored(b"{\"provider\":\"secret-value\"", &narrower)
+            .expect_err("refused");
+        assert!(!garbage.to_string().contains("secret-value"), "{garbage}");
+    }
+
+    #[test]
+    fn a_login_is_live_until_its_ttl() {
+        let login = transaction("http://127.0.0.1:3000/");
+        let ttl = Duration::from_secs(600);
+        assert!(login.is_live(login.created_at + ttl, ttl));
+        assert!(!login.is_live(login.created_at + ttl + Duration::from_millis(1), ttl));
+        // A clock behind the creator's (another instance) counts as no time passed.
+        assert!(login.is_live(login.created_at - Duration::from_secs(5), ttl));
     }
 }

@@ -291,8 +291,8 @@ fn other_bad_values_name_their_key() {
     );
     refused(
         &with("store", "backend", "backend = \"redis\""),
-        "store.backend",
-        "not available",
+        "store.redis_url",
+        "is required",
     );
     refused(
         &with("log", "format", "format = \"xml\""),
@@ -695,7 +695,7 @@ fn more_keys_explain_themselves() {
     refused(
         &with("appwrite", "project", "project_file = \"x\""),
         "appwrite.project_file",
-        "unknown key; \"project\" takes no _file form (only secrets do: api_key, api_secret, client_secret, id_key, id_salt, public_keys, hmac_secrets)",
+        "unknown key; \"project\" takes no _file form (only secrets do: api_key, api_secret, client_secret, id_key, id_salt, public_keys, hmac_secrets, encryption_keys, redis_url)",
     );
 }
 
@@ -914,4 +914,154 @@ fn typingdna_secrets_may_come_from_files_but_not_twice() {
         "providers.typing.api_secret_file",
         "not both",
     );
+}
+
+/// `GOOD` with `[store]` holding `lines` (its `backend` line included).
+fn store(lines: &str) -> String {
+    let text = with("store", "backend", "");
+    edit(&text, "store", "backend", lines)
+}
+
+/// A valid `encryption_keys` entry.
+const STORE_KEY: &str = "k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+#[test]
+fn a_redis_store_needs_its_url_and_keys_and_each_problem_is_named() {
+    let good = format!(
+        "backend = \"redis\"\nredis_url = \"redis://:pw-0123456789abcdef@cache:6379/1\"\nencryption_keys = [\"{STORE_KEY}\"]"
+    );
+    assert_eq!(problems(&store(&good)), "");
+    let cluster =
+        format!("{good}\nredis_cluster = true\nkey_prefix = \"gw1:\"\nredis_timeout_ms = 250");
+    assert_eq!(problems(&store(&cluster)), "");
+
+    let bare = problems(&store("backend = \"redis\""));
+    for (key, reason) in [
+        ("store.redis_url", "is required"),
+        ("store.encryption_keys", "is required"),
+    ] {
+        assert!(bare.contains(&format!("{key}: {reason}")), "{bare}");
+    }
+    let keys_only = format!("backend = \"redis\"\nencryption_keys = [\"{STORE_KEY}\"]");
+    refused(
+        &store(&format!("{keys_only}\nredis_url = \"http://cache:6379\"")),
+        "store.redis_url",
+        "scheme \"http\"",
+    );
+    // A URL's password never appears in a message about it.
+    let bad_url = problems(&store(&format!(
+        "{keys_only}\nredis_url = \"redis://:pw-0123456789abcdef@cache:6379/not-a-db\""
+    )));
+    assert!(bad_url.contains("store.redis_url: "), "{bad_url}");
+    assert!(!bad_url.contains("pw-0123456789abcdef"), "{bad_url}");
+    refused(
+        &store(&format!("{good}\nredis_timeout_ms = 0")),
+        "store.redis_timeout_ms",
+        "outside 10..=10000",
+    );
+    refused(
+        &store(&format!("{good}\nkey_prefix = \"has space\"")),
+        "store.key_prefix",
+        "printable ASCII",
+    );
+    refused(
+        &store(&format!(
+            "{keys_only}\nredis_url = \"unix:///run/redis.sock\"\nredis_cluster = true"
+        )),
+        "store.redis_cluster",
+        "needs a redis:// or rediss://",
+    );
+}
+
+#[test]
+fn bad_encryption_keys_are_named_by_position_and_never_echoed() {
+    let url = "backend = \"redis\"\nredis_url = \"redis://cache:6379\"";
+    let keys = |list: &str| store(&format!("{url}\nencryption_keys = {list}"));
+    let short = "k2:AAECAwQFBgcICQoLDA0ODw==";
+    let message = problems(&keys(&format!(
+        "[\"{STORE_KEY}\", \"no-id-here\", \"k3:not base64 at all!\", \"{short}\", \"{STORE_KEY}\"]"
+    )));
+    for (key, reason) in [
+        ("store.encryption_keys[1]", "must be \"<id>:<base64"),
+        ("store.encryption_keys[2]", "not base64"),
+        (
+            "store.encryption_keys[3]",
+            "holds 16 bytes; AES-256-GCM needs exactly 32",
+        ),
+        ("store.encryption_keys[4]", "used by an earlier entry"),
+    ] {
+        assert!(message.contains(&format!("{key}: ")), "{key} in {message}");
+        assert!(message.contains(reason), "{reason} in {message}");
+    }
+    assert!(!message.contains("not base64 at all"), "{message}");
+    assert!(!message.contains("AAECAwQFBgcICQoLDA0ODw"), "{message}");
+    refused(&keys("[]"), "store.encryption_keys", "lists no key");
+}
+
+#[test]
+fn encryption_keys_and_the_redis_url_may_come_from_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("keys"),
+        format!("# newest first\nk2:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\n{STORE_KEY}\n"),
+    )
+    .expect("write");
+    std::fs::write(
+        dir.path().join("url"),
+        "redis://:pw-0123456789abcdef@cache:6379\n",
+    )
+    .expect("write");
+    let path = dir.path().join("config.toml");
+    let text =
+        store("backend = \"redis\"\nredis_url_file = \"url\"\nencryption_keys_file = \"keys\"");
+    std::fs::write(&path, text).expect("write");
+    let config = Config::load(&path).expect("the files are read");
+    let redis = config.store.redis.as_ref().expect("redis settings");
+    assert_eq!(redis.keys.ids().collect::<Vec<_>>(), ["k2", "k1"]);
+    // Neither the URL's password nor a key shows in the configuration's Debug.
+    let debug = format!("{config:?}");
+    assert!(!debug.contains("pw-0123456789abcdef"), "{debug}");
+    assert!(
+        !debug.contains("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"),
+        "{debug}"
+    );
+}
+
+#[test]
+fn redis_keys_with_the_memory_store_are_refused() {
+    for line in [
+        "redis_url = \"redis://cache:6379\"",
+        "redis_cluster = true",
+        "key_prefix = \"x:\"",
+        "redis_timeout_ms = 500",
+    ] {
+        let key = line.split(' ').next().expect("key");
+        refused(
+            &store(&format!("backend = \"memory\"\n{line}")),
+            &format!("store.{key}"),
+            "is set but store.backend is not \"redis\"",
+        );
+    }
+    refused(
+        &store(&format!("encryption_keys = [\"{STORE_KEY}\"]")),
+        "store.encryption_keys",
+        "is set but store.backend is not \"redis\"",
+    );
+}
+
+#[test]
+fn gen_key_prints_a_usable_encryption_key() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+        .arg("gen-key")
+        .output()
+        .expect("run gen-key");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# encryption_keys = "))
+        .unwrap_or_else(|| panic!("no encryption_keys line in:\n{text}"));
+    let config = store(&format!(
+        "backend = \"redis\"\nredis_url = \"redis://cache:6379\"\nencryption_keys = {line}"
+    ));
+    assert_eq!(problems(&config), "");
 }

@@ -45,6 +45,8 @@ pub struct Options {
     pub server_extra: String,
     /// `[store].max_open_transactions`.
     pub max_open_transactions: u64,
+    /// More lines for `[store]` (e.g. `backend = "redis"` and its keys).
+    pub store_extra: String,
     /// `[mapping].id_key`: a fresh random key for every setup.
     pub id_key: String,
     /// More TOML after the `[providers.corp]` table: other providers' tables (for example
@@ -74,6 +76,7 @@ impl Default for Options {
             trusted_proxies: "[]",
             server_extra: String::new(),
             max_open_transactions: 100_000,
+            store_extra: String::new(),
             id_key: IdKey::generate().expect("random id key"),
             extra_toml: String::new(),
         }
@@ -175,6 +178,7 @@ delivery = "{delivery}"
 
 [store]
 max_open_transactions = {max_open}
+{store_extra}
 
 [mapping]
 id_key = "{id_key}"
@@ -208,6 +212,7 @@ token_endpoint_auth_method = "{auth}"
         proxies = options.trusted_proxies,
         server_extra = options.server_extra,
         max_open = options.max_open_transactions,
+        store_extra = options.store_extra,
         id_key = options.id_key,
         extra_toml = options.extra_toml,
     )
@@ -555,19 +560,35 @@ impl Served {
     /// Writes `config` (from [`config_toml`]: its `listen` moved to `port`, its log format to
     /// JSON) to a file and serves it; waits until `/healthz` answers.
     pub async fn start(port: u16, config: &str) -> Self {
+        Self::start_with_env(port, config, &[]).await
+    }
+
+    /// [`Served::start`] with more environment variables (e.g. `SSL_CERT_FILE`).
+    pub async fn start_with_env(port: u16, config: &str, env: &[(&str, &std::path::Path)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("config.toml");
         std::fs::write(&path, served_config(port, config)).expect("write config");
-        Self::start_file(port, &path, dir).await
+        Self::start_file_with_env(port, &path, dir, env).await
     }
 
     /// Serves the config file at `path`, inside `dir` (kept until the process stops).
     pub async fn start_file(port: u16, path: &std::path::Path, dir: tempfile::TempDir) -> Self {
+        Self::start_file_with_env(port, path, dir, &[]).await
+    }
+
+    /// [`Served::start_file`] with more environment variables.
+    pub async fn start_file_with_env(
+        port: u16,
+        path: &std::path::Path,
+        dir: tempfile::TempDir,
+        env: &[(&str, &std::path::Path)],
+    ) -> Self {
         use std::process::Stdio;
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
             .args(["serve", "--config"])
             .arg(path)
             .env("RUST_LOG", "trace")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)

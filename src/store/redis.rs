@@ -1,0 +1,284 @@
+//! The shared store on Redis (or Valkey, or a Redis Cluster), for several gateway instances: a
+//! login started on one finishes on any other, and an assertion used on one is refused by all.
+//!
+//! Keys, under `key_prefix` (default `idp-bridge:`):
+//! - `<prefix>tx:<hex SHA-256 of state>`: a login, written with `SET … NX PX <ttl>` at `start`
+//!   and taken with `GETDEL` at `callback` (get and delete in one atomic command: of two
+//!   callbacks racing on two instances, exactly one gets it). The value is sealed
+//!   ([`super::seal`]) with the Redis key as associated data.
+//! - `<prefix>replay:<hex replay key>`: a used assertion, `SET … 1 NX PX <window>`; `OK` the
+//!   first time, nil for a replay.
+//!
+//! Failure is closed: every command runs once under `redis_timeout_ms` and is never re-sent (a
+//! re-sent `GETDEL` whose first reply was lost would find nothing and turn an outage into "unknown
+//! login"). An error or a timeout is `Unavailable` (503, nothing minted); there is no fallback to
+//! memory. A value that does not open or read back (tampered, moved, sealed with a key this
+//! gateway lacks, a success URL no longer allowed) is an unknown login (400 page).
+//!
+//! The connection is made lazily, on the first command, and remade after a failure, so the
+//! gateway starts and answers not-ready while Redis is away, and recovers without a restart.
+//! Must not: log a value, a state or key material; send a command twice.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use idp_provider_api::ReplayKey;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster::ClusterClient;
+use redis::cluster_async::ClusterConnection;
+use redis::{Cmd, FromRedisValue, Value};
+
+use super::seal::SealKeys;
+use super::settings::RedisSettings;
+use super::{StoreError, TransactionStore, replay_window};
+use crate::clock::Clock;
+use crate::redirect::AllowList;
+use crate::store::transaction::{LoginTransaction, StateKey};
+
+/// The Redis store.
+pub struct RedisStore {
+    connection: Connection,
+    prefix: String,
+    timeout: Duration,
+    ttl: Duration,
+    keys: SealKeys,
+    clock: Arc<dyn Clock>,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .field("keys", &self.keys)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One server (a multiplexed connection that reconnects itself) or a cluster.
+enum Connection {
+    Single(ConnectionManager),
+    /// Boxed: the cluster client is large, and the single-server case is the common one.
+    Cluster(Box<LazyCluster>),
+}
+
+/// A cluster connection made on first use. The cluster client connects eagerly, which would
+/// hold up startup while Redis is away; a failed attempt leaves the cell empty for the next
+/// command to try again.
+struct LazyCluster {
+    client: ClusterClient,
+    connection: tokio::sync::OnceCell<ClusterConnection>,
+}
+
+impl LazyCluster {
+    async fn get(&self) -> redis::RedisResult<ClusterConnection> {
+        self.connection
+            .get_or_try_init(|| self.client.get_async_connection())
+            .await
+            .cloned()
+    }
+}
+
+/// Which command failed, for the error message.
+#[derive(Debug, Clone, Copy)]
+enum Op {
+    Put,
+    Take,
+    FirstUse,
+    Ping,
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Put => "SET NX (new login)",
+            Self::Take => "GETDEL (callback)",
+            Self::FirstUse => "SET NX (replay cache)",
+            Self::Ping => "PING",
+        })
+    }
+}
+
+impl RedisStore {
+    /// A store on `settings`, whose logins live `ttl`. Connects on the first command, not here.
+    ///
+    /// # Errors
+    /// `Unavailable` when the client cannot be built from the URL.
+    pub fn open(
+        settings: &RedisSettings,
+        ttl: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StoreError> {
+        // redis builds its TLS (rediss://) configuration with the process's default rustls
+        // provider; make it ring, the crate's one crypto family. An error means a provider is
+        // installed already, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let unusable = |e: redis::RedisError| {
+            StoreError::Unavailable(format!("store.redis_url cannot be used: {e}"))
+        };
+        let timeout = settings.timeout;
+        let connection = if settings.cluster {
+            let client = ClusterClient::builder([settings.url.expose()])
+                // Never re-send a command (see the module docs).
+                .retries(0)
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .build()
+                .map_err(unusable)?;
+            Connection::Cluster(Box::new(LazyCluster {
+                client,
+                connection: tokio::sync::OnceCell::new(),
+            }))
+        } else {
+            let client = redis::Client::open(settings.url.expose()).map_err(unusable)?;
+            // A failed command is returned, never re-sent; the manager reconnects in the
+            // background. One quick retry of the connection itself, inside the command's budget.
+            let config = ConnectionManagerConfig::new()
+                .set_connection_timeout(Some(timeout))
+                .set_response_timeout(Some(timeout))
+                .set_number_of_retries(1)
+                .set_min_delay(Duration::from_millis(50))
+                .set_max_delay(Duration::from_secs(1));
+            Connection::Single(
+                ConnectionManager::new_lazy_with_config(client, config).map_err(unusable)?,
+            )
+        };
+        Ok(Self {
+            connection,
+            prefix: settings.key_prefix.clone(),
+            timeout,
+            ttl,
+            keys: settings.keys.clone(),
+            clock,
+        })
+    }
+
+    /// The Redis key of a login.
+    pub fn transaction_key(&self, key: &StateKey) -> String {
+        format!("{}tx:{}", self.prefix, key.as_str())
+    }
+
+    /// The Redis key of a used assertion.
+    pub fn replay_key(&self, key: &ReplayKey) -> String {
+        format!(
+            "{}replay:{}",
+            self.prefix,
+            data_encoding::HEXLOWER.encode(key.as_bytes())
+        )
+    }
+
+    /// Runs `cmd` once, within the timeout.
+    async fn run<T: FromRedisValue>(&self, op: Op, cmd: &Cmd) -> Result<T, StoreError> {
+        let command = async {
+            match &self.connection {
+                Connection::Single(manager) => cmd.query_async(&mut manager.clone()).await,
+                Connection::Cluster(cluster) => cmd.query_async(&mut cluster.get().await?).await,
+            }
+        };
+        match tokio::time::timeout(self.timeout, command).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(StoreError::Unavailable(format!(
+                "Redis {op} failed: {error}"
+            ))),
+            Err(_) => Err(StoreError::Unavailable(format!(
+                "Redis {op} took longer than store.redis_timeout_ms ({} ms)",
+                self.timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// Opens and reads a taken value; `None` (logged) when it is not a login this gateway may
+    /// finish.
+    fn read(
+        &self,
+        redis_key: &str,
+        sealed: &[u8],
+        allowed: &AllowList,
+    ) -> Option<LoginTransaction> {
+        let read = self
+            .keys
+            .open(redis_key, sealed)
+            .map_err(|e| e.to_string())
+            .and_then(|plain| {
+                LoginTransaction::from_stored(&plain, allowed).map_err(|e| e.to_string())
+            });
+        match read {
+            Ok(transaction) => Some(transaction),
+            Err(reason) => {
+                tracing::warn!(%reason, "a stored login does not open; treated as unknown");
+                None
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl TransactionStore for RedisStore {
+    async fn put(&self, key: StateKey, transaction: LoginTransaction) -> Result<(), StoreError> {
+        let redis_key = self.transaction_key(&key);
+        let sealed = transaction
+            .to_stored()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .and_then(|plain| {
+                self.keys
+                    .seal(&redis_key, &plain)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))
+            })?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&redis_key)
+            .arg(sealed)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(self.ttl));
+        match self.run::<Value>(Op::Put, &cmd).await? {
+            // A 256-bit random state never repeats; if it did, the first login keeps its key.
+            Value::Nil => Err(StoreError::Unavailable(
+                "a login with this state exists already".into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    async fn take(
+        &self,
+        key: &StateKey,
+        allowed: &AllowList,
+    ) -> Result<Option<LoginTransaction>, StoreError> {
+        let redis_key = self.transaction_key(key);
+        let mut cmd = redis::cmd("GETDEL");
+        cmd.arg(&redis_key);
+        let Some(sealed) = self.run::<Option<Vec<u8>>>(Op::Take, &cmd).await? else {
+            return Ok(None);
+        };
+        Ok(self
+            .read(&redis_key, &sealed, allowed)
+            .filter(|transaction| transaction.is_live(self.clock.now(), self.ttl)))
+    }
+
+    async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError> {
+        let window = replay_window(until, self.clock.now())?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.replay_key(key))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(millis(window));
+        Ok(!matches!(
+            self.run::<Value>(Op::FirstUse, &cmd).await?,
+            Value::Nil
+        ))
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        self.run::<String>(Op::Ping, &redis::cmd("PING"))
+            .await
+            .map(|_| ())
+    }
+}
+
+/// `duration` in whole milliseconds, for `PX`.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}

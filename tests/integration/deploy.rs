@@ -1,0 +1,155 @@
+//! The deployment examples in `deploy/` stay in step with the gateway: `deploy/config.toml`
+//! passes `check-config` once its secret files exist, the Kubernetes ConfigMap carries the same
+//! configuration (but for `trusted_proxies`, which differs by platform), and every secret file
+//! the configuration names is one that compose mounts and the Kubernetes Secret is made from.
+//! No container engine or cluster runs here; `.ci/run` checks the files against their schemas.
+
+use std::path::Path;
+
+const SECRETS: &str = "/run/secrets/idp-bridge/";
+
+fn read(path: &str) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The secret files a configuration names (as quoted paths), by file name.
+fn secret_files(config: &str) -> Vec<String> {
+    let quoted = format!("\"{SECRETS}");
+    let mut names: Vec<String> = config
+        .match_indices(&quoted)
+        .map(|(at, _)| {
+            config[at + quoted.len()..]
+                .split('"')
+                .next()
+                .expect("a quoted path")
+                .to_string()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// The TOML in the ConfigMap's `config.toml: |` block.
+fn configmap_config(manifest: &str) -> String {
+    manifest
+        .lines()
+        .skip_while(|line| line.trim() != "config.toml: |")
+        .skip(1)
+        .take_while(|line| line.is_empty() || line.starts_with("    "))
+        .map(|line| line.strip_prefix("    ").unwrap_or(line))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_deployment_config_passes_check_config_with_its_secret_files() {
+    let config = read("deploy/config.toml");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let id_key = idp_bridge::login::mapping::IdKey::generate().expect("id key");
+    let files = [
+        (
+            "appwrite_api_key",
+            "deploy-test-appwrite-api-key-0123456789".to_string(),
+        ),
+        (
+            "corp_client_secret",
+            "deploy-test-client-secret-0123456789".to_string(),
+        ),
+        ("id_key", id_key),
+        (
+            "encryption_keys",
+            idp_bridge::store::seal::generate("k1").expect("key"),
+        ),
+        (
+            "redis_url",
+            "redis://:deploy-test-password@redis:6379".to_string(),
+        ),
+    ];
+    let mut names: Vec<String> = files.iter().map(|(name, _)| (*name).to_string()).collect();
+    names.sort();
+    assert_eq!(
+        secret_files(&config),
+        names,
+        "the secret files the config names"
+    );
+
+    // The container's paths, moved to the test's directory by the same environment overrides
+    // an operator may use.
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"));
+    command
+        .args(["check-config", "--config"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/config.toml"));
+    let vars = [
+        ("appwrite_api_key", "IDP_BRIDGE_APPWRITE__API_KEY_FILE"),
+        (
+            "corp_client_secret",
+            "IDP_BRIDGE_PROVIDERS__CORP__CLIENT_SECRET_FILE",
+        ),
+        ("id_key", "IDP_BRIDGE_MAPPING__ID_KEY_FILE"),
+        ("encryption_keys", "IDP_BRIDGE_STORE__ENCRYPTION_KEYS_FILE"),
+        ("redis_url", "IDP_BRIDGE_STORE__REDIS_URL_FILE"),
+    ];
+    for (name, value) in &files {
+        let path = dir.path().join(name);
+        std::fs::write(&path, value).expect("write secret");
+        let var = vars.iter().find(|(n, _)| n == name).expect("a variable").1;
+        command.env(var, &path);
+    }
+    let output = command.output().expect("run check-config");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    // Valid, with the example domains flagged: `serve` refuses them until they are edited.
+    assert!(stdout.contains("warning"), "{stdout}");
+    assert!(stdout.contains("provider corp (type oidc)"), "{stdout}");
+    for (name, value) in &files {
+        assert!(
+            !stdout.contains(value.as_str()) && !stderr.contains(value.as_str()),
+            "check-config printed the {name}"
+        );
+    }
+}
+
+#[test]
+fn the_kubernetes_configmap_carries_the_same_configuration() {
+    let file: toml::Table = read("deploy/config.toml").parse().expect("TOML");
+    let mut configmap: toml::Table = configmap_config(&read("deploy/kubernetes/idp-bridge.yaml"))
+        .parse()
+        .expect("the ConfigMap's config.toml is TOML");
+    let mut file = file;
+    for table in [&mut file, &mut configmap] {
+        let server = table
+            .get_mut("server")
+            .and_then(|s| s.as_table_mut())
+            .expect("[server]");
+        assert!(server.remove("trusted_proxies").is_some());
+    }
+    assert_eq!(configmap, file);
+}
+
+#[test]
+fn every_secret_file_is_mounted_by_compose_and_made_for_kubernetes() {
+    let names = secret_files(&read("deploy/config.toml"));
+    let compose = read("deploy/compose.yaml");
+    let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
+    for name in &names {
+        assert!(
+            compose.contains(&format!("target: {SECRETS}{name}")),
+            "compose.yaml does not mount {name}"
+        );
+        assert!(
+            compose.contains(&format!("file: ./secrets/{name}")),
+            "compose.yaml does not read ./secrets/{name}"
+        );
+        assert!(
+            kubernetes.contains(&format!("--from-file={name}")),
+            "the Kubernetes instructions do not make {name}"
+        );
+    }
+    assert_eq!(
+        secret_files(&configmap_config(&kubernetes)),
+        names,
+        "the ConfigMap names the same secret files"
+    );
+}
