@@ -19,7 +19,19 @@ pub struct ServerConfig {
     /// Origins (`scheme://host[:port]`) whose pages may call `exchange` and `/v1/providers`
     /// from a browser; `None`: the origins of `[redirect].allowed`.
     pub cors_origins: Option<Vec<String>>,
+    /// Threads that serve requests (`worker_threads`): 1, the default, a current-thread runtime
+    /// (everything on one thread: no cross-thread wake-ups, the least CPU per login); 0 one
+    /// worker per CPU on Tokio's multi-thread runtime; N a multi-thread runtime with N workers.
+    /// See `startup::runtime`.
+    pub worker_threads: usize,
 }
+
+/// `[server] worker_threads` by default: one thread, measured as the least CPU per login (README
+/// "Performance"); one core serves far more logins per second than people make.
+pub const DEFAULT_WORKER_THREADS: usize = 1;
+
+/// Largest `[server] worker_threads`.
+pub const MAX_WORKER_THREADS: usize = 256;
 
 /// `[server]` as written in the file.
 #[derive(Deserialize)]
@@ -29,6 +41,7 @@ pub(super) struct RawServer {
     public_url: Option<String>,
     trusted_proxies: Vec<String>,
     cors_origins: Option<Vec<String>>,
+    worker_threads: usize,
 }
 
 impl Default for RawServer {
@@ -38,6 +51,7 @@ impl Default for RawServer {
             public_url: None,
             trusted_proxies: vec![],
             cors_origins: None,
+            worker_threads: DEFAULT_WORKER_THREADS,
         }
     }
 }
@@ -103,11 +117,24 @@ impl RawServer {
                 })
                 .collect()
         });
+        let worker_threads = if self.worker_threads <= MAX_WORKER_THREADS {
+            Some(self.worker_threads)
+        } else {
+            p(
+                "server.worker_threads",
+                format!(
+                    "{} is outside 0..={MAX_WORKER_THREADS} (0: one per CPU; 1: a single-threaded runtime)",
+                    self.worker_threads
+                ),
+            );
+            None
+        };
         Some(ServerConfig {
             listen: listen?,
             public_url: public_url?,
             trusted_proxies,
             cors_origins,
+            worker_threads: worker_threads?,
         })
     }
 }
