@@ -6,7 +6,8 @@
 //! the machine's load spreads over all of them). For each target and the target alone:
 //! CPU per login (utime + stime of its process from `/proc/<pid>/stat`, delta over the rounds /
 //! logins), p50 and p99 login latency as the browser sees it (start + authorize + callback),
-//! logins per second, idle RSS (after warm-up) and peak RSS (`VmHWM`), and the TCP connections
+//! logins per second, RSS once ready (before any login: idle), after warm-up, and at its peak
+//! (`VmHWM`), and the TCP connections
 //! it opened to the OP and Appwrite during the measured rounds (0 when its pools keep them).
 //! A run with any failed login is refused: nothing is reported.
 //!
@@ -135,7 +136,8 @@ struct Tally {
     wall: Duration,
     latencies_us: Vec<u32>,
     per_round_ms: Vec<f64>,
-    idle_rss_kib: u64,
+    /// Resident memory after the warm-up (pools and caches filled), in KiB.
+    warm_rss_kib: u64,
     new_connections: usize,
 }
 
@@ -303,7 +305,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     let mut tallies: Vec<Tally> = targets
         .iter()
         .map(|t| Tally {
-            idle_rss_kib: t.proc.memory_kib("VmRSS"),
+            warm_rss_kib: t.proc.memory_kib("VmRSS"),
             ..Tally::default()
         })
         .collect();
@@ -326,9 +328,9 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
 fn report(targets: &[Target], tallies: &mut [Tally]) {
     println!();
     println!(
-        "| process | CPU/login (ms) | per round (ms) | p50 (ms) | p99 (ms) | logins/s | idle RSS (MiB) | peak RSS (MiB) | new upstream conns |"
+        "| process | CPU/login (ms) | per round (ms) | p50 (ms) | p99 (ms) | logins/s | ready RSS (MiB) | warm RSS (MiB) | peak RSS (MiB) | new upstream conns |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
     for (target, tally) in targets.iter().zip(tallies.iter_mut()) {
         tally.latencies_us.sort_unstable();
         let rounds: Vec<String> = tally
@@ -337,14 +339,15 @@ fn report(targets: &[Target], tallies: &mut [Tally]) {
             .map(|ms| format!("{ms:.2}"))
             .collect();
         println!(
-            "| {} | {:.3} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {} |",
+            "| {} | {:.3} | {} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {:.1} | {} |",
             target.proc.name,
             tally.cpu_ms_per_login(),
             rounds.join(" "),
             percentile(&tally.latencies_us, 0.50),
             percentile(&tally.latencies_us, 0.99),
             tally.logins as f64 / tally.wall.as_secs_f64().max(1e-9),
-            tally.idle_rss_kib as f64 / 1024.0,
+            target.ready_rss_kib as f64 / 1024.0,
+            tally.warm_rss_kib as f64 / 1024.0,
             target.proc.memory_kib("VmHWM") as f64 / 1024.0,
             tally.new_connections,
         );

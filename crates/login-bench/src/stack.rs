@@ -43,6 +43,8 @@ pub struct Target {
     pub url: String,
     /// A gateway (as opposed to a floor).
     pub gateway: bool,
+    /// Resident memory once ready, before any login, in KiB.
+    pub ready_rss_kib: u64,
 }
 
 /// The upstreams, running.
@@ -156,6 +158,7 @@ allowed_algs = ["{alg}"]
         let proc = Proc::spawn(&spec.name, command, true)?;
         wait_ready(&format!("{url}/readyz"), &spec.name)?;
         Ok(Target {
+            ready_rss_kib: proc.memory_kib("VmRSS"),
             proc,
             url,
             gateway: true,
@@ -194,6 +197,7 @@ allowed_algs = ["{alg}"]
         let mut proc = Proc::spawn(name, command, false)?;
         let url = text(&proc.ready()?, "url");
         Ok(Target {
+            ready_rss_kib: proc.memory_kib("VmRSS"),
             proc,
             url,
             gateway: false,
