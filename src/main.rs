@@ -166,7 +166,7 @@ fn main() -> ExitCode {
                     "configuration warning (serving anyway: --development)"
                 );
             }
-            let runtime = match tokio::runtime::Runtime::new() {
+            let runtime = match idp_bridge::startup::runtime(&loaded.server) {
                 Ok(runtime) => runtime,
                 Err(error) => {
                     eprintln!("cannot start the async runtime: {error}");

@@ -5,7 +5,7 @@
 //! What a reload changes: providers (added, removed, changed), `[redirect]`, `[token]`,
 //! `[appwrite]` `api_key` and `timeout_ms`, `[tls]`, `[rate_limit]`, `[server]`
 //! `trusted_proxies` and `cors_origins`. What needs a restart ([`RestartOnly`]): `[server]`
-//! `listen`, `metrics_listen`, `public_url`, `shutdown_delay_seconds`, `shutdown_grace_seconds`; `[appwrite]`
+//! `listen`, `metrics_listen`, `worker_threads`, `public_url`, `shutdown_delay_seconds`, `shutdown_grace_seconds`; `[appwrite]`
 //! `endpoint` and `project`; every `[store]` key; `[mapping] id_key`; `[log] format`. A changed
 //! restart-only key refuses the whole reload.
 //!
@@ -53,6 +53,7 @@ pub struct ConfigSource {
 pub struct RestartOnly {
     listen: std::net::SocketAddr,
     metrics_listen: Option<std::net::SocketAddr>,
+    worker_threads: usize,
     public_url: Url,
     /// `[server] shutdown_delay_seconds`.
     pub shutdown_delay: std::time::Duration,
@@ -71,6 +72,7 @@ impl RestartOnly {
         Self {
             listen: config.server.listen,
             metrics_listen: config.server.metrics_listen,
+            worker_threads: config.server.worker_threads,
             public_url: config.server.public_url.clone(),
             shutdown_delay: config.server.shutdown_delay,
             shutdown_grace: config.server.shutdown_grace,
@@ -89,6 +91,10 @@ impl RestartOnly {
             (
                 "server.metrics_listen",
                 self.metrics_listen != new.metrics_listen,
+            ),
+            (
+                "server.worker_threads",
+                self.worker_threads != new.worker_threads,
             ),
             ("server.public_url", self.public_url != new.public_url),
             (
@@ -420,6 +426,21 @@ client_secret = "0123456789abcdef0123456789abcdef"
             (
                 BASE.replace("[appwrite]", "shutdown_grace_seconds = 3\n[appwrite]"),
                 vec!["server.shutdown_grace_seconds"],
+            ),
+            (
+                BASE.replace("[appwrite]", "worker_threads = 0\n[appwrite]"),
+                vec!["server.worker_threads"],
+            ),
+            (
+                BASE.replace("[appwrite]", "metrics_listen = \"127.0.0.1:0\"\n[appwrite]"),
+                vec!["server.metrics_listen"],
+            ),
+            (
+                format!(
+                    "{BASE}\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:1\"\n\
+                     encryption_keys = [\"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"]\n"
+                ),
+                vec!["store.backend"],
             ),
         ];
         for (text, keys) in cases {

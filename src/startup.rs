@@ -260,3 +260,87 @@ fn bind_now(addr: SocketAddr) -> Result<TcpListener, StartupError> {
     };
     bind().map_err(|source| StartupError::Bind { addr, source })
 }
+
+/// The Tokio runtime `[server] worker_threads` asks for: 1 (the default), a current-thread
+/// runtime (every task on the thread that serves: no wake-ups across threads, measured as the
+/// least CPU per login, see README "Performance"); 0, a multi-thread runtime with one worker per
+/// CPU; N, a multi-thread runtime with N workers. Timers and I/O are enabled either way.
+///
+/// # Errors
+/// When the operating system refuses the threads or the I/O driver.
+pub fn runtime(server: &crate::config::ServerConfig) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match server.worker_threads {
+        1 => tokio::runtime::Builder::new_current_thread(),
+        workers => {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if workers > 1 {
+                builder.worker_threads(workers);
+            }
+            builder
+        }
+    };
+    builder.enable_all().build()
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::runtime::RuntimeFlavor;
+
+    use super::runtime;
+    use crate::config::Config;
+
+    fn server(worker_threads: Option<usize>) -> crate::config::ServerConfig {
+        let key = worker_threads.map_or(String::new(), |n| format!("worker_threads = {n}"));
+        let toml = format!(
+            r#"
+[server]
+{key}
+[appwrite]
+endpoint = "http://127.0.0.1:9/v1"
+project = "p"
+api_key = "k"
+[mapping]
+id_key = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+[redirect]
+allowed = ["http://127.0.0.1:3000/app/"]
+[providers.corp]
+type = "oidc"
+issuer = "http://127.0.0.1:9"
+client_id = "c"
+client_secret = "s"
+"#
+        );
+        Config::from_toml(&toml)
+            .unwrap_or_else(|e| panic!("config: {e}"))
+            .server
+    }
+
+    #[test]
+    fn worker_threads_chooses_the_runtime() {
+        let one = runtime(&server(Some(1))).expect("runtime");
+        assert_eq!(one.handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
+        let three = runtime(&server(Some(3))).expect("runtime");
+        assert_eq!(three.handle().runtime_flavor(), RuntimeFlavor::MultiThread);
+        assert_eq!(three.metrics().num_workers(), 3);
+        let per_cpu = runtime(&server(Some(0))).expect("runtime");
+        assert_eq!(
+            per_cpu.handle().runtime_flavor(),
+            RuntimeFlavor::MultiThread
+        );
+        let cpus = std::thread::available_parallelism().map_or(1, usize::from);
+        assert_eq!(per_cpu.metrics().num_workers(), cpus);
+        let default = runtime(&server(None)).expect("runtime");
+        assert_eq!(
+            default.handle().runtime_flavor(),
+            RuntimeFlavor::CurrentThread
+        );
+    }
+
+    #[test]
+    fn too_many_worker_threads_name_the_key() {
+        let toml = "[server]\nworker_threads = 100000\n";
+        let error = Config::from_toml(toml).expect_err("refused").to_string();
+        assert!(error.contains("server.worker_threads"), "{error}");
+        assert!(error.contains("0..=256"), "{error}");
+    }
+}

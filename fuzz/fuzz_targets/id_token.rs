@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 use idp_provider_api::Secret;
 use idp_provider_oidc::verify::{Expectations, verify_id_token};
 use libfuzzer_sys::fuzz_target;
-use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
+use idp_provider_oidc::jwk::KeySet;
+use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientId, IssuerUrl};
 
 /// Written by fuzz/gen_id_token_seeds.js.
@@ -21,7 +22,7 @@ const JWKS: &str = r#"{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"fuz
 /// 2024-01-01T00:00:00Z; the seed tokens are issued just before it.
 const NOW: i64 = 1_704_067_200;
 
-static KEYS: LazyLock<CoreJsonWebKeySet> =
+static KEYS: LazyLock<KeySet> =
     LazyLock::new(|| serde_json::from_str(JWKS).expect("valid JWKS"));
 
 static EXPECTED: LazyLock<Expectations> = LazyLock::new(|| Expectations {

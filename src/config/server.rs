@@ -32,7 +32,19 @@ pub struct ServerConfig {
     /// How long the requests in flight when the listener closes may take to finish; past it
     /// the process exits anyway (status 1).
     pub shutdown_grace: Duration,
+    /// Threads that serve requests (`worker_threads`): 1, the default, a current-thread runtime
+    /// (everything on one thread: no cross-thread wake-ups, the least CPU per login); 0 one
+    /// worker per CPU on Tokio's multi-thread runtime; N a multi-thread runtime with N workers.
+    /// See `startup::runtime`.
+    pub worker_threads: usize,
 }
+
+/// `[server] worker_threads` by default: one thread, measured as the least CPU per login (README
+/// "Performance"); one core serves far more logins per second than people make.
+pub const DEFAULT_WORKER_THREADS: usize = 1;
+
+/// Largest `[server] worker_threads`.
+pub const MAX_WORKER_THREADS: usize = 256;
 
 /// `[server]` as written in the file.
 #[derive(Deserialize)]
@@ -45,6 +57,7 @@ pub(super) struct RawServer {
     metrics_listen: Option<String>,
     shutdown_delay_seconds: i64,
     shutdown_grace_seconds: i64,
+    worker_threads: usize,
 }
 
 impl Default for RawServer {
@@ -59,6 +72,7 @@ impl Default for RawServer {
             // Above a login's own budget would be pointless; 10 s lets a normal callback
             // (code exchange, two or three Appwrite calls) finish.
             shutdown_grace_seconds: 10,
+            worker_threads: DEFAULT_WORKER_THREADS,
         }
     }
 }
@@ -142,6 +156,18 @@ impl RawServer {
             0,
             300,
         );
+        let worker_threads = if self.worker_threads <= MAX_WORKER_THREADS {
+            Some(self.worker_threads)
+        } else {
+            p(
+                "server.worker_threads",
+                format!(
+                    "{} is outside 0..={MAX_WORKER_THREADS} (0: one per CPU; 1: a single-threaded runtime)",
+                    self.worker_threads
+                ),
+            );
+            None
+        };
         Some(ServerConfig {
             listen: listen?,
             public_url: public_url?,
@@ -150,6 +176,7 @@ impl RawServer {
             metrics_listen: metrics_listen.transpose().ok()?,
             shutdown_delay: Duration::from_secs(shutdown_delay?),
             shutdown_grace: Duration::from_secs(shutdown_grace?),
+            worker_threads: worker_threads?,
         })
     }
 }

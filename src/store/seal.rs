@@ -277,6 +277,25 @@ mod tests {
         generate(id).expect("random")
     }
 
+    /// A reload compares key lists (they are restart-only) without the raw keys.
+    #[test]
+    fn key_lists_are_equal_only_with_the_same_keys_in_the_same_order() {
+        let (k1, k2) = (fresh("k1"), fresh("k2"));
+        assert_eq!(keys(&[&k1, &k2]), keys(&[&k1, &k2]));
+        assert_eq!(
+            keys(&[&k1]),
+            keys(&[&format!("  {k1}  ")]),
+            "spaces are not a change"
+        );
+        assert_ne!(keys(&[&k1, &k2]), keys(&[&k2, &k1]), "another sealing key");
+        assert_ne!(keys(&[&k1]), keys(&[&k1, &k2]));
+        assert_ne!(
+            keys(&[&k1]),
+            keys(&[&fresh("k1")]),
+            "the same id, another key"
+        );
+    }
+
     #[test]
     fn a_sealed_value_opens_under_its_key_and_hides_its_plaintext() {
         let k1 = keys(&[&fresh("k1")]);

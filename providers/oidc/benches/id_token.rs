@@ -13,15 +13,16 @@ use std::time::Duration;
 use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use idp_provider_api::Secret;
+use idp_provider_oidc::jwk::KeySet;
 use idp_provider_oidc::verify::{Expectations, verify_id_token};
 use mock_op::{Behavior, MockOp, MockOpConfig, SigningAlg};
-use openidconnect::core::{CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
+use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientId, IssuerUrl};
 
 /// One signed token per algorithm, the JWKS to check them with, and the expectations.
 struct Fixture {
     tokens: Vec<(&'static str, String)>,
-    keys: CoreJsonWebKeySet,
+    keys: KeySet,
     expectations: Expectations,
     nonce: Secret<String>,
 }
@@ -49,8 +50,7 @@ fn fixture() -> Fixture {
             (name, op.sign_id_token(&claims, &behavior))
         })
         .collect();
-        let keys: CoreJsonWebKeySet =
-            serde_json::from_value(op.jwks()).expect("mock-op's JWKS parses");
+        let keys: KeySet = serde_json::from_value(op.jwks()).expect("mock-op's JWKS parses");
         let expectations = Expectations {
             issuer: IssuerUrl::new(op.issuer()).expect("issuer URL"),
             client_id: ClientId::new(op.config().client_id.clone()),

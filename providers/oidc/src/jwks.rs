@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use idp_provider_api::{EventReporter, KeyFetchCause, KeyFetchResult, ProviderError};
 use moka::Expiry;
 use moka::future::Cache;
-use openidconnect::core::CoreJsonWebKeySet;
 use serde_json::Value;
 use url::Url;
 
 use crate::http::get_json;
+use crate::jwk::KeySet;
 
 /// How soon a fetch is retried after it failed and stale keys were served instead.
 const STALE_RETRY: Duration = Duration::from_secs(10);
@@ -34,7 +34,7 @@ pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
 /// Keys as cached: fresh from the provider, or the last good ones served during an outage.
 #[derive(Clone)]
 struct CachedKeys {
-    keys: Arc<CoreJsonWebKeySet>,
+    keys: Arc<KeySet>,
     /// When these keys were fetched.
     fetched: Instant,
     fresh: bool,
@@ -54,7 +54,7 @@ impl Expiry<(), CachedKeys> for KeysExpiry {
 
 /// The last keys fetched successfully, and when.
 struct LastGood {
-    keys: Arc<CoreJsonWebKeySet>,
+    keys: Arc<KeySet>,
     fetched: Instant,
 }
 
@@ -67,7 +67,7 @@ pub const MIN_RSA_BITS: usize = 2048;
 ///
 /// # Errors
 /// `Upstream` when the document is not a JWKS.
-fn usable_keys(mut document: Value, jwks_uri: &Url) -> Result<CoreJsonWebKeySet, ProviderError> {
+fn usable_keys(mut document: Value, jwks_uri: &Url) -> Result<KeySet, ProviderError> {
     if let Some(keys) = document.get_mut("keys").and_then(Value::as_array_mut) {
         keys.retain(|key| match refusal(key) {
             None => true,
@@ -160,7 +160,7 @@ impl JwksCache {
     /// # Errors
     /// `Upstream` when the provider cannot be reached and no keys were loaded within the
     /// staleness bound.
-    pub async fn current(&self, jwks_uri: &Url) -> Result<Arc<CoreJsonWebKeySet>, ProviderError> {
+    pub async fn current(&self, jwks_uri: &Url) -> Result<Arc<KeySet>, ProviderError> {
         let cached = self.get(jwks_uri).await?;
         if cached.fresh || cached.fetched.elapsed() < self.max_stale {
             return Ok(cached.keys);
@@ -187,8 +187,8 @@ impl JwksCache {
     pub async fn newer_than(
         &self,
         jwks_uri: &Url,
-        seen: &Arc<CoreJsonWebKeySet>,
-    ) -> Result<Option<Arc<CoreJsonWebKeySet>>, ProviderError> {
+        seen: &Arc<KeySet>,
+    ) -> Result<Option<Arc<KeySet>>, ProviderError> {
         if let Some(newer) = self.refetch_for_unknown_kid(jwks_uri).await? {
             return Ok(Some(newer));
         }
@@ -206,7 +206,7 @@ impl JwksCache {
     pub async fn refetch_for_unknown_kid(
         &self,
         jwks_uri: &Url,
-    ) -> Result<Option<Arc<CoreJsonWebKeySet>>, ProviderError> {
+    ) -> Result<Option<Arc<KeySet>>, ProviderError> {
         // Held until the refetch is done: single-flight for forced refetches.
         let mut last = self.last_forced.lock().await;
         let now = Instant::now();

@@ -4,30 +4,25 @@
 //! the curve, `use` and `alg`.
 
 use openidconnect::JsonWebKey;
-use openidconnect::core::{CoreJsonWebKey, CoreJsonWebKeySet, CoreJwsSigningAlgorithm};
-use serde_json::Value;
+use openidconnect::core::CoreJwsSigningAlgorithm;
+
+use crate::jwk::{Curve, KeySet, RingJsonWebKey};
 
 /// The keys that may have signed a token without `kid` whose header names `alg` (DESIGN
 /// section 4): of the algorithm's key type (RSA for RS*/PS*; EC on P-256 for ES256, on P-384
 /// for ES384; OKP on Ed25519 for EdDSA), for signatures (`use` = `sig` or absent), and with
 /// `alg` equal to the token's when the key names one. `None` for algorithms that take no key
 /// from the JWKS (HS*, `none`, unknown ones): openidconnect decides about those.
-pub fn candidates<'k>(keys: &'k CoreJsonWebKeySet, alg: &str) -> Option<Vec<&'k CoreJsonWebKey>> {
+pub fn candidates<'k>(keys: &'k KeySet, alg: &str) -> Option<Vec<&'k RingJsonWebKey>> {
     use openidconnect::core::{CoreJsonWebKeyType as Kty, CoreJsonWebKeyUse as Use};
     let (kty, curve) = match alg {
         "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" => (Kty::RSA, None),
-        "ES256" => (Kty::EllipticCurve, Some("P-256")),
-        "ES384" => (Kty::EllipticCurve, Some("P-384")),
-        "EdDSA" => (Kty::OctetKeyPair, Some("Ed25519")),
+        "ES256" => (Kty::EllipticCurve, Some(Curve::P256)),
+        "ES384" => (Kty::EllipticCurve, Some(Curve::P384)),
+        "EdDSA" => (Kty::OctetKeyPair, Some(Curve::Ed25519)),
         _ => return None,
     };
-    // The curve is not exposed by openidconnect's key type: read it from the key's JSON.
-    let curve_of = |key: &CoreJsonWebKey| {
-        serde_json::to_value(key)
-            .ok()
-            .and_then(|jwk| jwk.get("crv").and_then(Value::as_str).map(str::to_owned))
-    };
-    let fits = |key: &&CoreJsonWebKey| {
+    let fits = |key: &&RingJsonWebKey| {
         *key.key_type() == kty
             && key.key_use().is_none_or(|u| matches!(u, Use::Signature))
             && match key.signing_alg() {
@@ -37,7 +32,7 @@ pub fn candidates<'k>(keys: &'k CoreJsonWebKeySet, alg: &str) -> Option<Vec<&'k 
                 }
                 _ => false,
             }
-            && curve.is_none_or(|c| curve_of(key).as_deref() == Some(c))
+            && curve.is_none_or(|c| key.curve() == Some(c))
     };
     Some(keys.keys().iter().filter(fits).collect())
 }
@@ -53,12 +48,12 @@ fn alg_name(alg: &CoreJwsSigningAlgorithm) -> Option<String> {
 mod tests {
     use super::*;
 
-    fn key_set(keys: serde_json::Value) -> CoreJsonWebKeySet {
+    fn key_set(keys: serde_json::Value) -> KeySet {
         serde_json::from_value(serde_json::json!({ "keys": keys })).expect("key set")
     }
 
     /// Which keys (by their position in the set) may have signed a kid-less `alg` token.
-    fn picked(set: &CoreJsonWebKeySet, alg: &str) -> Option<Vec<usize>> {
+    fn picked(set: &KeySet, alg: &str) -> Option<Vec<usize>> {
         candidates(set, alg).map(|keys| {
             keys.iter()
                 .map(|k| {

@@ -11,6 +11,7 @@
 //! - [`extension`]: what a provider crate built on this one may change (issuers, discovery,
 //!   extra authorization parameters, claim checks, the identity key).
 //! - [`jwks`]: the key cache with single-flight, rate-limited refetch.
+//! - [`jwk`]: the keys, as openidconnect's, with signatures verified by ring.
 //! - [`verify`]: the ID-token checks.
 //! - [`kidless`]: the key of a token without `kid`.
 //! - [`table`]: splitting a provider table between a crate built on this one and the `oidc` keys.
@@ -26,6 +27,7 @@ mod exchange;
 pub mod extension;
 mod http;
 mod id_token_exchange;
+pub mod jwk;
 pub mod jwks;
 pub mod kidless;
 mod login_data;
@@ -257,7 +259,7 @@ impl OidcProvider {
     ) -> Result<Claims, ProviderError> {
         let jwks_uri = &self.endpoints().await?.metadata.jwks_uri;
         let keys = self.jwks.current(jwks_uri).await?;
-        let verify = |keys: &openidconnect::core::CoreJsonWebKeySet| {
+        let verify = |keys: &jwk::KeySet| {
             verify_id_token(
                 raw,
                 keys,

@@ -1,7 +1,8 @@
 //! ID-token validation (DESIGN.md section 4), on top of openidconnect's verifier.
 //!
 //! openidconnect checks the JOSE header (`typ`, `cty`, `crit`), the algorithm allow-list, the
-//! key choice by `kid` and type, the signature, `iss`, `aud`, `exp` and the nonce. It leaves
+//! key choice by `kid` and type, the signature (computed by ring through
+//! [`RingJsonWebKey`](crate::jwk::RingJsonWebKey)), `iss`, `aud`, `exp` and the nonce. It leaves
 //! `iat`, `nbf`, `azp`, `at_hash` and the shape of `sub` to us; those checks are below. For a
 //! token without `kid` we choose the key ourselves ([`kidless::candidates`](crate::kidless)): openidconnect
 //! compares only `kty`, so a P-384 key competes with the P-256 key for an ES256 token, and an
@@ -13,8 +14,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeDelta, Utc};
 use idp_provider_api::{ProviderError, Secret};
 use openidconnect::core::{
-    CoreGenderClaim, CoreJsonWebKey, CoreJsonWebKeySet, CoreJweContentEncryptionAlgorithm,
-    CoreJwsSigningAlgorithm,
+    CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AccessToken, AccessTokenHash, AdditionalClaims, ClaimsVerificationError, ClientId,
@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::extension::Issuers;
+use crate::jwk::{KeySet, RingJsonWebKey};
 
 /// Tokens larger than this are refused before any parsing (JWT attack list, case 22).
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
@@ -91,7 +92,7 @@ fn reject(reason: &'static str, detail: impl Into<String>) -> VerifyError {
 /// `UnknownKey` when no key matches, `Rejected` with a reason naming the failed check otherwise.
 pub fn verify_id_token(
     raw: &str,
-    keys: &CoreJsonWebKeySet,
+    keys: &KeySet,
     expected: &Expectations,
     nonce: &Secret<String>,
     access_token: Option<&str>,
@@ -113,7 +114,7 @@ pub fn verify_id_token(
             Some(candidates) => match candidates.as_slice() {
                 [] => return Err(VerifyError::UnknownKey),
                 [one] => {
-                    chosen = CoreJsonWebKeySet::new(vec![(*one).clone()]);
+                    chosen = KeySet::new(vec![(*one).clone()]);
                     &chosen
                 }
                 several => {
@@ -336,7 +337,7 @@ fn check_subject(claims: &Claims) -> Result<(), VerifyError> {
 
 fn check_at_hash(
     token: &ParsedIdToken,
-    verifier: &IdTokenVerifier<'_, CoreJsonWebKey>,
+    verifier: &IdTokenVerifier<'_, RingJsonWebKey>,
     expected: &Expectations,
     expected_hash: &AccessTokenHash,
     access_token: &str,
@@ -346,7 +347,7 @@ fn check_at_hash(
     let access_token = AccessToken::new(access_token.to_string());
     let actual = if alg.uses_shared_secret() {
         let key =
-            CoreJsonWebKey::new_symmetric(expected.client_secret.expose().clone().into_bytes());
+            RingJsonWebKey::new_symmetric(expected.client_secret.expose().clone().into_bytes());
         AccessTokenHash::from_token(&access_token, alg, &key)
     } else {
         let key = token
@@ -407,7 +408,7 @@ mod tests {
         };
         let result = verify_id_token(
             raw,
-            &CoreJsonWebKeySet::new(vec![]),
+            &KeySet::new(vec![]),
             &expected,
             &Secret::new("n".into()),
             None,

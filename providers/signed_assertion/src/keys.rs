@@ -6,10 +6,10 @@
 //! `x5c` header is never read.
 
 use base64::Engine as _;
+use idp_provider_oidc::jwk::KeySet;
 use idp_provider_oidc::jwks::MIN_RSA_BITS;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
 use jsonwebtoken::{Algorithm, DecodingKey};
-use openidconnect::core::CoreJsonWebKeySet;
 use serde_json::Value;
 
 use crate::config::MAX_KEYS;
@@ -141,7 +141,7 @@ fn modulus_bits(n: &str) -> usize {
 /// The usable keys of a JWKS the cache holds (it already dropped symmetric and weak RSA keys).
 /// A key whose `use` is not `sig`, whose `alg` disagrees with its type, or whose type is none
 /// of RSA, EC P-256 and Ed25519 is skipped.
-pub(crate) fn from_jwks(set: &CoreJsonWebKeySet, algs: &[Algorithm]) -> Vec<VerifyKey> {
+pub(crate) fn from_jwks(set: &KeySet, algs: &[Algorithm]) -> Vec<VerifyKey> {
     set.keys()
         .iter()
         .filter_map(|key| serde_json::to_value(key).ok())

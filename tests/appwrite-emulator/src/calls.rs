@@ -48,7 +48,9 @@ impl CallLog {
     /// Sets the status of request `seq` (no-op if the log was cleared meanwhile).
     pub fn set_status(&self, seq: u64, status: u16) {
         let mut inner = self.inner.lock().expect("call log mutex poisoned");
-        if let Some((_, call)) = inner.entries.iter_mut().find(|(s, _)| *s == seq) {
+        // From the newest end: the request answered is nearly always among the last ones, and
+        // a long log (a benchmark's) would make every answer a scan of all of it.
+        if let Some((_, call)) = inner.entries.iter_mut().rev().find(|(s, _)| *s == seq) {
             call.status = status;
         }
     }

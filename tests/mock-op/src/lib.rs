@@ -213,6 +213,8 @@ pub(crate) struct Inner {
     pub(crate) pending: HashMap<String, AuthRequest>,
     pub(crate) codes: HashMap<String, IssuedCode>,
     pub(crate) access_tokens: HashMap<String, AccessGrant>,
+    /// When expired access tokens were last swept.
+    pub(crate) swept: Option<Instant>,
 }
 
 #[derive(Default)]
