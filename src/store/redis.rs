@@ -7,7 +7,8 @@
 //!   callbacks racing on two instances, exactly one gets it). The value is sealed
 //!   ([`super::seal`]) with the Redis key as associated data.
 //! - `<prefix>replay:<hex replay key>`: a used assertion, `SET … 1 NX PX <window>`; `OK` the
-//!   first time, nil for a replay.
+//!   first time, nil for a replay. The window is [`CLOCK_SKEW_ALLOWANCE`] longer than the
+//!   writer's clock asks, for instances whose clocks run behind it.
 //!
 //! Failure is closed: every command runs once under `redis_timeout_ms` and is never re-sent (a
 //! re-sent `GETDEL` whose first reply was lost would find nothing and turn an outage into "unknown
@@ -36,6 +37,14 @@ use super::{StoreError, TransactionStore, replay_window};
 use crate::clock::Clock;
 use crate::redirect::AllowList;
 use crate::store::transaction::{LoginTransaction, StateKey};
+
+/// How much longer than its writer's clock asks a replay entry is kept. Every instance judges an
+/// assertion by its own clock, but an entry expires on the writer's: if the writer's clock runs
+/// ahead of another instance's by more than the window left, that other instance would still
+/// accept the assertion after its entry is gone, a replay. Entries are a few bytes; keeping
+/// them five minutes longer covers any skew an instance could run with and still verify
+/// tokens (their own leeways are a minute or less).
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(300);
 
 /// The Redis store.
 pub struct RedisStore {
@@ -258,7 +267,7 @@ impl TransactionStore for RedisStore {
     }
 
     async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError> {
-        let window = replay_window(until, self.clock.now())?;
+        let window = replay_window(until, self.clock.now())? + CLOCK_SKEW_ALLOWANCE;
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.replay_key(key))
             .arg(1)
