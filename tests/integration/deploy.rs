@@ -153,3 +153,38 @@ fn every_secret_file_is_mounted_by_compose_and_made_for_kubernetes() {
         "the ConfigMap names the same secret files"
     );
 }
+
+/// `/metrics` needs no credentials (README, "Metrics"): the examples serve it on a port of its
+/// own that neither the proxy (Caddy) nor the Kubernetes Service forwards, so the public
+/// listener answers 404 there.
+#[test]
+fn the_public_proxy_never_reaches_metrics() {
+    let port = |address: &str| address.rsplit(':').next().expect("a port").to_string();
+    for (name, text) in [
+        ("deploy/config.toml", read("deploy/config.toml")),
+        (
+            "the ConfigMap",
+            configmap_config(&read("deploy/kubernetes/idp-bridge.yaml")),
+        ),
+    ] {
+        let config: toml::Table = text.parse().expect("TOML");
+        let server = config["server"].as_table().expect("[server]");
+        let listen = port(server["listen"].as_str().expect("listen"));
+        let metrics = server
+            .get("metrics_listen")
+            .and_then(|v| v.as_str())
+            .map(port)
+            .unwrap_or_else(|| panic!("{name}: /metrics is served on the public listener"));
+        assert_ne!(metrics, listen, "{name}");
+        let caddy = read("deploy/Caddyfile");
+        assert!(!caddy.contains(&format!(":{metrics}")), "Caddy forwards {metrics}");
+        assert!(caddy.contains(&format!("gateway-a:{listen} gateway-b:{listen}")));
+    }
+    let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
+    let service = kubernetes
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: Service\n"))
+        .expect("a Service");
+    assert!(service.contains("targetPort: http"), "{service}");
+    assert!(!service.contains("metrics") && !service.contains("9090"), "{service}");
+}
