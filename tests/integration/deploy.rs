@@ -188,3 +188,35 @@ fn the_public_proxy_never_reaches_metrics() {
     assert!(service.contains("targetPort: http"), "{service}");
     assert!(!service.contains("metrics") && !service.contains("9090"), "{service}");
 }
+
+/// On Kubernetes `trusted_proxies` is the whole pod range (an ingress controller's pods have no
+/// range of their own), so any pod that reached the gateway directly could claim any client
+/// address in `X-Forwarded-For`, a fresh rate-limit budget with each. The manifest's
+/// NetworkPolicy admits only the ingress controller's namespace to the gateway's port and only
+/// monitoring to the metrics port.
+#[test]
+fn on_kubernetes_only_the_ingress_reaches_the_gateway_port() {
+    let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
+    let policy = kubernetes
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: NetworkPolicy\n"))
+        .expect("a NetworkPolicy for the gateway pods");
+    assert!(policy.contains("policyTypes: [Ingress]"), "{policy}");
+    assert!(
+        policy.contains("podSelector:\n    matchLabels:\n      app.kubernetes.io/name: idp-bridge"),
+        "{policy}"
+    );
+    let rules: Vec<&str> = policy.split("\n    - from:\n").skip(1).collect();
+    assert_eq!(rules.len(), 2, "{policy}");
+    for (rule, namespace, port) in [
+        (rules[0], "ingress-nginx", "http"),
+        (rules[1], "monitoring", "metrics"),
+    ] {
+        assert!(
+            rule.contains(&format!("kubernetes.io/metadata.name: {namespace}")),
+            "{rule}"
+        );
+        assert!(rule.contains(&format!("- port: {port}")), "{rule}");
+        assert!(!rule.contains("ipBlock"), "{rule}");
+    }
+}
