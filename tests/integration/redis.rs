@@ -681,3 +681,43 @@ async fn a_used_assertion_stays_used_for_an_instance_whose_clock_runs_behind() {
         "kept {pttl} ms"
     );
 }
+
+/// Under any `maxmemory-policy` but `noeviction`, a flood of logins could push used
+/// assertions' entries out of Redis and let the assertions be used again: the gateway refuses
+/// assertions (503) and is not ready until Redis keeps its keys, and recovers by itself.
+#[tokio::test]
+async fn a_redis_that_evicts_keys_refuses_assertions_and_is_not_ready() {
+    let shared = Shared::new(RedisServer::start().await).await;
+    let mut connection = shared.redis.connection().await;
+    let set_policy = |policy: &'static str| {
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("SET").arg("maxmemory-policy").arg(policy);
+        cmd
+    };
+    let () = set_policy("volatile-lru")
+        .query_async(&mut connection)
+        .await
+        .expect("CONFIG SET");
+    let a = shared.gateway(true, &[&new_key("k1")], "").await;
+    assert_unavailable(&exchange(&a, "jti-evict-0123456789").await, "exchange");
+    assert_eq!(shared.minted(), 0);
+    assert_eq!(
+        status_of(format!("{}/readyz", a.url())).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(
+        a.served.logs().contains("maxmemory-policy volatile-lru"),
+        "{}",
+        a.served.logs()
+    );
+
+    let () = set_policy("noeviction")
+        .query_async(&mut connection)
+        .await
+        .expect("CONFIG SET");
+    assert_eq!(
+        exchange(&a, "jti-evict-0123456789").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(shared.minted(), 1);
+}
