@@ -177,7 +177,10 @@ fn the_public_proxy_never_reaches_metrics() {
             .unwrap_or_else(|| panic!("{name}: /metrics is served on the public listener"));
         assert_ne!(metrics, listen, "{name}");
         let caddy = read("deploy/Caddyfile");
-        assert!(!caddy.contains(&format!(":{metrics}")), "Caddy forwards {metrics}");
+        assert!(
+            !caddy.contains(&format!(":{metrics}")),
+            "Caddy forwards {metrics}"
+        );
         assert!(caddy.contains(&format!("gateway-a:{listen} gateway-b:{listen}")));
     }
     let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
@@ -186,7 +189,10 @@ fn the_public_proxy_never_reaches_metrics() {
         .find(|doc| doc.contains("kind: Service\n"))
         .expect("a Service");
     assert!(service.contains("targetPort: http"), "{service}");
-    assert!(!service.contains("metrics") && !service.contains("9090"), "{service}");
+    assert!(
+        !service.contains("metrics") && !service.contains("9090"),
+        "{service}"
+    );
 }
 
 /// On Kubernetes `trusted_proxies` is the whole pod range (an ingress controller's pods have no
@@ -219,4 +225,18 @@ fn on_kubernetes_only_the_ingress_reaches_the_gateway_port() {
         assert!(rule.contains(&format!("- port: {port}")), "{rule}");
         assert!(!rule.contains("ipBlock"), "{rule}");
     }
+}
+
+/// The gateway runs as uid/gid 10001, and a Secret's files belong to root: without `fsGroup`
+/// and a group-readable mode, the gateway could not read its secrets and would never start.
+#[test]
+fn on_kubernetes_the_gateway_can_read_its_secret_files() {
+    let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
+    let deployment = kubernetes
+        .split("\n---\n")
+        .find(|doc| doc.contains("kind: Deployment\n"))
+        .expect("a Deployment");
+    assert!(deployment.contains("runAsGroup: 10001"), "{deployment}");
+    assert!(deployment.contains("fsGroup: 10001"), "{deployment}");
+    assert!(deployment.contains("defaultMode: 0440"), "{deployment}");
 }
