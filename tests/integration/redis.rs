@@ -721,3 +721,24 @@ async fn a_redis_that_evicts_keys_refuses_assertions_and_is_not_ready() {
     );
     assert_eq!(shared.minted(), 1);
 }
+
+/// The Redis password rides in `redis_url`: whatever fails (nothing listening, a refused
+/// connection, readiness), it reaches neither the log nor a page.
+#[tokio::test]
+async fn the_redis_password_reaches_neither_the_log_nor_a_page() {
+    let mut shared = Shared::new(RedisServer::start().await).await;
+    let password = "pw-0123456789-never-logged";
+    shared.redis_url = format!("redis://:{password}@127.0.0.1:{}/0", free_port());
+    let a = shared.gateway(true, &[&new_key("k1")], "").await;
+    let start = get(&browser(), &a.start_url()).await;
+    assert_unavailable(&start, "start");
+    let page = start.text().await.expect("page");
+    let ready = get(&browser(), &format!("{}/readyz", a.url())).await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let readyz = ready.text().await.expect("readyz");
+    let logs = a.served.logs();
+    assert!(logs.contains("transaction store unavailable"), "{logs}");
+    for text in [&page, &readyz, &logs] {
+        assert!(!text.contains(password), "{text}");
+    }
+}
