@@ -42,6 +42,15 @@ fn configmap_config(manifest: &str) -> String {
         .join("\n")
 }
 
+/// The document of `kind` (`Service`, `Deployment`, ...) in the Kubernetes manifest.
+fn kubernetes_document(kind: &str) -> String {
+    read("deploy/kubernetes/idp-bridge.yaml")
+        .split("\n---\n")
+        .find(|doc| doc.contains(&format!("kind: {kind}\n")))
+        .unwrap_or_else(|| panic!("the manifest has no {kind}"))
+        .to_string()
+}
+
 #[test]
 fn the_deployment_config_passes_check_config_with_its_secret_files() {
     let config = read("deploy/config.toml");
@@ -183,11 +192,7 @@ fn the_public_proxy_never_reaches_metrics() {
         );
         assert!(caddy.contains(&format!("gateway-a:{listen} gateway-b:{listen}")));
     }
-    let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
-    let service = kubernetes
-        .split("\n---\n")
-        .find(|doc| doc.contains("kind: Service\n"))
-        .expect("a Service");
+    let service = kubernetes_document("Service");
     assert!(service.contains("targetPort: http"), "{service}");
     assert!(
         !service.contains("metrics") && !service.contains("9090"),
@@ -202,11 +207,7 @@ fn the_public_proxy_never_reaches_metrics() {
 /// monitoring to the metrics port.
 #[test]
 fn on_kubernetes_only_the_ingress_reaches_the_gateway_port() {
-    let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
-    let policy = kubernetes
-        .split("\n---\n")
-        .find(|doc| doc.contains("kind: NetworkPolicy\n"))
-        .expect("a NetworkPolicy for the gateway pods");
+    let policy = kubernetes_document("NetworkPolicy");
     assert!(policy.contains("policyTypes: [Ingress]"), "{policy}");
     assert!(
         policy.contains("podSelector:\n    matchLabels:\n      app.kubernetes.io/name: idp-bridge"),
@@ -231,11 +232,7 @@ fn on_kubernetes_only_the_ingress_reaches_the_gateway_port() {
 /// and a group-readable mode, the gateway could not read its secrets and would never start.
 #[test]
 fn on_kubernetes_the_gateway_can_read_its_secret_files() {
-    let kubernetes = read("deploy/kubernetes/idp-bridge.yaml");
-    let deployment = kubernetes
-        .split("\n---\n")
-        .find(|doc| doc.contains("kind: Deployment\n"))
-        .expect("a Deployment");
+    let deployment = kubernetes_document("Deployment");
     assert!(deployment.contains("runAsGroup: 10001"), "{deployment}");
     assert!(deployment.contains("fsGroup: 10001"), "{deployment}");
     assert!(deployment.contains("defaultMode: 0440"), "{deployment}");
