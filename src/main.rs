@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use idp_bridge::config::Config;
 use idp_bridge::init::{self, Preset};
 use idp_bridge::login::user_id::IdKey;
-use idp_bridge::reload::ConfigSource;
+use idp_bridge::reload::{ConfigSource, Hangups};
 use idp_bridge::startup::{Application, Stopped};
 use idp_bridge::store::seal;
 use idp_bridge::telemetry;
@@ -141,6 +141,25 @@ fn main() -> ExitCode {
             config,
             development,
         } => {
+            // The runtime [server] worker_threads asks for, read alone first: SIGHUP is claimed
+            // in it before the rest of the configuration (secret files, providers) loads.
+            let threads = Config::worker_threads_of(&config)
+                .unwrap_or(idp_bridge::config::DEFAULT_WORKER_THREADS);
+            let runtime = match idp_bridge::startup::runtime(threads) {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("cannot start the async runtime: {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            // Before anything else: an unclaimed SIGHUP would end the process while it starts.
+            let hangups = match runtime.block_on(async { Hangups::listen() }) {
+                Ok(hangups) => hangups,
+                Err(error) => {
+                    eprintln!("cannot listen for SIGHUP (configuration reloads): {error}");
+                    return ExitCode::FAILURE;
+                }
+            };
             let loaded = match Config::load(&config) {
                 Ok(loaded) => loaded,
                 Err(error) => {
@@ -166,18 +185,18 @@ fn main() -> ExitCode {
                     "configuration warning (serving anyway: --development)"
                 );
             }
-            let runtime = match idp_bridge::startup::runtime(&loaded.server) {
-                Ok(runtime) => runtime,
-                Err(error) => {
-                    eprintln!("cannot start the async runtime: {error}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            if loaded.server.worker_threads != threads {
+                eprintln!(
+                    "{}: server.worker_threads changed while the configuration loaded; start again",
+                    config.display()
+                );
+                return ExitCode::from(2);
+            }
             let source = ConfigSource {
                 path: config,
                 allow_warnings: development,
             };
-            let code = runtime.block_on(serve(loaded, source));
+            let code = runtime.block_on(serve(loaded, source, hangups));
             // Connections still open past the shutdown grace are cut here; a reload still
             // loading its file is not waited for.
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -249,9 +268,9 @@ fn write_init(preset: Preset, output: &std::path::Path) -> ExitCode {
 
 /// Serves until SIGTERM or Ctrl-C, reloading on SIGHUP. Exit status 0 when every request in
 /// flight finished, 1 when the shutdown grace cut some (an operator should see that).
-async fn serve(config: Config, source: ConfigSource) -> ExitCode {
+async fn serve(config: Config, source: ConfigSource, hangups: Hangups) -> ExitCode {
     let app = match Application::build(config).await {
-        Ok(app) => app.reload_from(source),
+        Ok(app) => app.reload_from(source, hangups),
         Err(error) => {
             tracing::error!(%error, "cannot start");
             return ExitCode::FAILURE;

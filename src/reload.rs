@@ -136,6 +136,28 @@ impl RestartOnly {
     }
 }
 
+/// SIGHUP, claimed for the process at the start of `serve`: its default action ends the
+/// process, so it is claimed before the configuration is even read. A SIGHUP that arrives
+/// before serving begins is kept, and reloads once serving has begun.
+pub struct Hangups(#[cfg(unix)] tokio::signal::unix::Signal);
+
+impl Hangups {
+    /// Claims SIGHUP. Call it inside the runtime (`Runtime::enter`), as early as possible.
+    ///
+    /// # Errors
+    /// When the signal handler cannot be installed.
+    pub fn listen() -> std::io::Result<Self> {
+        #[cfg(unix)]
+        {
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).map(Self)
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self())
+        }
+    }
+}
+
 /// Why a reload was refused. The old configuration keeps serving in every case.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
@@ -276,8 +298,8 @@ impl Reloader {
     /// Reloads on every SIGHUP, one reload at a time (signals that arrive meanwhile coalesce
     /// into one more reload), until the signal stream ends.
     #[cfg(unix)]
-    pub async fn on_hangup(self, mut hangups: tokio::signal::unix::Signal) {
-        while hangups.recv().await.is_some() {
+    pub async fn on_hangup(self, mut hangups: Hangups) {
+        while hangups.0.recv().await.is_some() {
             tracing::info!(path = %self.source.path.display(), "SIGHUP: reloading the configuration");
             self.reload_and_log().await;
         }

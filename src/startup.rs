@@ -15,7 +15,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::AppState;
 use crate::metrics::Metrics;
-use crate::reload::{self, ConfigSource, Reloader, RestartOnly};
+use crate::reload::{self, ConfigSource, Hangups, Reloader, RestartOnly};
 use crate::store::StoreError;
 
 /// Why the gateway could not start.
@@ -46,8 +46,8 @@ pub struct Application {
     local_addr: SocketAddr,
     /// The restart-only values it started with, which a reload must not change.
     started: RestartOnly,
-    /// Where SIGHUP reloads the configuration from; `None`: no reloads.
-    reload: Option<ConfigSource>,
+    /// Where SIGHUP reloads the configuration from, and the claimed SIGHUP; `None`: no reloads.
+    reload: Option<(ConfigSource, Hangups)>,
 }
 
 /// How serving ended.
@@ -108,11 +108,11 @@ impl Application {
         })
     }
 
-    /// Reloads the configuration from `source` on every SIGHUP while serving (see
-    /// [`crate::reload`]).
+    /// Reloads the configuration from `source` on every SIGHUP of `hangups` while serving (see
+    /// [`crate::reload`]); one that arrived before serving begins reloads at once.
     #[must_use]
-    pub fn reload_from(mut self, source: ConfigSource) -> Self {
-        self.reload = Some(source);
+    pub fn reload_from(mut self, source: ConfigSource, hangups: Hangups) -> Self {
+        self.reload = Some((source, hangups));
         self
     }
 
@@ -139,28 +139,22 @@ impl Application {
     /// it returns [`Stopped::GraceElapsed`] without waiting for them.
     ///
     /// # Errors
-    /// When the server fails, or SIGHUP cannot be handled for reloads.
+    /// When the server fails.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<Stopped> {
         let (delay, grace) = (self.started.shutdown_delay, self.started.shutdown_grace);
-        // Registered before serving: SIGHUP's default action would end the process.
         #[cfg(unix)]
-        let _reloads = match self.reload {
-            Some(source) => {
-                let hangups =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-                let reloader = Reloader::new(
-                    source,
-                    self.started,
-                    self.state.live.clone(),
-                    self.state.metrics.clone(),
-                );
-                Some(AbortOnDrop(tokio::spawn(reloader.on_hangup(hangups))))
-            }
-            None => None,
-        };
+        let _reloads = self.reload.map(|(source, hangups)| {
+            let reloader = Reloader::new(
+                source,
+                self.started,
+                self.state.live.clone(),
+                self.state.metrics.clone(),
+            );
+            AbortOnDrop(tokio::spawn(reloader.on_hangup(hangups)))
+        });
         let live = self.state.live.clone();
         let _sweeper = AbortOnDrop(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -268,8 +262,8 @@ fn bind_now(addr: SocketAddr) -> Result<TcpListener, StartupError> {
 ///
 /// # Errors
 /// When the operating system refuses the threads or the I/O driver.
-pub fn runtime(server: &crate::config::ServerConfig) -> std::io::Result<tokio::runtime::Runtime> {
-    let mut builder = match server.worker_threads {
+pub fn runtime(worker_threads: usize) -> std::io::Result<tokio::runtime::Runtime> {
+    let mut builder = match worker_threads {
         1 => tokio::runtime::Builder::new_current_thread(),
         workers => {
             let mut builder = tokio::runtime::Builder::new_multi_thread();
@@ -317,19 +311,19 @@ client_secret = "s"
 
     #[test]
     fn worker_threads_chooses_the_runtime() {
-        let one = runtime(&server(Some(1))).expect("runtime");
+        let one = runtime(server(Some(1)).worker_threads).expect("runtime");
         assert_eq!(one.handle().runtime_flavor(), RuntimeFlavor::CurrentThread);
-        let three = runtime(&server(Some(3))).expect("runtime");
+        let three = runtime(server(Some(3)).worker_threads).expect("runtime");
         assert_eq!(three.handle().runtime_flavor(), RuntimeFlavor::MultiThread);
         assert_eq!(three.metrics().num_workers(), 3);
-        let per_cpu = runtime(&server(Some(0))).expect("runtime");
+        let per_cpu = runtime(server(Some(0)).worker_threads).expect("runtime");
         assert_eq!(
             per_cpu.handle().runtime_flavor(),
             RuntimeFlavor::MultiThread
         );
         let cpus = std::thread::available_parallelism().map_or(1, usize::from);
         assert_eq!(per_cpu.metrics().num_workers(), cpus);
-        let default = runtime(&server(None)).expect("runtime");
+        let default = runtime(server(None).worker_threads).expect("runtime");
         assert_eq!(
             default.handle().runtime_flavor(),
             RuntimeFlavor::CurrentThread

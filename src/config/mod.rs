@@ -43,7 +43,7 @@ pub use crate::store::{StoreBackend, StoreConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mapping::MappingConfig;
 pub use rate_limit::RateLimitConfig;
-pub use server::ServerConfig;
+pub use server::{DEFAULT_WORKER_THREADS, ServerConfig};
 
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "IDP_BRIDGE_";
@@ -167,12 +167,20 @@ impl Config {
                 path.display()
             )));
         }
-        let figment = Figment::new()
-            .merge(Toml::file_exact(path))
-            .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
+        let figment = sources(path);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_figment(figment, &base, registry)
             .map_err(|e| name_env_sources(e, std::env::vars()))
+    }
+
+    /// `[server] worker_threads` of `path` and the environment, read alone and before the whole
+    /// file, so that the runtime it chooses exists while the rest loads (SIGHUP must be claimed
+    /// in it first). `None` when the key is absent or unreadable: [`Config::load`] then uses
+    /// the default or reports the problem, and the caller checks the two agree.
+    pub fn worker_threads_of(path: &Path) -> Option<usize> {
+        sources(path)
+            .extract_inner::<usize>("server.worker_threads")
+            .ok()
     }
 
     /// Parses a TOML text (no environment), for tests and `check-config` of inline snippets.
@@ -226,6 +234,13 @@ impl Config {
             _ => Err(ConfigError::Invalid(problems)),
         }
     }
+}
+
+/// The file and the `IDP_BRIDGE_*` environment over it.
+fn sources(path: &Path) -> Figment {
+    Figment::new()
+        .merge(Toml::file_exact(path))
+        .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
 }
 
 /// Adds to each problem whose key was set by an environment variable the variable's name: a
@@ -441,5 +456,30 @@ fn in_range(
     } else {
         p(key, format!("{value} is outside {min}..={max}"));
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn worker_threads_are_read_alone_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        let cases = [
+            ("[server]\nworker_threads = 0\n", Some(0)),
+            (
+                "[server]\nworker_threads = 4\n[appwrite]\nendpoint = 1\n",
+                Some(4),
+            ),
+            ("[server]\nlisten = \"127.0.0.1:1\"\n", None),
+            ("[server]\nworker_threads = \"many\"\n", None),
+            ("not toml [", None),
+        ];
+        for (text, threads) in cases {
+            std::fs::write(&path, text).expect("write");
+            assert_eq!(Config::worker_threads_of(&path), threads, "{text}");
+        }
     }
 }

@@ -7,7 +7,8 @@
 //!   callbacks racing on two instances, exactly one gets it). The value is sealed
 //!   ([`super::seal`]) with the Redis key as associated data.
 //! - `<prefix>replay:<hex replay key>`: a used assertion, `SET … 1 NX PX <window>`; `OK` the
-//!   first time, nil for a replay.
+//!   first time, nil for a replay. The window is [`CLOCK_SKEW_ALLOWANCE`] longer than the
+//!   writer's clock asks, for instances whose clocks run behind it.
 //!
 //! Failure is closed: every command runs once under `redis_timeout_ms` and is never re-sent (a
 //! re-sent `GETDEL` whose first reply was lost would find nothing and turn an outage into "unknown
@@ -15,12 +16,19 @@
 //! memory. A value that does not open or read back (tampered, moved, sealed with a key this
 //! gateway lacks, a success URL no longer allowed) is an unknown login (400 page).
 //!
+//! A used assertion is safe only while Redis keeps its entry until it expires: under any
+//! `maxmemory-policy` but `noeviction`, a flood of logins could push replay entries out and let
+//! assertions be used again. So the store reads the policy (`INFO memory`, from every node of a
+//! cluster) before its first replay entry and at every readiness check, and while it is not
+//! `noeviction` refuses assertions (503) and reports not ready.
+//!
 //! The connection is made lazily, on the first command, and remade after a failure, so the
 //! gateway starts and answers not-ready while Redis is away, and recovers without a restart.
 //! Must not: log a value, a state or key material; send a command twice.
 
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use async_trait::async_trait;
@@ -37,6 +45,14 @@ use crate::clock::Clock;
 use crate::redirect::AllowList;
 use crate::store::transaction::{LoginTransaction, StateKey};
 
+/// How much longer than its writer's clock asks a replay entry is kept. Every instance judges an
+/// assertion by its own clock, but an entry expires on the writer's: if the writer's clock runs
+/// ahead of another instance's by more than the window left, that other instance would still
+/// accept the assertion after its entry is gone, a replay. Entries are a few bytes; keeping
+/// them five minutes longer covers any skew an instance could run with and still verify
+/// tokens (their own leeways are a minute or less).
+pub const CLOCK_SKEW_ALLOWANCE: Duration = Duration::from_secs(300);
+
 /// The Redis store.
 pub struct RedisStore {
     connection: Connection,
@@ -45,6 +61,8 @@ pub struct RedisStore {
     ttl: Duration,
     keys: SealKeys,
     clock: Arc<dyn Clock>,
+    /// Whether Redis was last seen with `maxmemory-policy noeviction` (see the module docs).
+    keeps_keys: AtomicBool,
 }
 
 impl fmt::Debug for RedisStore {
@@ -88,6 +106,7 @@ enum Op {
     Take,
     FirstUse,
     Ping,
+    Info,
 }
 
 impl fmt::Display for Op {
@@ -97,6 +116,7 @@ impl fmt::Display for Op {
             Self::Take => "GETDEL (callback)",
             Self::FirstUse => "SET NX (replay cache)",
             Self::Ping => "PING",
+            Self::Info => "INFO memory",
         })
     }
 }
@@ -152,6 +172,7 @@ impl RedisStore {
             ttl,
             keys: settings.keys.clone(),
             clock,
+            keeps_keys: AtomicBool::new(false),
         })
     }
 
@@ -187,6 +208,30 @@ impl RedisStore {
                 self.timeout.as_millis()
             ))),
         }
+    }
+
+    /// Reads Redis's `maxmemory-policy` (every node's, for a cluster) and remembers whether it
+    /// keeps every key until it expires.
+    ///
+    /// # Errors
+    /// `Unavailable` when Redis cannot say, or evicts keys.
+    async fn check_eviction(&self) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg("memory");
+        let info = self.run::<Value>(Op::Info, &cmd).await?;
+        let mut policies = Vec::new();
+        eviction_policies(&info, &mut policies);
+        let verdict = match policies.iter().find(|p| p.as_str() != "noeviction") {
+            _ if policies.is_empty() => Err(StoreError::Unavailable(
+                "Redis's INFO memory names no maxmemory_policy; the replay cache needs maxmemory-policy noeviction".into(),
+            )),
+            Some(policy) => Err(StoreError::Unavailable(format!(
+                "Redis evicts keys under memory pressure (maxmemory-policy {policy}), which would let a used assertion be used again; set maxmemory-policy noeviction"
+            ))),
+            None => Ok(()),
+        };
+        self.keeps_keys.store(verdict.is_ok(), Ordering::Release);
+        verdict
     }
 
     /// Opens and reads a taken value; `None` (logged) when it is not a login this gateway may
@@ -258,7 +303,10 @@ impl TransactionStore for RedisStore {
     }
 
     async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError> {
-        let window = replay_window(until, self.clock.now())?;
+        let window = replay_window(until, self.clock.now())? + CLOCK_SKEW_ALLOWANCE;
+        if !self.keeps_keys.load(Ordering::Acquire) {
+            self.check_eviction().await?;
+        }
         let mut cmd = redis::cmd("SET");
         cmd.arg(self.replay_key(key))
             .arg(1)
@@ -272,10 +320,28 @@ impl TransactionStore for RedisStore {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        self.run::<String>(Op::Ping, &redis::cmd("PING"))
-            .await
-            .map(|_| ())
+        self.run::<String>(Op::Ping, &redis::cmd("PING")).await?;
+        self.check_eviction().await
     }
+}
+
+/// The `maxmemory_policy:` values in an `INFO memory` answer: one text, or (from a cluster)
+/// one per node.
+fn eviction_policies(info: &Value, out: &mut Vec<String>) {
+    let text = match info {
+        Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+        Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.clone(),
+        Value::Array(values) | Value::Set(values) => {
+            return values.iter().for_each(|v| eviction_policies(v, out));
+        }
+        Value::Map(pairs) => return pairs.iter().for_each(|(_, v)| eviction_policies(v, out)),
+        _ => return,
+    };
+    out.extend(
+        text.lines()
+            .filter_map(|line| line.trim().strip_prefix("maxmemory_policy:"))
+            .map(str::to_string),
+    );
 }
 
 /// `duration` in whole milliseconds, for `PX`.

@@ -68,6 +68,13 @@ pub enum RedisUrlError {
     /// A scheme Redis clients do not speak.
     #[error("has the scheme {0:?}; use redis://, rediss:// (TLS), unix:// or redis+unix://")]
     Scheme(String),
+    /// `rediss://…#insecure`: the Redis client would skip the server's certificate check, and
+    /// whoever sits on the path could read the password and answer for Redis (tell a replayed
+    /// assertion that it is new). The gateway fails closed instead.
+    #[error(
+        "has a #fragment, which is not accepted (#insecure would turn off the TLS certificate check); trust the Redis server's CA instead (SSL_CERT_FILE or the system store)"
+    )]
+    Fragment,
     /// The Redis client refuses it (no host, a bad port or database number...).
     #[error(
         "is not a Redis URL the client accepts ({0}); use redis://[user:password@]host[:port][/db], rediss://… or unix:///path"
@@ -87,6 +94,9 @@ impl RedisUrl {
             "redis" | "rediss" | "unix" | "redis+unix" | "valkey" | "valkeys"
         ) {
             return Err(RedisUrlError::Scheme(url.scheme().to_string()));
+        }
+        if url.fragment().is_some() {
+            return Err(RedisUrlError::Fragment);
         }
         redis::IntoConnectionInfo::into_connection_info(text)
             // The client's message names the part it refuses, never the password.
@@ -148,6 +158,11 @@ mod tests {
         assert_eq!(
             RedisUrl::parse("not a url").err(),
             Some(RedisUrlError::NotUrl)
+        );
+        // The client reads `#insecure` as "skip the certificate check": refused.
+        assert_eq!(
+            RedisUrl::parse("rediss://:pw-0123456789@cache.internal:6380#insecure").err(),
+            Some(RedisUrlError::Fragment)
         );
         let url = RedisUrl::parse("redis://user:pw-0123456789@cache.internal:6380/2").expect("ok");
         let debug = format!("{url:?}");

@@ -954,6 +954,15 @@ fn a_redis_store_needs_its_url_and_keys_and_each_problem_is_named() {
     )));
     assert!(bad_url.contains("store.redis_url: "), "{bad_url}");
     assert!(!bad_url.contains("pw-0123456789abcdef"), "{bad_url}");
+    // `#insecure` would make the Redis client skip the TLS certificate check.
+    let insecure = problems(&store(&format!(
+        "{keys_only}\nredis_url = \"rediss://:pw-0123456789abcdef@cache:6380#insecure\""
+    )));
+    assert!(
+        insecure.contains("store.redis_url: has a #fragment"),
+        "{insecure}"
+    );
+    assert!(!insecure.contains("pw-0123456789abcdef"), "{insecure}");
     refused(
         &store(&format!("{good}\nredis_timeout_ms = 0")),
         "store.redis_timeout_ms",

@@ -42,6 +42,15 @@ fn configmap_config(manifest: &str) -> String {
         .join("\n")
 }
 
+/// The document of `kind` (`Service`, `Deployment`, ...) in the Kubernetes manifest.
+fn kubernetes_document(kind: &str) -> String {
+    read("deploy/kubernetes/idp-bridge.yaml")
+        .split("\n---\n")
+        .find(|doc| doc.contains(&format!("kind: {kind}\n")))
+        .unwrap_or_else(|| panic!("the manifest has no {kind}"))
+        .to_string()
+}
+
 #[test]
 fn the_deployment_config_passes_check_config_with_its_secret_files() {
     let config = read("deploy/config.toml");
@@ -152,4 +161,79 @@ fn every_secret_file_is_mounted_by_compose_and_made_for_kubernetes() {
         names,
         "the ConfigMap names the same secret files"
     );
+}
+
+/// `/metrics` needs no credentials (README, "Metrics"): the examples serve it on a port of its
+/// own that neither the proxy (Caddy) nor the Kubernetes Service forwards, so the public
+/// listener answers 404 there.
+#[test]
+fn the_public_proxy_never_reaches_metrics() {
+    let port = |address: &str| address.rsplit(':').next().expect("a port").to_string();
+    for (name, text) in [
+        ("deploy/config.toml", read("deploy/config.toml")),
+        (
+            "the ConfigMap",
+            configmap_config(&read("deploy/kubernetes/idp-bridge.yaml")),
+        ),
+    ] {
+        let config: toml::Table = text.parse().expect("TOML");
+        let server = config["server"].as_table().expect("[server]");
+        let listen = port(server["listen"].as_str().expect("listen"));
+        let metrics = server
+            .get("metrics_listen")
+            .and_then(|v| v.as_str())
+            .map(port)
+            .unwrap_or_else(|| panic!("{name}: /metrics is served on the public listener"));
+        assert_ne!(metrics, listen, "{name}");
+        let caddy = read("deploy/Caddyfile");
+        assert!(
+            !caddy.contains(&format!(":{metrics}")),
+            "Caddy forwards {metrics}"
+        );
+        assert!(caddy.contains(&format!("gateway-a:{listen} gateway-b:{listen}")));
+    }
+    let service = kubernetes_document("Service");
+    assert!(service.contains("targetPort: http"), "{service}");
+    assert!(
+        !service.contains("metrics") && !service.contains("9090"),
+        "{service}"
+    );
+}
+
+/// On Kubernetes `trusted_proxies` is the whole pod range (an ingress controller's pods have no
+/// range of their own), so any pod that reached the gateway directly could claim any client
+/// address in `X-Forwarded-For`, a fresh rate-limit budget with each. The manifest's
+/// NetworkPolicy admits only the ingress controller's namespace to the gateway's port and only
+/// monitoring to the metrics port.
+#[test]
+fn on_kubernetes_only_the_ingress_reaches_the_gateway_port() {
+    let policy = kubernetes_document("NetworkPolicy");
+    assert!(policy.contains("policyTypes: [Ingress]"), "{policy}");
+    assert!(
+        policy.contains("podSelector:\n    matchLabels:\n      app.kubernetes.io/name: idp-bridge"),
+        "{policy}"
+    );
+    let rules: Vec<&str> = policy.split("\n    - from:\n").skip(1).collect();
+    assert_eq!(rules.len(), 2, "{policy}");
+    for (rule, namespace, port) in [
+        (rules[0], "ingress-nginx", "http"),
+        (rules[1], "monitoring", "metrics"),
+    ] {
+        assert!(
+            rule.contains(&format!("kubernetes.io/metadata.name: {namespace}")),
+            "{rule}"
+        );
+        assert!(rule.contains(&format!("- port: {port}")), "{rule}");
+        assert!(!rule.contains("ipBlock"), "{rule}");
+    }
+}
+
+/// The gateway runs as uid/gid 10001, and a Secret's files belong to root: without `fsGroup`
+/// and a group-readable mode, the gateway could not read its secrets and would never start.
+#[test]
+fn on_kubernetes_the_gateway_can_read_its_secret_files() {
+    let deployment = kubernetes_document("Deployment");
+    assert!(deployment.contains("runAsGroup: 10001"), "{deployment}");
+    assert!(deployment.contains("fsGroup: 10001"), "{deployment}");
+    assert!(deployment.contains("defaultMode: 0440"), "{deployment}");
 }

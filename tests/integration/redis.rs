@@ -631,3 +631,114 @@ async fn a_redirect_url_added_by_a_reload_is_served_with_a_redis_store() {
     assert_eq!(without_query(&landed), success, "{landed}");
     assert!(param(&landed, "secret").is_some(), "{landed}");
 }
+
+/// Instances judge an assertion by their own clocks, but a shared replay entry expires on the
+/// writer's: an instance whose clock runs ahead records a window that is too short for one that
+/// runs behind, which would still accept the assertion after its entry is gone. The store keeps
+/// every entry [`CLOCK_SKEW_ALLOWANCE`] longer than its writer's clock asks.
+#[tokio::test]
+async fn a_used_assertion_stays_used_for_an_instance_whose_clock_runs_behind() {
+    use idp_bridge::clock::{Clock, ManualClock, SystemClock};
+    use idp_bridge::store::redis::{CLOCK_SKEW_ALLOWANCE, RedisStore};
+    use idp_bridge::store::seal::SealKeys;
+    use idp_bridge::store::{RedisSettings, RedisUrl, TransactionStore};
+    use idp_provider_api::ReplayKey;
+
+    let redis = RedisServer::start().await;
+    let settings = RedisSettings {
+        url: RedisUrl::parse(&redis.url()).expect("url"),
+        cluster: false,
+        key_prefix: "idp-bridge:".into(),
+        timeout: Duration::from_millis(500),
+        keys: SealKeys::parse(&[new_key("k1")]).expect("keys"),
+    };
+    let ttl = Duration::from_secs(600);
+    // Instance A's clock is a minute ahead of instance B's (the real one).
+    let ahead = ManualClock::default();
+    ahead.advance(Duration::from_secs(60));
+    let a = RedisStore::open(&settings, ttl, std::sync::Arc::new(ahead)).expect("store a");
+    let b = RedisStore::open(&settings, ttl, std::sync::Arc::new(SystemClock)).expect("store b");
+
+    // An assertion acceptable for 30 more seconds by B's clock (already past it by A's).
+    let key = ReplayKey::new("hook", "jti", b"jti-skew-0123456789");
+    let until = SystemClock.now() + Duration::from_secs(30);
+    assert!(a.first_use(&key, until).await.expect("a"), "first use at A");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !b.first_use(&key, until).await.expect("b"),
+        "B, whose clock still accepts the assertion, must see it used"
+    );
+
+    let mut connection = redis.connection().await;
+    let pttl: i64 = redis::cmd("PTTL")
+        .arg(a.replay_key(&key))
+        .query_async(&mut connection)
+        .await
+        .expect("PTTL");
+    let floor = CLOCK_SKEW_ALLOWANCE - Duration::from_secs(5);
+    assert!(
+        u128::try_from(pttl).expect("a deadline") >= floor.as_millis(),
+        "kept {pttl} ms"
+    );
+}
+
+/// Under any `maxmemory-policy` but `noeviction`, a flood of logins could push used
+/// assertions' entries out of Redis and let the assertions be used again: the gateway refuses
+/// assertions (503) and is not ready until Redis keeps its keys, and recovers by itself.
+#[tokio::test]
+async fn a_redis_that_evicts_keys_refuses_assertions_and_is_not_ready() {
+    let shared = Shared::new(RedisServer::start().await).await;
+    let mut connection = shared.redis.connection().await;
+    let set_policy = |policy: &'static str| {
+        let mut cmd = redis::cmd("CONFIG");
+        cmd.arg("SET").arg("maxmemory-policy").arg(policy);
+        cmd
+    };
+    let () = set_policy("volatile-lru")
+        .query_async(&mut connection)
+        .await
+        .expect("CONFIG SET");
+    let a = shared.gateway(true, &[&new_key("k1")], "").await;
+    assert_unavailable(&exchange(&a, "jti-evict-0123456789").await, "exchange");
+    assert_eq!(shared.minted(), 0);
+    assert_eq!(
+        status_of(format!("{}/readyz", a.url())).await,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert!(
+        a.served.logs().contains("maxmemory-policy volatile-lru"),
+        "{}",
+        a.served.logs()
+    );
+
+    let () = set_policy("noeviction")
+        .query_async(&mut connection)
+        .await
+        .expect("CONFIG SET");
+    assert_eq!(
+        exchange(&a, "jti-evict-0123456789").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(shared.minted(), 1);
+}
+
+/// The Redis password rides in `redis_url`: whatever fails (nothing listening, a refused
+/// connection, readiness), it reaches neither the log nor a page.
+#[tokio::test]
+async fn the_redis_password_reaches_neither_the_log_nor_a_page() {
+    let mut shared = Shared::new(RedisServer::start().await).await;
+    let password = "pw-0123456789-never-logged";
+    shared.redis_url = format!("redis://:{password}@127.0.0.1:{}/0", free_port());
+    let a = shared.gateway(true, &[&new_key("k1")], "").await;
+    let start = get(&browser(), &a.start_url()).await;
+    assert_unavailable(&start, "start");
+    let page = start.text().await.expect("page");
+    let ready = get(&browser(), &format!("{}/readyz", a.url())).await;
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let readyz = ready.text().await.expect("readyz");
+    let logs = a.served.logs();
+    assert!(logs.contains("transaction store unavailable"), "{logs}");
+    for text in [&page, &readyz, &logs] {
+        assert!(!text.contains(password), "{text}");
+    }
+}

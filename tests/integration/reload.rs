@@ -516,3 +516,93 @@ async fn sighup_applies_new_cors_origins_and_rate_limits() {
     );
     gateway.stop().await;
 }
+
+/// SIGHUP's default action ends a process. `serve` claims it before it reads its configuration,
+/// so a reload asked for while the gateway starts (a config manager that signals every
+/// replica) does not kill it: the gateway starts, then reloads. The configuration's Appwrite
+/// key is read from a named pipe, which holds `serve` inside its configuration load until the
+/// test writes to it: the signal lands exactly there.
+#[cfg(unix)]
+#[tokio::test]
+async fn a_sighup_while_the_configuration_loads_reloads_once_serving_instead_of_killing() {
+    use std::process::Stdio;
+
+    let emulator = Emulator::spawn(EmulatorConfig::default()).await;
+    let mock = MockOp::spawn(mock_config()).await;
+    let port = free_port();
+    let url = format!("http://127.0.0.1:{port}");
+    let options = Options {
+        idp: IdpKind::Mock,
+        id_key: IdKey::generate().expect("random id key"),
+        ..Options::default()
+    };
+    let config = config_toml(&url, &mock.issuer(), &emulator, &options)
+        .replace(&format!("api_key = \"{}\"", emulator.api_key()), "")
+        .replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"127.0.0.1:{port}\""),
+        );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).expect("write config");
+    let pipe = dir.path().join("api_key");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+        .args(["serve", "--config"])
+        .arg(&path)
+        .env("IDP_BRIDGE_APPWRITE__API_KEY_FILE", &pipe)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start idp-bridge");
+    let pid = child.id().expect("running").to_string();
+    // Returns once `serve` opened the pipe: it is reading its configuration.
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pipe)
+        .expect("open the pipe");
+    let hup = std::process::Command::new("kill")
+        .args(["-s", "HUP", &pid])
+        .status()
+        .expect("kill");
+    assert!(hup.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(
+        child.try_wait().expect("status").is_none(),
+        "SIGHUP during startup ended the process"
+    );
+    std::io::Write::write_all(&mut writer, emulator.api_key().as_bytes()).expect("the key");
+    drop(writer);
+    // The startup's configuration is served, then the SIGHUP reloads it (reading the key again).
+    // Opening the pipe for writing waits until `serve` opens it to read the key again.
+    let (again, key) = (pipe.clone(), emulator.api_key().to_string());
+    let reload = tokio::task::spawn_blocking(move || std::fs::write(again, key).expect("key"));
+    let client = browser();
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(response) = client.get(format!("{url}/healthz")).send().await {
+            up = response.status() == StatusCode::OK;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the gateway did not come up");
+    tokio::time::timeout(Duration::from_secs(10), reload)
+        .await
+        .expect("the SIGHUP reloaded the configuration")
+        .expect("key fed");
+    let _ = child.start_kill();
+    let output = child.wait_with_output().await.expect("output");
+    let logs = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(
+        logs.contains("SIGHUP: reloading the configuration"),
+        "{logs}"
+    );
+}
