@@ -201,6 +201,11 @@ mod tests {
     fn allow_all() -> AllowList {
         AllowList::parse(&["http://127.0.0.1:3000/".to_string()]).expect("list")
     }
+
+    /// Whether `take` returned the transaction of `key`.
+    async fn taken(store: &MemoryStore, key: &StateKey) -> bool {
+        store.take(key, &allow_all()).await.expect("take").is_some()
+    }
     use crate::redirect::RedirectTarget;
     use idp_provider_api::{LoginData, Secret};
 
@@ -336,20 +341,8 @@ mod tests {
         let new = login(clock.as_ref());
         let key = StateKey::of(new.state.expose());
         store.put(key.clone(), new.transaction).await.expect("put");
-        assert!(
-            store
-                .take(&key, &allow_all())
-                .await
-                .expect("take")
-                .is_some()
-        );
-        assert!(
-            store
-                .take(&key, &allow_all())
-                .await
-                .expect("take")
-                .is_none()
-        );
+        assert!(taken(&store, &key).await);
+        assert!(!taken(&store, &key).await);
     }
 
     #[tokio::test]
@@ -360,13 +353,7 @@ mod tests {
         let key = StateKey::of(new.state.expose());
         store.put(key.clone(), new.transaction).await.expect("put");
         clock.advance(Duration::from_secs(601));
-        assert!(
-            store
-                .take(&key, &allow_all())
-                .await
-                .expect("take")
-                .is_none()
-        );
+        assert!(!taken(&store, &key).await);
     }
 
     #[tokio::test]
@@ -428,13 +415,7 @@ mod tests {
                 .is_err()
         );
         // Taking a login gives its bytes back.
-        assert!(
-            store
-                .take(&keys[0], &allow_all())
-                .await
-                .expect("take")
-                .is_some()
-        );
+        assert!(taken(&store, &keys[0]).await);
         store.cache.run_pending_tasks().await;
         let new = long_login(clock.as_ref());
         store
