@@ -277,12 +277,13 @@ impl TransactionStore for RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(millis(self.ttl));
-        match self.run::<Value>(Op::Put, &cmd).await? {
+        if set_nx(self.run::<Value>(Op::Put, &cmd).await?)? {
+            Ok(())
+        } else {
             // A 256-bit random state never repeats; if it did, the first login keeps its key.
-            Value::Nil => Err(StoreError::Unavailable(
+            Err(StoreError::Unavailable(
                 "a login with this state exists already".into(),
-            )),
-            _ => Ok(()),
+            ))
         }
     }
 
@@ -313,15 +314,39 @@ impl TransactionStore for RedisStore {
             .arg("NX")
             .arg("PX")
             .arg(millis(window));
-        Ok(!matches!(
-            self.run::<Value>(Op::FirstUse, &cmd).await?,
-            Value::Nil
-        ))
+        set_nx(self.run::<Value>(Op::FirstUse, &cmd).await?)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
         self.run::<String>(Op::Ping, &redis::cmd("PING")).await?;
         self.check_eviction().await
+    }
+}
+
+/// What a `SET … NX` reply says: `OK`, the key was written (`true`); nil, it existed already
+/// (`false`). Any other reply (a proxy or a server that answers something else) is not taken
+/// as a write: for the replay cache that would accept an assertion on doubt.
+fn set_nx(reply: Value) -> Result<bool, StoreError> {
+    match reply {
+        Value::Okay => Ok(true),
+        Value::SimpleString(text) if text == "OK" => Ok(true),
+        Value::Nil => Ok(false),
+        other => Err(StoreError::Unavailable(format!(
+            "unexpected reply to SET NX ({})",
+            reply_kind(&other)
+        ))),
+    }
+}
+
+/// The kind of a reply, for messages (never its content).
+fn reply_kind(reply: &Value) -> &'static str {
+    match reply {
+        Value::Int(_) => "an integer",
+        Value::BulkString(_) => "a bulk string",
+        Value::SimpleString(_) => "a simple string",
+        Value::Array(_) | Value::Set(_) | Value::Map(_) => "a collection",
+        Value::ServerError(_) => "an error",
+        _ => "another type",
     }
 }
 
@@ -347,4 +372,25 @@ fn eviction_policies(info: &Value, out: &mut Vec<String>) {
 /// `duration` in whole milliseconds, for `PX`.
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_ok_is_a_write_and_only_nil_is_an_existing_key() {
+        assert!(set_nx(Value::Okay).expect("OK"));
+        assert!(set_nx(Value::SimpleString("OK".into())).expect("+OK"));
+        assert!(!set_nx(Value::Nil).expect("nil"));
+        for other in [
+            Value::Int(1),
+            Value::BulkString(b"OK".to_vec()),
+            Value::SimpleString("QUEUED".into()),
+            Value::Array(vec![]),
+        ] {
+            let error = set_nx(other).expect_err("neither OK nor nil");
+            assert!(error.to_string().contains("unexpected reply"), "{error}");
+        }
+    }
 }
