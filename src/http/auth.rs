@@ -104,10 +104,19 @@ pub async fn exchange(
         )
         .into_response();
     }
-    // The body limit layers have already answered 413 to anything larger; what fails here is
-    // a body that stopped arriving.
+    // The body limit layers answer 413 to a `Content-Length` over the limit; a chunked body
+    // over it fails here, with their length-limit error (413 too). Anything else is a body
+    // that stopped arriving.
     let body: Bytes = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
         Ok(body) => body,
+        Err(error) if is_over_limit(&error) => {
+            return ApiError::new(
+                "general_payload_too_large",
+                413,
+                "The exchange body is larger than the gateway accepts (16 KiB).",
+            )
+            .into_response();
+        }
         Err(_) => {
             return ApiError::new(
                 "exchange_request_invalid",
@@ -210,4 +219,16 @@ pub fn unknown_provider(provider: &str) -> Response {
         format!("No provider {provider:?} is configured."),
     )
     .into_response()
+}
+
+/// Whether reading a body failed on the body limit (`RequestBodyLimitLayer` on a chunked body).
+fn is_over_limit(error: &axum::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }

@@ -334,6 +334,11 @@ async fn bad_requests_get_specific_json_errors() {
     let big = format!("{{\"sub\":\"eve\",\"jti\":\"{}\"}}", "x".repeat(20_000));
     let (status, _) = exchange(&gateway.url, "probe", big.as_bytes(), &[]).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    // The same body chunked, without a Content-Length: still 413, never a 400.
+    assert_eq!(
+        chunked_post(&gateway.url, "/v1/auth/probe/exchange", big.as_bytes()).await,
+        413
+    );
     assert!(gateway.emulator.tokens().is_empty(), "nothing was minted");
 }
 
@@ -448,4 +453,33 @@ async fn cors_origins_replace_the_default() {
             .get("access-control-allow-origin")
             .is_none()
     );
+}
+
+/// POSTs `body` as JSON with `Transfer-Encoding: chunked` (4 KiB chunks, no `Content-Length`)
+/// over a plain socket; the response's status code.
+async fn chunked_post(gateway: &str, path: &str, body: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = gateway.trim_start_matches("http://");
+    let mut socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    )
+    .into_bytes();
+    for chunk in body.chunks(4096) {
+        request.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        request.extend_from_slice(chunk);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\n\r\n");
+    // The gateway may answer and close before it has read everything: a failed write is fine.
+    let _ = socket.write_all(&request).await;
+    let mut answer = Vec::new();
+    let _ = socket.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"))
 }
