@@ -205,11 +205,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// `healthcheck`: reads the configuration (file and environment, as `serve` does) for the
-/// listen address and asks `/healthz` there.
+/// `healthcheck`: reads `[server] listen` alone (file and environment, as `serve` does: no
+/// secret file is read, no provider opened) and asks `/healthz` there.
 fn healthcheck(config: &std::path::Path) -> ExitCode {
-    let listen = match Config::load(config) {
-        Ok(loaded) => loaded.server.listen,
+    let listen = match Config::listen_of(config) {
+        Ok(listen) => listen,
         Err(error) => {
             eprintln!("{}: {error}", config.display());
             return ExitCode::from(2);

@@ -43,7 +43,7 @@ pub use crate::store::{StoreBackend, StoreConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mapping::MappingConfig;
 pub use rate_limit::RateLimitConfig;
-pub use server::{DEFAULT_WORKER_THREADS, ServerConfig};
+pub use server::{DEFAULT_LISTEN, DEFAULT_WORKER_THREADS, ServerConfig};
 
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "IDP_BRIDGE_";
@@ -181,6 +181,34 @@ impl Config {
         sources(path)
             .extract_inner::<usize>("server.worker_threads")
             .ok()
+    }
+
+    /// `[server] listen` of `path` and the environment, read alone: what `healthcheck` probes,
+    /// without reading secret files or opening providers on every probe.
+    ///
+    /// # Errors
+    /// `Read` when the file is missing or not TOML; `Invalid` naming `server.listen` when it is
+    /// not an address:port.
+    pub fn listen_of(path: &Path) -> Result<std::net::SocketAddr, ConfigError> {
+        if !path.is_file() {
+            return Err(ConfigError::Read(format!(
+                "{}: no such file",
+                path.display()
+            )));
+        }
+        let text = match sources(path).extract_inner::<String>("server.listen") {
+            Ok(text) => text,
+            Err(error) if error.missing() => DEFAULT_LISTEN.to_string(),
+            Err(error) => {
+                return Err(ConfigError::Read(without_source_lines(&error.to_string())));
+            }
+        };
+        text.parse().map_err(|e| {
+            ConfigError::Invalid(vec![ConfigProblem::new(
+                "server.listen".to_string(),
+                format!("{text:?} is not an address:port: {e}"),
+            )])
+        })
     }
 
     /// Parses a TOML text (no environment), for tests and `check-config` of inline snippets.
@@ -462,6 +490,32 @@ fn in_range(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listen_address_is_read_alone_from_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        let read = |text: &str| {
+            std::fs::write(&path, text).expect("write");
+            Config::listen_of(&path)
+                .map(|a| a.to_string())
+                .map_err(|e| e.to_string())
+        };
+        // The rest of the file is not read: a missing secret file does not matter.
+        let text =
+            "[server]\nlisten = \"0.0.0.0:9000\"\n[appwrite]\napi_key_file = \"/nonexistent\"\n";
+        assert_eq!(read(text), Ok("0.0.0.0:9000".into()));
+        assert_eq!(
+            read("[log]\nformat = \"json\"\n"),
+            Ok(DEFAULT_LISTEN.into())
+        );
+        let bad = read("[server]\nlisten = \"nowhere\"\n").expect_err("refused");
+        assert!(
+            bad.contains("server.listen") && bad.contains("nowhere"),
+            "{bad}"
+        );
+        assert!(read("not toml [").is_err());
+    }
 
     #[test]
     fn worker_threads_are_read_alone_from_the_file() {

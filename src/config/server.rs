@@ -43,6 +43,9 @@ pub struct ServerConfig {
 /// "Performance"); one core serves far more logins per second than people make.
 pub const DEFAULT_WORKER_THREADS: usize = 1;
 
+/// `[server] listen` by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
 /// Largest `[server] worker_threads`.
 pub const MAX_WORKER_THREADS: usize = 256;
 
@@ -63,7 +66,7 @@ pub(super) struct RawServer {
 impl Default for RawServer {
     fn default() -> Self {
         Self {
-            listen: "127.0.0.1:8080".into(),
+            listen: DEFAULT_LISTEN.into(),
             public_url: None,
             trusted_proxies: vec![],
             cors_origins: None,
