@@ -80,11 +80,23 @@ pub enum RedirectError {
     NotAllowed(&'static str),
 }
 
-/// A success or failure URL that passed the allow-list. Only [`AllowList::check`] makes one.
+/// A success or failure URL that passed the allow-list. Only [`AllowList::check`] makes one
+/// (and [`RedirectTarget::restored`], for one read back from the store).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectTarget(Url);
 
 impl RedirectTarget {
+    /// A target read back from a shared store, where `start` put it after
+    /// [`AllowList::check`] and sealing kept it intact. The login pipeline checks it against the
+    /// allow-list of the configuration serving the callback before any use
+    /// (`Login::still_allowed`), so a reload's list applies to stored logins too.
+    ///
+    /// # Errors
+    /// When the text is not an absolute URL.
+    pub(crate) fn restored(text: &str) -> Result<Self, url::ParseError> {
+        Url::parse(text).map(Self)
+    }
+
     /// The URL as it will be sent.
     pub fn as_str(&self) -> &str {
         self.0.as_str()

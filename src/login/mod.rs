@@ -422,7 +422,7 @@ impl Login {
         })?;
         let key = StateKey::of(state.expose());
         // Taken before any other check: whatever happens next, this state is spent.
-        let transaction = self.store.take(&key, &self.redirect.allowed).await?;
+        let transaction = self.store.take(&key).await?;
         let (provider, transaction) = match (provider, transaction) {
             (Some(provider), Some(transaction)) => (provider, transaction),
             (Some(_), None) => return Err(CallbackError::UnknownTransaction),

@@ -14,7 +14,6 @@ use moka::future::Cache;
 
 use super::{StoreError, TransactionStore, replay_window};
 use crate::clock::Clock;
-use crate::redirect::AllowList;
 use crate::store::transaction::{LoginTransaction, StateKey};
 
 /// Byte budget of the memory store per allowed open login: the store holds at most
@@ -144,13 +143,7 @@ impl TransactionStore for MemoryStore {
         Ok(())
     }
 
-    /// `allowed` is not read: a transaction kept in the process holds the targets `start`
-    /// checked, and the login pipeline checks them against the current list again.
-    async fn take(
-        &self,
-        key: &StateKey,
-        _allowed: &AllowList,
-    ) -> Result<Option<LoginTransaction>, StoreError> {
+    async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError> {
         // `remove` is atomic: of two concurrent callbacks with the same state, one gets it.
         let Some(transaction) = self.cache.remove(key.as_str()).await else {
             return Ok(None);
@@ -197,14 +190,9 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::redirect::AllowList;
 
-    /// The allow-list a take is given (the memory store does not read it).
-    fn allow_all() -> AllowList {
-        AllowList::parse(&["http://127.0.0.1:3000/".to_string()]).expect("list")
-    }
-
     /// Whether `take` returned the transaction of `key`.
     async fn taken(store: &MemoryStore, key: &StateKey) -> bool {
-        store.take(key, &allow_all()).await.expect("take").is_some()
+        store.take(key).await.expect("take").is_some()
     }
     use crate::redirect::RedirectTarget;
     use idp_provider_api::{LoginData, Secret};
@@ -257,11 +245,7 @@ mod tests {
             .await
             .expect("put");
         assert_eq!(store.open_transactions(), Some(2));
-        store
-            .take(&first_key, &allow_all())
-            .await
-            .expect("take")
-            .expect("found");
+        store.take(&first_key).await.expect("take").expect("found");
         assert_eq!(store.open_transactions(), Some(1));
     }
 

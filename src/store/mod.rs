@@ -19,7 +19,6 @@ use async_trait::async_trait;
 use idp_provider_api::{ReplayCache, ReplayKey, ServiceError};
 
 use crate::clock::Clock;
-use crate::redirect::AllowList;
 use crate::store::transaction::{LoginTransaction, StateKey};
 pub use settings::{RedisSettings, RedisUrl, StoreBackend, StoreConfig};
 
@@ -51,18 +50,12 @@ pub trait TransactionStore: Send + Sync {
     async fn put(&self, key: StateKey, transaction: LoginTransaction) -> Result<(), StoreError>;
 
     /// Removes and returns the transaction; `None` if unknown, already taken or expired.
-    /// `allowed` is the `[redirect].allowed` of the configuration serving the callback (a
-    /// reload may have changed it since `start`): a backend that keeps the URLs outside the
-    /// process checks them against it as it reads them back; a stored URL outside it makes
-    /// the login unknown.
+    /// The success and failure URLs come back as `start` stored them; the login pipeline
+    /// checks them against the current `[redirect].allowed`.
     ///
     /// # Errors
     /// `Unavailable` when the backend fails.
-    async fn take(
-        &self,
-        key: &StateKey,
-        allowed: &AllowList,
-    ) -> Result<Option<LoginTransaction>, StoreError>;
+    async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError>;
 
     /// Records an assertion as used until `until`: `true` the first time, `false` on every later
     /// call (a replay). Atomic across concurrent calls.

@@ -14,7 +14,7 @@
 //! re-sent `GETDEL` whose first reply was lost would find nothing and turn an outage into "unknown
 //! login"). An error or a timeout is `Unavailable` (503, nothing minted); there is no fallback to
 //! memory. A value that does not open or read back (tampered, moved, sealed with a key this
-//! gateway lacks, a success URL no longer allowed) is an unknown login (400 page).
+//! gateway lacks) is an unknown login (400 page).
 //!
 //! A used assertion is safe only while Redis keeps its entry until it expires: under any
 //! `maxmemory-policy` but `noeviction`, a flood of logins could push replay entries out and let
@@ -42,7 +42,6 @@ use super::seal::SealKeys;
 use super::settings::RedisSettings;
 use super::{StoreError, TransactionStore, replay_window};
 use crate::clock::Clock;
-use crate::redirect::AllowList;
 use crate::store::transaction::{LoginTransaction, StateKey};
 
 /// How much longer than its writer's clock asks a replay entry is kept. Every instance judges an
@@ -236,19 +235,12 @@ impl RedisStore {
 
     /// Opens and reads a taken value; `None` (logged) when it is not a login this gateway may
     /// finish.
-    fn read(
-        &self,
-        redis_key: &str,
-        sealed: &[u8],
-        allowed: &AllowList,
-    ) -> Option<LoginTransaction> {
+    fn read(&self, redis_key: &str, sealed: &[u8]) -> Option<LoginTransaction> {
         let read = self
             .keys
             .open(redis_key, sealed)
             .map_err(|e| e.to_string())
-            .and_then(|plain| {
-                LoginTransaction::from_stored(&plain, allowed).map_err(|e| e.to_string())
-            });
+            .and_then(|plain| LoginTransaction::from_stored(&plain).map_err(|e| e.to_string()));
         match read {
             Ok(transaction) => Some(transaction),
             Err(reason) => {
@@ -287,11 +279,7 @@ impl TransactionStore for RedisStore {
         }
     }
 
-    async fn take(
-        &self,
-        key: &StateKey,
-        allowed: &AllowList,
-    ) -> Result<Option<LoginTransaction>, StoreError> {
+    async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError> {
         let redis_key = self.transaction_key(key);
         let mut cmd = redis::cmd("GETDEL");
         cmd.arg(&redis_key);
@@ -299,7 +287,7 @@ impl TransactionStore for RedisStore {
             return Ok(None);
         };
         Ok(self
-            .read(&redis_key, &sealed, allowed)
+            .read(&redis_key, &sealed)
             .filter(|transaction| transaction.is_live(self.clock.now(), self.ttl)))
     }
 

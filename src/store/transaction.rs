@@ -4,8 +4,9 @@
 //! What the provider keeps with the login (for OIDC its nonce and PKCE verifier) rides along as
 //! an opaque [`LoginData`] that only the provider reads.
 //! A shared store keeps a transaction in its stored form ([`LoginTransaction::to_stored`],
-//! JSON that the store seals before it leaves the process); reading it back checks the success
-//! and failure URLs against `[redirect].allowed` again, as `start` did.
+//! JSON that the store seals before it leaves the process). Whatever the store, the login
+//! pipeline checks the success and failure URLs against the current `[redirect].allowed` at
+//! the callback.
 //! Must not: log any field of a transaction.
 
 use std::borrow::Cow;
@@ -15,7 +16,7 @@ use idp_provider_api::LoginData;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::redirect::{AllowList, RedirectTarget};
+use crate::redirect::RedirectTarget;
 
 /// A login in progress.
 #[derive(Debug, Clone)]
@@ -69,9 +70,9 @@ pub enum StoredError {
     /// Not the JSON a gateway writes.
     #[error("the stored login is not readable ({0})")]
     Malformed(String),
-    /// Its success or failure URL is not (any longer) in `[redirect].allowed`.
-    #[error("the stored login's `{0}` URL is not in [redirect].allowed")]
-    NotAllowed(&'static str),
+    /// Its success or failure URL is not a URL.
+    #[error("the stored login's `{0}` URL is not a URL")]
+    NotAUrl(&'static str),
 }
 
 impl LoginTransaction {
@@ -96,19 +97,18 @@ impl LoginTransaction {
         .map_err(|e| StoredError::Malformed(format!("{:?}", e.classify())))
     }
 
-    /// Reads a stored form back, checking both URLs against `allowed`.
+    /// Reads a stored form back. The URLs are not checked against the allow-list here: the
+    /// login pipeline checks them against the current one, whatever the store.
     ///
     /// # Errors
     /// See [`StoredError`].
-    pub fn from_stored(bytes: &[u8], allowed: &AllowList) -> Result<Self, StoredError> {
+    pub fn from_stored(bytes: &[u8]) -> Result<Self, StoredError> {
         // serde_json's message could quote a value; only its category and place are kept.
         let stored: Stored<'_> = serde_json::from_slice(bytes).map_err(|e| {
             StoredError::Malformed(format!("{:?} error at column {}", e.classify(), e.column()))
         })?;
         let check = |param: &'static str, url: &str| {
-            allowed
-                .check(param, Some(url))
-                .map_err(|_| StoredError::NotAllowed(param))
+            RedirectTarget::restored(url).map_err(|_| StoredError::NotAUrl(param))
         };
         Ok(Self {
             success: check("success", &stored.success)?,
@@ -150,6 +150,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::redirect::AllowList;
 
     fn target() -> RedirectTarget {
         AllowList::parse(&["http://127.0.0.1:3000/".to_string()])
@@ -188,8 +189,7 @@ mod tests {
     #[test]
     fn the_stored_form_reads_back_the_same() {
         let before = transaction("http://127.0.0.1:3000/done?x=1");
-        let allowed = AllowList::parse(&["http://127.0.0.1:3000/".to_string()]).expect("list");
-        let after = LoginTransaction::from_stored(&before.to_stored().expect("stored"), &allowed)
+        let after = LoginTransaction::from_stored(&before.to_stored().expect("stored"))
             .expect("reads back");
         assert_eq!(after.provider, before.provider);
         assert_eq!(after.data.expose(), before.data.expose());
@@ -199,18 +199,20 @@ mod tests {
     }
 
     #[test]
-    fn a_stored_url_outside_the_allow_list_is_refused() {
-        let stored = transaction("http://127.0.0.1:3000/done")
-            .to_stored()
-            .expect("stored");
-        let narrower =
-            AllowList::parse(&["http://127.0.0.1:3000/other/".to_string()]).expect("list");
+    fn a_stored_form_that_is_not_a_login_is_refused_without_its_values() {
+        let stored = String::from_utf8(
+            transaction("http://127.0.0.1:3000/done")
+                .to_stored()
+                .expect("stored"),
+        )
+        .expect("JSON");
+        let not_a_url = stored.replace("http://127.0.0.1:3000/done", "secret-value");
         assert_eq!(
-            LoginTransaction::from_stored(&stored, &narrower).err(),
-            Some(StoredError::NotAllowed("success"))
+            LoginTransaction::from_stored(not_a_url.as_bytes()).err(),
+            Some(StoredError::NotAUrl("success"))
         );
-        let garbage = LoginTransaction::from_stored(b"{\"provider\":\"secret-value\"", &narrower)
-            .expect_err("refused");
+        let garbage =
+            LoginTransaction::from_stored(b"{\"provider\":\"secret-value\"").expect_err("refused");
         assert!(!garbage.to_string().contains("secret-value"), "{garbage}");
     }
 

@@ -597,9 +597,10 @@ async fn rediss_urls_talk_tls_and_trust_the_system_store() {
     );
 }
 
-/// A reload that adds a `[redirect].allowed` entry serves it with a Redis store too: the
-/// store reads a login's URLs back against the list of the configuration serving the
-/// callback, not the list it was opened with (which a reload never replaces).
+/// A reload that adds a `[redirect].allowed` entry serves it with a Redis store too, and one
+/// that removes it stops the logins in flight to it: a stored login's URLs are checked against
+/// the list of the configuration serving the callback, not the one the store was opened with
+/// (a reload never replaces the store).
 #[tokio::test]
 async fn a_redirect_url_added_by_a_reload_is_served_with_a_redis_store() {
     let shared = Shared::new(RedisServer::start().await).await;
@@ -630,6 +631,27 @@ async fn a_redirect_url_added_by_a_reload_is_served_with_a_redis_store() {
     let landed = location(&response);
     assert_eq!(without_query(&landed), success, "{landed}");
     assert!(param(&landed, "secret").is_some(), "{landed}");
+
+    // A login to the added URL is in flight when a reload takes the URL away again: it ends
+    // at the 400 page, as with the memory store, and nothing is minted.
+    let response = get(
+        &client,
+        &format!(
+            "{}/v1/auth/corp/start?success={success}&failure={FAILURE}",
+            gateway.url()
+        ),
+    )
+    .await;
+    let callback = shared.authorize(&location(&response), "alice");
+    gateway.served.rewrite(&config);
+    gateway.served.signal("HUP");
+    let logs = gateway.served.wait_for_log("config reload", 2).await;
+    assert_eq!(logs.matches("config reloaded").count(), 2, "{logs}");
+    let minted = shared.minted();
+    let response = get(&client, &gateway.here(&callback)).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert!(response.headers().get("location").is_none());
+    assert_eq!(shared.minted(), minted, "nothing was minted");
 }
 
 /// Instances judge an assertion by their own clocks, but a shared replay entry expires on the
