@@ -30,7 +30,7 @@ use crate::http::rate_limit::RateLimit;
 use crate::login::user_id::IdKey;
 use crate::login::{Login, LoginParts};
 use crate::metrics::Metrics;
-use crate::store::TransactionStore;
+use crate::store::{RedisSettings, TransactionStore};
 
 /// Where a reload reads the configuration, and whether warnings are tolerated (`serve
 /// --development`), as at startup.
@@ -86,6 +86,15 @@ impl RestartOnly {
 
     /// The keys whose value differs in `new`, named as in the file.
     pub fn changed(&self, new: &Self) -> Vec<&'static str> {
+        // A Redis setting that differs while both run Redis (a change of backend is named by
+        // `store.backend`).
+        let redis = |differs: fn(&RedisSettings, &RedisSettings) -> bool| match (
+            &self.store.redis,
+            &new.store.redis,
+        ) {
+            (Some(old), Some(new)) => differs(old, new),
+            _ => false,
+        };
         let mut changed: Vec<&'static str> = [
             ("server.listen", self.listen != new.listen),
             (
@@ -114,6 +123,17 @@ impl RestartOnly {
                 self.appwrite_project != new.appwrite_project,
             ),
             ("store.backend", self.store.backend != new.store.backend),
+            ("store.redis_url", redis(|a, b| a.url != b.url)),
+            ("store.redis_cluster", redis(|a, b| a.cluster != b.cluster)),
+            (
+                "store.key_prefix",
+                redis(|a, b| a.key_prefix != b.key_prefix),
+            ),
+            (
+                "store.redis_timeout_ms",
+                redis(|a, b| a.timeout != b.timeout),
+            ),
+            ("store.encryption_keys", redis(|a, b| a.keys != b.keys)),
             (
                 "store.transaction_ttl_seconds",
                 self.store.transaction_ttl != new.store.transaction_ttl,
@@ -242,7 +262,10 @@ impl Reloader {
                 path: path.display().to_string(),
                 source,
             })?;
-            Ok::<_, ReloadError>((hex(&Sha256::digest(&bytes)), Config::load(&path)?))
+            Ok::<_, ReloadError>((
+                data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes)),
+                Config::load(&path)?,
+            ))
         })
         .await??;
         if !config.warnings.is_empty() && !self.source.allow_warnings {
@@ -381,10 +404,6 @@ pub async fn warm_up(login: Arc<Login>) {
 }
 
 /// Lowercase hex.
-fn hex(bytes: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,6 +487,25 @@ client_secret = "0123456789abcdef0123456789abcdef"
         for (text, keys) in cases {
             assert_eq!(before.changed(&restart_only(&text)), keys, "{text}");
         }
+        // Between two Redis configurations, each store key by its name (a key rotation too).
+        let redis = |keys: &str, prefix: &str| {
+            format!(
+                "{BASE}\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:1\"\n\
+                 key_prefix = \"{prefix}\"\nencryption_keys = [{keys}]\n"
+            )
+        };
+        let k1 = "\"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"";
+        let k2 = "\"k2:AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"";
+        let before = restart_only(&redis(k1, "a:"));
+        assert!(before.changed(&restart_only(&redis(k1, "a:"))).is_empty());
+        assert_eq!(
+            before.changed(&restart_only(&redis(&format!("{k2}, {k1}"), "a:"))),
+            ["store.encryption_keys"]
+        );
+        assert_eq!(
+            before.changed(&restart_only(&redis(k1, "b:"))),
+            ["store.key_prefix"]
+        );
     }
 
     #[test]

@@ -290,11 +290,8 @@ enum LinkState {
 }
 
 fn link_state(user: &User, email: &Email) -> LinkState {
-    let owned = AppwriteUserId::is_derived(&user.id)
-        || user
-            .labels
-            .iter()
-            .any(|l| l == OWNER_LABEL || LinkLabel::is_link_label(l));
+    let owned =
+        AppwriteUserId::is_derived(&user.id) || user.labels.iter().any(|l| is_gateway_label(l));
     if owned || user.email != email.as_str() {
         LinkState::Owned
     } else if user.email_verification {

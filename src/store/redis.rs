@@ -176,7 +176,7 @@ impl RedisStore {
     }
 
     /// The Redis key of a login.
-    pub fn transaction_key(&self, key: &StateKey) -> String {
+    fn transaction_key(&self, key: &StateKey) -> String {
         format!("{}tx:{}", self.prefix, key.as_str())
     }
 

@@ -134,17 +134,13 @@ pub struct StateKey(String);
 impl StateKey {
     /// The key of `state`.
     pub fn of(state: &str) -> Self {
-        Self(hex(&Sha256::digest(state.as_bytes())))
+        Self(data_encoding::HEXLOWER.encode(&Sha256::digest(state.as_bytes())))
     }
 
     /// The key as text.
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    data_encoding::HEXLOWER.encode(bytes)
 }
 
 #[cfg(test)]

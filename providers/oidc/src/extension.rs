@@ -4,8 +4,8 @@
 //! change five things and nothing else; the code flow (state, nonce, PKCE S256), discovery's exact
 //! issuer check, the JWKS cache and every ID-token check of DESIGN.md section 4 stay the
 //! OIDC provider's:
-//! - [`Issuers`]: which `iss` values are accepted: an exact set (Auth0 custom domains, Google's
-//!   two spellings), or a template with `{tenantid}` filled from the token's `tid` and then
+//! - [`Issuers`]: which `iss` values are accepted: an exact set (Auth0 custom domains),
+//!   or a template with `{tenantid}` filled from the token's `tid` and then
 //!   compared exactly (Entra ID's multi-tenant endpoints);
 //! - [`DiscoveryTarget`]: a discovery URL other than `{issuer}/.well-known/openid-configuration`
 //!   and the exact `issuer` its document must announce (Entra's multi-tenant document announces

@@ -46,17 +46,6 @@ pub enum Curve {
     Ed25519,
 }
 
-impl Curve {
-    /// The JWK `crv` name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::P256 => "P-256",
-            Self::P384 => "P-384",
-            Self::Ed25519 => "Ed25519",
-        }
-    }
-}
-
 /// The public key material, as ring takes it.
 #[derive(Debug)]
 enum Material {

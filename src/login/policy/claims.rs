@@ -47,11 +47,6 @@ impl RequiredClaim {
         }
     }
 
-    /// The claim's name.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
     /// The rule as a refusal names it: `required_claims."<claim>"`.
     pub fn rule_name(&self) -> String {
         format!("required_claims.{:?}", self.name)
