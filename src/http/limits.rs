@@ -1,14 +1,17 @@
 //! Request-shape limits checked before any handler runs: the length of the request URI and of
-//! every query parameter, and the shape of a client-supplied `X-Request-Id`.
+//! every query parameter, and the shape of a client-supplied `X-Request-Id` (and the making of
+//! a fresh one, [`MakeRequestId`]).
 //!
 //! hyper itself refuses request targets over 65 534 bytes; a real login never comes near the
 //! limits here, so anything longer is refused before the handlers parse it (a parameter is
 //! decoded once, in linear time, to measure it).
 
 use axum::extract::Request;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use rand::RngCore as _;
+use tower_http::request_id::{MakeRequestId, RequestId};
 
 use super::error::ErrorPage;
 
@@ -74,9 +77,49 @@ pub async fn drop_bad_request_id(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// Makes the id of a request that came without a usable one: a random (version 4) UUID.
+///
+/// tower-http's `MakeRequestUuid` asks the kernel for 16 bytes on every request (one
+/// `getrandom` system call each); this draws them from the thread's CSPRNG instead, as the
+/// login `state` does. A request id is a correlation handle, not a secret.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FreshRequestId;
+
+impl MakeRequestId for FreshRequestId {
+    fn make_request_id<B>(&mut self, _: &axum::http::Request<B>) -> Option<RequestId> {
+        let mut bytes = [0u8; 16];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let id = uuid::Builder::from_random_bytes(bytes).into_uuid();
+        let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+        HeaderValue::from_str(id.hyphenated().encode_lower(&mut text))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fresh_request_ids_are_distinct_v4_uuids_that_pass_our_own_check() {
+        let request = axum::http::Request::new(());
+        let mut make = FreshRequestId;
+        let ids: Vec<String> = (0..64)
+            .map(|_| {
+                let id = make.make_request_id(&request).expect("an id");
+                id.header_value().to_str().expect("ASCII").to_string()
+            })
+            .collect();
+        for id in &ids {
+            let uuid = uuid::Uuid::parse_str(id).expect("a UUID");
+            assert_eq!(uuid.get_version(), Some(uuid::Version::Random), "{id}");
+            assert_eq!(uuid.get_variant(), uuid::Variant::RFC4122, "{id}");
+            assert!(is_valid_request_id(id.as_bytes()), "{id}");
+        }
+        let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+    }
 
     #[test]
     fn request_ids_are_checked_by_length_and_alphabet() {

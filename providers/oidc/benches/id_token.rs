@@ -1,5 +1,6 @@
 //! ID-token validation with cached keys: the per-login CPU cost of `verify_id_token` (header and
-//! claims parsing, key choice, signature, every claim check) for RS256, ES256 and EdDSA.
+//! claims parsing, key choice, signature, every claim check) for RS256, ES256 and EdDSA, and of
+//! `email_verified_is_true`, the second read of the claims that every login makes.
 //!
 //! mock-op is spawned once, only to sign the tokens and publish its JWKS; the measured loop
 //! makes no network call and reuses one parsed key set, as the provider does between JWKS
@@ -14,7 +15,7 @@ use chrono::Utc;
 use criterion::{Criterion, criterion_group, criterion_main};
 use idp_provider_api::Secret;
 use idp_provider_oidc::jwk::KeySet;
-use idp_provider_oidc::verify::{Expectations, verify_id_token};
+use idp_provider_oidc::verify::{Expectations, email_verified_is_true, verify_id_token};
 use mock_op::{Behavior, MockOp, MockOpConfig, SigningAlg};
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientId, IssuerUrl};
@@ -97,6 +98,14 @@ fn id_token_validation(c: &mut Criterion) {
         });
     }
     group.finish();
+    let (_, raw) = &f.tokens[0];
+    assert!(
+        email_verified_is_true(raw),
+        "mock-op's token has email_verified: true"
+    );
+    c.bench_function("email_verified_is_true", |b| {
+        b.iter(|| email_verified_is_true(black_box(raw)));
+    });
 }
 
 criterion_group!(benches, id_token_validation);

@@ -375,8 +375,16 @@ pub fn email_verified_is_true(raw: &str) -> bool {
                 .decode(payload)
                 .ok()
         })
-        .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
-        .is_some_and(|claims| claims.get("email_verified") == Some(&Value::Bool(true)))
+        .and_then(|json| serde_json::from_slice::<EmailVerified>(&json).ok())
+        .is_some_and(|claims| claims.email_verified == Some(Value::Bool(true)))
+}
+
+/// The one claim [`email_verified_is_true`] reads: the others are skipped, not collected into a
+/// map (a login's ID token is parsed once for this). A duplicated `email_verified` fails the
+/// parse, which reads as not verified.
+#[derive(Deserialize)]
+struct EmailVerified {
+    email_verified: Option<Value>,
 }
 
 use openidconnect::JwsSigningAlgorithm as _;
@@ -430,6 +438,8 @@ mod tests {
             r#"{"email_verified":false}"#,
             r#"{"email_verified":1}"#,
             r#"{}"#,
+            r#"{"email_verified":true,"email_verified":true}"#,
+            r#"{"email_verified":[true]}"#,
             "not json",
         ] {
             assert!(!email_verified_is_true(&token(payload)), "{payload}");
