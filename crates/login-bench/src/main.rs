@@ -13,8 +13,10 @@
 //! - [`browser`]: one login as a browser makes it, and rounds of logins.
 //! - [`stack`]: the upstreams, the gateways and the floors, started and ready.
 //! - [`run`]: the interleaved rounds, the soak and the flood, and their reports.
+//! - [`count`]: instructions per login, counted by valgrind instead of timed.
 
 mod browser;
+mod count;
 mod procs;
 mod run;
 mod stack;
@@ -41,6 +43,9 @@ enum Command {
     /// Open logins without finishing them (`start` only), with the longest URLs the
     /// allow-list accepts, and report the gateway's memory.
     Flood(run::FloodArgs),
+    /// Count the instructions a login costs each gateway and floor in user space, under
+    /// valgrind's callgrind: exact where `run`'s CPU times are noisy.
+    Count(count::CountArgs),
     /// Serve the mock OP (used by `run`).
     Op {
         /// The ID-token signing algorithm.
@@ -128,6 +133,7 @@ fn main() -> ExitCode {
         }
         Command::Run(args) => run::run(&args),
         Command::Flood(args) => run::flood(&args),
+        Command::Count(args) => count::count(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::browser::{self, Pace, Round, start_url};
 use crate::procs::TICKS_PER_SECOND;
-use crate::stack::{Target, Upstreams, sibling};
+use crate::stack::{Launch, Target, Upstreams, sibling};
 use crate::{Alg, GatewaySpec};
 
 /// `login-bench run`.
@@ -81,7 +81,7 @@ pub struct FloodArgs {
     concurrency: usize,
 }
 
-fn default_gateways(given: &[GatewaySpec]) -> Vec<GatewaySpec> {
+pub(crate) fn default_gateways(given: &[GatewaySpec]) -> Vec<GatewaySpec> {
     if given.is_empty() {
         vec![GatewaySpec {
             name: "after".into(),
@@ -93,7 +93,7 @@ fn default_gateways(given: &[GatewaySpec]) -> Vec<GatewaySpec> {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -102,7 +102,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Calls per login: at Appwrite by method and path with the user id written `{id}`, at the OP
 /// by endpoint.
-type CallsPerLogin = BTreeMap<String, f64>;
+pub(crate) type CallsPerLogin = BTreeMap<String, f64>;
 
 fn calls_per_login(stats: &Value, user_id: &str, logins: usize) -> CallsPerLogin {
     let mut calls = CallsPerLogin::new();
@@ -126,6 +126,34 @@ fn describe(calls: &CallsPerLogin) -> String {
         .map(|(call, n)| format!("{call} ×{n:.2}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Prints the calls `target` made per login in its warm-up, and checks that a floor makes the
+/// same calls as the first gateway (`reference`, set by the first target).
+///
+/// # Errors
+/// When a floor's calls differ: its figures would not be a floor of the gateway's.
+pub(crate) fn same_calls(
+    reference: &mut Option<CallsPerLogin>,
+    target: &Target,
+    calls: CallsPerLogin,
+) -> Result<(), String> {
+    println!(
+        "  {:<10} calls per login: {}",
+        target.proc.name,
+        describe(&calls)
+    );
+    match reference {
+        None => *reference = Some(calls),
+        Some(gateway) if !target.gateway && *gateway != calls => {
+            return Err(format!(
+                "{} makes other calls than the gateway; the floor must match it",
+                target.proc.name
+            ));
+        }
+        Some(_) => {}
+    }
+    Ok(())
 }
 
 /// One target's measurements, summed over its rounds.
@@ -200,7 +228,7 @@ async fn measured(
 
 /// Warm-up logins on `target`, as many at once as the rounds make (so that its connection
 /// pools reach their working size); returns the calls they made per login at Appwrite and the OP.
-async fn warm_up(
+pub(crate) async fn warm_up(
     target: &Target,
     upstreams: &mut Upstreams,
     logins: usize,
@@ -247,7 +275,11 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
     let mut upstreams = Upstreams::start(args.alg).map_err(|e| e.to_string())?;
     let mut targets = Vec::new();
     for spec in &gateways {
-        targets.push(upstreams.gateway(spec, None).map_err(|e| e.to_string())?);
+        targets.push(
+            upstreams
+                .gateway(spec, None, Launch::Direct)
+                .map_err(|e| e.to_string())?,
+        );
     }
     // The first login creates the user; every later one is a returning user's.
     let first = runtime
@@ -263,7 +295,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         for current_thread in [true, false] {
             targets.push(
                 upstreams
-                    .floor(current_thread, &first)
+                    .floor(current_thread, &first, Launch::Direct)
                     .map_err(|e| e.to_string())?,
             );
         }
@@ -286,21 +318,7 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
             args.concurrency,
             &first,
         ))?;
-        println!(
-            "  {:<10} calls per login: {}",
-            target.proc.name,
-            describe(&calls)
-        );
-        match &reference {
-            None => reference = Some(calls),
-            Some(gateway) if !target.gateway && *gateway != calls => {
-                return Err(format!(
-                    "{} makes other calls than the gateway; the floor must match it",
-                    target.proc.name
-                ));
-            }
-            Some(_) => {}
-        }
+        same_calls(&mut reference, target, calls)?;
     }
     let mut tallies: Vec<Tally> = targets
         .iter()
@@ -456,7 +474,7 @@ pub fn flood(args: &FloodArgs) -> Result<(), String> {
     let runtime = runtime()?;
     let upstreams = Upstreams::start(Alg::Rs256).map_err(|e| e.to_string())?;
     let target = upstreams
-        .gateway(&spec, Some(args.cap))
+        .gateway(&spec, Some(args.cap), Launch::Direct)
         .map_err(|e| e.to_string())?;
     // One whole login first: discovery, keys and pools are loaded, as in a running gateway.
     runtime

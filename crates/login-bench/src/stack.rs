@@ -35,6 +35,31 @@ fn text(value: &Value, key: &str) -> String {
         .to_string()
 }
 
+/// How a process under test is started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launch {
+    /// As itself.
+    Direct,
+    /// Under valgrind's callgrind, which counts the instructions it runs in user space
+    /// (`login-bench count`). Nothing is written when it ends: the counts are read while it runs.
+    Callgrind,
+}
+
+impl Launch {
+    fn command(self, program: &Path) -> Command {
+        match self {
+            Self::Direct => Command::new(program),
+            Self::Callgrind => {
+                let mut command = Command::new("valgrind");
+                command
+                    .args(["--tool=callgrind", "--callgrind-out-file=/dev/null"])
+                    .arg(program);
+                command
+            }
+        }
+    }
+}
+
 /// A process under test that serves logins.
 pub struct Target {
     /// The process.
@@ -108,7 +133,12 @@ impl Upstreams {
     ///
     /// # Errors
     /// When it does not start or never gets ready.
-    pub fn gateway(&self, spec: &GatewaySpec, max_open: Option<u64>) -> Result<Target, StackError> {
+    pub fn gateway(
+        &self,
+        spec: &GatewaySpec,
+        max_open: Option<u64>,
+        launch: Launch,
+    ) -> Result<Target, StackError> {
         let port = free_port().map_err(io("a free port"))?;
         let url = format!("http://127.0.0.1:{port}");
         let store = max_open.map_or(String::new(), |cap| {
@@ -146,7 +176,7 @@ allowed_algs = ["{alg}"]
         );
         let file = self.dir.join(format!("{}.toml", spec.name));
         std::fs::write(&file, config).map_err(io("the gateway configuration"))?;
-        let mut command = Command::new(&spec.path);
+        let mut command = launch.command(&spec.path);
         command
             .arg("serve")
             .arg("--config")
@@ -170,10 +200,15 @@ allowed_algs = ["{alg}"]
     ///
     /// # Errors
     /// When it does not start.
-    pub fn floor(&self, current_thread: bool, user_id: &str) -> Result<Target, StackError> {
+    pub fn floor(
+        &self,
+        current_thread: bool,
+        user_id: &str,
+        launch: Launch,
+    ) -> Result<Target, StackError> {
         let me = std::env::current_exe().map_err(io("this program's path"))?;
         let floor = me.with_file_name("login-floor");
-        let mut command = Command::new(&floor);
+        let mut command = launch.command(&floor);
         let (op, appwrite) = (&self.op_ready, &self.appwrite_ready);
         for (flag, value) in [
             ("--op", text(op, "issuer")),
