@@ -221,19 +221,28 @@ impl AllowList {
         if let Some(why) = hidden_separator(url.path()) {
             return Err(malformed(&why));
         }
+        let target = RedirectTarget(url);
+        if self.permits(&target) {
+            Ok(target)
+        } else {
+            Err(RedirectError::NotAllowed(param))
+        }
+    }
+
+    /// Whether an entry allows `target`, a URL that [`check`](Self::check) accepted before,
+    /// perhaps against an older list: only the entry match can change with the list (the
+    /// other checks are about the URL alone), so a stored login is checked again without
+    /// parsing its URLs again.
+    pub fn permits(&self, target: &RedirectTarget) -> bool {
+        let url = &target.0;
         let host = url.host_str().unwrap_or_default();
         let port = url.port_or_known_default().unwrap_or_default();
-        let allowed = self.entries.iter().any(|e| {
+        self.entries.iter().any(|e| {
             e.scheme == url.scheme()
                 && e.host == host
                 && e.port == port
                 && path_matches(&e.path, url.path())
-        });
-        if allowed {
-            Ok(RedirectTarget(url))
-        } else {
-            Err(RedirectError::NotAllowed(param))
-        }
+        })
     }
 }
 
@@ -376,6 +385,31 @@ mod tests {
         ] {
             assert!(!ok(raw), "{raw} must be refused");
         }
+    }
+
+    #[test]
+    fn a_checked_target_is_permitted_again_only_by_a_list_that_still_allows_it() {
+        let target = list()
+            .check("success", Some("https://app.example.com/auth/done?x=1"))
+            .expect("allowed");
+        assert!(list().permits(&target));
+        let parse = |entries: &[&str]| {
+            let entries: Vec<String> = entries.iter().map(ToString::to_string).collect();
+            AllowList::parse(&entries).expect("valid entries")
+        };
+        assert!(parse(&["https://app.example.com/auth/done"]).permits(&target));
+        for narrowed in [
+            "https://app.example.com/other/",
+            "https://app.example.com/auth/don",
+            "https://app.example.com:8443/auth/",
+            "https://evil.example.com/auth/",
+        ] {
+            assert!(!parse(&[narrowed]).permits(&target), "{narrowed}");
+        }
+        let loopback = list()
+            .check("success", Some("http://127.0.0.1:3000/cb"))
+            .expect("allowed");
+        assert!(!parse(&["https://127.0.0.1:3000/cb"]).permits(&loopback));
     }
 
     #[test]

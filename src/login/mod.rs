@@ -463,10 +463,17 @@ impl Login {
         transaction: &LoginTransaction,
     ) -> Result<RedirectTarget, CallbackError> {
         let allowed = &self.redirect.allowed;
-        allowed
-            .check("success", Some(transaction.success.as_str()))
-            .and_then(|_| allowed.check("failure", Some(transaction.failure.as_str())))
-            .map_err(CallbackError::RedirectNoLongerAllowed)
+        for (param, target) in [
+            ("success", &transaction.success),
+            ("failure", &transaction.failure),
+        ] {
+            if !allowed.permits(target) {
+                return Err(CallbackError::RedirectNoLongerAllowed(
+                    RedirectError::NotAllowed(param),
+                ));
+            }
+        }
+        Ok(transaction.failure.clone())
     }
 
     async fn finish(
