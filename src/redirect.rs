@@ -87,14 +87,60 @@ pub struct RedirectTarget(Url);
 
 impl RedirectTarget {
     /// A target read back from a shared store, where `start` put it after
-    /// [`AllowList::check`] and sealing kept it intact. The login pipeline checks it against the
-    /// allow-list of the configuration serving the callback before any use
-    /// (`Login::still_allowed`), so a reload's list applies to stored logins too.
+    /// [`AllowList::check`] and sealing kept it intact. Every check about the URL alone is made
+    /// again (another instance, perhaps of an older release, wrote it); the login pipeline then
+    /// checks it against the allow-list of the configuration serving the callback before any
+    /// use (`Login::still_allowed`, with [`AllowList::permits`]), so a reload's list applies to
+    /// stored logins too.
     ///
     /// # Errors
-    /// When the text is not an absolute URL.
-    pub(crate) fn restored(text: &str) -> Result<Self, url::ParseError> {
-        Url::parse(text).map(Self)
+    /// As [`AllowList::check`] for a URL that no list entry is asked about.
+    pub(crate) fn restored(param: &'static str, text: &str) -> Result<Self, RedirectError> {
+        Self::parse(param, Some(text))
+    }
+
+    /// The checks of [`AllowList::check`] that are about the URL alone, whatever the list:
+    /// present, at most [`MAX_URL_LEN`] bytes before and after percent-encoding, absolute,
+    /// http or https, no credentials, no fragment, none of the parameters the gateway adds, no
+    /// separator hidden behind percent-encoding in its path.
+    fn parse(param: &'static str, raw: Option<&str>) -> Result<Self, RedirectError> {
+        let raw = raw
+            .filter(|r| !r.is_empty())
+            .ok_or(RedirectError::Missing(param))?;
+        let malformed = |reason: &str| RedirectError::Malformed {
+            param,
+            reason: reason.to_string(),
+        };
+        if raw.len() > MAX_URL_LEN {
+            return Err(malformed(&format!("longer than {MAX_URL_LEN} bytes")));
+        }
+        let url = Url::parse(raw).map_err(|e| malformed(&format!("not an absolute URL ({e})")))?;
+        if url.as_str().len() > MAX_URL_LEN {
+            return Err(malformed(&format!(
+                "longer than {MAX_URL_LEN} bytes once percent-encoded"
+            )));
+        }
+        if !matches!(url.scheme(), "https" | "http") {
+            return Err(malformed("only http and https URLs are allowed"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(malformed(
+                "URLs with credentials (user@host) are not allowed",
+            ));
+        }
+        if url.fragment().is_some() {
+            return Err(malformed("URLs with a fragment are not allowed"));
+        }
+        if url
+            .query_pairs()
+            .any(|(k, _)| RESERVED_PARAMS.contains(&k.as_ref()))
+        {
+            return Err(malformed("the URL already carries userId, secret or error"));
+        }
+        if let Some(why) = hidden_separator(url.path()) {
+            return Err(malformed(&why));
+        }
+        Ok(Self(url))
     }
 
     /// The URL as it will be sent.
@@ -185,43 +231,7 @@ impl AllowList {
         param: &'static str,
         raw: Option<&str>,
     ) -> Result<RedirectTarget, RedirectError> {
-        let raw = raw
-            .filter(|r| !r.is_empty())
-            .ok_or(RedirectError::Missing(param))?;
-        let malformed = |reason: &str| RedirectError::Malformed {
-            param,
-            reason: reason.to_string(),
-        };
-        if raw.len() > MAX_URL_LEN {
-            return Err(malformed(&format!("longer than {MAX_URL_LEN} bytes")));
-        }
-        let url = Url::parse(raw).map_err(|e| malformed(&format!("not an absolute URL ({e})")))?;
-        if url.as_str().len() > MAX_URL_LEN {
-            return Err(malformed(&format!(
-                "longer than {MAX_URL_LEN} bytes once percent-encoded"
-            )));
-        }
-        if !matches!(url.scheme(), "https" | "http") {
-            return Err(malformed("only http and https URLs are allowed"));
-        }
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(malformed(
-                "URLs with credentials (user@host) are not allowed",
-            ));
-        }
-        if url.fragment().is_some() {
-            return Err(malformed("URLs with a fragment are not allowed"));
-        }
-        if url
-            .query_pairs()
-            .any(|(k, _)| RESERVED_PARAMS.contains(&k.as_ref()))
-        {
-            return Err(malformed("the URL already carries userId, secret or error"));
-        }
-        if let Some(why) = hidden_separator(url.path()) {
-            return Err(malformed(&why));
-        }
-        let target = RedirectTarget(url);
+        let target = RedirectTarget::parse(param, raw)?;
         if self.permits(&target) {
             Ok(target)
         } else {
@@ -230,9 +240,10 @@ impl AllowList {
     }
 
     /// Whether an entry allows `target`, a URL that [`check`](Self::check) accepted before,
-    /// perhaps against an older list: only the entry match can change with the list (the
-    /// other checks are about the URL alone), so a stored login is checked again without
-    /// parsing its URLs again.
+    /// perhaps against an older list, or that was [restored](RedirectTarget::restored): only
+    /// the entry match can change with the list (the other checks are about the URL alone and
+    /// every `RedirectTarget` passed them), so a stored login is checked again without parsing
+    /// its URLs again.
     pub fn permits(&self, target: &RedirectTarget) -> bool {
         let url = &target.0;
         let host = url.host_str().unwrap_or_default();

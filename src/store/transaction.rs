@@ -70,8 +70,9 @@ pub enum StoredError {
     /// Not the JSON a gateway writes.
     #[error("the stored login is not readable ({0})")]
     Malformed(String),
-    /// Its success or failure URL is not a URL.
-    #[error("the stored login's `{0}` URL is not a URL")]
+    /// Its success or failure URL is not a redirect URL the gateway accepts (not a URL, or one
+    /// that fails a check about the URL alone; see `RedirectTarget::restored`).
+    #[error("the stored login's `{0}` URL is refused")]
     NotAUrl(&'static str),
 }
 
@@ -108,7 +109,7 @@ impl LoginTransaction {
             StoredError::Malformed(format!("{:?} error at column {}", e.classify(), e.column()))
         })?;
         let check = |param: &'static str, url: &str| {
-            RedirectTarget::restored(url).map_err(|_| StoredError::NotAUrl(param))
+            RedirectTarget::restored(param, url).map_err(|_| StoredError::NotAUrl(param))
         };
         Ok(Self {
             success: check("success", &stored.success)?,
@@ -207,6 +208,21 @@ mod tests {
             LoginTransaction::from_stored(not_a_url.as_bytes()).err(),
             Some(StoredError::NotAUrl("success"))
         );
+        // Sealed and well-formed, but failing a rule of this release about the URL alone (an
+        // older or other writer): refused, not trusted because it was sealed.
+        for refused in [
+            "http://127.0.0.1:3000/done#frag",
+            "http://127.0.0.1:3000/done?secret=1",
+            "http://127.0.0.1:3000/a/..%2Fdone",
+            "javascript://127.0.0.1:3000/done",
+        ] {
+            let stored = stored.replace("http://127.0.0.1:3000/done", refused);
+            assert_eq!(
+                LoginTransaction::from_stored(stored.as_bytes()).err(),
+                Some(StoredError::NotAUrl("success")),
+                "{refused}"
+            );
+        }
         let garbage =
             LoginTransaction::from_stored(b"{\"provider\":\"secret-value\"").expect_err("refused");
         assert!(!garbage.to_string().contains("secret-value"), "{garbage}");

@@ -375,6 +375,8 @@ pub fn email_verified_is_true(raw: &str) -> bool {
                 .decode(payload)
                 .ok()
         })
+        // A derived struct also reads a JSON array (`[true]`); claims are an object.
+        .filter(|json| json.trim_ascii_start().first() == Some(&b'{'))
         .and_then(|json| serde_json::from_slice::<EmailVerified>(&json).ok())
         .is_some_and(|claims| claims.email_verified == Some(Value::Bool(true)))
 }
@@ -440,6 +442,8 @@ mod tests {
             r#"{}"#,
             r#"{"email_verified":true,"email_verified":true}"#,
             r#"{"email_verified":[true]}"#,
+            "[true]",
+            " \n[true]",
             "not json",
         ] {
             assert!(!email_verified_is_true(&token(payload)), "{payload}");
