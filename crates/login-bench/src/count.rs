@@ -15,8 +15,11 @@
 use std::process::Command;
 
 use crate::browser::{self, Pace, start_url};
-use crate::run::{CallsPerLogin, default_gateways, runtime, same_calls, warm_up};
-use crate::stack::{Launch, Upstreams};
+use crate::run::{
+    CallsPerLogin, Started, Warm, add_floors, all_succeeded, runtime, start_gateways,
+    warm_and_compare,
+};
+use crate::stack::Launch;
 use crate::{Alg, GatewaySpec};
 
 /// `login-bench count`.
@@ -51,25 +54,14 @@ pub struct CountArgs {
 pub fn count(args: &CountArgs) -> Result<(), String> {
     callgrind_control(&["--version"])
         .map_err(|e| format!("valgrind's callgrind_control is needed ({e})"))?;
-    let gateways = default_gateways(&args.gateways);
     let runtime = runtime()?;
-    let mut upstreams = Upstreams::start(args.alg).map_err(|e| e.to_string())?;
-    let mut targets = Vec::new();
-    for spec in &gateways {
-        let target = upstreams.gateway(spec, None, Launch::Callgrind);
-        targets.push(target.map_err(|e| e.to_string())?);
-    }
-    let first = runtime
-        .block_on(browser::login(
-            &browser::browser(),
-            &start_url(&targets[0].url, None),
-        ))
-        .map_err(|e| format!("the first login failed: {e}"))?;
+    let Started {
+        mut upstreams,
+        mut targets,
+        first,
+    } = start_gateways(&runtime, &args.gateways, args.alg, Launch::Callgrind)?;
     if !args.no_floor {
-        for current_thread in [true, false] {
-            let floor = upstreams.floor(current_thread, &first, Launch::Callgrind);
-            targets.push(floor.map_err(|e| e.to_string())?);
-        }
+        add_floors(&upstreams, &mut targets, &first, Launch::Callgrind)?;
     }
     println!(
         "login-bench count: {} logins per target after {} warm-up logins, {} browsers, {} ID \
@@ -81,15 +73,13 @@ pub fn count(args: &CountArgs) -> Result<(), String> {
     );
     let mut reference: Option<CallsPerLogin> = None;
     let mut counted = Vec::new();
+    let warm = Warm {
+        logins: args.warmup,
+        concurrency: args.concurrency,
+        user_id: &first,
+    };
     for target in &targets {
-        let calls = runtime.block_on(warm_up(
-            target,
-            &mut upstreams,
-            args.warmup,
-            args.concurrency,
-            &first,
-        ))?;
-        same_calls(&mut reference, target, calls)?;
+        warm_and_compare(&runtime, target, &mut upstreams, &warm, &mut reference)?;
         let pid = target.proc.pid();
         let before = instructions(pid)?;
         let url = start_url(&target.url, None);
@@ -99,15 +89,7 @@ pub fn count(args: &CountArgs) -> Result<(), String> {
             args.concurrency,
             Pace::Closed,
         ));
-        if round.failures > 0 {
-            return Err(format!(
-                "{}: {} of {} logins failed (first: {}); refusing to report this run",
-                target.proc.name,
-                round.failures,
-                args.logins,
-                round.first_failure.unwrap_or_default()
-            ));
-        }
+        all_succeeded(target, &round, args.logins)?;
         let spent = instructions(pid)?.saturating_sub(before);
         counted.push(Counted {
             name: target.proc.name.clone(),

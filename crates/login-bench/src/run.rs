@@ -81,7 +81,7 @@ pub struct FloodArgs {
     concurrency: usize,
 }
 
-pub(crate) fn default_gateways(given: &[GatewaySpec]) -> Vec<GatewaySpec> {
+fn default_gateways(given: &[GatewaySpec]) -> Vec<GatewaySpec> {
     if given.is_empty() {
         vec![GatewaySpec {
             name: "after".into(),
@@ -128,16 +128,88 @@ fn describe(calls: &CallsPerLogin) -> String {
         .join(", ")
 }
 
-/// Prints the calls `target` made per login in its warm-up, and checks that a floor makes the
+/// The processes of a run, started: the upstreams, the gateways, and the user id of the first
+/// login (which created the user; every later login is a returning user's).
+pub(crate) struct Started {
+    pub upstreams: Upstreams,
+    pub targets: Vec<Target>,
+    pub first: String,
+}
+
+/// Starts the upstreams and each gateway of `given` (this tree's when none), and makes the
+/// first login through the first gateway.
+///
+/// # Errors
+/// Any process that does not start, or a first login that fails.
+pub(crate) fn start_gateways(
+    runtime: &tokio::runtime::Runtime,
+    given: &[GatewaySpec],
+    alg: Alg,
+    launch: Launch,
+) -> Result<Started, String> {
+    let upstreams = Upstreams::start(alg).map_err(|e| e.to_string())?;
+    let mut targets = Vec::new();
+    for spec in &default_gateways(given) {
+        let target = upstreams.gateway(spec, None, launch);
+        targets.push(target.map_err(|e| e.to_string())?);
+    }
+    let first = runtime
+        .block_on(browser::login(
+            &browser::browser(),
+            &start_url(&targets[0].url, None),
+        ))
+        .map_err(|e| format!("the first login failed: {e}"))?;
+    Ok(Started {
+        upstreams,
+        targets,
+        first,
+    })
+}
+
+/// Adds the two floors (current-thread, then multi-thread) to `targets`.
+///
+/// # Errors
+/// When one does not start.
+pub(crate) fn add_floors(
+    upstreams: &Upstreams,
+    targets: &mut Vec<Target>,
+    user_id: &str,
+    launch: Launch,
+) -> Result<(), String> {
+    for current_thread in [true, false] {
+        let floor = upstreams.floor(current_thread, user_id, launch);
+        targets.push(floor.map_err(|e| e.to_string())?);
+    }
+    Ok(())
+}
+
+/// The warm-up of each target.
+pub(crate) struct Warm<'a> {
+    pub logins: usize,
+    pub concurrency: usize,
+    pub user_id: &'a str,
+}
+
+/// Warms `target` up, prints the calls it made per login, and checks that a floor makes the
 /// same calls as the first gateway (`reference`, set by the first target).
 ///
 /// # Errors
-/// When a floor's calls differ: its figures would not be a floor of the gateway's.
-pub(crate) fn same_calls(
-    reference: &mut Option<CallsPerLogin>,
+/// Failed warm-up logins, or a floor whose calls differ: its figures would not be a floor of
+/// the gateway's.
+pub(crate) fn warm_and_compare(
+    runtime: &tokio::runtime::Runtime,
     target: &Target,
-    calls: CallsPerLogin,
+    upstreams: &mut Upstreams,
+    warm: &Warm<'_>,
+    reference: &mut Option<CallsPerLogin>,
 ) -> Result<(), String> {
+    let calls = runtime.block_on(warm_up(
+        target,
+        upstreams,
+        warm.logins,
+        warm.concurrency,
+        warm.user_id,
+    ))?;
     println!(
         "  {:<10} calls per login: {}",
         target.proc.name,
@@ -154,6 +226,23 @@ pub(crate) fn same_calls(
         Some(_) => {}
     }
     Ok(())
+}
+
+/// Refuses a round with any failed login: its figures would not be those of logins.
+///
+/// # Errors
+/// The first failure, and how many there were.
+pub(crate) fn all_succeeded(target: &Target, round: &Round, logins: usize) -> Result<(), String> {
+    if round.failures == 0 {
+        return Ok(());
+    }
+    Err(format!(
+        "{}: {} of {} logins failed (first: {}); refusing to report this run",
+        target.proc.name,
+        round.failures,
+        logins,
+        round.first_failure.as_deref().unwrap_or_default()
+    ))
 }
 
 /// One target's measurements, summed over its rounds.
@@ -201,15 +290,7 @@ async fn measured(
     let ticks = target.proc.cpu_ticks();
     let round: Round = browser::round(&url, args.logins, args.concurrency, pace).await;
     let spent = target.proc.cpu_ticks().saturating_sub(ticks);
-    if round.failures > 0 {
-        return Err(format!(
-            "{}: {} of {} logins failed (first: {}); refusing to report this run",
-            target.proc.name,
-            round.failures,
-            args.logins,
-            round.first_failure.unwrap_or_default()
-        ));
-    }
+    all_succeeded(target, &round, args.logins)?;
     let after = (
         target.proc.connections_to(op_port),
         target.proc.connections_to(appwrite_port),
@@ -228,7 +309,7 @@ async fn measured(
 
 /// Warm-up logins on `target`, as many at once as the rounds make (so that its connection
 /// pools reach their working size); returns the calls they made per login at Appwrite and the OP.
-pub(crate) async fn warm_up(
+async fn warm_up(
     target: &Target,
     upstreams: &mut Upstreams,
     logins: usize,
@@ -270,35 +351,17 @@ pub(crate) async fn warm_up(
 /// Any process that does not start, any failed login, floors whose calls differ from the
 /// gateway's.
 pub fn run(args: &RunArgs) -> Result<(), String> {
-    let gateways = default_gateways(&args.gateways);
     let runtime = runtime()?;
-    let mut upstreams = Upstreams::start(args.alg).map_err(|e| e.to_string())?;
-    let mut targets = Vec::new();
-    for spec in &gateways {
-        targets.push(
-            upstreams
-                .gateway(spec, None, Launch::Direct)
-                .map_err(|e| e.to_string())?,
-        );
-    }
-    // The first login creates the user; every later one is a returning user's.
-    let first = runtime
-        .block_on(browser::login(
-            &browser::browser(),
-            &start_url(&targets[0].url, None),
-        ))
-        .map_err(|e| format!("the first login failed: {e}"))?;
+    let Started {
+        mut upstreams,
+        mut targets,
+        first,
+    } = start_gateways(&runtime, &args.gateways, args.alg, Launch::Direct)?;
     if let Some(seconds) = args.duration {
         return soak(&runtime, &targets[0], &mut upstreams, args, seconds, &first);
     }
     if !args.no_floor {
-        for current_thread in [true, false] {
-            targets.push(
-                upstreams
-                    .floor(current_thread, &first, Launch::Direct)
-                    .map_err(|e| e.to_string())?,
-            );
-        }
+        add_floors(&upstreams, &mut targets, &first, Launch::Direct)?;
     }
     println!(
         "login-bench: {} logins per target per round, {} rounds, {} browsers, {}, {} ID tokens",
@@ -310,15 +373,13 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
         args.alg.jose()
     );
     let mut reference: Option<CallsPerLogin> = None;
+    let warm = Warm {
+        logins: args.warmup,
+        concurrency: args.concurrency,
+        user_id: &first,
+    };
     for target in &targets {
-        let calls = runtime.block_on(warm_up(
-            target,
-            &mut upstreams,
-            args.warmup,
-            args.concurrency,
-            &first,
-        ))?;
-        same_calls(&mut reference, target, calls)?;
+        warm_and_compare(&runtime, target, &mut upstreams, &warm, &mut reference)?;
     }
     let mut tallies: Vec<Tally> = targets
         .iter()
