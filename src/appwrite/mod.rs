@@ -466,9 +466,16 @@ fn read_answer<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, AppwriteError> {
     if status.is_success() {
+        // serde_json's message can quote a value of the body (a token's secret): only its
+        // category and place are kept.
         return serde_json::from_slice(bytes).map_err(|e| AppwriteError::Protocol {
             operation,
-            detail: format!("HTTP {status} with a body that is not the documented model: {e}"),
+            detail: format!(
+                "HTTP {status} with a body that is not the documented model ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ),
         });
     }
     let error: ErrorBody = serde_json::from_slice(bytes).unwrap_or(ErrorBody {
@@ -489,4 +496,22 @@ fn describe(e: reqwest::Error) -> String {
         return "timed out".to_string();
     }
     idp_provider_api::error_chain(&e.without_url())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_answer_off_the_model_is_reported_without_its_values() {
+        let body = br#"{"$id":"t1","userId":"u1","secret":"s3cr3t-token-value","expire":5}"#;
+        let error = read_answer::<Token>("create_token", reqwest::StatusCode::CREATED, body)
+            .expect_err("expire is not a string");
+        let text = error.to_string();
+        assert!(!text.contains("s3cr3t"), "{text}");
+        assert!(text.contains("not the documented model"), "{text}");
+        let typed = read_answer::<u32>("ping", reqwest::StatusCode::OK, br#""s3cr3t-token-value""#)
+            .expect_err("a string is not a number");
+        assert!(!typed.to_string().contains("s3cr3t"), "{typed}");
+    }
 }

@@ -18,8 +18,8 @@
 //!
 //! A used assertion is safe only while Redis keeps its entry until it expires: under any
 //! `maxmemory-policy` but `noeviction`, a flood of logins could push replay entries out and let
-//! assertions be used again. So the store reads the policy (`INFO memory`, from every node of a
-//! cluster) before its first replay entry and at every readiness check, and while it is not
+//! assertions be used again. So the store reads the policy (`INFO memory`, from every primary of
+//! a cluster; each must name one) before its first replay entry and at every readiness check, and while it is not
 //! `noeviction` refuses assertions (503) and reports not ready.
 //!
 //! The connection is made lazily, on the first command, and remade after a failure, so the
@@ -220,14 +220,20 @@ impl RedisStore {
         let info = self.run::<Value>(Op::Info, &cmd).await?;
         let mut policies = Vec::new();
         eviction_policies(&info, &mut policies);
-        let verdict = match policies.iter().find(|p| p.as_str() != "noeviction") {
-            _ if policies.is_empty() => Err(StoreError::Unavailable(
-                "Redis's INFO memory names no maxmemory_policy; the replay cache needs maxmemory-policy noeviction".into(),
-            )),
-            Some(policy) => Err(StoreError::Unavailable(format!(
+        let evicting = policies
+            .iter()
+            .flatten()
+            .find(|p| p.as_str() != "noeviction");
+        let verdict = if policies.is_empty() || policies.contains(&None) {
+            Err(StoreError::Unavailable(
+                "Redis's INFO memory names no maxmemory_policy (on some node); the replay cache needs maxmemory-policy noeviction".into(),
+            ))
+        } else if let Some(policy) = evicting {
+            Err(StoreError::Unavailable(format!(
                 "Redis evicts keys under memory pressure (maxmemory-policy {policy}), which would let a used assertion be used again; set maxmemory-policy noeviction"
-            ))),
-            None => Ok(()),
+            )))
+        } else {
+            Ok(())
         };
         self.keeps_keys.store(verdict.is_ok(), Ordering::Release);
         verdict
@@ -338,9 +344,10 @@ fn reply_kind(reply: &Value) -> &'static str {
     }
 }
 
-/// The `maxmemory_policy:` values in an `INFO memory` answer: one text, or (from a cluster)
-/// one per node.
-fn eviction_policies(info: &Value, out: &mut Vec<String>) {
+/// The `maxmemory_policy:` value of each text in an `INFO memory` answer: one text, or (from a
+/// cluster) one per node. A text without one, or a reply of another kind, is `None`: a node that
+/// does not say is not taken to keep its keys.
+fn eviction_policies(info: &Value, out: &mut Vec<Option<String>>) {
     let text = match info {
         Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.clone(),
@@ -348,11 +355,11 @@ fn eviction_policies(info: &Value, out: &mut Vec<String>) {
             return values.iter().for_each(|v| eviction_policies(v, out));
         }
         Value::Map(pairs) => return pairs.iter().for_each(|(_, v)| eviction_policies(v, out)),
-        _ => return,
+        _ => return out.push(None),
     };
-    out.extend(
+    out.push(
         text.lines()
-            .filter_map(|line| line.trim().strip_prefix("maxmemory_policy:"))
+            .find_map(|line| line.trim().strip_prefix("maxmemory_policy:"))
             .map(str::to_string),
     );
 }
@@ -365,6 +372,28 @@ fn millis(duration: Duration) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_node_must_name_its_eviction_policy() {
+        let node = |text: &str| Value::BulkString(text.as_bytes().to_vec());
+        let read = |info: Value| {
+            let mut policies = Vec::new();
+            eviction_policies(&info, &mut policies);
+            policies
+        };
+        let keeps = "# Memory\r\nused_memory:1\r\nmaxmemory_policy:noeviction\r\n";
+        assert_eq!(read(node(keeps)), vec![Some("noeviction".to_string())]);
+        let cluster = Value::Map(vec![
+            (node("a:7000"), node(keeps)),
+            (node("b:7001"), node("# Memory\r\nused_memory:1\r\n")),
+            (node("c:7002"), Value::Int(1)),
+        ]);
+        assert_eq!(
+            read(cluster),
+            vec![Some("noeviction".to_string()), None, None],
+            "a node that names no policy, or answers something else, is not one that keeps keys"
+        );
+    }
 
     #[test]
     fn only_ok_is_a_write_and_only_nil_is_an_existing_key() {
