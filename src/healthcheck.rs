@@ -63,7 +63,12 @@ pub async fn probe(listen: SocketAddr) -> Result<(), HealthcheckError> {
             reason: if e.is_timeout() {
                 format!("no answer within {} s", PROBE_TIMEOUT.as_secs())
             } else {
-                "connection failed".into()
+                // The cause (refused, reset, …) without the URL, which holds only the address
+                // already named.
+                format!(
+                    "connection failed: {}",
+                    idp_provider_api::error_chain(&e.without_url())
+                )
             },
         })?;
     match response.status().as_u16() {

@@ -212,7 +212,8 @@ fn healthcheck(config: &std::path::Path) -> ExitCode {
         Ok(listen) => listen,
         Err(error) => {
             eprintln!("{}: {error}", config.display());
-            return ExitCode::from(2);
+            // 1, not 2: Docker reserves a HEALTHCHECK exit status of 2.
+            return ExitCode::FAILURE;
         }
     };
     let probed = tokio::runtime::Builder::new_current_thread()

@@ -81,29 +81,25 @@ pub enum RedirectError {
 }
 
 /// A success or failure URL that passed the allow-list. Only [`AllowList::check`] makes one
-/// (and [`RedirectTarget::restored`], for one read back from the store).
+/// (and [`RedirectTarget::parse`], for one read back from the store).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedirectTarget(Url);
 
 impl RedirectTarget {
-    /// A target read back from a shared store, where `start` put it after
-    /// [`AllowList::check`] and sealing kept it intact. Every check about the URL alone is made
-    /// again (another instance, perhaps of an older release, wrote it); the login pipeline then
-    /// checks it against the allow-list of the configuration serving the callback before any
-    /// use (`Login::still_allowed`, with [`AllowList::permits`]), so a reload's list applies to
-    /// stored logins too.
-    ///
-    /// # Errors
-    /// As [`AllowList::check`] for a URL that no list entry is asked about.
-    pub(crate) fn restored(param: &'static str, text: &str) -> Result<Self, RedirectError> {
-        Self::parse(param, Some(text))
-    }
-
     /// The checks of [`AllowList::check`] that are about the URL alone, whatever the list:
     /// present, at most [`MAX_URL_LEN`] bytes before and after percent-encoding, absolute,
     /// http or https, no credentials, no fragment, none of the parameters the gateway adds, no
     /// separator hidden behind percent-encoding in its path.
-    fn parse(param: &'static str, raw: Option<&str>) -> Result<Self, RedirectError> {
+    ///
+    /// A target read back from a shared store (where `start` put it after
+    /// [`AllowList::check`], perhaps on another instance of an older release) is made with this
+    /// too; the login pipeline then matches it against the allow-list of the configuration
+    /// serving the callback before any use (`Login::still_allowed`, with
+    /// [`AllowList::permits`]), so a reload's list applies to stored logins too.
+    ///
+    /// # Errors
+    /// As [`AllowList::check`], but for [`RedirectError::NotAllowed`].
+    pub(crate) fn parse(param: &'static str, raw: Option<&str>) -> Result<Self, RedirectError> {
         let raw = raw
             .filter(|r| !r.is_empty())
             .ok_or(RedirectError::Missing(param))?;
@@ -240,7 +236,7 @@ impl AllowList {
     }
 
     /// Whether an entry allows `target`, a URL that [`check`](Self::check) accepted before,
-    /// perhaps against an older list, or that was [restored](RedirectTarget::restored): only
+    /// perhaps against an older list, or that was read back from the store: only
     /// the entry match can change with the list (the other checks are about the URL alone and
     /// every `RedirectTarget` passed them), so a stored login is checked again without parsing
     /// its URLs again.

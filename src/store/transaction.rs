@@ -71,7 +71,7 @@ pub enum StoredError {
     #[error("the stored login is not readable ({0})")]
     Malformed(String),
     /// Its success or failure URL is not a redirect URL the gateway accepts (not a URL, or one
-    /// that fails a check about the URL alone; see `RedirectTarget::restored`).
+    /// that fails a check about the URL alone; see `RedirectTarget::parse`).
     #[error("the stored login's `{0}` URL is refused")]
     NotAUrl(&'static str),
 }
@@ -109,7 +109,7 @@ impl LoginTransaction {
             StoredError::Malformed(format!("{:?} error at column {}", e.classify(), e.column()))
         })?;
         let check = |param: &'static str, url: &str| {
-            RedirectTarget::restored(param, url).map_err(|_| StoredError::NotAUrl(param))
+            RedirectTarget::parse(param, Some(url)).map_err(|_| StoredError::NotAUrl(param))
         };
         Ok(Self {
             success: check("success", &stored.success)?,
