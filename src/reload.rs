@@ -403,7 +403,6 @@ pub async fn warm_up(login: Arc<Login>) {
     }
 }
 
-/// Lowercase hex.
 #[cfg(test)]
 mod tests {
     use super::*;

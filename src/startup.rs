@@ -128,11 +128,6 @@ impl Application {
             .and_then(|listener| listener.local_addr().ok())
     }
 
-    /// The process's metrics.
-    pub fn metrics(&self) -> Arc<Metrics> {
-        self.state.metrics.clone()
-    }
-
     /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503 at once; after
     /// `[server] shutdown_delay_seconds` the listener closes (new connections are refused) and
     /// the requests in flight get `[server] shutdown_grace_seconds` to finish. Past that bound
