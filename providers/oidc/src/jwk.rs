@@ -47,7 +47,6 @@ pub enum Curve {
 }
 
 /// The public key material, as ring takes it.
-#[derive(Debug)]
 enum Material {
     /// Big-endian modulus and exponent without leading zero bytes (ring refuses them; a JWK
     /// may carry them).
@@ -64,7 +63,6 @@ enum Material {
     Unusable(String),
 }
 
-#[derive(Debug)]
 struct Inner {
     jwk: CoreJsonWebKey,
     material: Material,
@@ -72,15 +70,24 @@ struct Inner {
 
 /// openidconnect's `CoreJsonWebKey`, verified with ring; see the module documentation. Cheap to
 /// clone (shared), since openidconnect's verifier takes the whole key set by value.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RingJsonWebKey(Arc<Inner>);
 
-impl RingJsonWebKey {
-    /// The key as openidconnect parsed it.
-    pub fn core(&self) -> &CoreJsonWebKey {
-        &self.0.jwk
+/// The key's type, id and algorithm only: a symmetric key is the client secret (its `Debug`,
+/// and `CoreJsonWebKey`'s, would print it).
+impl std::fmt::Debug for RingJsonWebKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let jwk = &self.0.jwk;
+        f.debug_struct("RingJsonWebKey")
+            .field("kty", jwk.key_type())
+            .field("kid", &jwk.key_id().map(|kid| kid.as_str()))
+            .field("alg", &jwk.signing_alg())
+            .field("curve", &self.curve())
+            .finish_non_exhaustive()
     }
+}
 
+impl RingJsonWebKey {
     /// The curve of an EC or OKP key, when it is one ring verifies with.
     pub fn curve(&self) -> Option<Curve> {
         match &self.0.material {
@@ -126,9 +133,19 @@ fn material(jwk: &CoreJsonWebKey) -> Material {
                     Some("P-384") => Curve::P384,
                     other => return Err(format!("unsupported EC curve {other:?}")),
                 };
+                let (x, y) = (bytes("x")?, bytes("y")?);
+                let size = match curve {
+                    Curve::P384 => 48,
+                    _ => 32,
+                };
+                // Each coordinate has the curve's size (RFC 7518 section 6.2.1.2): a short `x`
+                // and a long `y` would still make a point of the right length.
+                if x.len() != size || y.len() != size {
+                    return Err(format!("EC coordinates must be {size} bytes each"));
+                }
                 let mut point = vec![0x04];
-                point.extend(bytes("x")?);
-                point.extend(bytes("y")?);
+                point.extend(x);
+                point.extend(y);
                 Ok(Material::Ec { curve, point })
             }
             CoreJsonWebKeyType::OctetKeyPair => match json.get("crv").and_then(Value::as_str) {
@@ -407,15 +424,20 @@ mod tests {
 
     #[test]
     fn a_key_on_another_curve_or_without_parts_is_refused_at_verification() {
+        // 48 zero bytes per coordinate: the right size, refused for its curve before any
+        // signature arithmetic.
+        let zeros = "A".repeat(64);
         let p384 = key(serde_json::json!({
             "kty": "EC", "crv": "P-384",
-            "x": "AAAA", "y": "AAAA"
+            "x": zeros, "y": zeros
         }));
         assert_eq!(p384.curve(), Some(Curve::P384));
-        assert!(matches!(
-            p384.verify_signature(&CoreJwsSigningAlgorithm::EcdsaP256Sha256, MESSAGE, &[0; 64]),
-            Err(SignatureVerificationError::InvalidKey(_))
-        ));
+        match p384.verify_signature(&CoreJwsSigningAlgorithm::EcdsaP256Sha256, MESSAGE, &[0; 64]) {
+            Err(SignatureVerificationError::InvalidKey(reason)) => {
+                assert!(reason.contains("CRV"), "{reason}");
+            }
+            other => panic!("expected a curve mismatch, got {other:?}"),
+        }
         let x25519 = key(serde_json::json!({"kty": "OKP", "crv": "X25519", "x": "AAAA"}));
         assert_eq!(x25519.curve(), None);
         assert!(matches!(
@@ -433,6 +455,68 @@ mod tests {
             }
             other => panic!("expected a missing modulus, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn ecdsa_signatures_verify_on_their_curve_only() {
+        use ring::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+            KeyPair as _,
+        };
+        let rng = ring::rand::SystemRandom::new();
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        for (crv, signing, alg, size) in [
+            (
+                "P-256",
+                &ECDSA_P256_SHA256_FIXED_SIGNING,
+                CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+                32,
+            ),
+            (
+                "P-384",
+                &ECDSA_P384_SHA384_FIXED_SIGNING,
+                CoreJwsSigningAlgorithm::EcdsaP384Sha384,
+                48,
+            ),
+        ] {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &rng).expect("a key");
+            let pair = EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref(), &rng).expect("a pair");
+            let point = pair.public_key().as_ref();
+            let (x, y) = point[1..].split_at(size);
+            let jwk = key(serde_json::json!({"kty": "EC", "crv": crv, "x": b64(x), "y": b64(y)}));
+            let mut sig = pair.sign(&rng, MESSAGE).expect("signed").as_ref().to_vec();
+            assert_eq!(jwk.verify_signature(&alg, MESSAGE, &sig), Ok(()), "{crv}");
+            sig[size / 2] ^= 1;
+            assert!(
+                matches!(
+                    jwk.verify_signature(&alg, MESSAGE, &sig),
+                    Err(SignatureVerificationError::CryptoError(_))
+                ),
+                "{crv}: a changed signature"
+            );
+            // The same point with one byte moved from `x` to `y`: still 1 + 2 × size bytes.
+            let skewed = key(serde_json::json!({
+                "kty": "EC", "crv": crv, "x": b64(&x[1..]), "y": b64(&[&x[..1], y].concat())
+            }));
+            match skewed.verify_signature(&alg, MESSAGE, &sig) {
+                Err(SignatureVerificationError::InvalidKey(reason)) => {
+                    assert!(reason.contains("coordinates"), "{reason}");
+                }
+                other => panic!("{crv}: expected a refused key, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_symmetric_key_does_not_debug_print_the_client_secret() {
+        let key = RingJsonWebKey::new_symmetric(b"client-secret-0123456789abcdef".to_vec());
+        let printed = format!("{key:?}");
+        assert!(!printed.contains("client-secret"), "{printed}");
+        assert!(
+            !printed.contains("Y2xpZW50LXNlY3JldC"),
+            "base64 of it: {printed}"
+        );
+        assert!(printed.contains("kty"), "{printed}");
     }
 
     /// RFC 8037 appendix A.4: an Ed25519 JWS, verified through openidconnect's own key.

@@ -94,10 +94,20 @@ fn refusal(key: &Value) -> Option<&'static str> {
             }) else {
                 return Some("RSA key without a readable modulus");
             };
-            let significant = modulus.iter().skip_while(|b| **b == 0).count();
-            (significant * 8 < MIN_RSA_BITS).then_some("RSA modulus shorter than 2048 bits")
+            (modulus_bits(&modulus) < MIN_RSA_BITS).then_some("RSA modulus shorter than 2048 bits")
         }
         _ => None,
+    }
+}
+
+/// The bit length of a big-endian modulus: to the bit, not the byte (a 2041-bit modulus fills
+/// 256 bytes too, and ring's own minimum also rounds up to whole bytes).
+fn modulus_bits(modulus: &[u8]) -> usize {
+    let significant = modulus.iter().skip_while(|b| **b == 0);
+    let mut rest = significant.clone();
+    match rest.next() {
+        Some(first) => (rest.count() + 1) * 8 - first.leading_zeros() as usize,
+        None => 0,
     }
 }
 
@@ -298,5 +308,37 @@ impl JwksCache {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_modulus_is_measured_to_the_bit() {
+        assert_eq!(modulus_bits(&[]), 0);
+        assert_eq!(modulus_bits(&[0, 0]), 0);
+        assert_eq!(modulus_bits(&[1]), 1);
+        assert_eq!(modulus_bits(&[0, 0x80, 0]), 16);
+        let mut n = vec![0xff; 256];
+        assert_eq!(modulus_bits(&n), 2048);
+        n[0] = 0x01;
+        assert_eq!(modulus_bits(&n), 2041);
+        let key = |n: &[u8]| {
+            serde_json::json!({
+                "kty": "RSA",
+                "e": "AQAB",
+                "n": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(n),
+            })
+        };
+        use base64::Engine as _;
+        assert_eq!(
+            refusal(&key(&n)),
+            Some("RSA modulus shorter than 2048 bits"),
+            "256 bytes, 2041 bits"
+        );
+        n[0] = 0x80;
+        assert_eq!(refusal(&key(&n)), None);
     }
 }

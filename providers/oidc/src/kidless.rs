@@ -69,7 +69,15 @@ mod tests {
     #[test]
     fn kidless_candidates_match_key_type_curve_use_and_alg() {
         let rsa = serde_json::json!({"kty": "RSA", "n": "AQAB", "e": "AQAB"});
-        let ec = |crv: &str| serde_json::json!({"kty": "EC", "crv": crv, "x": "AA", "y": "AA"});
+        // Coordinates of the curve's size (base64url of 32, 48 or 66 zero bytes).
+        let ec = |crv: &str| {
+            let zeros = "A".repeat(match crv {
+                "P-256" => 43,
+                "P-384" => 64,
+                _ => 88,
+            });
+            serde_json::json!({"kty": "EC", "crv": crv, "x": zeros, "y": zeros})
+        };
         let okp = |crv: &str| serde_json::json!({"kty": "OKP", "crv": crv, "x": "AA"});
         let set = key_set(serde_json::json!([
             rsa,
