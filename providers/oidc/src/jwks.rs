@@ -12,7 +12,7 @@
 //! a refresh of expired (or stale) keys, or an unknown `kid`; a refetch the interval refused is
 //! reported too.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -125,8 +125,6 @@ pub struct JwksCache {
     last_forced: tokio::sync::Mutex<Option<Instant>>,
     refetch_interval: Duration,
     fetches: AtomicU64,
-    /// Set while an unknown `kid` forces a refetch, so the load it causes reports that cause.
-    forcing: AtomicBool,
     events: EventReporter,
 }
 
@@ -147,7 +145,6 @@ impl JwksCache {
             last_forced: tokio::sync::Mutex::new(None),
             refetch_interval,
             fetches: AtomicU64::new(0),
-            forcing: AtomicBool::new(false),
             events: EventReporter::none(),
         }
     }
@@ -171,19 +168,26 @@ impl JwksCache {
     /// `Upstream` when the provider cannot be reached and no keys were loaded within the
     /// staleness bound.
     pub async fn current(&self, jwks_uri: &Url) -> Result<Arc<KeySet>, ProviderError> {
-        let cached = self.get(jwks_uri).await?;
+        self.keys(jwks_uri, false).await
+    }
+
+    /// [`JwksCache::current`]; `forced` when an unknown `kid` forced the load (its metrics
+    /// cause).
+    async fn keys(&self, jwks_uri: &Url, forced: bool) -> Result<Arc<KeySet>, ProviderError> {
+        let cached = self.get(jwks_uri, forced).await?;
         if cached.fresh || cached.fetched.elapsed() < self.max_stale {
             return Ok(cached.keys);
         }
         // A stale entry outlived the bound (its lifetime ends at the bound; this guards the
         // cache's own clock): drop it and try the provider once more.
         self.cache.invalidate(&()).await;
-        Ok(self.get(jwks_uri).await?.keys)
+        Ok(self.get(jwks_uri, forced).await?.keys)
     }
 
-    async fn get(&self, jwks_uri: &Url) -> Result<CachedKeys, ProviderError> {
+    /// The cached entry, loaded when missing.
+    async fn get(&self, jwks_uri: &Url, forced: bool) -> Result<CachedKeys, ProviderError> {
         self.cache
-            .try_get_with((), self.load(jwks_uri))
+            .try_get_with((), self.load(jwks_uri, forced))
             .await
             .map_err(|e: Arc<ProviderError>| ProviderError::Upstream(e.to_string()))
     }
@@ -225,12 +229,8 @@ impl JwksCache {
             return Ok(None);
         }
         *last = Some(now);
-        // Only one forced refetch runs at a time (the lock above), so a plain flag suffices.
-        self.forcing.store(true, Ordering::Relaxed);
         self.cache.invalidate(&()).await;
-        let keys = self.current(jwks_uri).await;
-        self.forcing.store(false, Ordering::Relaxed);
-        keys.map(Some)
+        self.keys(jwks_uri, true).await.map(Some)
     }
 
     /// How many times the JWKS was fetched (for tests and metrics).
@@ -238,10 +238,10 @@ impl JwksCache {
         self.fetches.load(Ordering::Relaxed)
     }
 
-    async fn load(&self, jwks_uri: &Url) -> Result<CachedKeys, ProviderError> {
+    async fn load(&self, jwks_uri: &Url, forced: bool) -> Result<CachedKeys, ProviderError> {
         let cause = if self.fetches.fetch_add(1, Ordering::Relaxed) == 0 {
             KeyFetchCause::Startup
-        } else if self.forcing.load(Ordering::Relaxed) {
+        } else if forced {
             KeyFetchCause::UnknownKid
         } else {
             KeyFetchCause::Refresh
