@@ -216,12 +216,15 @@ mod tests {
     fn long_start_urls_have_the_asked_length() {
         let url = start_url("http://127.0.0.1:1", Some(2048));
         let parsed = Url::parse(&url).expect("url");
+        let mut seen = Vec::new();
         for (name, value) in parsed.query_pairs() {
             if name == "success" || name == "failure" {
                 assert_eq!(value.len(), 2048, "{name}");
                 assert!(value.starts_with(APP));
+                seen.push(name.into_owned());
             }
         }
+        assert_eq!(seen, ["success", "failure"], "both URLs, once each");
         assert!(url.contains("login_hint=alice"));
     }
 }

@@ -15,10 +15,7 @@
 use std::process::Command;
 
 use crate::browser::{self, Pace, start_url};
-use crate::run::{
-    CallsPerLogin, Started, Warm, add_floors, all_succeeded, runtime, start_gateways,
-    warm_and_compare,
-};
+use crate::run::{Started, Warm, add_floors, all_succeeded, runtime, start_gateways};
 use crate::stack::Launch;
 use crate::{Alg, GatewaySpec};
 
@@ -71,15 +68,10 @@ pub fn count(args: &CountArgs) -> Result<(), String> {
         args.concurrency,
         args.alg.jose()
     );
-    let mut reference: Option<CallsPerLogin> = None;
     let mut counted = Vec::new();
-    let warm = Warm {
-        logins: args.warmup,
-        concurrency: args.concurrency,
-        user_id: &first,
-    };
+    let mut warm = Warm::new(args.warmup, args.concurrency, &first);
     for target in &targets {
-        warm_and_compare(&runtime, target, &mut upstreams, &warm, &mut reference)?;
+        warm.up(&runtime, target, &mut upstreams)?;
         let pid = target.proc.pid();
         let before = instructions(pid)?;
         let url = start_url(&target.url, None);

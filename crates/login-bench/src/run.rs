@@ -102,7 +102,7 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
 
 /// Calls per login: at Appwrite by method and path with the user id written `{id}`, at the OP
 /// by endpoint.
-pub(crate) type CallsPerLogin = BTreeMap<String, f64>;
+type CallsPerLogin = BTreeMap<String, f64>;
 
 fn calls_per_login(stats: &Value, user_id: &str, logins: usize) -> CallsPerLogin {
     let mut calls = CallsPerLogin::new();
@@ -183,49 +183,62 @@ pub(crate) fn add_floors(
     Ok(())
 }
 
-/// The warm-up of each target.
+/// The warm-up of each target, and the calls per login of the first (a gateway), which every
+/// floor must match.
 pub(crate) struct Warm<'a> {
-    pub logins: usize,
-    pub concurrency: usize,
-    pub user_id: &'a str,
+    logins: usize,
+    concurrency: usize,
+    user_id: &'a str,
+    reference: Option<CallsPerLogin>,
 }
 
-/// Warms `target` up, prints the calls it made per login, and checks that a floor makes the
-/// same calls as the first gateway (`reference`, set by the first target).
-///
-/// # Errors
-/// Failed warm-up logins, or a floor whose calls differ: its figures would not be a floor of
-/// the gateway's.
-pub(crate) fn warm_and_compare(
-    runtime: &tokio::runtime::Runtime,
-    target: &Target,
-    upstreams: &mut Upstreams,
-    warm: &Warm<'_>,
-    reference: &mut Option<CallsPerLogin>,
-) -> Result<(), String> {
-    let calls = runtime.block_on(warm_up(
-        target,
-        upstreams,
-        warm.logins,
-        warm.concurrency,
-        warm.user_id,
-    ))?;
-    println!(
-        "  {:<10} calls per login: {}",
-        target.proc.name,
-        describe(&calls)
-    );
-    match reference {
-        None => *reference = Some(calls),
-        Some(gateway) if !target.gateway && *gateway != calls => {
-            return Err(format!(
-                "{} makes other calls than the gateway; the floor must match it",
-                target.proc.name
-            ));
+impl<'a> Warm<'a> {
+    /// `logins` at `concurrency` per target, ending with `user_id`.
+    pub(crate) fn new(logins: usize, concurrency: usize, user_id: &'a str) -> Self {
+        Self {
+            logins,
+            concurrency,
+            user_id,
+            reference: None,
         }
-        Some(_) => {}
     }
-    Ok(())
+
+    /// Warms `target` up, prints the calls it made per login, and checks that a floor makes
+    /// the same calls as the first target.
+    ///
+    /// # Errors
+    /// Failed warm-up logins, or a floor whose calls differ: its figures would not be a floor
+    /// of the gateway's.
+    pub(crate) fn up(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        target: &Target,
+        upstreams: &mut Upstreams,
+    ) -> Result<(), String> {
+        let calls = runtime.block_on(warm_up(
+            target,
+            upstreams,
+            self.logins,
+            self.concurrency,
+            self.user_id,
+        ))?;
+        println!(
+            "  {:<10} calls per login: {}",
+            target.proc.name,
+            describe(&calls)
+        );
+        match &self.reference {
+            None => self.reference = Some(calls),
+            Some(gateway) if !target.gateway && *gateway != calls => {
+                return Err(format!(
+                    "{} makes other calls than the gateway; the floor must match it",
+                    target.proc.name
+                ));
+            }
+            Some(_) => {}
+        }
+        Ok(())
+    }
 }
 
 /// Refuses a round with any failed login: its figures would not be those of logins.
@@ -372,14 +385,9 @@ pub fn run(args: &RunArgs) -> Result<(), String> {
             .map_or("closed loop".to_string(), |r| format!("{r} logins/s")),
         args.alg.jose()
     );
-    let mut reference: Option<CallsPerLogin> = None;
-    let warm = Warm {
-        logins: args.warmup,
-        concurrency: args.concurrency,
-        user_id: &first,
-    };
+    let mut warm = Warm::new(args.warmup, args.concurrency, &first);
     for target in &targets {
-        warm_and_compare(&runtime, target, &mut upstreams, &warm, &mut reference)?;
+        warm.up(&runtime, target, &mut upstreams)?;
     }
     let mut tallies: Vec<Tally> = targets
         .iter()

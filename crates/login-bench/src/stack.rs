@@ -96,7 +96,10 @@ impl Upstreams {
     pub fn start(alg: Alg) -> Result<Self, StackError> {
         let me = std::env::current_exe().map_err(io("this program's path"))?;
         let mut op_command = Command::new(&me);
-        op_command.args(["op", "--alg", &format!("{alg:?}").to_lowercase()]);
+        let alg_name = clap::ValueEnum::to_possible_value(&alg)
+            .map(|value| value.get_name().to_string())
+            .unwrap_or_default();
+        op_command.args(["op", "--alg", &alg_name]);
         let mut op = Proc::spawn("mock OP", op_command, false)?;
         let op_ready = op.ready()?;
         let mut appwrite_command = Command::new(&me);
@@ -206,8 +209,7 @@ allowed_algs = ["{alg}"]
         user_id: &str,
         launch: Launch,
     ) -> Result<Target, StackError> {
-        let me = std::env::current_exe().map_err(io("this program's path"))?;
-        let floor = me.with_file_name("login-floor");
+        let floor = sibling("login-floor");
         let mut command = launch.command(&floor);
         let (op, appwrite) = (&self.op_ready, &self.appwrite_ready);
         for (flag, value) in [

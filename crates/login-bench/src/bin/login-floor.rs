@@ -1,6 +1,6 @@
 //! The floor: a minimal axum + reqwest program that makes exactly the HTTP calls of one gateway
 //! login (for a returning user, as the Appwrite emulator's call log shows them) and checks
-//! nothing. Whatever the gateway costs above this is its own work: the checks, the store, the
+//! nothing but that each call succeeded (a failed call would make it a floor of nothing). Whatever the gateway costs above this is its own work: the checks, the store, the
 //! logging, its framework layers.
 //!
 //! - `GET /v1/auth/corp/start` → 302 to the OP's `/authorize` (fixed nonce and PKCE challenge,
@@ -131,6 +131,7 @@ async fn finish(floor: &Floor, params: &HashMap<String, String>) -> reqwest::Res
         ])
         .send()
         .await?
+        .error_for_status()?
         .bytes()
         .await?;
     let appwrite = |method, path: String| {
@@ -144,6 +145,7 @@ async fn finish(floor: &Floor, params: &HashMap<String, String>) -> reqwest::Res
     appwrite(reqwest::Method::GET, format!("/users/{}", a.user_id))
         .send()
         .await?
+        .error_for_status()?
         .bytes()
         .await?;
     let minted: Minted = appwrite(
@@ -153,6 +155,7 @@ async fn finish(floor: &Floor, params: &HashMap<String, String>) -> reqwest::Res
     .json(&serde_json::json!({"length": 64, "expire": 60}))
     .send()
     .await?
+    .error_for_status()?
     .json()
     .await?;
     // The floor keeps no transaction, so the success page is the benchmark's fixed one.
