@@ -4,7 +4,7 @@
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use mock_op::MockOp;
 
-use crate::helpers::{Options, Served, config_toml, mock_config};
+use crate::helpers::{Options, Served, config_toml, listening_on, mock_config};
 use crate::idp::free_port;
 
 /// Runs `idp-bridge healthcheck --config <path>` with `listen` (if any) as the environment's
@@ -29,12 +29,11 @@ async fn healthcheck_follows_the_configured_listen_address() {
     let op = MockOp::spawn(mock_config()).await;
     let port = free_port();
     let gateway = format!("http://127.0.0.1:{port}");
-    let config = config_toml(&gateway, &op.issuer(), &emulator, &Options::mock())
-        .replace(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace("format = \"pretty\"", "format = \"json\"");
+    let config = listening_on(
+        port,
+        &config_toml(&gateway, &op.issuer(), &emulator, &Options::mock()),
+    )
+    .replace("format = \"pretty\"", "format = \"json\"");
     // The probe reads its own copy: the served one goes with the process.
     let (served_dir, probe_dir) = (
         tempfile::tempdir().expect("tempdir"),

@@ -548,12 +548,15 @@ pub struct Served {
 /// `config` (from [`config_toml`]) as [`Served`] runs it: `listen` moved to `port`, the log
 /// format JSON.
 fn served_config(port: u16, config: &str) -> String {
-    config
-        .replace(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        )
-        .replace("format = \"pretty\"", "format = \"json\"")
+    listening_on(port, config).replace("format = \"pretty\"", "format = \"json\"")
+}
+
+/// `config` (from [`config_toml`]) with its `[server] listen` moved to `port`.
+pub fn listening_on(port: u16, config: &str) -> String {
+    config.replace(
+        "listen = \"127.0.0.1:0\"",
+        &format!("listen = \"127.0.0.1:{port}\""),
+    )
 }
 
 impl Served {

@@ -15,7 +15,7 @@ use url::Url;
 
 use crate::helpers::{
     APP, FAILURE, IdpKind, Options, SUCCESS, Served, assert_no_secret_in, browser, config_toml,
-    create_session, error_of, get_json, location, mock_config, param, without_query,
+    create_session, error_of, get_json, listening_on, location, mock_config, param, without_query,
 };
 use crate::idp::{CLIENT_ID, CLIENT_SECRET, free_port};
 
@@ -536,12 +536,11 @@ async fn a_sighup_while_the_configuration_loads_reloads_once_serving_instead_of_
         id_key: IdKey::generate().expect("random id key"),
         ..Options::default()
     };
-    let config = config_toml(&url, &mock.issuer(), &emulator, &options)
-        .replace(&format!("api_key = \"{}\"", emulator.api_key()), "")
-        .replace(
-            "listen = \"127.0.0.1:0\"",
-            &format!("listen = \"127.0.0.1:{port}\""),
-        );
+    let config = listening_on(
+        port,
+        &config_toml(&url, &mock.issuer(), &emulator, &options),
+    )
+    .replace(&format!("api_key = \"{}\"", emulator.api_key()), "");
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, config).expect("write config");

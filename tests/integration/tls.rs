@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls;
 
-use crate::helpers::{APP, PROVIDER, browser, mock_config};
+use crate::helpers::{APP, PROVIDER, browser, listening_on, mock_config};
 use crate::idp::{CLIENT_ID, CLIENT_SECRET, free_port};
 
 /// A private CA and a server certificate it issued for `localhost` and `127.0.0.1`.
@@ -321,10 +321,7 @@ async fn the_binary_trusts_the_system_store() {
     std::fs::create_dir(&empty_dir).expect("certs dir");
     let port = free_port();
     let gateway = format!("http://127.0.0.1:{port}");
-    let config = up.config("").replace(
-        "listen = \"127.0.0.1:0\"",
-        &format!("listen = \"127.0.0.1:{port}\""),
-    );
+    let config = listening_on(port, &up.config(""));
     let path = dir.path().join("config.toml");
     std::fs::write(&path, config).expect("write config");
     let _child = tokio::process::Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
