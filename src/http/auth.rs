@@ -109,14 +109,7 @@ pub async fn exchange(
     // that stopped arriving.
     let body: Bytes = match axum::body::to_bytes(body, super::BODY_LIMIT).await {
         Ok(body) => body,
-        Err(error) if is_over_limit(&error) => {
-            return ApiError::new(
-                "general_payload_too_large",
-                413,
-                "The exchange body is larger than the gateway accepts (16 KiB).",
-            )
-            .into_response();
-        }
+        Err(error) if is_over_limit(&error) => return super::limits::payload_too_large(),
         Err(_) => {
             return ApiError::new(
                 "exchange_request_invalid",

@@ -77,6 +77,32 @@ pub async fn drop_bad_request_id(mut request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// The one answer to a request body over [`super::BODY_LIMIT`], whichever part found it: a
+/// JSON error naming the limit.
+pub fn payload_too_large() -> Response {
+    super::error::ApiError::new(
+        "general_payload_too_large",
+        413,
+        format!(
+            "The request body is larger than the gateway accepts ({} KiB).",
+            super::BODY_LIMIT / 1024
+        ),
+    )
+    .into_response()
+}
+
+/// Middleware, outside the body limit layers: their own 413 (tower-http's, for a
+/// `Content-Length` over the limit, is plain text) becomes [`payload_too_large`], so a
+/// client gets the same JSON error however the body was sent.
+pub async fn uniform_payload_too_large(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        payload_too_large()
+    } else {
+        response
+    }
+}
+
 /// Makes the id of a request that came without a usable one: a random (version 4) UUID.
 ///
 /// tower-http's `MakeRequestUuid` asks the kernel for 16 bytes on every request (one

@@ -5,7 +5,8 @@
 //! the id, method and *path* only (queries carry codes and state, so they are never logged),
 //! security headers on every response (`Cache-Control: no-store`, `Referrer-Policy:
 //! no-referrer`, `X-Content-Type-Options: nosniff`), URI and query-parameter limits (414/400,
-//! [`limits::uri_limits`]), a time limit, a body limit (413).
+//! [`limits::uri_limits`]), a time limit, a body limit (413, always the JSON error of
+//! [`limits::payload_too_large`]).
 
 pub mod auth;
 pub mod error;
@@ -155,6 +156,7 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(axum::middleware::from_fn(limits::uri_limits))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+                .layer(axum::middleware::from_fn(limits::uniform_payload_too_large))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT)),
         )

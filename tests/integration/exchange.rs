@@ -332,8 +332,14 @@ async fn bad_requests_get_specific_json_errors() {
     );
 
     let big = format!("{{\"sub\":\"eve\",\"jti\":\"{}\"}}", "x".repeat(20_000));
-    let (status, _) = exchange(&gateway.url, "probe", big.as_bytes(), &[]).await;
-    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) = exchange(&gateway.url, "probe", big.as_bytes(), &[]).await;
+    assert_json_error(status, &body, 413, "general_payload_too_large");
+    assert!(
+        body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("16 KiB")),
+        "{body}"
+    );
     // The same body chunked, without a Content-Length: still 413, never a 400.
     assert_eq!(
         chunked_post(&gateway.url, "/v1/auth/probe/exchange", big.as_bytes()).await,

@@ -72,6 +72,8 @@ async fn oversized_callback_bodies_get_413() {
         .await
         .expect("post");
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body: serde_json::Value = response.json().await.expect("the JSON error");
+    assert_eq!(body["type"], "general_payload_too_large", "{body}");
 }
 
 /// Fires `n` concurrent `/readyz` calls; returns their statuses.
