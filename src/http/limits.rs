@@ -91,15 +91,18 @@ pub fn payload_too_large() -> Response {
     .into_response()
 }
 
-/// Middleware, outside the body limit layers: their own 413 (tower-http's, for a
+/// Response mapper, outside the body limit layers: their own 413 (tower-http's, for a
 /// `Content-Length` over the limit, is plain text) becomes [`payload_too_large`], so a
 /// client gets the same JSON error however the body was sent.
-pub async fn uniform_payload_too_large(request: Request, next: Next) -> Response {
-    let response = next.run(request).await;
+pub async fn uniform_payload_too_large<B>(response: axum::http::Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
     if response.status() == StatusCode::PAYLOAD_TOO_LARGE {
         payload_too_large()
     } else {
-        response
+        response.map(axum::body::Body::new)
     }
 }
 

@@ -156,7 +156,7 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(axum::middleware::from_fn(limits::uri_limits))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-                .layer(axum::middleware::from_fn(limits::uniform_payload_too_large))
+                .layer(axum::middleware::map_response(limits::uniform_payload_too_large))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT))
                 .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT)),
         )
