@@ -617,14 +617,11 @@ async fn a_redirect_url_added_by_a_reload_is_served_with_a_redis_store() {
 
     let client = browser();
     let success = format!("{added}done");
-    let response = get(
-        &client,
-        &format!(
-            "{}/v1/auth/corp/start?success={success}&failure={FAILURE}",
-            gateway.url()
-        ),
-    )
-    .await;
+    let start = format!(
+        "{}/v1/auth/corp/start?success={success}&failure={FAILURE}",
+        gateway.url()
+    );
+    let response = get(&client, &start).await;
     assert_eq!(response.status(), StatusCode::FOUND, "start redirects");
     let callback = shared.authorize(&location(&response), "alice");
     let response = get(&client, &gateway.here(&callback)).await;
@@ -635,14 +632,7 @@ async fn a_redirect_url_added_by_a_reload_is_served_with_a_redis_store() {
 
     // A login to the added URL is in flight when a reload takes the URL away again: it ends
     // at the 400 page, as with the memory store, and nothing is minted.
-    let response = get(
-        &client,
-        &format!(
-            "{}/v1/auth/corp/start?success={success}&failure={FAILURE}",
-            gateway.url()
-        ),
-    )
-    .await;
+    let response = get(&client, &start).await;
     let callback = shared.authorize(&location(&response), "alice");
     gateway.served.rewrite(&config);
     gateway.served.signal("HUP");
