@@ -87,6 +87,25 @@ impl AppwriteError {
         )
     }
 
+    /// 409 `user_email_already_exists`: `PATCH /v1/account/email` to an address another user
+    /// has.
+    pub fn email_already_exists() -> Self {
+        Self::new(
+            409,
+            "user_email_already_exists",
+            "A user with the same email already exists in the current project.",
+        )
+    }
+
+    /// 401 `user_invalid_credentials`: a wrong password.
+    pub fn invalid_credentials() -> Self {
+        Self::new(
+            401,
+            "user_invalid_credentials",
+            "Invalid credentials. Please check the email and password.",
+        )
+    }
+
     /// 400 `general_argument_invalid` for parameter `param`.
     pub fn invalid_param(param: &str, why: &str) -> Self {
         Self::new(

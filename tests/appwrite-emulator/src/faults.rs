@@ -1,4 +1,5 @@
-//! Fault injection: latency, error statuses and dropped connections.
+//! Fault injection: latency, error statuses, dropped connections, and list filters lost on the
+//! way.
 //!
 //! Faults are checked before routing (but after the CORS layer, so preflights are never
 //! faulted). Every active fault whose scope matches a request applies to it, in injection
@@ -8,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::Uri;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tokio::sync::Notify;
@@ -25,6 +27,10 @@ pub enum Fault {
     Status(u16),
     /// Close the TCP connection without sending any response.
     Drop,
+    /// Remove the `queries[]` parameters before the request reaches its route, as a proxy that
+    /// strips bracketed parameters (or a server that does not read them) would: `GET /v1/users`
+    /// then answers every user, whatever filter the caller sent.
+    StripQueries,
 }
 
 /// Which requests a fault applies to.
@@ -140,7 +146,7 @@ pub(crate) struct ConnKill(pub Arc<Notify>);
 /// Middleware applying injected faults before routing.
 pub(crate) async fn middleware(
     State(shared): State<Arc<Shared>>,
-    req: Request,
+    mut req: Request,
     next: Next,
 ) -> Response {
     let faults = shared.faults.take(req.method().as_str(), req.uri().path());
@@ -148,6 +154,7 @@ pub(crate) async fn middleware(
         match fault {
             Fault::Latency(d) => tokio::time::sleep(d).await,
             Fault::Status(status) => return AppwriteError::injected(status).into_response(),
+            Fault::StripQueries => strip_queries(req.uri_mut()),
             Fault::Drop => match req.extensions().get::<ConnKill>() {
                 Some(kill) => {
                     kill.0.notify_one();
@@ -162,6 +169,31 @@ pub(crate) async fn middleware(
         }
     }
     next.run(req).await
+}
+
+/// Removes every `queries[]` (or `queries[N]`) parameter from `uri`, keeping the others.
+fn strip_queries(uri: &mut Uri) {
+    let Some(query) = uri.query() else { return };
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name.split('[').next() != Some("queries"))
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    let mut path_and_query = uri.path().to_owned();
+    if !kept.is_empty() {
+        path_and_query.push('?');
+        path_and_query.push_str(
+            &url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(kept)
+                .finish(),
+        );
+    }
+    let mut parts = uri.clone().into_parts();
+    if let Ok(rebuilt) = path_and_query.parse() {
+        parts.path_and_query = Some(rebuilt);
+    }
+    if let Ok(stripped) = Uri::from_parts(parts) {
+        *uri = stripped;
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +224,18 @@ mod tests {
         assert!(set.take("POST", "/v1/account/sessions/token").is_empty());
         assert_eq!(set.take("POST", "/v1/users/x/tokens"), vec![Fault::Drop]);
         assert!(set.take("POST", "/v1/users").is_empty());
+    }
+
+    #[test]
+    fn stripping_queries_keeps_every_other_parameter() {
+        let mut uri: Uri = "/v1/users?queries%5B%5D=%7B%7D&total=false&queries[0]=x&search=a%20b"
+            .parse()
+            .unwrap();
+        strip_queries(&mut uri);
+        assert_eq!(uri, "/v1/users?total=false&search=a+b");
+        let mut only: Uri = "/v1/users?queries[]=x".parse().unwrap();
+        strip_queries(&mut only);
+        assert_eq!(only, "/v1/users");
     }
 
     #[test]

@@ -16,13 +16,14 @@
 //! Layout:
 //! - `lib.rs`: [`Emulator`] handle, [`EmulatorConfig`], [`ApiKey`].
 //! - [`routes`]: the [`ROUTES`] table and the router generated from it;
-//!   `routes/users.rs` (server `/v1/users...`), `routes/account.rs` (client `/v1/account`
-//!   and `/v1/account/sessions/token`).
+//!   `routes/users.rs` (server `/v1/users...`), `routes/account.rs` (client `/v1/account`,
+//!   `/v1/account/email` and `/v1/account/sessions/token`).
 //! - `model.rs`: stored users/tokens/sessions and their JSON models; [`SeedUser`],
 //!   [`TokenRecord`].
 //! - `query.rs`: the JSON `queries[]` syntax of the list endpoint.
 //! - `params.rs`: query-string and JSON-body parsing (strict: unknown params are 400).
-//! - `auth.rs`: project / API key / scope checks.
+//! - `auth.rs`: project / API key / scope checks, and the account a client request acts for
+//!   (JWT or session cookie).
 //! - [`faults`]: [`Fault`] injection, applied before routing.
 //! - `calls.rs`: the [`Call`] log.
 //! - `server.rs`: accept loop serving each connection with hyper (so `Fault::Drop` can close

@@ -92,10 +92,22 @@ impl UserRecord {
 
     /// Stores `password` (as SHA-256) and stamps `passwordUpdate`.
     pub fn set_password(&mut self, password: &str, now: SystemTime) {
-        let digest = Sha256::digest(password.as_bytes());
-        self.password_hash = Some(digest.iter().map(|b| format!("{b:02x}")).collect());
+        self.password_hash = Some(password_hash(password));
         self.password_update = Some(now);
     }
+
+    /// Whether `password` is the user's (false when the user has none).
+    pub fn password_is(&self, password: &str) -> bool {
+        self.password_hash.as_deref() == Some(password_hash(password).as_str())
+    }
+}
+
+/// Hex SHA-256 of a password: what the emulator stores instead of Appwrite's argon2 hash.
+fn password_hash(password: &str) -> String {
+    Sha256::digest(password.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// A pre-existing user to put into the emulator with [`crate::Emulator::seed_user`].

@@ -340,6 +340,26 @@ impl Live {
         self.call(method, path, false, Some(body)).await
     }
 
+    /// A client call as the owner of `jwt` (`X-Appwrite-JWT`), without the key.
+    async fn as_account(
+        &self,
+        method: Method,
+        path: &str,
+        jwt: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut rb = self
+            .http
+            .request(method, format!("{}{}", self.emu.endpoint(), path))
+            .header("X-Appwrite-Project", self.emu.project())
+            .header("X-Appwrite-JWT", jwt);
+        if let Some(b) = body {
+            rb = rb.json(&b);
+        }
+        let resp = rb.send().await.unwrap();
+        (resp.status().as_u16(), resp.json().await.unwrap())
+    }
+
     /// `POST /v1/users` with the API key.
     async fn create_user(&self, body: Value) -> (u16, Value) {
         self.call(Method::POST, "/users", true, Some(body)).await
@@ -551,18 +571,21 @@ async fn live_responses_match_schemas() {
         .await,
         &mut problems,
     );
-    let response = live
-        .http
-        .get(format!("{}/account", live.emu.endpoint()))
-        .header("X-Appwrite-Project", live.emu.project())
-        .header("X-Appwrite-JWT", jwt["jwt"].as_str().expect("jwt"))
-        .send()
-        .await
-        .expect("GET /account");
-    let status = response.status().as_u16();
-    let body = response.json().await.expect("JSON body");
-    let account = check_ok(route("GET", "/account"), (status, body), &mut problems);
+    let jwt = jwt["jwt"].as_str().expect("jwt");
+    let account = check_ok(
+        route("GET", "/account"),
+        live.as_account(Method::GET, "/account", jwt, None).await,
+        &mut problems,
+    );
     assert_eq!(account["$id"], "u1");
+    let email = json!({"email": "u1-new@example.com", "password": "password123"});
+    let changed = check_ok(
+        route("PATCH", "/account/email"),
+        live.as_account(Method::PATCH, "/account/email", jwt, Some(email))
+            .await,
+        &mut problems,
+    );
+    assert_eq!(changed["emailVerification"], false);
     let all: BTreeSet<&str> = ROUTES.iter().map(|r| r.operation_id).collect();
     assert_eq!(successes, all, "not every route was exercised");
 
@@ -635,6 +658,24 @@ async fn live_responses_match_schemas() {
         "general_argument_invalid",
         &mut problems,
     );
+    let (_, jwt) = live.server(Method::POST, "/users/u1/jwts", json!({})).await;
+    let jwt = jwt["jwt"].as_str().expect("jwt");
+    for (email, password, want) in [
+        (
+            "u1-other@example.com",
+            "wrong-password",
+            "user_invalid_credentials",
+        ),
+        ("s@example.com", "password123", "user_email_already_exists"),
+    ] {
+        let body = json!({"email": email, "password": password});
+        check_err(
+            live.as_account(Method::PATCH, "/account/email", jwt, Some(body))
+                .await,
+            want,
+            &mut problems,
+        );
+    }
     check_err(
         live.call(Method::GET, "/users?queries%5B%5D=nope", true, None)
             .await,
@@ -704,7 +745,7 @@ async fn live_responses_match_schemas() {
             &mut problems,
         );
     }
-    assert!(errors.len() >= 14, "{errors:?}");
+    assert!(errors.len() >= 16, "{errors:?}");
 
     assert!(
         problems.is_empty(),

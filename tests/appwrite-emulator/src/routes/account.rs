@@ -1,59 +1,29 @@
-//! Client routes `POST /v1/account` and `POST /v1/account/sessions/token` (project header
-//! only, no key needed).
+//! Client routes `POST /v1/account`, `POST /v1/account/sessions/token` (project header only, no
+//! key needed) and `PATCH /v1/account/email` (as the account of a session or a JWT).
 
 use std::time::Duration;
 
 use axum::Json;
 use axum::extract::Extension;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use super::call::Call;
 use super::users::{check_email, check_name, check_password};
+use crate::auth::{account_user, cookie_value, session_user};
 use crate::clock::http_date;
 use crate::error::AppwriteError;
 use crate::ids::{UNIQUE, hex_secret, is_valid_custom_id, new_user_id, unique_id};
 use crate::model::{SessionRecord, UserRecord};
 use crate::params::{opt_string, req_string};
 use crate::server::Peer;
-use crate::state::Shared;
 
 /// Session lifetime: Appwrite's default project session duration (one year).
 const SESSION_DURATION: Duration = Duration::from_secs(31_536_000);
 /// Longest accepted token secret.
 const MAX_SECRET_LEN: usize = 256;
-
-/// The cookie value Appwrite uses: base64 of `{"id":userId,"secret":sessionSecret}`.
-fn cookie_value(user_id: &str, secret: &str) -> String {
-    STANDARD.encode(json!({ "id": user_id, "secret": secret }).to_string())
-}
-
-/// True when the request carries a live session cookie of this project.
-fn has_session(shared: &Shared, headers: &HeaderMap, cookie_name: &str) -> bool {
-    let values: Vec<String> = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == cookie_name)
-        .map(|(_, value)| value.to_owned())
-        .collect();
-    if values.is_empty() {
-        return false;
-    }
-    let now = shared.clock.now();
-    shared
-        .db()
-        .sessions
-        .iter()
-        .any(|s| s.expire > now && values.contains(&cookie_value(&s.user_id, &s.secret)))
-}
 
 /// `POST /v1/account/sessions/token`
 pub(super) async fn create_session(peer: Option<Extension<Peer>>, call: Call) -> Response {
@@ -79,8 +49,7 @@ fn create_session_inner(call: &Call, ip: String) -> Result<Response, AppwriteErr
             "Value must be a valid string and at least 1 chars and no longer than 256 chars",
         ));
     }
-    let cookie_name = format!("a_session_{}", shared.config.project);
-    if has_session(shared, &call.headers, &cookie_name) {
+    if session_user(shared, &shared.db(), &call.headers).is_some() {
         return Err(AppwriteError::session_already_exists());
     }
 
@@ -124,6 +93,7 @@ fn create_session_inner(call: &Call, ip: String) -> Result<Response, AppwriteErr
     db.sessions.push(session);
     drop(db);
 
+    let cookie_name = format!("a_session_{}", shared.config.project);
     let mut response = (StatusCode::CREATED, Json(body)).into_response();
     for cookie in [
         format!("{cookie_name}_legacy={value}; expires={expires}; path=/; httponly"),
@@ -173,4 +143,48 @@ fn create_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
     let json = user.to_account_json();
     db.users.push(user);
     Ok(json)
+}
+
+/// `PATCH /v1/account/email`: the caller changes its own email, as Appwrite does it. The
+/// password must be the account's when it has one; an account without one (made by a token
+/// route, or by the Users API) takes it as its new password. The address is lowercased, must be
+/// nobody else's (409 `user_email_already_exists`), and is unverified afterwards. Answers 200
+/// with the `account` model.
+pub(super) async fn update_email(call: Call) -> Response {
+    match update_email_inner(&call) {
+        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+fn update_email_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
+    let (shared, body) = (&call.shared, &call.body);
+    let user_id = account_user(shared, &call.headers)?;
+    let email = req_string(body, "email")?.to_lowercase();
+    check_email(&email)?;
+    let password = req_string(body, "password")?;
+    check_password(&password)?;
+
+    let now = shared.clock.now();
+    let mut db = shared.db();
+    let taken = db
+        .users
+        .iter()
+        .any(|u| u.id != user_id && u.email.as_deref() == Some(email.as_str()));
+    let user = db
+        .user_mut(&user_id)
+        .ok_or_else(AppwriteError::user_not_found)?;
+    if user.password_update.is_some() && !user.password_is(&password) {
+        return Err(AppwriteError::invalid_credentials());
+    }
+    if taken {
+        return Err(AppwriteError::email_already_exists());
+    }
+    if user.password_update.is_none() {
+        user.set_password(&password, now);
+    }
+    user.email = Some(email);
+    user.email_verification = false;
+    user.updated_at = now;
+    Ok(user.to_account_json())
 }

@@ -1,5 +1,6 @@
 //! Account JWTs: the server route `POST /v1/users/{userId}/jwts` makes one, and the client route
-//! `GET /v1/account` answers for whoever an `X-Appwrite-JWT` belongs to.
+//! `GET /v1/account` answers for whoever an `X-Appwrite-JWT` (or a session cookie) belongs to
+//! (`auth::account_user`).
 //!
 //! Real Appwrite signs an HS256 JWT `{userId, sessionId, exp}` with a project secret. The emulator
 //! issues the same shape with a random signature and keeps a record of each one it issued, so a
@@ -17,13 +18,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::call::Call;
+use crate::auth::account_user;
 use crate::error::AppwriteError;
 use crate::ids::hex_secret;
 use crate::model::JwtRecord;
 use crate::params::{opt_range, opt_string};
 
-/// The header a client sends its JWT in.
-pub const JWT_HEADER: &str = "x-appwrite-jwt";
 /// JWT lifetime bounds and default, in seconds (`duration`).
 const DURATION: (i64, i64, i64) = (0, 3600, 900);
 
@@ -97,42 +97,10 @@ pub(super) async fn get_account(call: Call) -> Response {
 }
 
 fn get_account_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
-    let guest = || {
-        AppwriteError::new(
-            401,
-            "general_unauthorized_scope",
-            "User (role: guests) missing scopes ([\"account\"])",
-        )
-    };
-    let Some(jwt) = call.headers.get(JWT_HEADER) else {
-        return Err(guest());
-    };
-    let now = call.shared.clock.now();
+    let user_id = account_user(&call.shared, &call.headers)?;
     let db = call.shared.db();
-    let record = db
-        .jwts
-        .iter()
-        .find(|r| jwt.as_bytes() == r.jwt.as_bytes())
-        .filter(|r| r.expire > now)
-        .ok_or_else(|| {
-            AppwriteError::new(
-                401,
-                "user_jwt_invalid",
-                "The JWT token is invalid. Please make sure the token is valid and has not expired.",
-            )
-        })?;
-    // A JWT whose session is gone makes the caller a guest, as in Appwrite.
-    if let Some(session) = &record.session_id
-        && !db
-            .sessions
-            .iter()
-            .any(|s| &s.id == session && s.expire > now)
-    {
-        return Err(guest());
-    }
-    let user = db.user(&record.user_id).ok_or_else(guest)?;
-    if !user.status {
-        return Err(AppwriteError::user_blocked());
-    }
+    let user = db
+        .user(&user_id)
+        .ok_or_else(AppwriteError::user_not_found)?;
     Ok(user.to_account_json())
 }

@@ -40,6 +40,8 @@ pub enum Operation {
     AccountGet,
     /// `POST /v1/account` (client)
     AccountCreate,
+    /// `PATCH /v1/account/email` (client, with a session or `X-Appwrite-JWT`)
+    AccountUpdateEmail,
     /// `POST /v1/account/sessions/token`
     AccountCreateSession,
     /// `POST /v1/account/tokens/email` (client)
@@ -204,6 +206,19 @@ pub const ROUTES: &[RouteSpec] = &[
         response_schema: "user",
     },
     RouteSpec {
+        operation: Operation::AccountUpdateEmail,
+        operation_id: "accountUpdateEmail",
+        method: "PATCH",
+        path: "/account/email",
+        spec: "client",
+        scope: None,
+        path_params: &[],
+        query_params: &[],
+        body_params: &["email", "password"],
+        success_status: 200,
+        response_schema: "user",
+    },
+    RouteSpec {
         operation: Operation::AccountCreateSession,
         operation_id: "accountCreateSession",
         method: "POST",
@@ -279,6 +294,7 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<Arc<Share
         Operation::UsersCreateJwt => on(filter, jwts::create),
         Operation::AccountGet => on(filter, jwts::get_account),
         Operation::AccountCreate => on(filter, account::create),
+        Operation::AccountUpdateEmail => on(filter, account::update_email),
         Operation::AccountCreateSession => on(filter, account::create_session),
         Operation::AccountCreateEmailToken => tokens::handler(tokens::Kind::Email, filter),
         Operation::AccountCreateMagicUrlToken => tokens::handler(tokens::Kind::MagicUrl, filter),
@@ -342,6 +358,7 @@ mod tests {
             Operation::UsersCreateJwt,
             Operation::AccountGet,
             Operation::AccountCreate,
+            Operation::AccountUpdateEmail,
             Operation::AccountCreateSession,
             Operation::AccountCreateEmailToken,
             Operation::AccountCreateMagicUrlToken,
