@@ -217,29 +217,45 @@ impl AppwriteClient {
     }
 
     /// `GET /v1/users` filtered by email with the JSON query syntax (Appwrite 1.5+); at most two
-    /// users (enough to tell "one" from "several").
+    /// users (enough to tell "one" from "several"), each checked to have exactly that email.
     ///
     /// # Errors
-    /// Any failure.
+    /// Any failure; `Protocol` when a user in the answer does not have the email (see
+    /// [`AppwriteClient::list_users`]).
     pub async fn list_users_by_email(&self, email: &str) -> Result<Vec<User>, AppwriteError> {
-        self.list_users(
-            serde_json::json!({"method": "equal", "attribute": "email", "values": [email]}),
-        )
-        .await
+        let filter =
+            serde_json::json!({"method": "equal", "attribute": "email", "values": [email]});
+        self.list_users(filter, "email", |user| user.email == email)
+            .await
     }
 
-    /// `GET /v1/users` of the users whose labels contain `label`; at most two.
+    /// `GET /v1/users` of the users whose labels contain `label`; at most two, each checked to
+    /// carry it.
     ///
     /// # Errors
-    /// Any failure.
+    /// Any failure; `Protocol` when a user in the answer does not carry the label.
     pub async fn list_users_by_label(&self, label: &str) -> Result<Vec<User>, AppwriteError> {
-        self.list_users(
-            serde_json::json!({"method": "contains", "attribute": "labels", "values": [label]}),
-        )
+        let filter =
+            serde_json::json!({"method": "contains", "attribute": "labels", "values": [label]});
+        self.list_users(filter, "labels", |user| {
+            user.labels.iter().any(|l| l == label)
+        })
         .await
     }
 
-    async fn list_users(&self, filter: serde_json::Value) -> Result<Vec<User>, AppwriteError> {
+    /// The users `filter` selects (at most two). Each user of the answer must pass `matches`,
+    /// the filter's own meaning: a filter lost on the way (a proxy that strips `queries[]`, a
+    /// server that ignores them) answers other users, and the gateway would then log a person
+    /// into one of them. One such user makes the whole answer untrustworthy, so it is refused,
+    /// not filtered here: with the limit lost too, dropping the strangers could leave "nobody
+    /// has it" where the real holder was cut off, and a login would carry on from a false
+    /// answer.
+    async fn list_users(
+        &self,
+        filter: serde_json::Value,
+        attribute: &'static str,
+        matches: impl Fn(&User) -> bool,
+    ) -> Result<Vec<User>, AppwriteError> {
         let limit = serde_json::json!({"method": "limit", "values": [2]});
         let mut url = self.url(&["users"]);
         url.query_pairs_mut()
@@ -249,6 +265,17 @@ impl AppwriteClient {
         let list: users::UserList = self
             .call(Operation::ListUsers, Method::GET, url, None, Retry::Safe)
             .await?;
+        let strangers = list.users.iter().filter(|user| !matches(user)).count();
+        if strangers > 0 {
+            return Err(AppwriteError::Protocol {
+                operation: Operation::ListUsers.name(),
+                detail: format!(
+                    "{strangers} of the {} users answered do not match the {attribute} filter \
+                     (was it lost on the way?); the answer is not used",
+                    list.users.len()
+                ),
+            });
+        }
         Ok(list.users)
     }
 

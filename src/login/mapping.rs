@@ -4,9 +4,11 @@
 //! ([`user_id`](super::user_id)), so the same person always maps to the same user on every
 //! gateway instance, and the mapping needs no storage: creating the user is idempotent, and a 409
 //! on create means either that a concurrent login created it first (read it) or that its email
-//! belongs to another user (refuse: `user_email_conflict`). An email link to an existing user is
-//! recorded on that user as a [`LinkLabel`], which only a server key can write.
-//! Must not: trust anything the user can change (prefs, email, phone, password) for identity.
+//! belongs to another user (refuse with `user_email_conflict` if that user proved the address;
+//! otherwise create the user without it). An email link to an existing user is recorded on that
+//! user as a [`LinkLabel`], which only a server key can write.
+//! Must not: trust anything the user can change (id, prefs, email, phone, password) for
+//! identity, or let it stand in an identity's way.
 
 use std::collections::BTreeSet;
 
@@ -274,37 +276,51 @@ pub async fn apply_labels(
     }
 }
 
-/// Whether an existing Appwrite user holding the identity's verified email may be linked to it.
+/// What an existing Appwrite user holding the identity's verified email is to the identity.
+///
+/// Only what a server key writes proves anything: labels, and the email verification (which
+/// the client API sets only for whoever reads the mailbox). An id, an email, a password, a phone,
+/// a name or prefs are anyone's to choose through the client API, so they never make a user
+/// block an identity; the shape of an id only ever keeps a user from being linked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum LinkState {
-    /// Its email is this one and verified in Appwrite, and no external identity owns it.
+    /// Its email is this one and verified in Appwrite, and nothing ties it to an external
+    /// identity: linkable (with `link_by_email`).
     Linkable,
-    /// Its email is not verified in Appwrite: whoever registered it never proved the address
-    /// (anyone can register any address through the client API), so it is not the identity's
-    /// account, but it does not own the address either.
+    /// Its email is this one but not verified in Appwrite: whoever holds it never proved the
+    /// address (anyone can register or change to any address through the client API), whatever
+    /// its id or labels. Never linked, never in the way: the identity's user is created
+    /// without the address.
     Unproven,
-    /// It belongs to an external identity (a derived id, the gateway's label, or a link label of
-    /// any identity), or its email is not this one: an address that changes hands, or that two
-    /// providers assert, must not move an account to a newcomer.
-    Owned,
+    /// It proved the address and belongs to an external identity (the gateway's label, a link
+    /// label of any identity), or has a derived id without the gateway's label (which may be a
+    /// gateway user whose labelling was interrupted), or its email is not this one: never
+    /// linked, since an address that changes hands, or that two providers assert, must not move
+    /// an account to a newcomer. It holds the address, so the identity's first login is a
+    /// conflict (or, with `on_email_conflict = "create_without_email"`, gets a user without it).
+    Taken,
 }
 
 fn link_state(user: &User, email: &Email) -> LinkState {
-    let owned =
+    if user.email != email.as_str() {
+        return LinkState::Taken;
+    }
+    if !user.email_verification {
+        return LinkState::Unproven;
+    }
+    let external =
         AppwriteUserId::is_derived(&user.id) || user.labels.iter().any(|l| is_gateway_label(l));
-    if owned || user.email != email.as_str() {
-        LinkState::Owned
-    } else if user.email_verification {
-        LinkState::Linkable
+    if external {
+        LinkState::Taken
     } else {
-        LinkState::Unproven
+        LinkState::Linkable
     }
 }
 
 /// The existing user a first login may link to by `email`, if any.
 ///
 /// # Errors
-/// `UserEmailConflict` when a user with that email belongs to an external identity, or when
+/// `UserEmailConflict` when the user with that email proved it but may not be linked, or when
 /// several users have it, unless `conflict` says to create the user without the email (the
 /// create that follows does).
 async fn link_target(
@@ -319,7 +335,9 @@ async fn link_target(
             LinkState::Linkable => return Ok(Some(user.clone())),
             // Never linked; the create that follows deals with the unproven holder.
             LinkState::Unproven => return Ok(None),
-            LinkState::Owned => "an Appwrite user has this email but belongs to another identity",
+            LinkState::Taken => {
+                "an Appwrite user proved this email but may not be linked (another identity's, or not this email)"
+            }
         },
         _ => "several Appwrite users have this email",
     };
@@ -331,9 +349,10 @@ async fn link_target(
 }
 
 /// Creates the identity's user. When the verified email is held by an Appwrite user who never
-/// proved it (unverified, no external identity), the user is created without the email rather
-/// than refused: otherwise anyone could lock a person out before their first login just by
-/// registering their address through the client API. With
+/// proved it (unverified in Appwrite, whatever its id or labels), the user is created without
+/// the email rather than refused: otherwise anyone could lock a person out before their first
+/// login just by registering their address through the client API, or by changing their own
+/// account's address to it. With
 /// [`OnEmailConflict::CreateWithoutEmail`] any other holder gets the same answer; the holder is
 /// never touched.
 async fn create(

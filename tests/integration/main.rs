@@ -18,6 +18,7 @@ mod failures;
 mod google;
 mod healthcheck;
 mod helpers;
+mod holders;
 mod id_token_exchange;
 mod idp;
 mod layering;
