@@ -94,13 +94,10 @@ async fn an_account_without_a_password_changes_its_email_with_a_session_and_gets
     assert_eq!(session.status, StatusCode::CREATED, "{}", session.body);
     let cookie = session.cookie.expect("a session cookie");
 
-    let changed = change(
-        &emu,
-        As::Cookie(&cookie),
-        "Alice@Example.TEST",
-        "chosen-password",
-    )
-    .await;
+    let change_as_mallory = async |email: &str, password: &str| {
+        change(&emu, As::Cookie(&cookie), email, password).await
+    };
+    let changed = change_as_mallory("Alice@Example.TEST", "chosen-password").await;
     assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
     assert_eq!(changed.body["email"], "alice@example.test", "lowercased");
     assert_eq!(changed.body["emailVerification"], false);
@@ -113,32 +110,14 @@ async fn an_account_without_a_password_changes_its_email_with_a_session_and_gets
     );
 
     // From now on the account has a password, and it is checked.
-    let refused = change(
-        &emu,
-        As::Cookie(&cookie),
-        "m2@evil.example",
-        "another-password",
-    )
-    .await;
+    let refused = change_as_mallory("m2@evil.example", "another-password").await;
     assert_error(&refused, 401, "user_invalid_credentials");
-    let again = change(
-        &emu,
-        As::Cookie(&cookie),
-        "m2@evil.example",
-        "chosen-password",
-    )
-    .await;
+    let again = change_as_mallory("m2@evil.example", "chosen-password").await;
     assert_eq!(again.status, StatusCode::OK, "{}", again.body);
 
     // A cookie of no live session is a guest's.
     let forged = format!("a_session_{}=e30=", emu.project());
-    let guest = change(
-        &emu,
-        As::Cookie(&forged),
-        "m3@evil.example",
-        "chosen-password",
-    )
-    .await;
+    let guest = change(&emu, As::Cookie(&forged), "m3@evil.test", "chosen-pw").await;
     assert_error(&guest, 401, "general_unauthorized_scope");
 }
 
@@ -175,13 +154,7 @@ async fn a_jwt_account_needs_its_password_and_an_address_nobody_else_has() {
         .expect("a jwt")
         .to_owned();
 
-    let wrong = change(
-        &emu,
-        As::Jwt(&jwt),
-        "bob2@example.test",
-        "not-bobs-password",
-    )
-    .await;
+    let wrong = change(&emu, As::Jwt(&jwt), "bob2@example.test", "not-bobs").await;
     assert_error(&wrong, 401, "user_invalid_credentials");
     let taken = change(&emu, As::Jwt(&jwt), "CAROL@example.test", "bob-password").await;
     assert_error(&taken, 409, "user_email_already_exists");

@@ -109,19 +109,32 @@ fn create_session_inner(call: &Call, ip: String) -> Result<Response, AppwriteErr
 /// `POST /v1/account`: self-registration with a password. Answers 201 with the `account`
 /// model (the `user` model without `password`, `hash`, `hashOptions`), creates no session.
 pub(super) async fn create(call: Call) -> Response {
-    match create_inner(&call) {
-        Ok(body) => (StatusCode::CREATED, Json(body)).into_response(),
+    answer(StatusCode::CREATED, create_inner(&call))
+}
+
+/// `status` with the model, or the error.
+fn answer(status: StatusCode, result: Result<serde_json::Value, AppwriteError>) -> Response {
+    match result {
+        Ok(body) => (status, Json(body)).into_response(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The required `email` (lowercased) and `password` of a body, each checked.
+fn email_and_password(
+    body: &serde_json::Map<String, serde_json::Value>,
+) -> Result<(String, String), AppwriteError> {
+    let email = req_string(body, "email")?.to_lowercase();
+    check_email(&email)?;
+    let password = req_string(body, "password")?;
+    check_password(&password)?;
+    Ok((email, password))
 }
 
 fn create_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
     let (shared, body) = (&call.shared, &call.body);
     let user_id = new_user_id(req_string(body, "userId")?)?;
-    let email = req_string(body, "email")?.to_lowercase();
-    check_email(&email)?;
-    let password = req_string(body, "password")?;
-    check_password(&password)?;
+    let (email, password) = email_and_password(body)?;
     let name = opt_string(body, "name")?.unwrap_or_default();
     check_name(&name)?;
 
@@ -151,19 +164,13 @@ fn create_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
 /// nobody else's (409 `user_email_already_exists`), and is unverified afterwards. Answers 200
 /// with the `account` model.
 pub(super) async fn update_email(call: Call) -> Response {
-    match update_email_inner(&call) {
-        Ok(body) => (StatusCode::OK, Json(body)).into_response(),
-        Err(e) => e.into_response(),
-    }
+    answer(StatusCode::OK, update_email_inner(&call))
 }
 
 fn update_email_inner(call: &Call) -> Result<serde_json::Value, AppwriteError> {
-    let (shared, body) = (&call.shared, &call.body);
+    let shared = &call.shared;
     let user_id = account_user(shared, &call.headers)?;
-    let email = req_string(body, "email")?.to_lowercase();
-    check_email(&email)?;
-    let password = req_string(body, "password")?;
-    check_password(&password)?;
+    let (email, password) = email_and_password(&call.body)?;
 
     let now = shared.clock.now();
     let mut db = shared.db();
