@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 use idp_bridge::config::Config;
 use idp_bridge::init::{self, Preset};
 use idp_bridge::login::user_id::IdKey;
+use idp_bridge::registry::Registry;
 use idp_bridge::reload::{ConfigSource, Hangups};
 use idp_bridge::startup::{Application, Stopped};
 use idp_bridge::store::seal;
@@ -79,6 +80,9 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The provider types this program knows: a program that embeds the gateway adds its own
+    // here (`Registry::with`), and every load, reloads included, uses them.
+    let registry = Registry::default();
     match cli.command {
         Command::Init { provider, output } => write_init(provider, &output),
         Command::GenKey { raw } => {
@@ -109,7 +113,7 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Healthcheck { config } => healthcheck(&config),
-        Command::CheckConfig { config } => match Config::load(&config) {
+        Command::CheckConfig { config } => match Config::load_with(&config, &registry) {
             Ok(loaded) => {
                 if loaded.warnings.is_empty() {
                     println!("{}: valid", config.display());
@@ -122,6 +126,9 @@ fn main() -> ExitCode {
                     for warning in &loaded.warnings {
                         println!("  - warning: {warning}");
                     }
+                }
+                for notice in &loaded.notices {
+                    println!("  - warning (serve starts anyway): {notice}");
                 }
                 for provider in &loaded.providers {
                     let info = provider.provider.info();
@@ -160,7 +167,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let loaded = match Config::load(&config) {
+            let loaded = match Config::load_with(&config, &registry) {
                 Ok(loaded) => loaded,
                 Err(error) => {
                     eprintln!("{}: {error}", config.display());
@@ -185,6 +192,7 @@ fn main() -> ExitCode {
                     "configuration warning (serving anyway: --development)"
                 );
             }
+            loaded.log_notices();
             if loaded.server.worker_threads != threads {
                 eprintln!(
                     "{}: server.worker_threads changed while the configuration loaded; start again",
@@ -195,6 +203,7 @@ fn main() -> ExitCode {
             let source = ConfigSource {
                 path: config,
                 allow_warnings: development,
+                registry,
             };
             let code = runtime.block_on(serve(loaded, source, hangups));
             // Connections still open past the shutdown grace are cut here; a reload still

@@ -72,6 +72,14 @@ pub struct Registry {
     types: Vec<ProviderType>,
 }
 
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.types.iter().map(|t| t.kind))
+            .finish()
+    }
+}
+
 impl Default for Registry {
     /// The built-in types ([`PROVIDERS`]).
     fn default() -> Self {

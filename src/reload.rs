@@ -30,16 +30,20 @@ use crate::http::rate_limit::RateLimit;
 use crate::login::user_id::IdKey;
 use crate::login::{Login, LoginParts};
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use crate::store::{RedisSettings, TransactionStore};
 
-/// Where a reload reads the configuration, and whether warnings are tolerated (`serve
-/// --development`), as at startup.
+/// Where a reload reads the configuration, with what provider types, and whether warnings are
+/// tolerated (`serve --development`): as at startup.
 #[derive(Debug, Clone)]
 pub struct ConfigSource {
     /// The file given to `serve --config`.
     pub path: PathBuf,
     /// Serve a configuration with warnings (placeholders, example domains) anyway.
     pub allow_warnings: bool,
+    /// The provider types the program loaded its configuration with (its own ones too, from
+    /// `Registry::with`), so that a reload reads the file the same way.
+    pub registry: Registry,
 }
 
 /// The keys that cannot change while the process runs, with the values it started with.
@@ -255,8 +259,9 @@ impl Reloader {
     /// # Errors
     /// See [`ReloadError`]; the current configuration is untouched on every error.
     pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
-        let path = self.source.path.clone();
-        // Reading files and opening providers blocks: off the async workers.
+        let (path, registry) = (self.source.path.clone(), self.source.registry.clone());
+        // Reading files and opening providers blocks: off the async workers. The file is read
+        // once: the configuration is made of exactly the bytes whose checksum is logged.
         let (checksum, config) = tokio::task::spawn_blocking(move || {
             let bytes = std::fs::read(&path).map_err(|source| ReloadError::Read {
                 path: path.display().to_string(),
@@ -264,7 +269,7 @@ impl Reloader {
             })?;
             Ok::<_, ReloadError>((
                 data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes)),
-                Config::load(&path)?,
+                Config::from_file_bytes(&path, &bytes, &registry)?,
             ))
         })
         .await??;
@@ -282,6 +287,7 @@ impl Reloader {
         if !changed.is_empty() {
             return Err(ReloadError::RestartOnly(changed));
         }
+        config.log_notices();
         let current = self.live.load_full();
         let next = build_live(
             config,

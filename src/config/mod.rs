@@ -97,6 +97,10 @@ pub struct Config {
     /// Values that are valid but look unintended (placeholders, example domains, an empty
     /// CORS list): `check-config` shows them, `serve` refuses them without `--development`.
     pub warnings: Vec<ConfigProblem>,
+    /// Values that are valid and may be meant, with a consequence the operator should know
+    /// (two providers on one issuer): `check-config` shows them as warnings, `serve` and every
+    /// reload log them ([`Config::log_notices`]) and go on.
+    pub notices: Vec<ConfigProblem>,
 }
 
 impl fmt::Debug for Config {
@@ -167,7 +171,28 @@ impl Config {
                 path.display()
             )));
         }
-        let figment = sources(path);
+        let bytes = std::fs::read(path)
+            .map_err(|e| ConfigError::Read(format!("{}: {e}", path.display())))?;
+        Self::from_file_bytes(path, &bytes, registry)
+    }
+
+    /// The configuration file `path` as read into `bytes`, with the environment overrides over
+    /// it, and relative `*_file` paths resolved against `path`'s folder. Nothing reads the file
+    /// again, so a caller that hashed `bytes` (a reload logs the checksum) gets the configuration
+    /// of exactly those bytes, even if the file changes meanwhile.
+    ///
+    /// # Errors
+    /// As [`Config::load`]; `Read` also when the bytes are not UTF-8 text.
+    pub fn from_file_bytes(
+        path: &Path,
+        bytes: &[u8],
+        registry: &Registry,
+    ) -> Result<Self, ConfigError> {
+        let text = std::str::from_utf8(bytes)
+            .map_err(|e| ConfigError::Read(format!("{}: not UTF-8 text ({e})", path.display())))?;
+        let figment = Figment::new()
+            .merge(FileText { path, text })
+            .merge(environment());
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_figment(figment, &base, registry)
             .map_err(|e| name_env_sources(e, std::env::vars()))
@@ -258,8 +283,23 @@ impl Config {
         };
         let config = validate(raw, base, registry, &mut problems);
         match config {
-            Some(config) if problems.is_empty() => Ok(Config { warnings, ..config }),
+            Some(config) if problems.is_empty() => Ok(Config {
+                warnings,
+                notices: warnings::shared_issuers(&config.providers),
+                ..config
+            }),
             _ => Err(ConfigError::Invalid(problems)),
+        }
+    }
+
+    /// Logs each of [`Config::notices`] as a warning: `serve` at start and after every reload.
+    pub fn log_notices(&self) {
+        for notice in &self.notices {
+            tracing::warn!(
+                key = notice.key,
+                reason = notice.reason,
+                "configuration warning (serving anyway)"
+            );
         }
     }
 }
@@ -268,7 +308,31 @@ impl Config {
 fn sources(path: &Path) -> Figment {
     Figment::new()
         .merge(Toml::file_exact(path))
-        .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
+        .merge(environment())
+}
+
+/// The `IDP_BRIDGE_*` environment overrides (`__` between levels).
+fn environment() -> Env {
+    Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
+}
+
+/// A TOML file already read: its text, and its path to name it in errors as figment's own
+/// `Toml::file` does.
+struct FileText<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl figment::Provider for FileText<'_> {
+    fn metadata(&self) -> figment::Metadata {
+        figment::Metadata::from("TOML file", self.path)
+    }
+
+    fn data(
+        &self,
+    ) -> Result<figment::value::Map<figment::Profile, figment::value::Dict>, figment::Error> {
+        Toml::string(self.text).data()
+    }
 }
 
 /// Adds to each problem whose key was set by an environment variable the variable's name: a
@@ -468,6 +532,7 @@ fn validate(
         providers,
         provider_events,
         warnings: Vec::new(),
+        notices: Vec::new(),
     })
 }
 

@@ -1,12 +1,51 @@
 //! Values that are valid but almost certainly not meant: placeholders left from
 //! `config.example.toml`, the reserved example domains, an empty CORS list. `check-config`
 //! reports them as warnings; `serve` refuses to start on them unless `--development` is given,
-//! so a copied example never goes live by accident. Messages never repeat the value (it may be a
-//! secret), only where it is and why it looks wrong.
+//! so a copied example never goes live by accident. And values that are valid and may well be
+//! meant, but have a consequence to know ([`shared_issuers`]): warnings that `serve` only logs.
+//! Messages never repeat the value (it may be a secret), only where it is and why it matters.
 
 use idp_provider_api::ConfigProblem;
 use serde_json::Value;
 use url::Url;
+
+use crate::login::policy::ConfiguredProvider;
+
+/// Providers whose identities can carry the same issuer: the Appwrite user of a person is keyed
+/// on (issuer, subject) alone, so both providers log that person into the same user, and what
+/// one provider's policy wrote on it (labels, an email link, a verified email) stays there when
+/// the person logs in through the other, whose rules may be laxer. Valid (two client ids of one
+/// issuer, say), so only a warning; one per provider that shares an issuer with an earlier one,
+/// naming them all.
+pub(super) fn shared_issuers(providers: &[ConfiguredProvider]) -> Vec<ConfigProblem> {
+    let issuers: Vec<Vec<String>> = providers
+        .iter()
+        .map(|p| p.provider.identity_issuers())
+        .collect();
+    let mut found = Vec::new();
+    for (i, later) in providers.iter().enumerate() {
+        let earlier: Vec<String> = providers[..i]
+            .iter()
+            .zip(&issuers)
+            .filter(|(_, theirs)| theirs.iter().any(|issuer| issuers[i].contains(issuer)))
+            .map(|(p, _)| format!("providers.{}", p.provider.info().id))
+            .collect();
+        if earlier.is_empty() {
+            continue;
+        }
+        found.push(ConfigProblem::new(
+            format!("providers.{}", later.provider.info().id),
+            format!(
+                "has the same issuer as {}: a person who logs in through either is the same \
+                 Appwrite user, so the labels, email link or verified email that one provider's \
+                 policy gives that user stay when they log in through the other, whose rules may \
+                 admit more; give them the same policy, or use one provider per issuer",
+                earlier.join(", ")
+            ),
+        ));
+    }
+    found
+}
 
 /// Words that mark a value as a placeholder, compared case-insensitively.
 const PLACEHOLDER_WORDS: [&str; 6] = [

@@ -139,6 +139,35 @@ fn broken_files_are_explained_in_one_run() {
                 "warning: redirect.allowed: uses app.example.com, a domain reserved for examples",
             ],
         },
+        Case {
+            what: "an entra provider may not vouch for emails: check-config says why",
+            file: format!(
+                "{CLEAN}\n[providers.ms]\ntype = \"entra\"\ntenant = \"3f1e0a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b\"\n\
+                 client_id = \"gw\"\nclient_secret = \"s3cret-0123456789\"\n\
+                 trusted_for_email = true\nlink_by_email = true\n"
+            ),
+            env: &[],
+            exit: 2,
+            says: &[
+                "providers.ms.trusted_for_email: cannot be true on an entra provider: ",
+                "providers.ms.link_by_email: cannot be true on an entra provider: ",
+                "xms_edov",
+            ],
+        },
+        Case {
+            what: "two providers on one issuer: valid, with a warning naming both and the consequence",
+            file: format!(
+                "{CLEAN}\n[providers.corp2]\ntype = \"oidc\"\nissuer = \"http://127.0.0.1:9/\"\n\
+                 client_id = \"gw2\"\nclient_secret = \"s3cret-0123456789\"\n"
+            ),
+            env: &[],
+            exit: 0,
+            says: &[
+                "config.toml: valid\n",
+                "warning (serve starts anyway): providers.corp2: has the same issuer as providers.corp: ",
+                "same Appwrite user",
+            ],
+        },
     ];
     for case in cases {
         let out = run(&case.file, &["check-config"], case.env);

@@ -198,3 +198,71 @@ async fn the_tiny_providers_own_check_fails_closed_through_the_shared_pipeline()
     assert!(emulator.tokens().is_empty(), "nothing minted");
     assert_eq!(emulator.users_count(), 0, "no user created");
 }
+
+#[tokio::test]
+async fn a_reload_knows_the_provider_types_the_program_registered() {
+    use idp_bridge::clock::SystemClock;
+    use idp_bridge::config::Config;
+    use idp_bridge::reload::{ConfigSource, Reloader, RestartOnly};
+    use idp_bridge::startup::build_state;
+
+    let emulator = Emulator::spawn(EmulatorConfig::default()).await;
+    let table =
+        |name: &str| format!("[providers.tiny]\ntype = \"{KIND}\"\ndisplay_name = \"{name}\"\n");
+    let text = |name: &str| {
+        format!(
+            "[appwrite]\nendpoint = \"{}\"\nproject = \"{}\"\napi_key = \"{}\"\n\
+             [mapping]\nid_key = \"{}\"\n[redirect]\nallowed = [\"{}\"]\n{}",
+            emulator.endpoint(),
+            emulator.project(),
+            emulator.api_key(),
+            idp_bridge::login::mapping::IdKey::generate().expect("key"),
+            crate::helpers::APP,
+            table(name),
+        )
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("config.toml");
+    let first = text("Tiny");
+    std::fs::write(&path, &first).expect("write");
+    let registry = Registry::default().with(KIND, open_tiny);
+    let config = Config::load_with(&path, &registry).expect("the program's own type loads");
+    let started = RestartOnly::of(&config);
+    let state = build_state(config, Arc::new(SystemClock)).expect("state");
+    let reloader = Reloader::new(
+        ConfigSource {
+            path: path.clone(),
+            allow_warnings: false,
+            registry,
+        },
+        started,
+        state.live.clone(),
+        state.metrics.clone(),
+    );
+    // The same file with another display name (the id key kept: it is restart-only).
+    let key_line = first
+        .lines()
+        .find(|l| l.starts_with("id_key"))
+        .expect("id_key");
+    let second = text("Tiny Two");
+    let second = second.replace(
+        second
+            .lines()
+            .find(|l| l.starts_with("id_key"))
+            .expect("id_key"),
+        key_line,
+    );
+    std::fs::write(&path, &second).expect("rewrite");
+    let reloaded = reloader
+        .reload()
+        .await
+        .unwrap_or_else(|e| panic!("the reload refused the program's own provider type: {e}"));
+    assert_eq!(reloaded.providers, 1);
+    let live = state.live.load();
+    let names: Vec<String> = live
+        .login
+        .providers()
+        .map(|p| p.info().display_name.clone())
+        .collect();
+    assert_eq!(names, ["Tiny Two"]);
+}

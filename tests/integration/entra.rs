@@ -141,3 +141,50 @@ async fn tenants_outside_the_allow_list_and_mismatched_tids_are_refused() {
         assert_refused(&app, &landed, kind, code, rule);
     }
 }
+
+#[tokio::test]
+async fn an_entra_email_counts_as_verified_only_with_xms_edov() {
+    // Entra's `email` is whatever an administrator of the user's tenant typed; Microsoft vouches
+    // only that the tenant owns its domain, and only in `xms_edov`. An `email_verified` in the
+    // token says nothing.
+    let Setup { app, entra } = setup().await;
+    let issuer = tenant_issuer(&entra, TENANT);
+    let cases = [
+        // `email_verified: true`, no `xms_edov`: not verified, so never written to Appwrite.
+        (OID, json!({"email_verified": true}), ""),
+        (
+            "00000000-0000-0000-66f3-3332eca7ea82",
+            json!({"email_verified": true, "xms_edov": false}),
+            "",
+        ),
+        // A string is not the boolean.
+        (
+            "00000000-0000-0000-66f3-3332eca7ea83",
+            json!({"xms_edov": "true"}),
+            "",
+        ),
+        // The tenant owns the domain: the address is the user's, as verified as Entra makes it.
+        (
+            "00000000-0000-0000-66f3-3332eca7ea84",
+            json!({"email_verified": null, "xms_edov": true}),
+            "dana@contoso.test",
+        ),
+    ];
+    for (oid, patch, stored) in cases {
+        let mut claims = json!({
+            "iss": issuer, "tid": TENANT, "oid": oid, "email": "dana@contoso.test",
+        });
+        for (key, value) in patch.as_object().expect("object") {
+            claims[key] = value.clone();
+        }
+        entra.set_behavior(entra_behavior(&entra, claims));
+        let landed = app.login_via_mock("ms", &entra, "alice").await;
+        assert_eq!(without_query(&landed), SUCCESS, "{patch}: {landed}");
+        let user_id = param(&landed, "userId").expect("userId");
+        assert_eq!(
+            app.emulator.user(&user_id).expect("created")["email"],
+            stored,
+            "{patch}"
+        );
+    }
+}

@@ -547,7 +547,7 @@ pub struct Served {
 
 /// `config` (from [`config_toml`]) as [`Served`] runs it: `listen` moved to `port`, the log
 /// format JSON.
-fn served_config(port: u16, config: &str) -> String {
+pub fn served_config(port: u16, config: &str) -> String {
     listening_on(port, config).replace("format = \"pretty\"", "format = \"json\"")
 }
 

@@ -11,7 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     (
         "reload",
         &[
-            "appwrite", "clock", "config", "http", "login", "metrics", "store",
+            "appwrite", "clock", "config", "http", "login", "metrics", "registry", "store",
         ],
     ),
     ("init", &["login"]),

@@ -15,7 +15,8 @@ use url::Url;
 
 use crate::helpers::{
     APP, FAILURE, IdpKind, Options, SUCCESS, Served, assert_no_secret_in, browser, config_toml,
-    create_session, error_of, get_json, listening_on, location, mock_config, param, without_query,
+    create_session, error_of, get_json, listening_on, location, mock_config, param, served_config,
+    without_query,
 };
 use crate::idp::{CLIENT_ID, CLIENT_SECRET, free_port};
 
@@ -604,4 +605,39 @@ async fn a_sighup_while_the_configuration_loads_reloads_once_serving_instead_of_
         logs.contains("SIGHUP: reloading the configuration"),
         "{logs}"
     );
+}
+
+#[tokio::test]
+async fn a_reload_applies_exactly_the_bytes_whose_checksum_it_logs() {
+    // A configuration file that can be read only once: a FIFO, whose second reader would get
+    // other bytes (or none), as a file rewritten between two reads would. The reload must
+    // parse the very bytes it hashed and logs, not read the file again.
+    let mut gateway = Gateway::start("", false).await;
+    let path = gateway.served().path().to_path_buf();
+    let port = Url::parse(&gateway.url).expect("url").port().expect("port");
+    let bytes = served_config(port, &gateway.config(true));
+    let checksum = data_encoding::HEXLOWER.encode(&Sha256::digest(bytes.as_bytes()));
+    std::fs::remove_file(&path).expect("remove the file");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .expect("run mkfifo");
+    assert!(made.success(), "mkfifo failed");
+    // Opening a FIFO for writing waits for its reader: the reload.
+    let writer = std::thread::spawn(move || std::fs::write(&path, bytes));
+    gateway.served().signal("HUP");
+    let logs = gateway.served().wait_for_log("config reload", 1).await;
+    let line = logs
+        .lines()
+        .rfind(|line| line.contains("config reload"))
+        .expect("a reload line");
+    assert!(line.contains("config reloaded"), "{line}");
+    assert!(line.contains(&checksum), "{line} lacks {checksum}");
+    writer
+        .join()
+        .expect("the writer thread")
+        .expect("the configuration was written");
+    assert_eq!(gateway.providers().await, ["corp", "other"]);
+    gateway.login("other", "alice").await;
+    gateway.stop().await;
 }

@@ -41,6 +41,13 @@ pub trait Provider: Send + Sync {
         None
     }
 
+    /// The issuers of the identities it hands back ([`Identity::issuer`](crate::Identity::issuer)),
+    /// as far as its configuration tells; none by default. The gateway warns when two providers
+    /// name the same one (compared exactly): their identities map to the same Appwrite users.
+    fn identity_issuers(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Loads whatever the provider needs from the network (metadata, keys) and reports whether
     /// it can serve logins now. Called at startup, by `/readyz`, and lazily by the flows.
     async fn ready(&self) -> Result<(), ProviderError>;

@@ -11,7 +11,11 @@
 //!   [`CONSUMER_TENANT`];
 //! - users are keyed on the tenant and the object id, never on `sub` (pairwise per application)
 //!   or `email` (mutable, unverified): the identity's issuer is the tenant's issuer and its
-//!   subject the `oid` claim. A token without `tid` or `oid` is refused.
+//!   subject the `oid` claim. A token without `tid` or `oid` is refused;
+//! - the email is verified only when the token's `xms_edov` is the JSON boolean `true` (the
+//!   user's tenant owns the address's domain); `email_verified` is ignored. Even then the address
+//!   is only what an administrator of that tenant set, so `trusted_for_email` and
+//!   `link_by_email` cannot be true on this type (check-config says why).
 //!
 //! Every other key is the `oidc` type's, except `issuer`, which `tenant` replaces. `authority`
 //! (default `https://login.microsoftonline.com`) names a national cloud, or a local test
@@ -58,7 +62,21 @@ struct EntraKeys {
     /// The cloud's login host.
     #[serde(default = "default_authority")]
     authority: String,
+    /// Policy keys this type refuses to set to `true` ([`EMAIL_TRUST_REFUSED`]); the gateway's
+    /// policy reads them too.
+    #[serde(default)]
+    trusted_for_email: Value,
+    /// As `trusted_for_email`.
+    #[serde(default)]
+    link_by_email: Value,
 }
+
+/// Why `trusted_for_email` and `link_by_email` cannot be true on an `entra` provider.
+pub const EMAIL_TRUST_REFUSED: &str = "cannot be true on an entra provider: Microsoft does not \
+     verify the email claim, which is whatever an administrator of the user's tenant set \
+     (xms_edov only says that the tenant owns the address's domain), so it may neither mark an \
+     Appwrite email verified nor attach a login to an existing Appwrite account; Entra users \
+     are keyed on tid and oid instead";
 
 fn default_authority() -> String {
     DEFAULT_AUTHORITY.into()
@@ -140,6 +158,28 @@ impl ClaimsHook for EntraRules {
         let other = &claims.additional_claims().0;
         self.key(other.get("tid"), other.get("oid"))
     }
+
+    /// The admitted tenants' issuers; the template itself when every tenant is admitted.
+    fn identity_issuers(&self, _configured: &str) -> Vec<String> {
+        match &self.tenants {
+            Tenants::Any => vec![self.template.clone()],
+            Tenants::Only(list) => list
+                .iter()
+                .map(|tid| self.template.replace(TENANT_PLACEHOLDER, tid))
+                .collect(),
+        }
+    }
+
+    /// Only `xms_edov: true`: the user's tenant owns the email's domain. Entra sends no
+    /// `email_verified` of its own, so one in the token proves nothing.
+    fn email_verified(&self, claims: &Claims, _asserted: bool) -> bool {
+        edov_is_true(claims.additional_claims().0.get("xms_edov"))
+    }
+}
+
+/// Whether the `xms_edov` claim is the JSON boolean `true` (a string or a number is not).
+fn edov_is_true(claim: Option<&Value>) -> bool {
+    claim == Some(&Value::Bool(true))
 }
 
 /// Opens an `entra` provider: checks the table offline, like the `oidc` type.
@@ -176,6 +216,14 @@ pub fn open_entra(
         .derived("issuer", "the issuer follows from tenant (and authority)")
         .into_iter()
         .collect();
+    for (key, value) in [
+        ("trusted_for_email", &keys.trusted_for_email),
+        ("link_by_email", &keys.link_by_email),
+    ] {
+        if *value == Value::Bool(true) {
+            problems.push(ConfigProblem::new(table.key(key), EMAIL_TRUST_REFUSED));
+        }
+    }
     let authority = match secure_url(&keys.authority, table.flag("allow_insecure_http")) {
         Ok(url) if url.path() == "/" => Some(keys.authority.trim_end_matches('/').to_string()),
         Ok(_) => {
@@ -343,6 +391,62 @@ mod tests {
         let mut t = base(TID, json!([]));
         t["authority"] = "http://login.example.com".into();
         assert!(open_table(t)[0].starts_with("providers.ms.authority: "));
+    }
+
+    #[test]
+    fn entra_may_not_be_trusted_for_email_or_link_by_email() {
+        let mut t = json!({"tenant": TID, "client_id": "c", "client_secret": "s",
+            "trusted_for_email": true, "link_by_email": true});
+        let p = open_table(t.clone());
+        for key in ["trusted_for_email", "link_by_email"] {
+            assert!(
+                p.iter().any(|m| m.starts_with(&format!(
+                    "providers.ms.{key}: cannot be true on an entra provider: "
+                )) && m.contains("xms_edov")),
+                "{p:?}"
+            );
+        }
+        // Saying false is saying nothing.
+        t["trusted_for_email"] = false.into();
+        t["link_by_email"] = false.into();
+        assert!(open_table(t).is_empty());
+        assert!(keys().contains(&"trusted_for_email") && keys().contains(&"link_by_email"));
+    }
+
+    #[test]
+    fn only_a_boolean_true_xms_edov_verifies_the_email() {
+        assert!(edov_is_true(Some(&json!(true))));
+        for other in [
+            json!(false),
+            json!("true"),
+            json!(1),
+            json!([true]),
+            Value::Null,
+        ] {
+            assert!(!edov_is_true(Some(&other)), "{other}");
+        }
+        assert!(!edov_is_true(None));
+    }
+
+    #[test]
+    fn identity_issuers_are_the_admitted_tenants_issuers() {
+        let template = "https://login.microsoftonline.com/{tenantid}/v2.0".to_string();
+        let only = EntraRules {
+            tenants: Tenants::Only(vec![TID.into(), CONSUMER_TENANT.into()]),
+            template: template.clone(),
+        };
+        assert_eq!(
+            only.identity_issuers("ignored"),
+            [
+                format!("https://login.microsoftonline.com/{TID}/v2.0"),
+                format!("https://login.microsoftonline.com/{CONSUMER_TENANT}/v2.0"),
+            ]
+        );
+        let any = EntraRules {
+            tenants: Tenants::Any,
+            template: template.clone(),
+        };
+        assert_eq!(any.identity_issuers("ignored"), [template]);
     }
 
     #[test]

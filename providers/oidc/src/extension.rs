@@ -1,7 +1,7 @@
 //! The extension surface: how a provider crate builds on the OIDC provider without copying it.
 //!
 //! An [`Extension`] is handed to [`open_extended`](crate::open_extended) with the table. It can
-//! change five things and nothing else; the code flow (state, nonce, PKCE S256), discovery's exact
+//! change six things and nothing else; the code flow (state, nonce, PKCE S256), discovery's exact
 //! issuer check, the JWKS cache and every ID-token check of DESIGN.md section 4 stay the
 //! OIDC provider's:
 //! - [`Issuers`]: which `iss` values are accepted: an exact set (Auth0 custom domains),
@@ -13,7 +13,10 @@
 //! - extra authorization-request parameters (Auth0's `organization`);
 //! - [`ClaimsHook::check`]: a check of the verified claims (organization, connection, tenant, MFA
 //!   rules), refusing with `ProviderError::access_denied`;
-//! - [`ClaimsHook::identity_key`]: the identity's (issuer, subject), which key the Appwrite user.
+//! - [`ClaimsHook::identity_key`]: the identity's (issuer, subject), which key the Appwrite user
+//!   (and [`ClaimsHook::identity_issuers`], those issuers as the configuration knows them);
+//! - [`ClaimsHook::email_verified`]: whether the provider vouches for the email (Entra ID does
+//!   only through `xms_edov`, whatever `email_verified` says).
 
 use std::sync::Arc;
 
@@ -140,6 +143,19 @@ pub trait ClaimsHook: Send + Sync {
             claims.issuer().as_str().to_string(),
             claims.subject().as_str().to_string(),
         ))
+    }
+
+    /// The issuers [`ClaimsHook::identity_key`] can give, as far as the configuration tells
+    /// (`configured`: the provider's `issuer`): by default that one issuer.
+    fn identity_issuers(&self, configured: &str) -> Vec<String> {
+        vec![configured.to_string()]
+    }
+
+    /// Whether the identity's email is verified. `asserted` is the token's `email_verified`
+    /// read strictly (only the JSON boolean `true` counts); by default that is the answer.
+    fn email_verified(&self, claims: &Claims, asserted: bool) -> bool {
+        let _ = claims;
+        asserted
     }
 }
 

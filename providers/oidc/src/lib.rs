@@ -290,11 +290,12 @@ impl OidcProvider {
         self.jwks.fetch_count()
     }
 
-    /// The identity of verified claims, after the extension's check, keyed as it says.
+    /// The identity of verified claims, after the extension's check, keyed as it says, its
+    /// email verified as it says (`asserted`: the token's own `email_verified`).
     ///
     /// # Errors
     /// The extension's refusal.
-    fn identity(&self, claims: &Claims, email_verified: bool) -> Result<Identity, ProviderError> {
+    fn identity(&self, claims: &Claims, asserted: bool) -> Result<Identity, ProviderError> {
         self.hook.check(claims)?;
         let (issuer, subject) = self.hook.identity_key(claims)?;
         let email = claims.email().map(|e| e.as_str().to_string());
@@ -303,7 +304,7 @@ impl OidcProvider {
             .and_then(|n| n.get(None))
             .map(|n| n.as_str().to_string());
         Ok(Identity::verified(self.info.id.clone(), issuer, subject)
-            .with_email(email, email_verified)
+            .with_email(email, self.hook.email_verified(claims, asserted))
             .with_name(name)
             .with_claims(claims.additional_claims().0.clone())
             .with_auth_time(claims.auth_time().map(|t| t.timestamp())))
@@ -331,6 +332,10 @@ impl Provider for OidcProvider {
         self.config
             .allow_id_token_exchange
             .then_some(self as &dyn AssertionFlow)
+    }
+
+    fn identity_issuers(&self) -> Vec<String> {
+        self.hook.identity_issuers(&self.config.issuer)
     }
 
     async fn ready(&self) -> Result<(), ProviderError> {

@@ -243,6 +243,10 @@ impl Provider for SignedAssertionProvider {
         Some(self)
     }
 
+    fn identity_issuers(&self) -> Vec<String> {
+        vec![self.issuer()]
+    }
+
     async fn ready(&self) -> Result<(), ProviderError> {
         match &self.format {
             Verifier::Jwt(jwt) => jwt.ready().await,
