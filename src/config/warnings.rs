@@ -176,4 +176,47 @@ mod tests {
         });
         assert!(find(&tree).is_empty());
     }
+
+    #[test]
+    fn providers_that_share_an_issuer_are_named_together_and_others_are_not() {
+        const TID: &str = "3f1e0a2b-4c5d-4e6f-8a9b-0c1d2e3f4a5b";
+        let oidc = |id: &str, issuer: &str| {
+            format!(
+                "[providers.{id}]\ntype = \"oidc\"\nissuer = \"{issuer}\"\nclient_id = \"c\"\n\
+                 client_secret = \"s3cret-0123456789\"\n"
+            )
+        };
+        let entra = |id: &str, tenant: &str, allowed: &str| {
+            format!(
+                "[providers.{id}]\ntype = \"entra\"\ntenant = \"{tenant}\"\n\
+                 allowed_tenants = {allowed}\nclient_id = \"c\"\nclient_secret = \"s3cret-0123456789\"\n"
+            )
+        };
+        let text = format!(
+            "[appwrite]\nendpoint = \"http://127.0.0.1:9/v1\"\nproject = \"p\"\napi_key = \"k\"\n\
+             [redirect]\nallowed = [\"http://127.0.0.1:3000/\"]\n\
+             [mapping]\nid_key = \"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"\n{}{}{}{}{}",
+            oidc("corp", "http://127.0.0.1:9/"),
+            oidc("corp2", "http://127.0.0.1:9/"),
+            oidc("other", "http://127.0.0.1:9/other"),
+            entra("ms1", TID, "[]"),
+            entra("ms2", "organizations", &format!("[\"{TID}\"]")),
+        );
+        let config = crate::config::Config::from_toml(&text).unwrap_or_else(|e| panic!("{e}"));
+        let found: Vec<String> = config.notices.iter().map(ToString::to_string).collect();
+        assert_eq!(found.len(), 2, "{found:#?}");
+        assert!(
+            found[0].starts_with("providers.corp2: has the same issuer as providers.corp: ")
+                && found[0].contains("same Appwrite user"),
+            "{found:#?}"
+        );
+        assert!(
+            found[1].starts_with("providers.ms2: has the same issuer as providers.ms1: "),
+            "{found:#?}"
+        );
+        assert!(
+            config.warnings.is_empty(),
+            "a notice is not a warning that stops serve"
+        );
+    }
 }
