@@ -6,7 +6,8 @@
 //! the login pipeline keeps every counter. The parts that count get a handle: the login
 //! pipeline one [`LoginMetrics`] per configured provider (resolved once, so a login pays a few
 //! atomic additions), the Appwrite client an [`AppwriteCalls`], the providers a
-//! [`ProviderEvents`] listener through [`ProviderEventRelay`].
+//! [`ProviderEvents`] listener through [`ProviderEventRelay`]; readiness rounds record what they
+//! found with [`Metrics::record_health`].
 //!
 //! Written on `prometheus-client`, the official Prometheus client: an explicit registry (no
 //! process-global recorder), OpenMetrics text with `_total` counters and a final `# EOF`.
@@ -17,6 +18,7 @@
 //! segment, a user id, an email, a URL or anything secret.
 
 mod appwrite;
+mod health;
 mod login;
 mod relay;
 
@@ -33,6 +35,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 pub use appwrite::{AppwriteCalls, AppwriteStatus};
+pub use health::Health;
 pub use login::{LoginMetrics, Step};
 pub use relay::ProviderEventRelay;
 
@@ -148,6 +151,7 @@ pub struct Metrics {
     rate_limited: Family<RouteLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
     open_transactions: Arc<OpenTransactions>,
+    health: Arc<health::HealthGauges>,
 }
 
 impl Default for Metrics {
@@ -206,6 +210,8 @@ impl Metrics {
         );
         let open_transactions = Arc::new(OpenTransactions::default());
         registry.register_collector(Box::new(open_transactions.clone()));
+        let health = Arc::new(health::HealthGauges::default());
+        registry.register_collector(Box::new(health.clone()));
         Self {
             registry,
             logins,
@@ -215,6 +221,7 @@ impl Metrics {
             rate_limited,
             config_reloads,
             open_transactions,
+            health,
         }
     }
 
@@ -247,6 +254,12 @@ impl Metrics {
             .source
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(count));
+    }
+
+    /// What a readiness round found: the `provider_up`, `appwrite_up` and `store_up` gauges
+    /// say it until the next round replaces it.
+    pub fn record_health(&self, health: Health) {
+        self.health.record(health);
     }
 
     /// The rate limit refused a request to `route`.

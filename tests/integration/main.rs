@@ -35,3 +35,4 @@ mod scripts;
 mod signed_assertion;
 mod tls;
 mod typingdna;
+mod watch;

@@ -41,13 +41,13 @@ async fn spawn(options: Options) -> TestApp {
 }
 
 /// One scrape: the text and its samples.
-struct Scrape {
-    text: String,
+pub struct Scrape {
+    pub text: String,
 }
 
 impl Scrape {
     /// The value of `series` (`name{labels}` exactly as rendered), if present.
-    fn get(&self, series: &str) -> Option<f64> {
+    pub fn get(&self, series: &str) -> Option<f64> {
         self.text
             .lines()
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
@@ -56,14 +56,14 @@ impl Scrape {
 
     /// The value of `series`, which must be present.
     #[track_caller]
-    fn value(&self, series: &str) -> f64 {
+    pub fn value(&self, series: &str) -> f64 {
         self.get(series)
             .unwrap_or_else(|| panic!("{series} is not in the scrape:\n{}", self.text))
     }
 }
 
 /// `GET url`: 200, the OpenMetrics content type, a valid exposition.
-async fn scrape_at(url: &str) -> Scrape {
+pub async fn scrape_at(url: &str) -> Scrape {
     let response = reqwest::get(url).await.expect("scrape");
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response
@@ -81,7 +81,7 @@ async fn scrape_at(url: &str) -> Scrape {
     Scrape { text }
 }
 
-async fn scrape(app: &TestApp) -> Scrape {
+pub async fn scrape(app: &TestApp) -> Scrape {
     scrape_at(&app.metrics_url).await
 }
 
