@@ -24,7 +24,7 @@ use crate::signed_assertion::{HOOK_SECRET, hmac_signature, now};
 use idp_bridge::login::user_id::IdKey;
 
 /// The `hook` provider (`signed_assertion`, hmac), for exchanges.
-fn hook_table() -> String {
+pub fn hook_table() -> String {
     format!(
         "[providers.hook]\ntype = \"signed_assertion\"\nformat = \"hmac\"\n\
          hmac_secrets = [\"{HOOK_SECRET}\"]\n"
@@ -220,7 +220,7 @@ async fn refused_at_the_idp(app: &TestApp) -> Url {
 }
 
 /// An exchange at `hook` for `sub`, signed with `secret`: the status and the answer.
-async fn exchange_at_hook(
+pub async fn exchange_at_hook(
     app: &TestApp,
     sub: &str,
     jti: &str,
