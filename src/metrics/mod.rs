@@ -204,7 +204,7 @@ impl Metrics {
             "build",
             "The running build",
             Info::new(vec![
-                ("version", env!("CARGO_PKG_VERSION")),
+                ("version", env!("BUILD_VERSION")),
                 ("commit", env!("BUILD_GIT_COMMIT")),
             ]),
         );
@@ -321,7 +321,7 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
         let build = format!(
             "idp_bridge_build_info{{version=\"{}\",commit=\"{}\"}}",
-            env!("CARGO_PKG_VERSION"),
+            env!("BUILD_VERSION"),
             env!("BUILD_GIT_COMMIT")
         );
         assert_eq!(sample(&text, &build), Some(1.0), "{text}");
