@@ -7,13 +7,13 @@
 //! the first round they are absent.
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
 
-use super::ProviderLabel;
+use super::{ProviderLabel, Slot};
 
 /// What one readiness round found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +29,7 @@ pub struct Health {
 /// The collector of the health gauges: the last [`Health`], read at each scrape.
 #[derive(Default)]
 pub(super) struct HealthGauges {
-    last: RwLock<Option<Health>>,
+    last: Slot<Health>,
 }
 
 impl fmt::Debug for HealthGauges {
@@ -41,10 +41,7 @@ impl fmt::Debug for HealthGauges {
 impl HealthGauges {
     /// Replaces what the gauges say.
     pub(super) fn record(&self, health: Health) {
-        *self
-            .last
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(health);
+        self.last.set(health);
     }
 }
 
@@ -55,12 +52,7 @@ fn up(ok: bool) -> ConstGauge {
 
 impl Collector for HealthGauges {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let last = self
-            .last
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        let Some(health) = last else {
+        let Some(health) = self.last.get() else {
             return Ok(());
         };
         for (name, help, ok) in [

@@ -23,7 +23,7 @@ mod login;
 mod relay;
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use idp_provider_api::{KeyFetchCause, KeyFetchResult, ProviderEvents};
 use prometheus_client::collector::Collector;
@@ -102,6 +102,31 @@ impl LimitedRoute {
     }
 }
 
+/// A value replaced whole and read at each scrape. A poisoned lock still holds a whole value
+/// (every write is one assignment), so it is used as it is.
+struct Slot<T>(RwLock<Option<T>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self(RwLock::new(None))
+    }
+}
+
+impl<T: Clone> Slot<T> {
+    /// The value, if one was set.
+    fn get(&self) -> Option<T> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the value.
+    fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
+    }
+}
+
 /// Reads the number of open login transactions at scrape time.
 type OpenCount = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
 
@@ -110,7 +135,7 @@ type OpenCount = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
 /// where no single instance knows the total).
 #[derive(Default)]
 struct OpenTransactions {
-    source: RwLock<Option<OpenCount>>,
+    source: Slot<OpenCount>,
 }
 
 impl fmt::Debug for OpenTransactions {
@@ -121,12 +146,7 @@ impl fmt::Debug for OpenTransactions {
 
 impl Collector for OpenTransactions {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let source = self
-            .source
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        let Some(open) = source.and_then(|count| count()) else {
+        let Some(open) = self.source.get().and_then(|count| count()) else {
             return Ok(());
         };
         let gauge = ConstGauge::new(i64::try_from(open).unwrap_or(i64::MAX));
@@ -249,11 +269,7 @@ impl Metrics {
     /// Reads the open login transactions from `count` at every scrape (the store's own
     /// counter); `None` from it leaves the gauge out. A later call replaces an earlier one.
     pub fn count_open_transactions(&self, count: impl Fn() -> Option<u64> + Send + Sync + 'static) {
-        *self
-            .open_transactions
-            .source
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(count));
+        self.open_transactions.source.set(Arc::new(count));
     }
 
     /// What a readiness round found: the `provider_up`, `appwrite_up` and `store_up` gauges

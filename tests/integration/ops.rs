@@ -10,6 +10,25 @@ use crate::helpers::{FAILURE, Options, SUCCESS, TestApp, error_of, without_query
 pub const DOWN_PROVIDER: &str = "[providers.down]\ntype = \"oidc\"\n\
     issuer = \"http://127.0.0.1:9/\"\nclient_id = \"c\"\nclient_secret = \"s\"\n";
 
+/// The gateway with mock-op as `corp`'s IdP and [`DOWN_PROVIDER`] as `down`.
+pub async fn spawn_with_one_provider_down() -> TestApp {
+    TestApp::spawn_with(Options {
+        extra_toml: DOWN_PROVIDER.into(),
+        ..Options::mock()
+    })
+    .await
+}
+
+/// `/readyz` answered 200 `degraded` with these values in `checks`.
+#[track_caller]
+fn assert_degraded(status: StatusCode, body: &Value, checks: &[(&str, &str)]) {
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "degraded", "{body}");
+    for (check, word) in checks {
+        assert_eq!(body["checks"][check], *word, "{check}: {body}");
+    }
+}
+
 /// `GET /readyz`: the status and the JSON body.
 async fn readyz(app: &TestApp) -> (StatusCode, Value) {
     let response = app.get(&format!("{}/readyz", app.gateway)).await;
@@ -51,11 +70,15 @@ async fn appwrite_down_is_reported_and_the_instance_stays_ready() {
     let app = TestApp::spawn().await;
     app.emulator.inject(Fault::Status(503), FaultScope::Always);
     let (status, body) = readyz(&app).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "degraded", "{body}");
-    assert_eq!(body["checks"]["appwrite"], "failed", "{body}");
-    assert_eq!(body["checks"]["store"], "ok", "{body}");
-    assert_eq!(body["checks"]["provider:corp"], "ok", "{body}");
+    assert_degraded(
+        status,
+        &body,
+        &[
+            ("appwrite", "failed"),
+            ("store", "ok"),
+            ("provider:corp", "ok"),
+        ],
+    );
     let reason = body["errors"]["appwrite"].as_str().unwrap_or_default();
     assert!(
         reason.contains("HTTP 503"),
@@ -73,17 +96,18 @@ async fn appwrite_down_is_reported_and_the_instance_stays_ready() {
 /// through the one that is down ends at its failure URL as `provider_unavailable`.
 #[tokio::test]
 async fn one_provider_down_leaves_the_instance_ready_and_names_it() {
-    let app = TestApp::spawn_with(Options {
-        extra_toml: DOWN_PROVIDER.into(),
-        ..Options::mock()
-    })
-    .await;
+    let app = spawn_with_one_provider_down().await;
     let (status, body) = readyz(&app).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["status"], "degraded", "{body}");
-    assert_eq!(body["checks"]["provider:corp"], "ok", "{body}");
-    assert_eq!(body["checks"]["provider:down"], "failed", "{body}");
-    assert_eq!(body["checks"]["appwrite"], "ok", "{body}");
+    assert_degraded(
+        status,
+        &body,
+        &[
+            ("provider:corp", "ok"),
+            ("provider:down", "failed"),
+            ("appwrite", "ok"),
+            ("store", "ok"),
+        ],
+    );
     let reason = body["errors"]["provider:down"].as_str().unwrap_or_default();
     assert!(
         reason.contains("http://127.0.0.1:9/"),

@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{FAILURE, Options, SUCCESS, TestApp, error_of, location, without_query};
 use crate::metrics::{exchange_at_hook, hook_table, scrape};
-use crate::ops::DOWN_PROVIDER;
+use crate::ops::{DOWN_PROVIDER, spawn_with_one_provider_down};
 use crate::signed_assertion::HOOK_SECRET;
 
 const ALERTS: &str = "deploy/prometheus/alerts.yaml";
@@ -31,11 +31,7 @@ fn read(path: &str) -> String {
 /// own id, the others stay 1.
 #[tokio::test]
 async fn the_health_gauges_say_what_readyz_says() {
-    let app = TestApp::spawn_with(Options {
-        extra_toml: DOWN_PROVIDER.into(),
-        ..Options::mock()
-    })
-    .await;
+    let app = spawn_with_one_provider_down().await;
     app.emulator.inject(Fault::Status(503), FaultScope::Always);
     let ready = app.get(&format!("{}/readyz", app.gateway)).await;
     assert_eq!(ready.status(), StatusCode::OK);
