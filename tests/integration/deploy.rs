@@ -8,7 +8,8 @@ use std::path::Path;
 
 const SECRETS: &str = "/run/secrets/idp-bridge/";
 
-fn read(path: &str) -> String {
+/// A file of the repository, by its path from the root.
+pub fn read(path: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

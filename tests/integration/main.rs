@@ -31,6 +31,7 @@ mod redirect_corpus;
 mod redis;
 mod redis_server;
 mod reload;
+mod runbook;
 mod scripts;
 mod signed_assertion;
 mod tls;
