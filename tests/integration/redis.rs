@@ -208,7 +208,7 @@ async fn exchange(gateway: &Gateway, jti: &str) -> reqwest::Response {
 }
 
 /// Polls `check` (every 200 ms, at most `seconds`) until it holds.
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

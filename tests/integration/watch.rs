@@ -12,8 +12,9 @@ use serde_json::{Value, json};
 
 use crate::deploy::read;
 use crate::helpers::{FAILURE, Options, SUCCESS, TestApp, error_of, location, without_query};
-use crate::metrics::{exchange_at_hook, hook_table, scrape};
+use crate::metrics::{exchange_at_hook, hook_table, scrape, scrape_at};
 use crate::ops::{DOWN_PROVIDER, spawn_with_one_provider_down};
+use crate::redis::eventually;
 use crate::signed_assertion::HOOK_SECRET;
 
 const ALERTS: &str = "deploy/prometheus/alerts.yaml";
@@ -36,6 +37,40 @@ async fn the_health_gauges_say_what_readyz_says() {
     ] {
         assert_eq!(scrape.value(series), value, "{series} in\n{}", scrape.text);
     }
+}
+
+/// Where nothing polls `/readyz`, scrapes keep the gauges current: a scrape that finds no round
+/// younger than 5 s starts one in the background, and a later scrape shows it (here on the
+/// `metrics_listen` port, whose router is the other one that serves `/metrics`).
+#[tokio::test]
+async fn scrapes_alone_keep_the_health_gauges_current() {
+    let app = TestApp::spawn_with(Options {
+        extra_toml: DOWN_PROVIDER.into(),
+        server_extra: "metrics_listen = \"127.0.0.1:0\"".into(),
+        ..Options::mock()
+    })
+    .await;
+    let url = app.metrics_url.clone();
+    eventually(
+        10,
+        "a scrape shows the round an earlier one started",
+        || {
+            let url = url.clone();
+            async move {
+                scrape_at(&url)
+                    .await
+                    .get(r#"idp_bridge_provider_up{provider="down"}"#)
+                    == Some(0.0)
+            }
+        },
+    )
+    .await;
+    let scrape = scrape_at(&url).await;
+    assert_eq!(
+        scrape.value(r#"idp_bridge_provider_up{provider="corp"}"#),
+        1.0
+    );
+    assert_eq!(scrape.value("idp_bridge_appwrite_up"), 1.0);
 }
 
 /// The label names of every series in an exposition, by sample name (`x_bucket`, `x_total`...).
