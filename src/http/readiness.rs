@@ -10,6 +10,12 @@
 //! `checks` and `errors`, the `*_up` gauges) and the answer stays 200, `"degraded"`. A provider
 //! that is down fails its own logins (`provider_unavailable`), nothing else.
 //!
+//! A verdict takes at most [`CHECK_BUDGET`], whatever hangs: probes give up after a few seconds
+//! (3 in the deployment examples), and a dependency that held every replica's probe past that
+//! would take them all out just the same. A check still running at the budget is reported
+//! failed ("no answer within 2s") and goes on as a task of its own, bounded by the dependency's
+//! own timeouts, so a slow load is finished rather than started over by every round.
+//!
 //! Owns: the checks, the cached verdict, the draining flag.
 //! Must not: use `http::state` or the handlers (they use this module); put a secret in a
 //! verdict (each failed check reports its error's text, which, like the log lines it also
@@ -31,9 +37,9 @@ use crate::metrics::{Health, Metrics};
 /// would reach Appwrite, the store and every provider.
 pub const READY_CACHE: Duration = Duration::from_secs(5);
 
-/// How long each check may take. Checks run side by side, each bounded on its own, so one
-/// provider that never answers is reported as such without holding up the verdict on the store.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a round waits for its checks, which run side by side. Below the readiness probes'
+/// timeouts (3 s in `deploy/`; a test keeps them above it).
+pub const CHECK_BUDGET: Duration = Duration::from_secs(2);
 
 /// Whether shutdown has begun. Once set it stays set: a draining instance never becomes ready
 /// again, so a load balancer that saw 503 keeps sending elsewhere.
@@ -109,15 +115,18 @@ struct Round {
 }
 
 impl Round {
-    /// Every check at once, each within [`CHECK_TIMEOUT`].
+    /// Every check at once, each within [`CHECK_BUDGET`].
     async fn run(login: &Login) -> Self {
-        let providers = join_all(login.providers().map(|provider| async move {
+        let providers = join_all(login.providers().cloned().map(|provider| async move {
             let id: Arc<str> = provider.info().id.as_str().into();
-            (id, bounded(CHECK_TIMEOUT, provider.ready()).await)
+            let ready = async move { provider.ready().await };
+            (id, within(CHECK_BUDGET, ready).await)
         }));
+        let appwrite = login.appwrite().clone();
+        let store = login.shared_store();
         let (appwrite, store, providers) = tokio::join!(
-            bounded(CHECK_TIMEOUT, login.appwrite().ping()),
-            bounded(CHECK_TIMEOUT, login.store().ping()),
+            within(CHECK_BUDGET, async move { appwrite.ping().await }),
+            within(CHECK_BUDGET, async move { store.ping().await }),
             providers,
         );
         Self {
@@ -182,14 +191,18 @@ impl Round {
     }
 }
 
-/// `check`'s outcome within `limit`.
-async fn bounded<E: std::fmt::Display>(
+/// `check`'s outcome if it ends within `limit`. It runs as a task of its own: past `limit` it
+/// is reported failed and goes on (its dependency's timeouts bound it), so that a slow load is
+/// not cut short to start over at the next round.
+async fn within<E: std::fmt::Display + Send + 'static>(
     limit: Duration,
-    check: impl Future<Output = Result<(), E>>,
+    check: impl Future<Output = Result<(), E>> + Send + 'static,
 ) -> Outcome {
-    match tokio::time::timeout(limit, check).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
+    match tokio::time::timeout(limit, tokio::spawn(check)).await {
+        Ok(Ok(Ok(()))) => Ok(()),
+        Ok(Ok(Err(error))) => Err(error.to_string()),
+        // The check panicked (its message went to stderr, like any panic's).
+        Ok(Err(_)) => Err("the check failed unexpectedly".to_string()),
         Err(_) => Err(format!("no answer within {limit:?}")),
     }
 }
@@ -261,11 +274,26 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_check_that_never_answers_fails_at_its_limit() {
+    async fn a_check_that_never_answers_fails_at_its_limit_and_goes_on() {
         let limit = Duration::from_millis(20);
-        let outcome = bounded(limit, std::future::pending::<Result<(), String>>()).await;
-        assert_eq!(outcome, Err("no answer within 20ms".to_string()));
-        let refused = bounded(limit, async { Err::<(), _>("refused") }).await;
+        let (finish, finished) = tokio::sync::oneshot::channel::<()>();
+        let (went_on, ended) = tokio::sync::oneshot::channel::<()>();
+        let slow = async move {
+            let _ = finished.await;
+            let _ = went_on.send(());
+            Ok::<(), String>(())
+        };
+        assert_eq!(
+            within(limit, slow).await,
+            Err("no answer within 20ms".to_string())
+        );
+        // Past its limit the check is still running, and ends when its dependency answers.
+        finish.send(()).expect("the check is still waiting");
+        ended.await.expect("the check ran to its end");
+        let refused = within(limit, async { Err::<(), _>("refused") }).await;
         assert_eq!(refused, Err("refused".to_string()));
+        let bug = || -> Result<(), String> { panic!("a bug in a check") };
+        let panicked = within(limit, async move { bug() }).await;
+        assert_eq!(panicked, Err("the check failed unexpectedly".to_string()));
     }
 }

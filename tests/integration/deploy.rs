@@ -324,8 +324,8 @@ fn the_examples_run_unprivileged_on_a_read_only_root() {
 }
 
 /// The probes: readiness on `/readyz` (which stays 200 while one provider or Appwrite is down,
-/// so an outage of either never empties the Service), liveness on `/healthz`; and a
-/// PodDisruptionBudget over the same pods.
+/// so an outage of either never empties the Service), with a timeout above the readiness check
+/// budget (also Caddy's), liveness on `/healthz`; and a PodDisruptionBudget over the same pods.
 #[test]
 fn on_kubernetes_the_probes_and_the_disruption_budget_fit() {
     let deployment = kubernetes_document("Deployment");
@@ -342,6 +342,30 @@ fn on_kubernetes_the_probes_and_the_disruption_budget_fit() {
             "{probe}: {section}"
         );
     }
+    // /readyz answers within its check budget whatever hangs; a probe that gave up sooner
+    // would fail on every replica at once.
+    let budget_seconds = idp_bridge::http::readiness::CHECK_BUDGET.as_secs();
+    let probe_timeout: u64 = gateway
+        .split("readinessProbe:\n")
+        .nth(1)
+        .and_then(|probe| probe.split("timeoutSeconds: ").nth(1))
+        .and_then(|rest| rest.lines().next())
+        .and_then(|seconds| seconds.trim().parse().ok())
+        .expect("the readiness probe's timeoutSeconds");
+    assert!(
+        probe_timeout > budget_seconds,
+        "timeoutSeconds: {probe_timeout}"
+    );
+    let caddy_timeout: u64 = read("deploy/Caddyfile")
+        .split("health_timeout ")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("Caddy's health_timeout");
+    assert!(
+        caddy_timeout > budget_seconds,
+        "health_timeout {caddy_timeout}s"
+    );
     let budget = kubernetes_document("PodDisruptionBudget");
     assert!(budget.contains("minAvailable: 1"), "{budget}");
     assert!(

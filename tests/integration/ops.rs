@@ -129,6 +129,61 @@ async fn one_provider_down_leaves_the_instance_ready_and_names_it() {
     assert_eq!(error_of(&landed)["type"], "provider_unavailable");
 }
 
+/// A dependency that hangs must not hold `/readyz` past a probe's timeout: the probes would
+/// fail on every replica at once, which is the outage readiness must not cause. Here a provider
+/// whose issuer accepts connections and never answers, and an Appwrite that answers after 30 s:
+/// `/readyz` still answers (within 8 s here, where the checks alone would take 10 s or more),
+/// 200, each of them failed with why.
+#[tokio::test]
+async fn dependencies_that_hang_are_reported_without_holding_readyz() {
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((connection, _)) = silent.accept().await {
+            held.push(connection);
+        }
+    });
+    let app = TestApp::spawn_with(Options {
+        extra_toml: format!(
+            "[providers.silent]\ntype = \"oidc\"\nissuer = \"http://127.0.0.1:{port}/\"\n\
+             client_id = \"c\"\nclient_secret = \"s\"\ntimeout_ms = 30000\n"
+        ),
+        ..Options::mock()
+    })
+    .await;
+    app.emulator.inject(
+        Fault::Latency(std::time::Duration::from_secs(30)),
+        FaultScope::Always,
+    );
+    let response = app
+        .browser
+        .get(format!("{}/readyz", app.gateway))
+        .timeout(std::time::Duration::from_secs(8))
+        .send()
+        .await
+        .expect("/readyz answers while its dependencies hang");
+    let status = response.status();
+    let body: Value = response.json().await.expect("json");
+    assert_degraded(
+        status,
+        &body,
+        &[
+            ("appwrite", "failed"),
+            ("provider:silent", "failed"),
+            ("provider:corp", "ok"),
+            ("store", "ok"),
+        ],
+    );
+    for check in ["appwrite", "provider:silent"] {
+        let cause = body["errors"][check].as_str().unwrap_or_default();
+        assert!(cause.starts_with("no answer within"), "{check}: {body}");
+    }
+    holder.abort();
+}
+
 /// A route called with a method it does not take answers the JSON error of every other
 /// refusal, with `Allow`; the CORS preflight of `exchange` still works.
 #[tokio::test]
