@@ -1,8 +1,25 @@
 # idp-bridge gateway image.
 #
-#   docker build -t idp-bridge .
+#   VERSION=0.1.0    # the crate's version (Cargo.toml), or 0.1.0-<suffix> for a pre-release
+#   docker build --build-arg VERSION="$VERSION" \
+#     --build-arg COMMIT="$(git rev-parse --short=12 HEAD)" -t "idp-bridge:$VERSION" .
 #   docker run --rm -p 8080:8080 \
-#     -v "$PWD/config.toml:/etc/idp-bridge/config.toml:ro" idp-bridge
+#     -v "$PWD/config.toml:/etc/idp-bridge/config.toml:ro" "idp-bridge:$VERSION"
+#
+# VERSION is what `idp-bridge --version` and the idp_bridge_build_info metric
+# report, so tag the image with it. The build refuses a VERSION that is not the
+# crate's version (optionally with a -suffix), and checks the built binary's
+# --version line against VERSION and COMMIT (the build context has no .git, so
+# without COMMIT the commit reads "unknown").
+#
+# Several architectures (the base images are published for both), with buildx:
+#   docker buildx build --platform linux/amd64,linux/arm64 \
+#     --build-arg VERSION="$VERSION" --build-arg COMMIT="$(git rev-parse --short=12 HEAD)" \
+#     -t "registry.example.com/idp-bridge:$VERSION" --push .
+# The platform that is not the machine's own compiles under QEMU emulation
+# (docker run --privileged --rm tonistiigi/binfmt --install arm64), which is
+# slow; a native builder per platform (docker buildx create --append ...) is
+# much faster and gives the same image.
 #
 # The image listens on 0.0.0.0:8080 (IDP_BRIDGE_SERVER__LISTEN below overrides
 # [server].listen from the config file; set it to move the port). The healthcheck
@@ -13,6 +30,9 @@
 # ---------------------------------------------------------------- builder ----
 FROM rust:1.95-bookworm AS builder
 WORKDIR /build
+# See the top of this file; empty: the crate's version and commit "unknown".
+ARG VERSION=""
+ARG COMMIT=""
 
 # 1) Dependencies only. Cargo needs every workspace member's manifest (and a
 #    source file for each target) to resolve the workspace, so copy the
@@ -51,14 +71,30 @@ RUN set -eu; \
 
 # 2) The real sources and manifests (.dockerignore keeps target/, .git and
 #    node_modules out). Touch the sources so they are newer than the stub
-#    build's fingerprints (COPY keeps the build context's mtimes).
+#    build's fingerprints (COPY keeps the build context's mtimes). build.rs
+#    reads VERSION and COMMIT; the binary's --version must then name them.
 COPY . .
 RUN find . -path ./target -prune -o -name '*.rs' -exec touch {} + \
-    && cargo build --release --locked -p idp-bridge --bin idp-bridge \
-    && install -D -m 0755 target/release/idp-bridge /out/idp-bridge
+    && IDP_BRIDGE_VERSION="${VERSION}" IDP_BRIDGE_COMMIT="${COMMIT}" \
+        cargo build --release --locked -p idp-bridge --bin idp-bridge \
+    && install -D -m 0755 target/release/idp-bridge /out/idp-bridge \
+    && if [ -n "${VERSION}" ]; then \
+        reported="$(/out/idp-bridge --version)"; \
+        expected="idp-bridge ${VERSION} (commit ${COMMIT:-unknown})"; \
+        if [ "${reported}" != "${expected}" ]; then \
+            echo "--version says '${reported}', expected '${expected}'" >&2; \
+            exit 1; \
+        fi; \
+    fi
 
 # ---------------------------------------------------------------- runtime ----
 FROM debian:bookworm-slim AS runtime
+ARG VERSION=""
+ARG COMMIT=""
+LABEL org.opencontainers.image.title="idp-bridge" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${COMMIT}" \
+      org.opencontainers.image.licenses="Apache-2.0"
 
 # ca-certificates is the trust store the binary uses
 # for Appwrite and the providers (rustls reads /etc/ssl/certs/ca-certificates.crt;
@@ -85,6 +121,8 @@ RUN apt-get update \
 COPY --from=builder /out/idp-bridge /usr/local/bin/idp-bridge
 
 # serve and healthcheck both read IDP_BRIDGE_CONFIG, so they see one configuration.
+# The binary writes no file: run with a read-only root filesystem (docker run
+# --read-only; readOnlyRootFilesystem on Kubernetes), as deploy/ does.
 ENV IDP_BRIDGE_CONFIG=/etc/idp-bridge/config.toml \
     IDP_BRIDGE_SERVER__LISTEN=0.0.0.0:8080
 USER 10001:10001

@@ -1,7 +1,12 @@
-//! Records the git commit the binary is built from, for `idp-bridge --version`. Outside a git
-//! checkout (a source tarball, `cargo install` from a registry) the commit is "unknown".
+//! Records the version and the git commit the binary is built from, for `idp-bridge --version`
+//! and the `idp_bridge_build_info` metric (see `build/version.rs` for the rules). Outside a git
+//! checkout (a source tarball, `cargo install` from a registry, a container build without
+//! `COMMIT`) the commit is "unknown".
 
 use std::process::Command;
+
+#[path = "build/version.rs"]
+mod version;
 
 fn git(args: &[&str]) -> Option<String> {
     let out = Command::new("git").args(args).output().ok()?;
@@ -9,8 +14,28 @@ fn git(args: &[&str]) -> Option<String> {
     (out.status.success() && !text.is_empty()).then_some(text)
 }
 
+/// An environment variable, unset and not Unicode alike.
+fn env(name: &str) -> Option<String> {
+    println!("cargo:rerun-if-env-changed={name}");
+    std::env::var(name).ok()
+}
+
 fn main() {
-    let commit = git(&["rev-parse", "--short=12", "HEAD"]).unwrap_or_else(|| "unknown".into());
+    let crate_version = env!("CARGO_PKG_VERSION");
+    let version = version::reported_version(env("IDP_BRIDGE_VERSION").as_deref(), crate_version);
+    let commit = version::reported_commit(env("IDP_BRIDGE_COMMIT").as_deref());
+    let (version, commit) = match (version, commit) {
+        (Ok(version), Ok(commit)) => (version, commit),
+        (Err(error), _) | (_, Err(error)) => {
+            // A build script's way to fail with a message (cargo shows it as an error).
+            println!("cargo::error={error}");
+            return;
+        }
+    };
+    let commit = commit
+        .or_else(|| git(&["rev-parse", "--short=12", "HEAD"]))
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=BUILD_VERSION={version}");
     println!("cargo:rustc-env=BUILD_GIT_COMMIT={commit}");
     // Rebuild the version line when HEAD moves: `logs/HEAD` grows on every commit, checkout
     // and reset. `--git-dir` also finds the directory of a `git worktree`.
@@ -23,4 +48,5 @@ fn main() {
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=build/version.rs");
 }

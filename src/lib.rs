@@ -12,7 +12,8 @@
 //!   drain on shutdown).
 //! - [`reload`]: SIGHUP re-reads the configuration and swaps the reloadable part of the state
 //!   in, or refuses (restart-only keys, invalid files) and keeps the old one.
-//! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits.
+//! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits,
+//!   readiness (`http::readiness`: what `/readyz` and the health gauges report).
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
 //!   with `binding` (state, cookie binding), `policy` (what is admitted), `mapping` (identity →
 //!   Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow) and `error`.

@@ -16,9 +16,10 @@ use idp_bridge::telemetry;
 /// What `gen-key` and `init` say when no key can be made.
 const RANDOM_FAILED: &str = "the operating system's random source failed";
 
-/// The version line: the crate version and the git commit it was built from (build.rs).
+/// The version line: the version and the git commit it was built from (build.rs: the crate
+/// version, or the image's `VERSION` build argument).
 const VERSION: &str = concat!(
-    env!("CARGO_PKG_VERSION"),
+    env!("BUILD_VERSION"),
     " (commit ",
     env!("BUILD_GIT_COMMIT"),
     ")"

@@ -185,7 +185,7 @@ impl Application {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "serving /metrics on its own listener");
             }
-            let app = crate::http::metrics_router(self.state.metrics.clone());
+            let app = crate::http::metrics_router(self.state.clone());
             let mut closed = listener_closed.clone();
             AbortOnDrop(tokio::spawn(async move {
                 let stop = async move {

@@ -7,6 +7,9 @@
 //! no-referrer`, `X-Content-Type-Options: nosniff`), URI and query-parameter limits (414/400,
 //! [`limits::uri_limits`]), a time limit, a body limit (413, always the JSON error of
 //! [`limits::payload_too_large`]).
+//!
+//! Every refusal outside a login is a JSON error: an unknown path 404 ([`not_found`]), a known
+//! path called with a method it does not take 405 with `Allow` ([`method_not_allowed`]).
 
 pub mod auth;
 pub mod error;
@@ -14,6 +17,7 @@ pub mod extract;
 pub mod limits;
 pub mod ops;
 pub mod rate_limit;
+pub mod readiness;
 pub mod state;
 
 use std::sync::Arc;
@@ -63,12 +67,13 @@ fn cors(live: Arc<ArcSwap<Live>>) -> CorsLayer {
 }
 
 /// The router of `[server] metrics_listen`: `GET /metrics` alone, with the security headers
-/// of the main router; anything else is a 404 JSON error.
-pub fn metrics_router(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Router {
+/// of the main router; anything else is a 404 (or 405) JSON error.
+pub fn metrics_router(state: AppState) -> Router {
     Router::new()
         .route("/metrics", get(ops::metrics))
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .with_state(metrics)
+        .with_state(state)
         .layer(
             ServiceBuilder::new()
                 .layer(SetResponseHeaderLayer::overriding(
@@ -91,6 +96,16 @@ async fn not_found() -> ApiError {
     )
 }
 
+/// 405 JSON for a route that exists but does not take the request's method; axum adds the
+/// `Allow` header listing the methods it takes.
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        "general_method_not_allowed",
+        405,
+        "The requested route does not take this method.",
+    )
+}
+
 /// The gateway's router; the only way one is built. `/metrics` is on it unless
 /// `[server] metrics_listen` gives it a listener of its own ([`metrics_router`]).
 pub fn router(state: AppState) -> Router {
@@ -102,16 +117,23 @@ pub fn router(state: AppState) -> Router {
             "/v1/auth/{provider}/callback",
             get(auth::callback).post(auth::callback),
         )
+        // The CORS routes get their 405 inside the CORS layer: a preflight (`OPTIONS`) must
+        // still reach it. Every other route gets it from `method_not_allowed_fallback` below.
         .route(
             "/v1/auth/{provider}/exchange",
-            post(auth::exchange).layer(cors.clone()),
+            post(auth::exchange)
+                .fallback(method_not_allowed)
+                .layer(cors.clone()),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit,
         ));
     let ops_routes = Router::new()
-        .route("/v1/providers", get(ops::providers).layer(cors))
+        .route(
+            "/v1/providers",
+            get(ops::providers).fallback(method_not_allowed).layer(cors),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz));
     let ops_routes = if state.metrics_apart {
@@ -122,6 +144,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(login_routes)
         .merge(ops_routes)
+        .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
         .layer(

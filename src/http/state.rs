@@ -13,8 +13,8 @@ use arc_swap::ArcSwap;
 use axum::extract::FromRef;
 use ipnet::IpNet;
 
-use super::ops::{Draining, Readiness};
 use super::rate_limit::RateLimit;
+use super::readiness::{Draining, Readiness};
 use crate::login::Login;
 use crate::metrics::Metrics;
 

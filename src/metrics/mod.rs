@@ -6,7 +6,8 @@
 //! the login pipeline keeps every counter. The parts that count get a handle: the login
 //! pipeline one [`LoginMetrics`] per configured provider (resolved once, so a login pays a few
 //! atomic additions), the Appwrite client an [`AppwriteCalls`], the providers a
-//! [`ProviderEvents`] listener through [`ProviderEventRelay`].
+//! [`ProviderEvents`] listener through [`ProviderEventRelay`]; readiness rounds record what they
+//! found with [`Metrics::record_health`].
 //!
 //! Written on `prometheus-client`, the official Prometheus client: an explicit registry (no
 //! process-global recorder), OpenMetrics text with `_total` counters and a final `# EOF`.
@@ -17,11 +18,12 @@
 //! segment, a user id, an email, a URL or anything secret.
 
 mod appwrite;
+mod health;
 mod login;
 mod relay;
 
 use std::fmt;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use idp_provider_api::{KeyFetchCause, KeyFetchResult, ProviderEvents};
 use prometheus_client::collector::Collector;
@@ -33,6 +35,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 pub use appwrite::{AppwriteCalls, AppwriteStatus};
+pub use health::Health;
 pub use login::{LoginMetrics, Step};
 pub use relay::ProviderEventRelay;
 
@@ -99,6 +102,31 @@ impl LimitedRoute {
     }
 }
 
+/// A value replaced whole and read at each scrape. A poisoned lock still holds a whole value
+/// (every write is one assignment), so it is used as it is.
+struct Slot<T>(RwLock<Option<T>>);
+
+impl<T> Default for Slot<T> {
+    fn default() -> Self {
+        Self(RwLock::new(None))
+    }
+}
+
+impl<T: Clone> Slot<T> {
+    /// The value, if one was set.
+    fn get(&self) -> Option<T> {
+        self.0
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Replaces the value.
+    fn set(&self, value: T) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Some(value);
+    }
+}
+
 /// Reads the number of open login transactions at scrape time.
 type OpenCount = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
 
@@ -107,7 +135,7 @@ type OpenCount = Arc<dyn Fn() -> Option<u64> + Send + Sync>;
 /// where no single instance knows the total).
 #[derive(Default)]
 struct OpenTransactions {
-    source: RwLock<Option<OpenCount>>,
+    source: Slot<OpenCount>,
 }
 
 impl fmt::Debug for OpenTransactions {
@@ -118,12 +146,7 @@ impl fmt::Debug for OpenTransactions {
 
 impl Collector for OpenTransactions {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let source = self
-            .source
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone();
-        let Some(open) = source.and_then(|count| count()) else {
+        let Some(open) = self.source.get().and_then(|count| count()) else {
             return Ok(());
         };
         let gauge = ConstGauge::new(i64::try_from(open).unwrap_or(i64::MAX));
@@ -148,6 +171,7 @@ pub struct Metrics {
     rate_limited: Family<RouteLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
     open_transactions: Arc<OpenTransactions>,
+    health: Arc<health::HealthGauges>,
 }
 
 impl Default for Metrics {
@@ -200,12 +224,14 @@ impl Metrics {
             "build",
             "The running build",
             Info::new(vec![
-                ("version", env!("CARGO_PKG_VERSION")),
+                ("version", env!("BUILD_VERSION")),
                 ("commit", env!("BUILD_GIT_COMMIT")),
             ]),
         );
         let open_transactions = Arc::new(OpenTransactions::default());
         registry.register_collector(Box::new(open_transactions.clone()));
+        let health = Arc::new(health::HealthGauges::default());
+        registry.register_collector(Box::new(health.clone()));
         Self {
             registry,
             logins,
@@ -215,6 +241,7 @@ impl Metrics {
             rate_limited,
             config_reloads,
             open_transactions,
+            health,
         }
     }
 
@@ -242,11 +269,13 @@ impl Metrics {
     /// Reads the open login transactions from `count` at every scrape (the store's own
     /// counter); `None` from it leaves the gauge out. A later call replaces an earlier one.
     pub fn count_open_transactions(&self, count: impl Fn() -> Option<u64> + Send + Sync + 'static) {
-        *self
-            .open_transactions
-            .source
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(Arc::new(count));
+        self.open_transactions.source.set(Arc::new(count));
+    }
+
+    /// What a readiness round found: the `provider_up`, `appwrite_up` and `store_up` gauges
+    /// say it until the next round replaces it.
+    pub fn record_health(&self, health: Health) {
+        self.health.record(health);
     }
 
     /// The rate limit refused a request to `route`.
@@ -308,7 +337,7 @@ mod tests {
         assert!(text.ends_with("# EOF\n"), "{text}");
         let build = format!(
             "idp_bridge_build_info{{version=\"{}\",commit=\"{}\"}}",
-            env!("CARGO_PKG_VERSION"),
+            env!("BUILD_VERSION"),
             env!("BUILD_GIT_COMMIT")
         );
         assert_eq!(sample(&text, &build), Some(1.0), "{text}");

@@ -8,7 +8,8 @@ use std::path::Path;
 
 const SECRETS: &str = "/run/secrets/idp-bridge/";
 
-fn read(path: &str) -> String {
+/// A file of the repository, by its path from the root.
+pub fn read(path: &str) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -236,4 +237,153 @@ fn on_kubernetes_the_gateway_can_read_its_secret_files() {
     assert!(deployment.contains("runAsGroup: 10001"), "{deployment}");
     assert!(deployment.contains("fsGroup: 10001"), "{deployment}");
     assert!(deployment.contains("defaultMode: 0440"), "{deployment}");
+}
+
+/// The Deployment's containers, as (name, text) in manifest order.
+fn containers(deployment: &str) -> Vec<(String, String)> {
+    let list = deployment
+        .split("      containers:\n")
+        .nth(1)
+        .expect("containers")
+        .split("      volumes:\n")
+        .next()
+        .expect("before volumes");
+    let mut found: Vec<(String, String)> = Vec::new();
+    for line in list.lines() {
+        // A container starts at the list's own indentation; deeper `- name:` are env, ports...
+        if let Some(name) = line.strip_prefix("        - name: ") {
+            found.push((name.trim().to_string(), String::new()));
+        } else if let Some((_, text)) = found.last_mut() {
+            text.push_str(line);
+            text.push('\n');
+        }
+    }
+    found
+}
+
+/// A ConfigMap change reaches the running gateways without a restart: a container of the pod
+/// watches the mounted file and sends SIGHUP (the gateway reloads, or refuses and keeps the old
+/// configuration). It can only signal with a shared process namespace, must watch the file the
+/// gateway reads, and the mount must not be a `subPath` (which the kubelet never updates).
+#[test]
+fn on_kubernetes_a_configmap_change_reloads_the_gateway() {
+    let deployment = kubernetes_document("Deployment");
+    assert!(
+        deployment.contains("shareProcessNamespace: true"),
+        "{deployment}"
+    );
+    assert!(!deployment.contains("subPath:"), "{deployment}");
+    let containers = containers(&deployment);
+    let names: Vec<&str> = containers.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["idp-bridge", "config-reloader"]);
+    let (gateway, reloader) = (&containers[0].1, &containers[1].1);
+    let config = gateway
+        .split("- name: IDP_BRIDGE_CONFIG\n")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .and_then(|line| line.trim().strip_prefix("value: "))
+        .expect("the gateway's IDP_BRIDGE_CONFIG");
+    assert!(
+        reloader.contains(&format!("config={config}\n")),
+        "the reloader watches {config}:\n{reloader}"
+    );
+    assert!(reloader.contains("pkill -HUP -x idp-bridge"), "{reloader}");
+    let mount_dir = Path::new(config).parent().expect("a directory");
+    for container in [gateway, reloader] {
+        assert!(
+            container.contains(&format!(
+                "- name: config\n              mountPath: {}\n",
+                mount_dir.display()
+            )),
+            "{container}"
+        );
+    }
+}
+
+/// Every container runs unprivileged on a read-only root filesystem (the gateway writes no
+/// file), in both examples; the image's own user is not root.
+#[test]
+fn the_examples_run_unprivileged_on_a_read_only_root() {
+    let deployment = kubernetes_document("Deployment");
+    assert!(deployment.contains("runAsNonRoot: true"), "{deployment}");
+    for (name, container) in containers(&deployment) {
+        for line in [
+            "readOnlyRootFilesystem: true",
+            "allowPrivilegeEscalation: false",
+            "drop: [\"ALL\"]",
+            "requests:",
+        ] {
+            assert!(container.contains(line), "{name} lacks {line}");
+        }
+    }
+    let compose = read("deploy/compose.yaml");
+    assert!(compose.contains("  read_only: true\n"), "{compose}");
+    assert!(compose.contains("  cap_drop: [ALL]\n"), "{compose}");
+    let dockerfile = read("Dockerfile");
+    assert!(dockerfile.contains("\nUSER 10001:10001\n"), "{dockerfile}");
+}
+
+/// The probes: readiness on `/readyz` (which stays 200 while one provider or Appwrite is down,
+/// so an outage of either never empties the Service), with a timeout above the readiness check
+/// budget (also Caddy's), liveness on `/healthz`; and a PodDisruptionBudget over the same pods.
+#[test]
+fn on_kubernetes_the_probes_and_the_disruption_budget_fit() {
+    let deployment = kubernetes_document("Deployment");
+    let gateway = &containers(&deployment)[0].1;
+    for (probe, path) in [("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")] {
+        let section = gateway
+            .split(&format!("{probe}:\n"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no {probe}"));
+        assert!(
+            section.starts_with(&format!(
+                "            httpGet:\n              path: {path}\n"
+            )),
+            "{probe}: {section}"
+        );
+    }
+    // /readyz answers within its check budget whatever hangs; a probe that gave up sooner
+    // would fail on every replica at once.
+    let budget_seconds = idp_bridge::http::readiness::CHECK_BUDGET.as_secs();
+    let probe_timeout: u64 = gateway
+        .split("readinessProbe:\n")
+        .nth(1)
+        .and_then(|probe| probe.split("timeoutSeconds: ").nth(1))
+        .and_then(|rest| rest.lines().next())
+        .and_then(|seconds| seconds.trim().parse().ok())
+        .expect("the readiness probe's timeoutSeconds");
+    assert!(
+        probe_timeout > budget_seconds,
+        "timeoutSeconds: {probe_timeout}"
+    );
+    let caddy_timeout: u64 = read("deploy/Caddyfile")
+        .split("health_timeout ")
+        .nth(1)
+        .and_then(|rest| rest.split('s').next())
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("Caddy's health_timeout");
+    assert!(
+        caddy_timeout > budget_seconds,
+        "health_timeout {caddy_timeout}s"
+    );
+    let budget = kubernetes_document("PodDisruptionBudget");
+    assert!(budget.contains("minAvailable: 1"), "{budget}");
+    assert!(
+        budget.contains("selector:\n    matchLabels:\n      app.kubernetes.io/name: idp-bridge"),
+        "{budget}"
+    );
+    assert!(deployment.contains("replicas: 2"), "{deployment}");
+}
+
+/// The image the Deployment runs is tagged with the crate's version: the tag the Dockerfile's
+/// `VERSION` gives the image, and what its `--version` says.
+#[test]
+fn the_kubernetes_image_tag_is_the_crate_version() {
+    let deployment = kubernetes_document("Deployment");
+    let gateway = &containers(&deployment)[0].1;
+    let image = gateway
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("image: "))
+        .expect("an image");
+    assert_eq!(image, format!("idp-bridge:{}", env!("CARGO_PKG_VERSION")));
 }

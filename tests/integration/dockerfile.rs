@@ -62,3 +62,54 @@ fn the_healthcheck_follows_the_configured_port() {
         "serve and healthcheck must read the same configuration"
     );
 }
+
+/// The version rules of `build.rs`, which the image build relies on.
+#[path = "../../build/version.rs"]
+mod build_version;
+
+/// The image reports the version it is tagged with: `VERSION` reaches `build.rs`, which takes
+/// only the crate's version (or a pre-release of it), and the build checks the binary's
+/// `--version` line against `VERSION` and `COMMIT`.
+#[test]
+fn the_image_reports_the_version_it_is_tagged_with() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dockerfile = std::fs::read_to_string(root.join("Dockerfile")).expect("Dockerfile");
+    for line in [
+        "ARG VERSION=\"\"",
+        "ARG COMMIT=\"\"",
+        "IDP_BRIDGE_VERSION=\"${VERSION}\" IDP_BRIDGE_COMMIT=\"${COMMIT}\" \\",
+        "expected=\"idp-bridge ${VERSION} (commit ${COMMIT:-unknown})\"; \\",
+        "org.opencontainers.image.version=\"${VERSION}\" \\",
+        "-t \"idp-bridge:$VERSION\" .",
+    ] {
+        assert!(dockerfile.contains(line), "the Dockerfile lacks {line:?}");
+    }
+
+    use build_version::{reported_commit, reported_version};
+    let ok = |v: &str| reported_version(Some(v), "0.4.2");
+    assert_eq!(reported_version(None, "0.4.2"), Ok("0.4.2".into()));
+    assert_eq!(reported_version(Some(""), "0.4.2"), Ok("0.4.2".into()));
+    assert_eq!(ok("0.4.2"), Ok("0.4.2".into()));
+    assert_eq!(ok("0.4.2-rc.1"), Ok("0.4.2-rc.1".into()));
+    for refused in [
+        "0.4.3",
+        "v0.4.2",
+        "0.4.2-",
+        "0.4.20",
+        "0.4.2+build",
+        "0.4.2-a b",
+        "latest",
+    ] {
+        let error = ok(refused).expect_err(refused);
+        assert!(error.contains("this source is version 0.4.2"), "{error}");
+    }
+    assert_eq!(reported_commit(None), Ok(None));
+    assert_eq!(reported_commit(Some("")), Ok(None));
+    assert_eq!(
+        reported_commit(Some("1a2b3c4d5e6f")),
+        Ok(Some("1a2b3c4d5e6f".into()))
+    );
+    for refused in ["abc", "1A2B3C", "1a2b3c4d5e6f)", "not-a-commit"] {
+        assert!(reported_commit(Some(refused)).is_err(), "{refused}");
+    }
+}

@@ -24,7 +24,7 @@ use crate::signed_assertion::{HOOK_SECRET, hmac_signature, now};
 use idp_bridge::login::user_id::IdKey;
 
 /// The `hook` provider (`signed_assertion`, hmac), for exchanges.
-fn hook_table() -> String {
+pub fn hook_table() -> String {
     format!(
         "[providers.hook]\ntype = \"signed_assertion\"\nformat = \"hmac\"\n\
          hmac_secrets = [\"{HOOK_SECRET}\"]\n"
@@ -41,13 +41,13 @@ async fn spawn(options: Options) -> TestApp {
 }
 
 /// One scrape: the text and its samples.
-struct Scrape {
-    text: String,
+pub struct Scrape {
+    pub text: String,
 }
 
 impl Scrape {
     /// The value of `series` (`name{labels}` exactly as rendered), if present.
-    fn get(&self, series: &str) -> Option<f64> {
+    pub fn get(&self, series: &str) -> Option<f64> {
         self.text
             .lines()
             .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
@@ -56,14 +56,14 @@ impl Scrape {
 
     /// The value of `series`, which must be present.
     #[track_caller]
-    fn value(&self, series: &str) -> f64 {
+    pub fn value(&self, series: &str) -> f64 {
         self.get(series)
             .unwrap_or_else(|| panic!("{series} is not in the scrape:\n{}", self.text))
     }
 }
 
 /// `GET url`: 200, the OpenMetrics content type, a valid exposition.
-async fn scrape_at(url: &str) -> Scrape {
+pub async fn scrape_at(url: &str) -> Scrape {
     let response = reqwest::get(url).await.expect("scrape");
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response
@@ -81,7 +81,7 @@ async fn scrape_at(url: &str) -> Scrape {
     Scrape { text }
 }
 
-async fn scrape(app: &TestApp) -> Scrape {
+pub async fn scrape(app: &TestApp) -> Scrape {
     scrape_at(&app.metrics_url).await
 }
 
@@ -220,7 +220,7 @@ async fn refused_at_the_idp(app: &TestApp) -> Url {
 }
 
 /// An exchange at `hook` for `sub`, signed with `secret`: the status and the answer.
-async fn exchange_at_hook(
+pub async fn exchange_at_hook(
     app: &TestApp,
     sub: &str,
     jti: &str,

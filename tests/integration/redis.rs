@@ -208,7 +208,7 @@ async fn exchange(gateway: &Gateway, jti: &str) -> reqwest::Response {
 }
 
 /// Polls `check` (every 200 ms, at most `seconds`) until it holds.
-async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
+pub async fn eventually<F, Fut>(seconds: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -749,9 +749,20 @@ async fn the_redis_password_reaches_neither_the_log_nor_a_page() {
     let ready = get(&browser(), &format!("{}/readyz", a.url())).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let readyz = ready.text().await.expect("readyz");
+    let body: Value = serde_json::from_str(&readyz).expect("JSON");
+    assert_eq!(body["status"], "not_ready", "{body}");
+    assert_eq!(body["checks"]["store"], "failed", "{body}");
+    let cause = body["errors"]["store"].as_str().unwrap_or_default();
+    assert!(cause.contains("Redis"), "/readyz says why: {body}");
+    let metrics = get(&browser(), &format!("{}/metrics", a.url()))
+        .await
+        .text()
+        .await
+        .expect("metrics");
+    assert!(metrics.contains("\nidp_bridge_store_up 0\n"), "{metrics}");
     let logs = a.served.logs();
     assert!(logs.contains("transaction store unavailable"), "{logs}");
-    for text in [&page, &readyz, &logs] {
+    for text in [&page, &readyz, &metrics, &logs] {
         assert!(!text.contains(password), "{text}");
     }
 }

@@ -179,8 +179,9 @@ pub async fn start(ports: Ports) -> Stack {
 }
 
 impl Stack {
-    /// Waits until the gateway's `/readyz` answers 200 (Appwrite reachable with the key, the
-    /// OP's metadata and keys loaded).
+    /// Waits until the gateway's `/readyz` answers 200 with `"status": "ready"` (Appwrite
+    /// reachable with the key, the OP's metadata and keys loaded: a 200 `degraded` means one of
+    /// them is not there yet).
     ///
     /// # Errors
     /// The last answer or error when `timeout` passes first.
@@ -195,12 +196,16 @@ impl Stack {
                 .send()
                 .await
             {
-                Ok(response) if response.status().is_success() => return Ok(()),
-                Ok(response) => format!(
-                    "{} {}",
-                    response.status(),
-                    response.text().await.unwrap_or_default()
-                ),
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    let ready = serde_json::from_str::<serde_json::Value>(&body)
+                        .is_ok_and(|answer| answer["status"] == "ready");
+                    if status.is_success() && ready {
+                        return Ok(());
+                    }
+                    format!("{status} {body}")
+                }
                 Err(e) => e.to_string(),
             };
             if tokio::time::Instant::now() >= deadline {
