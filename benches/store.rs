@@ -52,6 +52,7 @@ fn transaction(allowed: &AllowList) -> LoginTransaction {
         )),
         success: target("success", "http://127.0.0.1:3000/app/done"),
         failure: target("failure", "http://127.0.0.1:3000/app/failed"),
+        state: None,
         created_at: SystemClock.now(),
     }
 }

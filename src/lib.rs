@@ -18,7 +18,8 @@
 //!   with `binding` (state, cookie binding), `policy` (what is admitted), `mapping` (identity →
 //!   Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow) and `error`.
 //!   Knows no provider: a provider's per-login data rides along opaque.
-//! - [`redirect`]: the success/failure URL allow-list and how the token is delivered.
+//! - [`redirect`]: the success/failure URL allow-list and how the token is delivered, with the
+//!   app's own `state` (`redirect::ReturnState`) returned beside it.
 //! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
 //! - [`store`]: where login transactions (`store::transaction`) wait between start and callback,
 //!   and used assertions are remembered: in memory, or in Redis (`store::redis`, values sealed

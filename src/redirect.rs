@@ -1,5 +1,6 @@
 //! Where the browser may be sent: the `[redirect].allowed` list, and the success and failure
-//! URLs built from an allowed target.
+//! URLs built from an allowed target, with the app's own `state` ([`ReturnState`]) beside the
+//! result.
 //!
 //! Owns: parsing candidate URLs with a real URL parser (WHATWG, the one browsers use) and
 //! comparing scheme, host and port exactly and the path by prefix. The browser is only ever sent
@@ -9,10 +10,15 @@
 //! percent-encoding is refused outright: see [`hidden_separator`].
 //! Must not: send anything anywhere; it only decides and builds URLs.
 
+mod return_state;
+
 use idp_provider_api::url_rule::secure_url;
 use percent_encoding::percent_decode;
 use serde::Deserialize;
 use url::Url;
+use url::form_urlencoded::{Serializer, Target};
+
+pub use return_state::{MAX_STATE_LEN, ReturnState, StateRefused};
 
 /// Longest success or failure URL accepted, in bytes, both as received and as it will be sent
 /// (percent-encoding can make the re-serialised URL longer than the input).
@@ -22,10 +28,11 @@ pub const MAX_URL_LEN: usize = 2048;
 /// changes after them is refused: no real URL nests encodings that deep.
 pub const MAX_PATH_DECODINGS: usize = 8;
 
-/// Parameters the gateway adds; an app URL that already has them is refused (ambiguous).
-const RESERVED_PARAMS: [&str; 3] = ["userId", "secret", "error"];
+/// Parameters the gateway adds; an app URL that already has them is refused (ambiguous: the
+/// app could not tell its own `state` from the one the gateway returns, say).
+const RESERVED_PARAMS: [&str; 4] = ["userId", "secret", "error", "state"];
 
-/// How `userId` and `secret` reach the app.
+/// How `userId` and `secret` (and the app's `state` beside them) reach the app.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
@@ -88,8 +95,9 @@ pub struct RedirectTarget(Url);
 impl RedirectTarget {
     /// The checks of [`AllowList::check`] that are about the URL alone, whatever the list:
     /// present, at most [`MAX_URL_LEN`] bytes before and after percent-encoding, absolute,
-    /// http or https, no credentials, no fragment, none of the parameters the gateway adds, no
-    /// separator hidden behind percent-encoding in its path.
+    /// http or https, no credentials, no fragment, none of the parameters the gateway adds
+    /// (`userId`, `secret`, `error`, `state`), no separator hidden behind percent-encoding in its
+    /// path.
     ///
     /// A target read back from a shared store (where `start` put it after
     /// [`AllowList::check`], perhaps on another instance of an older release) is made with this
@@ -131,7 +139,9 @@ impl RedirectTarget {
             .query_pairs()
             .any(|(k, _)| RESERVED_PARAMS.contains(&k.as_ref()))
         {
-            return Err(malformed("the URL already carries userId, secret or error"));
+            return Err(malformed(
+                "the URL already carries userId, secret, error or state (the gateway adds them)",
+            ));
         }
         if let Some(why) = hidden_separator(url.path()) {
             return Err(malformed(&why));
@@ -144,31 +154,34 @@ impl RedirectTarget {
         self.0.as_str()
     }
 
-    /// The success URL with `userId` and `secret` added by `delivery`; the URL's own query is
-    /// kept.
-    pub fn with_token(&self, user_id: &str, secret: &str, delivery: Delivery) -> Url {
+    /// The success URL with `userId` and `secret` added by `delivery`, and the app's `state`
+    /// (when it sent one) beside them; the URL's own query is kept.
+    pub fn with_token(
+        &self,
+        user_id: &str,
+        secret: &str,
+        state: Option<&ReturnState>,
+        delivery: Delivery,
+    ) -> Url {
         let mut url = self.0.clone();
+        let result = [("userId", user_id), ("secret", secret)];
         match delivery {
-            Delivery::Query => {
-                url.query_pairs_mut()
-                    .append_pair("userId", user_id)
-                    .append_pair("secret", secret);
-            }
+            Delivery::Query => append(&mut url.query_pairs_mut(), &result, state),
             Delivery::Fragment => {
-                let fragment = url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("userId", user_id)
-                    .append_pair("secret", secret)
-                    .finish();
-                url.set_fragment(Some(&fragment));
+                let mut fragment = Serializer::new(String::new());
+                append(&mut fragment, &result, state);
+                url.set_fragment(Some(&fragment.finish()));
             }
         }
         url
     }
 
-    /// The failure URL with `error=<JSON>` added to its query, as Appwrite does.
-    pub fn with_error(&self, error_json: &str) -> Url {
+    /// The failure URL with `error=<JSON>` added to its query, as Appwrite does, and the app's
+    /// `state` (when it sent one) beside it, whatever the delivery: the error is not a secret,
+    /// and the app reads both from one place.
+    pub fn with_error(&self, error_json: &str, state: Option<&ReturnState>) -> Url {
         let mut url = self.0.clone();
-        url.query_pairs_mut().append_pair("error", error_json);
+        append(&mut url.query_pairs_mut(), &[("error", error_json)], state);
         url
     }
 }
@@ -253,6 +266,19 @@ impl AllowList {
     }
 }
 
+/// Appends the result's `pairs`, then `state` when there is one, form-encoded: whatever the
+/// state holds, it stays one parameter.
+fn append<T: Target>(
+    serializer: &mut Serializer<'_, T>,
+    pairs: &[(&str, &str)],
+    state: Option<&ReturnState>,
+) {
+    serializer.extend_pairs(pairs);
+    if let Some(state) = state {
+        serializer.append_pair("state", state.as_str());
+    }
+}
+
 fn parse_entry(text: &str) -> Result<Entry, String> {
     let url = secure_url(text, false).map_err(|e| e.to_string())?;
     if let Some(why) = hidden_separator(url.path()) {
@@ -322,188 +348,4 @@ fn path_matches(prefix: &str, path: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn list() -> AllowList {
-        AllowList::parse(&[
-            "https://app.example.com/auth/".to_string(),
-            "http://127.0.0.1:3000/cb".to_string(),
-        ])
-        .expect("valid list")
-    }
-
-    fn ok(raw: &str) -> bool {
-        list().check("success", Some(raw)).is_ok()
-    }
-
-    #[test]
-    fn origins_are_written_as_browsers_send_them() {
-        let list = AllowList::parse(&[
-            "https://app.example.com/auth/".to_string(),
-            "https://app.example.com:443/other/".to_string(),
-            "http://127.0.0.1:3000/".to_string(),
-            "http://[::1]:8080/cb".to_string(),
-        ])
-        .expect("list");
-        assert_eq!(
-            list.origins(),
-            [
-                "https://app.example.com",
-                "http://127.0.0.1:3000",
-                "http://[::1]:8080"
-            ]
-        );
-    }
-
-    #[test]
-    fn exact_origin_and_path_prefix() {
-        assert!(ok("https://app.example.com/auth/done"));
-        assert!(ok("https://app.example.com/auth/done?x=1"));
-        assert!(ok("https://APP.example.com/auth/"));
-        assert!(ok("https://app.example.com:443/auth/x"));
-        assert!(ok("http://127.0.0.1:3000/cb"));
-        assert!(ok("http://127.0.0.1:3000/cb/more"));
-        assert!(!ok("http://127.0.0.1:3000/cbx"));
-        assert!(!ok("https://app.example.com/other"));
-        assert!(!ok("https://app.example.com/auth"));
-        assert!(!ok("http://app.example.com/auth/"));
-        assert!(!ok("https://app.example.com:8443/auth/"));
-        assert!(!ok("https://app.example.com./auth/"));
-        assert!(!ok("https://evil.app.example.com/auth/"));
-        assert!(!ok("https://app.example.com.evil.com/auth/"));
-        assert!(!ok("http://127.0.0.1:3001/cb"));
-    }
-
-    #[test]
-    fn tricky_forms_are_refused() {
-        for raw in [
-            "//app.example.com/auth/",
-            "/auth/",
-            "https://app.example.com@evil.com/auth/",
-            "https://user:pw@app.example.com/auth/",
-            "javascript:alert(1)//app.example.com/auth/",
-            "data:text/html,hi",
-            "https://app.example.com/auth/../admin",
-            "https://app.example.com/auth/%2e%2e/admin",
-            "https://app.example.com/auth/#frag",
-            "https://app.example.com/auth/?secret=x",
-            "https:\\\\evil.com\\auth\\",
-        ] {
-            assert!(!ok(raw), "{raw} must be refused");
-        }
-    }
-
-    #[test]
-    fn a_checked_target_is_permitted_again_only_by_a_list_that_still_allows_it() {
-        let target = list()
-            .check("success", Some("https://app.example.com/auth/done?x=1"))
-            .expect("allowed");
-        assert!(list().permits(&target));
-        let parse = |entries: &[&str]| {
-            let entries: Vec<String> = entries.iter().map(ToString::to_string).collect();
-            AllowList::parse(&entries).expect("valid entries")
-        };
-        assert!(parse(&["https://app.example.com/auth/done"]).permits(&target));
-        for narrowed in [
-            "https://app.example.com/other/",
-            "https://app.example.com/auth/don",
-            "https://app.example.com:8443/auth/",
-            "https://evil.example.com/auth/",
-        ] {
-            assert!(!parse(&[narrowed]).permits(&target), "{narrowed}");
-        }
-        let loopback = list()
-            .check("success", Some("http://127.0.0.1:3000/cb"))
-            .expect("allowed");
-        assert!(!parse(&["https://127.0.0.1:3000/cb"]).permits(&loopback));
-    }
-
-    #[test]
-    fn delivery_keeps_the_apps_query() {
-        let target = list()
-            .check(
-                "success",
-                Some("https://app.example.com/auth/?next=%2Fhome"),
-            )
-            .expect("allowed");
-        let q = target.with_token("u1", "s3", Delivery::Query);
-        assert_eq!(
-            q.as_str(),
-            "https://app.example.com/auth/?next=%2Fhome&userId=u1&secret=s3"
-        );
-        let f = target.with_token("u1", "s3", Delivery::Fragment);
-        assert_eq!(
-            f.as_str(),
-            "https://app.example.com/auth/?next=%2Fhome#userId=u1&secret=s3"
-        );
-        let e = target.with_error("{\"type\":\"x\"}");
-        assert_eq!(
-            e.query(),
-            Some("next=%2Fhome&error=%7B%22type%22%3A%22x%22%7D")
-        );
-    }
-
-    #[test]
-    fn hidden_separators_in_a_candidate_path_are_refused() {
-        for raw in [
-            "https://app.example.com/auth/..%2Fadmin",
-            "https://app.example.com/auth/..%2fadmin",
-            "https://app.example.com/auth/..%5Cadmin",
-            "https://app.example.com/auth/%2e%2e%2fadmin",
-            "https://app.example.com/auth/%252e%252e/admin",
-            "https://app.example.com/auth/%%32%65%%32%65/admin",
-            "https://app.example.com/auth/..;/admin",
-            "https://app.example.com/auth/x%252Fy",
-            "http://127.0.0.1:3000/cb/..%2F..%2Fadmin",
-        ] {
-            match list().check("success", Some(raw)) {
-                Err(RedirectError::Malformed { reason, .. }) => assert!(
-                    reason.contains("path segment"),
-                    "{raw}: refused for another reason: {reason}"
-                ),
-                other => panic!("{raw} must be refused for its path, got {other:?}"),
-            }
-        }
-        // Decoded characters that separate nothing stay allowed.
-        for raw in [
-            "https://app.example.com/auth/file%2Ejs",
-            "https://app.example.com/auth/%2e%2e%2e",
-            "https://app.example.com/auth/a%2520b",
-            "https://app.example.com/auth/?next=%2F..%2Fadmin",
-        ] {
-            assert!(ok(raw), "{raw} must be allowed");
-        }
-    }
-
-    #[test]
-    fn entries_with_hidden_separators_are_refused() {
-        for entry in [
-            "https://app.example.com/auth%2F",
-            "https://app.example.com/auth%2f..%2f",
-            "https://app.example.com/auth%5C",
-            "https://app.example.com/a/%252e%252e/",
-            "https://app.example.com/a/..;/",
-            "https://app.example.com/a/%2e%2e%2F",
-        ] {
-            let err = AllowList::parse(&[entry.to_string()])
-                .expect_err(&format!("{entry} must be refused"));
-            assert_eq!(err.len(), 1, "{err:?}");
-            assert!(
-                err[0].contains(entry) && err[0].contains("path segment"),
-                "{entry}: {}",
-                err[0]
-            );
-        }
-        assert!(AllowList::parse(&["https://app.example.com/a%2Eb/".to_string()]).is_ok());
-    }
-
-    #[test]
-    fn bad_entries_are_named() {
-        let err = AllowList::parse(&["http://app.example.com/".to_string(), "nope".to_string()])
-            .unwrap_err();
-        assert_eq!(err.len(), 2);
-        assert!(err[0].contains("http://app.example.com/"));
-        assert!(AllowList::parse(&[]).is_err());
-    }
-}
+mod tests;

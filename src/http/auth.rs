@@ -185,11 +185,16 @@ fn start_error(provider: &str, error: StartError) -> Response {
         }
         StartError::Redirect(e) => start_refused(provider, &e),
         StartError::Param(e) => start_refused(provider, &e),
-        StartError::Failed { failure, error } => {
+        StartError::Failed {
+            failure,
+            state,
+            error,
+        } => {
             let public = error.public();
             tracing::warn!(provider, error_type = public.kind, %error, "login could not start");
             LoginFailure {
                 failure,
+                state,
                 error: public,
             }
             .into_response()
@@ -197,8 +202,8 @@ fn start_error(provider: &str, error: StartError) -> Response {
     }
 }
 
-/// A refused start parameter (a success or failure URL, `scopes`, `login_hint`): logged, and a
-/// 400 page with its text; no redirect, since no failure URL is trusted yet.
+/// A refused start parameter (a success or failure URL, `scopes`, `login_hint`, `state`):
+/// logged, and a 400 page with its text; no redirect, since no failure URL is trusted yet.
 fn start_refused(provider: &str, error: &dyn std::fmt::Display) -> Response {
     tracing::warn!(provider, error = %error, "start refused");
     ErrorPage::bad_request(error.to_string()).into_response()

@@ -1,6 +1,7 @@
 //! The three kinds of error response, each rendering itself:
 //! - [`ApiError`]: Appwrite-shaped JSON with a status (`/v1/providers`, unknown routes, 429...);
-//! - [`LoginFailure`]: 302 to the login's own failure URL with `error=<JSON>`;
+//! - [`LoginFailure`]: 302 to the login's own failure URL with `error=<JSON>` (and the app's
+//!   `state`);
 //! - [`ErrorPage`]: a plain page when there is no trusted URL to send the browser to.
 //!
 //! None of them carries internal detail: that is logged where the error is handled.
@@ -10,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use idp_html::escape;
 
 use crate::login::PublicError;
-use crate::redirect::RedirectTarget;
+use crate::redirect::{RedirectTarget, ReturnState};
 
 /// A JSON error `{"message","type","code"}`.
 #[derive(Debug)]
@@ -51,18 +52,23 @@ fn with_retry_after(mut response: Response) -> Response {
     response
 }
 
-/// A redirect to the failure URL of a login, with the error added.
+/// A redirect to the failure URL of a login, with the error (and the app's `state`) added.
 #[derive(Debug)]
 pub struct LoginFailure {
     /// The login's checked failure URL.
     pub failure: RedirectTarget,
+    /// The app's `state`, returned beside the error.
+    pub state: Option<ReturnState>,
     /// What the app is told.
     pub error: PublicError,
 }
 
 impl IntoResponse for LoginFailure {
     fn into_response(self) -> Response {
-        found(self.failure.with_error(&self.error.to_json()).as_str())
+        let location = self
+            .failure
+            .with_error(&self.error.to_json(), self.state.as_ref());
+        found(location.as_str())
     }
 }
 

@@ -38,7 +38,7 @@ use url::Url;
 use crate::appwrite::{AppwriteClient, TokenConfig};
 use crate::clock::Clock;
 use crate::metrics::{LoginMetrics, Metrics, Step};
-use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget};
+use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget, ReturnState};
 use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;
@@ -71,7 +71,7 @@ pub enum StartError {
     /// A success or failure URL was refused: 400 page, no redirect.
     #[error(transparent)]
     Redirect(#[from] RedirectError),
-    /// A `scopes` or `login_hint` parameter was refused: 400 page, no redirect.
+    /// A `scopes`, `login_hint` or `state` parameter was refused: 400 page, no redirect.
     #[error(transparent)]
     Param(#[from] request::StartParamError),
     /// The transaction store is down or too slow: a 503 page the user can retry from, rather
@@ -83,6 +83,8 @@ pub enum StartError {
     Failed {
         /// The checked failure URL.
         failure: RedirectTarget,
+        /// The app's `state`, returned beside the error.
+        state: Option<ReturnState>,
         /// What went wrong.
         error: LoginError,
     },
@@ -109,14 +111,14 @@ impl StartError {
 pub enum Finished {
     /// Token minted: go to the success URL.
     Success {
-        /// Success URL with `userId` and `secret`.
+        /// Success URL with `userId`, `secret` and the app's `state`.
         location: Url,
         /// The Appwrite user id (for the log).
         user_id: String,
     },
     /// Go to the failure URL with `error`.
     Failure {
-        /// Failure URL with `error=<JSON>`.
+        /// Failure URL with `error=<JSON>` and the app's `state`.
         location: Url,
         /// Why (for the log).
         error: LoginError,
@@ -318,21 +320,16 @@ impl Login {
         let allowed = &self.redirect.allowed;
         let success = allowed.check("success", params.success.as_deref())?;
         let failure = allowed.check("failure", params.failure.as_deref())?;
+        // The app's own state: from here on, every way back to the app carries it.
+        let app_state = request::parse_state(&params)?;
         let fail = |error: LoginError| StartError::Failed {
             failure: failure.clone(),
+            state: app_state.clone(),
             error,
         };
 
         let extra_scopes = request::parse_scopes(&params)?;
-        let login_hint = params.login_hint.as_deref().filter(|h| !h.is_empty());
-        if login_hint
-            .is_some_and(|h| h.len() > request::MAX_LOGIN_HINT || h.chars().any(char::is_control))
-        {
-            return Err(request::StartParamError::LoginHint {
-                max: request::MAX_LOGIN_HINT,
-            }
-            .into());
-        }
+        let login_hint = request::parse_login_hint(&params)?;
         let state = binding::new_state();
         let redirect_uri = self.callback_url(provider_id);
         let authorization = flow
@@ -358,6 +355,7 @@ impl Login {
             data: authorization.data,
             success,
             failure: failure.clone(),
+            state: app_state.clone(),
             created_at: self.clock.now(),
         };
         self.store
@@ -431,7 +429,8 @@ impl Login {
             (None, Some(transaction)) if transaction.provider == provider_id => {
                 let error = LoginError::ProviderRemoved(transaction.provider.clone());
                 let failure = self.still_allowed(&transaction)?;
-                let location = failure.with_error(&error.public().to_json());
+                let location =
+                    failure.with_error(&error.public().to_json(), transaction.state.as_ref());
                 let finished = Finished::Failure { location, error };
                 return Ok((finished, self.binding.removal(&key)));
             }
@@ -441,6 +440,7 @@ impl Login {
         };
         let removal = self.binding.removal(&key);
         let failure = self.still_allowed(&transaction)?;
+        let app_state = transaction.state.clone();
         let finishing = self.finish(provider, provider_id, &key, transaction, params, cookies);
         let outcome = tokio::time::timeout(LOGIN_BUDGET, finishing)
             .await
@@ -448,7 +448,7 @@ impl Login {
         let finished = match outcome {
             Ok((location, user_id)) => Finished::Success { location, user_id },
             Err(error) => Finished::Failure {
-                location: failure.with_error(&error.public().to_json()),
+                location: failure.with_error(&error.public().to_json(), app_state.as_ref()),
                 error,
             },
         };
@@ -511,6 +511,7 @@ impl Login {
         let location = transaction.success.with_token(
             &token.user_id,
             token.secret.expose(),
+            transaction.state.as_ref(),
             self.redirect.delivery,
         );
         Ok((location, token.user_id))

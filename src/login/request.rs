@@ -1,15 +1,18 @@
 //! The query of `start`, and the start parameters other than the success and failure URLs:
-//! `scopes` (split, de-duplicated and capped here; their syntax is the provider's) and
-//! `login_hint`, with the errors that refuse them.
+//! `scopes` (split, de-duplicated and capped here; their syntax is the provider's),
+//! `login_hint`, and the app's own `state` (its rule is [`ReturnState`]'s), with the errors
+//! that refuse them.
 //!
 //! A refused `success` or `failure` URL is a [`crate::redirect::RedirectError`]; the other start
-//! parameters (`scopes`, `login_hint`) are refused here. Both end the same way: a 400 page with
-//! the error's text and no redirect, since no failure URL was trusted yet.
+//! parameters (`scopes`, `login_hint`, `state`) are refused here. Both end the same way: a 400
+//! page with the error's text and no redirect, since no failure URL was trusted yet.
 
 use serde::Deserialize;
 
+use crate::redirect::{MAX_STATE_LEN, ReturnState};
+
 /// Longest `login_hint` passed through to the provider.
-pub(super) const MAX_LOGIN_HINT: usize = 256;
+const MAX_LOGIN_HINT: usize = 256;
 /// Longest scope an app may ask for (its syntax is the provider's to check).
 const MAX_SCOPE_LEN: usize = 64;
 /// Most extra scopes an app may ask for.
@@ -35,10 +38,12 @@ pub struct StartParams {
     pub scope_list: Vec<String>,
     /// Passed to the provider.
     pub login_hint: Option<String>,
+    /// The app's own value, returned unchanged beside the result; never sent to the provider.
+    pub state: Option<String>,
 }
 
-/// Why a `scopes` or `login_hint` start parameter is refused. The text is shown on the 400
-/// page.
+/// Why a `scopes`, `login_hint` or `state` start parameter is refused. The text is shown on
+/// the 400 page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StartParamError {
     /// `scopes` (or `scopes[]`): too many, too long, or not scope tokens; the text says which.
@@ -52,6 +57,15 @@ pub enum StartParamError {
         /// The longest accepted hint, in bytes.
         max: usize,
     },
+    /// `state` is longer than `max` characters or holds a character outside printable ASCII.
+    #[error(
+        "the `state` parameter is refused: longer than {max} characters, or a character outside \
+         printable ASCII (space to `~`)"
+    )]
+    State {
+        /// The longest accepted state, in characters.
+        max: usize,
+    },
     /// A parameter the provider cannot express (its `InvalidRequest` at `authorization_url`).
     #[error("the `{param}` parameter is refused: {reason}")]
     Provider {
@@ -60,6 +74,30 @@ pub enum StartParamError {
         /// Why.
         reason: String,
     },
+}
+
+/// The `login_hint` to pass on: `None` when absent or empty.
+///
+/// # Errors
+/// That it is longer than [`MAX_LOGIN_HINT`] bytes or holds a control character.
+pub(super) fn parse_login_hint(params: &StartParams) -> Result<Option<&str>, StartParamError> {
+    let hint = params.login_hint.as_deref().filter(|h| !h.is_empty());
+    if hint.is_some_and(|h| h.len() > MAX_LOGIN_HINT || h.chars().any(char::is_control)) {
+        return Err(StartParamError::LoginHint {
+            max: MAX_LOGIN_HINT,
+        });
+    }
+    Ok(hint)
+}
+
+/// The app's `state`: `None` when absent or empty (an app that sends `state=` has none to
+/// check). The gateway only stores it and returns it.
+///
+/// # Errors
+/// That it breaks the rule of [`ReturnState`]; the text does not quote it.
+pub(super) fn parse_state(params: &StartParams) -> Result<Option<ReturnState>, StartParamError> {
+    ReturnState::parse(params.state.as_deref())
+        .map_err(|_| StartParamError::State { max: MAX_STATE_LEN })
 }
 
 /// Extra scopes from `scopes=a b,c` and `scopes[]=a`: at most [`MAX_EXTRA_SCOPES`] distinct
@@ -121,6 +159,38 @@ mod tests {
         assert_eq!(
             StartParamError::LoginHint { max: 256 }.to_string(),
             "the `login_hint` parameter is refused: longer than 256 bytes or contains control characters"
+        );
+        assert_eq!(
+            StartParamError::State { max: 512 }.to_string(),
+            "the `state` parameter is refused: longer than 512 characters, or a character outside \
+             printable ASCII (space to `~`)"
+        );
+    }
+
+    #[test]
+    fn an_empty_state_or_hint_is_none_and_a_bad_one_is_named() {
+        let params = |state: &str, hint: &str| StartParams {
+            state: Some(state.into()),
+            login_hint: Some(hint.into()),
+            ..StartParams::default()
+        };
+        let empty = params("", "");
+        assert_eq!(parse_state(&empty), Ok(None));
+        assert_eq!(parse_login_hint(&empty), Ok(None));
+        let good = params("s t~", "alice");
+        assert_eq!(
+            parse_state(&good).map(|s| s.map(|s| s.as_str().to_string())),
+            Ok(Some("s t~".to_string()))
+        );
+        assert_eq!(parse_login_hint(&good), Ok(Some("alice")));
+        let bad = params("a\u{7}b", "a\u{7}b");
+        assert_eq!(
+            parse_state(&bad).map(|_| ()),
+            Err(StartParamError::State { max: 512 })
+        );
+        assert_eq!(
+            parse_login_hint(&bad),
+            Err(StartParamError::LoginHint { max: 256 })
         );
     }
 

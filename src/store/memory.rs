@@ -216,6 +216,7 @@ mod tests {
                 )),
                 success: target.clone(),
                 failure: target,
+                state: None,
                 created_at: clock.now(),
             },
         }

@@ -4,7 +4,8 @@
 //! What the provider keeps with the login (for OIDC its nonce and PKCE verifier) rides along as
 //! an opaque [`LoginData`] that only the provider reads.
 //! A shared store keeps a transaction in its stored form ([`LoginTransaction::to_stored`],
-//! JSON that the store seals before it leaves the process). Whatever the store, the login
+//! JSON that the store seals before it leaves the process; a form written by an older release,
+//! without the app's `state`, reads back as a login without one). Whatever the store, the login
 //! pipeline checks the success and failure URLs against the current `[redirect].allowed` at
 //! the callback.
 //! Must not: log any field of a transaction.
@@ -16,7 +17,7 @@ use idp_provider_api::LoginData;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::redirect::RedirectTarget;
+use crate::redirect::{RedirectTarget, ReturnState};
 
 /// A login in progress.
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct LoginTransaction {
     pub success: RedirectTarget,
     /// Where to send the browser on failure.
     pub failure: RedirectTarget,
+    /// The app's own `state`, returned beside the result on either URL.
+    pub state: Option<ReturnState>,
     /// When `start` created it.
     pub created_at: SystemTime,
 }
@@ -40,12 +43,14 @@ pub const ENTRY_OVERHEAD_BYTES: u64 = 800;
 
 impl LoginTransaction {
     /// The bytes this transaction holds in a store: its strings plus
-    /// [`ENTRY_OVERHEAD_BYTES`]. The URLs dominate: up to 2048 bytes each.
+    /// [`ENTRY_OVERHEAD_BYTES`]. The URLs dominate: up to 2048 bytes each (the app's `state`:
+    /// up to 512).
     pub fn weight(&self) -> u64 {
         let strings = self.provider.len()
             + self.data.len()
             + self.success.as_str().len()
-            + self.failure.as_str().len();
+            + self.failure.as_str().len()
+            + self.state.as_ref().map_or(0, |state| state.as_str().len());
         u64::try_from(strings)
             .unwrap_or(u64::MAX)
             .saturating_add(ENTRY_OVERHEAD_BYTES)
@@ -60,6 +65,11 @@ struct Stored<'a> {
     data: Cow<'a, str>,
     success: Cow<'a, str>,
     failure: Cow<'a, str>,
+    /// The app's `state`. Absent in a login that has none, and in every login an older
+    /// release wrote (it reads back as none); an older release reading a newer login ignores
+    /// it, and that login returns without a state, which an app that checks it refuses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    state: Option<Cow<'a, str>>,
     /// Milliseconds since the Unix epoch.
     created_at_ms: u64,
 }
@@ -74,6 +84,9 @@ pub enum StoredError {
     /// that fails a check about the URL alone; see `RedirectTarget::parse`).
     #[error("the stored login's `{0}` URL is refused")]
     NotAUrl(&'static str),
+    /// Its app `state` breaks the rule of `ReturnState`.
+    #[error("the stored login's `state` is refused")]
+    StateRefused,
 }
 
 impl LoginTransaction {
@@ -93,6 +106,10 @@ impl LoginTransaction {
             data: Cow::Borrowed(self.data.expose()),
             success: Cow::Borrowed(self.success.as_str()),
             failure: Cow::Borrowed(self.failure.as_str()),
+            state: self
+                .state
+                .as_ref()
+                .map(|state| Cow::Borrowed(state.as_str())),
             created_at_ms,
         })
         .map_err(|e| StoredError::Malformed(format!("{:?}", e.classify())))
@@ -114,6 +131,8 @@ impl LoginTransaction {
         Ok(Self {
             success: check("success", &stored.success)?,
             failure: check("failure", &stored.failure)?,
+            state: ReturnState::parse(stored.state.as_deref())
+                .map_err(|_| StoredError::StateRefused)?,
             provider: stored.provider.into_owned(),
             data: LoginData::new(stored.data.into_owned()),
             created_at: UNIX_EPOCH + Duration::from_millis(stored.created_at_ms),
@@ -163,10 +182,16 @@ mod tests {
             data: LoginData::new("x".repeat(100)),
             success: target(),
             failure: target(),
+            state: None,
             created_at: SystemTime::now(),
         };
         assert!(transaction.weight() > ENTRY_OVERHEAD_BYTES + 100);
         assert_eq!(StateKey::of("s").as_str().len(), 64);
+        let with_state = LoginTransaction {
+            state: ReturnState::parse(Some(&"s".repeat(512))).expect("valid"),
+            ..transaction.clone()
+        };
+        assert_eq!(with_state.weight(), transaction.weight() + 512);
     }
 
     fn transaction(success: &str) -> LoginTransaction {
@@ -179,6 +204,7 @@ mod tests {
             data: LoginData::new("{\"nonce\":\"n-0123\"}".into()),
             success,
             failure: target(),
+            state: ReturnState::parse(Some("app state & more")).expect("valid"),
             created_at: UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
         }
     }
@@ -192,7 +218,44 @@ mod tests {
         assert_eq!(after.data.expose(), before.data.expose());
         assert_eq!(after.success, before.success);
         assert_eq!(after.failure, before.failure);
+        assert_eq!(after.state, before.state);
+        assert!(after.state.is_some());
         assert_eq!(after.created_at, before.created_at);
+        let stateless = LoginTransaction {
+            state: None,
+            ..before
+        };
+        let stored = stateless.to_stored().expect("stored");
+        assert!(!String::from_utf8_lossy(&stored).contains("state"));
+        let after = LoginTransaction::from_stored(&stored).expect("reads back");
+        assert_eq!(after.state, None);
+    }
+
+    #[test]
+    fn a_login_stored_by_an_older_release_reads_back_without_a_state() {
+        // Exactly what releases before the app's `state` wrote.
+        let older = br#"{"provider":"corp","data":"{\"nonce\":\"n-0123\"}","success":"http://127.0.0.1:3000/done","failure":"http://127.0.0.1:3000/","created_at_ms":1700000000123}"#;
+        let login = LoginTransaction::from_stored(older).expect("an older login reads back");
+        assert_eq!(login.state, None);
+        assert_eq!(login.provider, "corp");
+        assert_eq!(login.success.as_str(), "http://127.0.0.1:3000/done");
+    }
+
+    #[test]
+    fn a_stored_state_that_breaks_the_rule_is_refused_without_its_value() {
+        let stored = String::from_utf8(
+            transaction("http://127.0.0.1:3000/done")
+                .to_stored()
+                .expect("stored"),
+        )
+        .expect("JSON");
+        // A JSON escape: the state read back holds a line feed.
+        for refused in ["secret\\nvalue", &"x".repeat(513)] {
+            let stored = stored.replace("app state & more", refused);
+            let error = LoginTransaction::from_stored(stored.as_bytes()).expect_err("refused");
+            assert_eq!(error, StoredError::StateRefused);
+            assert!(!error.to_string().contains("secret"), "{error}");
+        }
     }
 
     #[test]

@@ -7,9 +7,16 @@
 // driven by playwright-core: open the demo app, click "Sign in", on the OpenID provider's page
 // click "Sign in as Alice", and wait until the app shows the session that the Appwrite web SDK
 // created. Checks that the token secret is neither in the page text nor in the address bar.
-// Prints one JSON line {"userId":..., "sessionId":...} and exits 0; on failure prints what the
-// page showed and exits 1. BROWSER_SCREENSHOT=<path> saves a screenshot of the final page.
-// Used by tests/integration/browser.rs.
+//
+// Then the forwarded link (login CSRF on the last hop): in a browser of their own, an attacker
+// signs in as Bob and stops at the gateway's last redirect, whose address carries Bob's token
+// and the state the attacker's page made. The victim opens that link twice: in a fresh tab (no
+// state kept) and in the tab that has just begun a sign-in of its own (another state kept).
+// Both times the page must refuse it and make no session.
+//
+// Prints one JSON line {"userId":..., "sessionId":..., "forwardedUserId":...} and exits 0; on
+// failure prints what the page showed and exits 1. BROWSER_SCREENSHOT=<path> saves a
+// screenshot of the final page. Used by tests/integration/browser.rs.
 
 import { chromium } from 'playwright-core';
 
@@ -29,6 +36,42 @@ let page;
 
 function fail(message) {
   throw new Error(message);
+}
+
+// What the page shows once it has handled the address it was opened with: the result box's
+// class ('ok' or 'error'), its title and its fields.
+async function shownResult(tab) {
+  await tab.locator('#result').waitFor({ state: 'visible' });
+  await tab.waitForFunction(
+    () => {
+      const box = document.getElementById('result');
+      return box && (box.className === 'ok' || box.className === 'error');
+    },
+    null,
+    { timeout: TIMEOUT_MS },
+  );
+  return tab.evaluate(() => {
+    const fields = {};
+    for (const dt of document.querySelectorAll('#result-fields dt')) {
+      fields[dt.textContent] = dt.nextElementSibling?.textContent ?? '';
+    }
+    return {
+      kind: document.getElementById('result').className,
+      title: document.getElementById('result-title').textContent,
+      fields,
+    };
+  });
+}
+
+// The page opened with a forwarded link refused it: an error about the state, no session, and
+// the token gone from the address bar.
+async function expectRefused(tab, where) {
+  const shown = await shownResult(tab);
+  if (shown.kind !== 'error' || !/not started in this browser/.test(shown.title)) {
+    fail(`${where}: the forwarded link was not refused: ${JSON.stringify(shown)}`);
+  }
+  if ('session id' in shown.fields) fail(`${where}: a session was made: ${JSON.stringify(shown)}`);
+  if (/[?#&](userId|secret|state)=/.test(tab.url())) fail(`${where}: the address bar still carries the token`);
 }
 
 try {
@@ -86,23 +129,7 @@ try {
   ]);
 
   // 4. The app shows the result of account.createSession({ userId, secret }).
-  const result = page.locator('#result');
-  await result.waitFor({ state: 'visible' });
-  await page.waitForFunction(
-    () => {
-      const box = document.getElementById('result');
-      return box && (box.className === 'ok' || box.className === 'error');
-    },
-    null,
-    { timeout: TIMEOUT_MS },
-  );
-  const kind = await result.getAttribute('class');
-  const fields = await page.evaluate(() => {
-    const out = {};
-    const items = document.querySelectorAll('#result-fields dt');
-    for (const dt of items) out[dt.textContent] = dt.nextElementSibling?.textContent ?? '';
-    return out;
-  });
+  const { kind, fields } = await shownResult(page);
   if (kind !== 'ok') fail(`the app shows an error: ${JSON.stringify(fields)}`);
   const userId = fields['user id'];
   const sessionId = fields['session id'];
@@ -121,12 +148,70 @@ try {
     if (text.includes(secret)) fail('the token secret is in the page');
     if (finalUrl.includes(secret)) fail('the token secret is still in the address bar');
   }
-  if (/[?#&](userId|secret)=/.test(finalUrl)) fail(`the address bar still carries the token: ${finalUrl}`);
+  if (/[?#&](userId|secret|state)=/.test(finalUrl)) fail(`the address bar still carries the token: ${finalUrl}`);
+
+  // 6. The attacker, in a browser of their own, signs in as Bob and stops at the last redirect.
+  //    Playwright cannot intercept a redirect, so the attacker's page posts the OP's form, and
+  //    the redirects after it are followed by hand, with the attacker's cookies, up to the
+  //    gateway's 302 to the app, whose Location is the link the victim is sent.
+  const attackerContext = await browser.newContext();
+  const attacker = await attackerContext.newPage();
+  attacker.setDefaultTimeout(TIMEOUT_MS);
+  let forward;
+  const forwarded = new Promise((resolve, reject) => { forward = { resolve, reject }; });
+  await attacker.route(
+    (url) => !url.href.startsWith(appUrl),
+    async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      try {
+        let response = await route.fetch({ maxRedirects: 0 });
+        let next = null;
+        while (response.status() >= 300 && response.status() < 400) {
+          next = new URL(response.headers().location, response.url()).href;
+          if (next.startsWith(appUrl)) break;
+          response = await attackerContext.request.get(next, { maxRedirects: 0 });
+          next = null;
+        }
+        if (next) forward.resolve(next);
+        else forward.reject(new Error(`the login did not end at the app: ${response.status()} ${response.url()}`));
+      } catch (error) {
+        forward.reject(error);
+      }
+      return route.fulfill({ status: 200, contentType: 'text/plain', body: 'stopped before the app' });
+    },
+  );
+  await attacker.goto(appUrl, { waitUntil: 'load' });
+  await Promise.all([
+    attacker.waitForURL((url) => !url.href.startsWith(appUrl)),
+    attacker.getByRole('link', { name: 'Sign in', exact: true }).click(),
+  ]);
+  await attacker.getByRole('button', { name: 'Sign in as Bob' }).click();
+  const link = await Promise.race([
+    forwarded,
+    new Promise((_, reject) => setTimeout(() => reject(new Error('no success link for Bob')), TIMEOUT_MS)),
+  ]);
+  await attackerContext.close();
+  const forwardedUserId = new URL(link).searchParams.get('userId');
+  if (!forwardedUserId || forwardedUserId === userId) fail(`the forwarded link is not Bob's: userId=${forwardedUserId}`);
+
+  // 7. The victim opens it in a fresh tab (this page kept no state there), then in the tab
+  //    that has just begun its own sign-in (another state kept): refused both times.
+  const freshTab = await context.newPage();
+  freshTab.setDefaultTimeout(TIMEOUT_MS);
+  await freshTab.goto(link, { waitUntil: 'load' });
+  await expectRefused(freshTab, 'a fresh tab');
+  await freshTab.close();
+  await Promise.all([
+    page.waitForURL((url) => !url.href.startsWith(appUrl)),
+    page.getByRole('link', { name: 'Sign in', exact: true }).click(),
+  ]);
+  await page.goto(link, { waitUntil: 'load' });
+  await expectRefused(page, 'the tab with a sign-in of its own');
 
   if (process.env.BROWSER_SCREENSHOT) {
     await page.screenshot({ path: process.env.BROWSER_SCREENSHOT, fullPage: true });
   }
-  console.log(JSON.stringify({ userId, sessionId }));
+  console.log(JSON.stringify({ userId, sessionId, forwardedUserId }));
   await browser.close();
   process.exit(0);
 } catch (error) {

@@ -1,6 +1,8 @@
 //! The demo in a real browser: headless Debian Chromium, driven by `tests/browser/login.mjs`
 //! (npm `playwright-core`), signs in through the demo stack (`crates/demo/src/stack.rs`), and the
-//! demo page creates the session with the real Appwrite web SDK (npm `appwrite`).
+//! demo page creates the session with the real Appwrite web SDK (npm `appwrite`). Then a success
+//! link that an attacker's browser started is opened in the victim's: the page checks the app
+//! `state` it kept and refuses it, so no session is made for the attacker's account.
 //!
 //! Needs Chromium (`$CHROMIUM_PATH` if set, else `/usr/bin/chromium` from `apt-get install
 //! chromium`: the rule of `login.mjs` and `scripts/test` too) and `npm ci --prefix tests/browser`;
@@ -109,9 +111,28 @@ async fn a_real_browser_logs_in_with_the_appwrite_web_sdk() {
     );
     let tokens = stack.emulator.tokens();
     assert!(
-        tokens.len() == 1 && tokens[0].user_id == user_id && tokens[0].consumed,
-        "one token, {user_id}'s, consumed by the SDK: {tokens:?}"
+        tokens
+            .iter()
+            .any(|token| token.user_id == user_id && token.consumed),
+        "{user_id}'s token, consumed by the SDK: {tokens:?}"
     );
+
+    // The attacker's forwarded link (Bob's token, the attacker's state) was refused by the
+    // page: Bob's token is still unused, and the one session is the victim's own.
+    let forwarded = result["forwardedUserId"].as_str().expect("forwardedUserId");
+    assert_ne!(
+        forwarded, user_id,
+        "the forwarded link is another account's"
+    );
+    let bobs: Vec<_> = tokens
+        .iter()
+        .filter(|token| token.user_id == forwarded)
+        .collect();
+    assert!(
+        bobs.len() == 1 && !bobs[0].consumed,
+        "the forwarded token was never redeemed: {tokens:?}"
+    );
+    assert_eq!(tokens.len(), 2, "one token per login: {tokens:?}");
 
     stack.stop().await;
 }

@@ -314,7 +314,14 @@ impl TestApp {
 
     /// [`TestApp::start_at`] with `success` as the success page.
     pub async fn start_to(&self, provider: &str, login_hint: &str, success: &str) -> Url {
-        let mut start = self.start_url_at(provider, success, FAILURE);
+        self.start_with(self.start_url_at(provider, success, FAILURE), login_hint)
+            .await
+    }
+
+    /// Visits `start` (a start URL, perhaps with more parameters such as the app's `state`)
+    /// for `login_hint`; returns where the gateway sends the browser: the provider's
+    /// authorization URL.
+    pub async fn start_with(&self, mut start: Url, login_hint: &str) -> Url {
         start
             .query_pairs_mut()
             .append_pair("login_hint", login_hint);
@@ -325,6 +332,16 @@ impl TestApp {
             "start must redirect to the provider"
         );
         location(&response)
+    }
+
+    /// Visits `start` and checks that it is refused with the plain 400 page: no redirect, no
+    /// binding cookie. Returns the page.
+    pub async fn start_refused(&self, start: &str) -> String {
+        let response = self.get(start).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{start}");
+        assert!(response.headers().get("location").is_none(), "{start}");
+        assert!(response.headers().get("set-cookie").is_none(), "{start}");
+        response.text().await.expect("page")
     }
 
     /// A whole login at `provider`, whose IdP is `mock` (not necessarily this app's own
@@ -358,6 +375,12 @@ impl TestApp {
     /// to the gateway's callback; returns the callback URL (not yet visited).
     pub async fn login_at_idp(&self, login_hint: &str, success: &str) -> Url {
         let to_idp = self.start_to(PROVIDER, login_hint, success).await;
+        self.at_idp(to_idp, login_hint).await
+    }
+
+    /// Walks the provider from its authorization URL `to_idp` as `login_hint` until it sends
+    /// the browser back to the gateway's callback; returns the callback URL (not yet visited).
+    pub async fn at_idp(&self, to_idp: Url, login_hint: &str) -> Url {
         let issuer = self.idp.issuer();
         assert!(
             to_idp.as_str().starts_with(issuer.trim_end_matches('/')),
@@ -385,13 +408,15 @@ impl TestApp {
     /// A whole login with a given success URL.
     pub async fn login_to(&self, login_hint: &str, success: &str) -> Url {
         let callback = self.login_at_idp(login_hint, success).await;
-        let response = self.get(callback.as_str()).await;
-        assert_eq!(
-            response.status(),
-            StatusCode::FOUND,
-            "callback must redirect"
-        );
-        location(&response)
+        self.finish(&callback).await
+    }
+
+    /// A whole login for `login_hint` from `start` (see [`TestApp::start_with`]): where the
+    /// gateway finally sends the browser.
+    pub async fn login_from(&self, start: Url, login_hint: &str) -> Url {
+        let to_idp = self.start_with(start, login_hint).await;
+        let callback = self.at_idp(to_idp, login_hint).await;
+        self.finish(&callback).await
     }
 
     /// What the app does with `userId` and `secret`: `account.createSession` at Appwrite.

@@ -2,6 +2,7 @@
 //! the real binary for the log test). One module per flow.
 
 mod abuse;
+mod app_state;
 mod assertion_logs;
 mod auth0;
 mod browser;

@@ -240,8 +240,12 @@ async fn status_of(url: String) -> StatusCode {
 async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_nothing_readable() {
     let (shared, k1, a, b) = two_instances().await;
 
+    // The app's own state is sealed with the login and comes back on the other instance.
+    let app_state = "app-state-sealed-in-redis";
     let client = browser();
-    let to_idp = start(&client, &a).await;
+    let response = get(&client, &format!("{}&state={app_state}", a.start_url())).await;
+    assert_eq!(response.status(), StatusCode::FOUND, "start redirects");
+    let to_idp = location(&response);
     let state = param(&to_idp, "state").expect("state");
     let nonce = param(&to_idp, "nonce").expect("nonce");
 
@@ -254,6 +258,7 @@ async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_not
     for needle in [
         state.as_str(),
         nonce.as_str(),
+        app_state,
         "127.0.0.1:3000",
         "/app/",
         "pkce",
@@ -270,7 +275,12 @@ async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_not
 
     let callback = shared.authorize(&to_idp, "alice");
     let code = param(&callback, "code").expect("code");
-    let secret = assert_logged_in(&shared, get(&client, &b.here(&callback)).await).await;
+    let landed = get(&client, &b.here(&callback)).await;
+    assert_eq!(
+        param(&location(&landed), "state").as_deref(),
+        Some(app_state)
+    );
+    let secret = assert_logged_in(&shared, landed).await;
     assert_eq!(shared.minted(), 1);
     assert!(shared.redis.dump().await.is_empty(), "the login was taken");
     // And the other way round.
@@ -283,6 +293,7 @@ async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_not
         &[
             ("encryption key", material(&k1)),
             ("state", &state),
+            ("app state", app_state),
             ("nonce", &nonce),
             ("authorization code", &code),
             ("minted secret", &secret),

@@ -139,14 +139,15 @@ impl Gateway {
             .collect()
     }
 
-    /// Starts a login at `provider` for `sub` with `browser` and lets mock-op authorize it:
-    /// the callback URL, not yet visited.
+    /// Starts a login at `provider` for `sub` (the app's `state`: "{sub}'s app state") with
+    /// `browser` and lets mock-op authorize it: the callback URL, not yet visited.
     async fn to_callback(&self, browser: &reqwest::Client, provider: &str, sub: &str) -> Url {
         let mut start = Url::parse(&format!("{}/v1/auth/{provider}/start", self.url)).expect("url");
         start
             .query_pairs_mut()
             .append_pair("success", SUCCESS)
-            .append_pair("failure", FAILURE);
+            .append_pair("failure", FAILURE)
+            .append_pair("state", &format!("{sub}'s app state"));
         let response = browser.get(start).send().await.expect("start");
         assert_eq!(response.status(), StatusCode::FOUND, "start redirects");
         let authorization = self
@@ -355,6 +356,10 @@ async fn a_login_started_before_a_reload_finishes_after_it_unless_its_provider_i
     let landed = Gateway::finish(&alice, &at_corp).await;
     let secret = param(&landed, "secret").expect("secret");
     assert_eq!(secret.len(), 80, "minted with the reloaded token length");
+    assert_eq!(
+        param(&landed, "state").as_deref(),
+        Some("alice's app state")
+    );
     gateway.assert_success(&landed).await;
 
     // The login at `other` ends at its failure page; nothing is minted for it.
@@ -362,6 +367,7 @@ async fn a_login_started_before_a_reload_finishes_after_it_unless_its_provider_i
     let landed = Gateway::finish(&bob, &at_other).await;
     assert_eq!(without_query(&landed), FAILURE, "{landed}");
     assert_eq!(error_of(&landed)["type"], "login_provider_removed");
+    assert_eq!(param(&landed, "state").as_deref(), Some("bob's app state"));
     assert_eq!(gateway.emulator.tokens().len(), minted, "nothing minted");
     // Its state is spent: the same callback again is for an unknown provider.
     let replay = bob.get(at_other.as_str()).send().await.expect("replay");

@@ -16,8 +16,8 @@
 //     re-serialised by the parser (percent-encoding can lengthen it);
 //   * it parses as an absolute URL with the WHATWG parser (no base URL);
 //   * scheme http or https; no username, no password; no fragment (not even an empty `#`);
-//   * its query has no `userId`, `secret` or `error` parameter (names compared after
-//     application/x-www-form-urlencoded decoding, case-sensitively);
+//   * its query has no `userId`, `secret`, `error` or `state` parameter (the names the gateway
+//     adds; compared after application/x-www-form-urlencoded decoding, case-sensitively);
 //   * scheme, host and port (or the scheme's default) equal one entry's exactly, and the path
 //     starts with that entry's path (entry path ending in `/`: plain prefix; otherwise the
 //     path equals it or continues with `/`);
@@ -727,6 +727,11 @@ for (const [x, v, n] of [
   ['https://app.example.com/auth/?userId=1', DENY, 'reserved'],
   ['https://app.example.com/auth/?secret=1', DENY, 'reserved'],
   ['https://app.example.com/auth/?error=1', DENY, 'reserved'],
+  ['https://app.example.com/auth/?state=1', DENY, 'reserved: the app\'s state comes back under this name'],
+  ['https://app.example.com/auth/?state', DENY, ''],
+  ['https://app.example.com/auth/?x=1&state=', DENY, ''],
+  ['https://app.example.com/auth/?%73tate=1', DENY, 'decodes to state'],
+  ['https://app.example.com/auth/?sta%74e=1', DENY, ''],
   ['https://app.example.com/auth/?userId', DENY, 'name without value'],
   ['https://app.example.com/auth/?secret', DENY, ''],
   ['https://app.example.com/auth/?error=', DENY, ''],
@@ -745,6 +750,9 @@ for (const [x, v, n] of [
   ['https://app.example.com/auth/?UserId=1', ALLOW, ''],
   ['https://app.example.com/auth/?SECRET=1', ALLOW, ''],
   ['https://app.example.com/auth/?errors=1', ALLOW, ''],
+  ['https://app.example.com/auth/?State=1', ALLOW, ''],
+  ['https://app.example.com/auth/?states=1', ALLOW, ''],
+  ['https://app.example.com/auth/?x=state', ALLOW, 'value, not name'],
   ['https://app.example.com/auth/?user_id=1', ALLOW, ''],
   ['https://app.example.com/auth/?xuserId=1', ALLOW, ''],
   ['https://app.example.com/auth/?x=userId', ALLOW, 'value, not name'],
@@ -768,10 +776,10 @@ for (const [x, v, n] of [
   ['https://evil.com/#https://app.example.com/auth/', DENY, ''],
 ]) c('query_fragment', v, x, n);
 for (const e of ENTRIES) {
-  for (const r of ['#', '#x', '#userId=1', '?userId=1', '?secret=s', '?error=e', '?x=1&userId=', '?%75serId=1', '?x=1#y', '?error']) {
+  for (const r of ['#', '#x', '#userId=1', '?userId=1', '?secret=s', '?error=e', '?x=1&userId=', '?%75serId=1', '?x=1#y', '?error', '?state=abc&code=def']) {
     c('query_fragment', DENY, u(e, { rest: r }), 'fragment or reserved parameter');
   }
-  for (const r of ['?', '?x=1', '?userid=1', '?user_id=1', '?x=userId', '?state=abc&code=def', '?a=%23']) {
+  for (const r of ['?', '?x=1', '?userid=1', '?user_id=1', '?x=userId', '?code=def&app_state=abc', '?a=%23']) {
     c('query_fragment', ALLOW, u(e, { rest: r }), 'ordinary query');
   }
 }
@@ -978,7 +986,7 @@ function oracle(raw) {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') return DENY;
   if (url.username !== '' || url.password !== '') return DENY;
   if (url.href.includes('#')) return DENY;
-  for (const k of new URLSearchParams(url.search).keys()) if (['userId', 'secret', 'error'].includes(k)) return DENY;
+  for (const k of new URLSearchParams(url.search).keys()) if (['userId', 'secret', 'error', 'state'].includes(k)) return DENY;
   const port = url.port || (url.protocol === 'https:' ? '443' : '80');
   for (const entry of ALLOW_LIST) {
     const e = new URL(entry);
@@ -1061,8 +1069,8 @@ const header = [
   '#',
   '# Verdicts follow the rules, applied to the WHATWG parse of the url: at most 2048 bytes as given',
   '# and as re-serialised;',
-  '# an absolute http or https URL; no username or password; no fragment; no userId, secret or',
-  '# error query parameter; scheme, host and port (or default) equal to an entry and the path',
+  '# an absolute http or https URL; no username or password; no fragment; no userId, secret,',
+  '# error or state query parameter; scheme, host and port (or default) equal to an entry and the path',
   '# under the entry path (/auth/ = prefix; /cb = /cb or /cb/...); no path segment that, percent-',
   '# decoded up to 8 times (and stable by then), holds / or \\ or is . or .. (alone or before ;).',
   '#',

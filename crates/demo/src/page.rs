@@ -1,9 +1,13 @@
 //! The demo "app": one HTML page with inline CSS and JS.
 //!
-//! The page links to the gateway's start URL. When the gateway sends the browser back with
-//! `userId` and `secret`, the script removes them from the address bar and exchanges them for
+//! The page links to the gateway's start URL. A click on a Sign-in link makes a fresh random
+//! `state`, keeps it in the tab's `sessionStorage` and sends it to `start`. When the gateway
+//! sends the browser back with `userId`, `secret` and `state`, the script removes them from the
+//! address bar and, only if `state` is the one this tab kept (each used once), exchanges them for
 //! an Appwrite (emulator) session, then shows the session. With `error`, it shows the gateway's
-//! error JSON. The secret is never written to the page.
+//! error JSON. A result with another state, or none, is refused: a success link that another
+//! browser started (an attacker's own login, forwarded) never becomes a session here. The secret
+//! is never written to the page.
 //!
 //! The exchange uses the real Appwrite web SDK (`account.createSession({ userId, secret })`)
 //! when its browser bundle is installed (`npm ci --prefix tests/browser`, see [`sdk_bundle`]):
@@ -243,17 +247,38 @@ const SCRIPT: &str = r##"
     show("error", title, fields, error);
   }
 
-  // The gateway delivers in the query by default, or in the fragment if configured.
+  // Sign in: a fresh random state for each login, kept in this tab only, sent to the gateway.
+  var STATE_KEY = "idp-bridge-demo.state";
+  ["sign-in", "sign-in-show"].forEach(function (id) {
+    var link = document.getElementById(id);
+    link.addEventListener("click", function (event) {
+      event.preventDefault();
+      var bytes = new Uint8Array(32);
+      window.crypto.getRandomValues(bytes);
+      var state = Array.prototype.map.call(bytes, function (b) {
+        return (b + 256).toString(16).slice(1);
+      }).join("");
+      window.sessionStorage.setItem(STATE_KEY, state);
+      var start = new URL(link.href);
+      start.searchParams.set("state", state);
+      window.location.assign(start.toString());
+    });
+  });
+
+  // The gateway delivers in the query by default, or in the fragment if configured; `state`
+  // comes back beside the result, and `error` always in the query.
   var query = new URLSearchParams(window.location.search);
   var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
   var params = fragment.has("userId") || fragment.has("error") ? fragment : query;
   var userId = params.get("userId");
   var secret = params.get("secret");
   var error = params.get("error");
+  var returned = params.get("state");
 
   // Take the token out of the address bar (and history) before anything else.
-  if (userId !== null || secret !== null || error !== null) {
-    ["userId", "secret", "error"].forEach(function (name) {
+  var answered = userId !== null || secret !== null || error !== null;
+  if (answered) {
+    ["userId", "secret", "error", "state"].forEach(function (name) {
       query.delete(name);
       fragment.delete(name);
     });
@@ -262,8 +287,17 @@ const SCRIPT: &str = r##"
     window.history.replaceState(null, "", window.location.pathname +
       (rest ? "?" + rest : "") + (hash ? "#" + hash : ""));
   }
+  // The state this tab kept for its login, used once.
+  var expected = window.sessionStorage.getItem(STATE_KEY);
+  if (answered) window.sessionStorage.removeItem(STATE_KEY);
 
-  if (error === null && userId && secret && query.get("show") === "token") {
+  if (answered && (expected === null || returned !== expected)) {
+    // Not the answer to a login this tab started: a link from someone else's login. Making a
+    // session from it would sign this browser into their account.
+    showError("Refused: this sign-in was not started in this browser", {
+      message: "The result's state is not the one this page sent. No session was made; sign in again."
+    });
+  } else if (error === null && userId && secret && query.get("show") === "token") {
     // Asked for on purpose (the second link): a local demo may show its one-time secret, so
     // that the session can be made by hand. A real app never writes it to the page.
     var curl = "curl -s -X POST " + config.endpoint + "/account/sessions/token" +
