@@ -70,11 +70,16 @@ pub struct Expectations {
     pub accepted_issuers: Option<Issuers>,
 }
 
-/// Why a token failed. `UnknownKey` is separate because it may be cured by a JWKS refetch.
+/// Why a token failed. `UnknownKey` and `KidlessKeyFailed` are separate because a JWKS refetch
+/// may cure them.
 #[derive(Debug)]
 pub enum VerifyError {
     /// No key in the set matches the token's `kid` and algorithm.
     UnknownKey,
+    /// The token has no `kid`, and the one key of its type in the set does not verify its
+    /// signature: the provider may have rotated that key. The rejection stands if no newer
+    /// keys can be had.
+    KidlessKeyFailed(ProviderError),
     /// Any other failed check.
     Rejected(ProviderError),
 }
@@ -89,7 +94,8 @@ fn reject(reason: &'static str, detail: impl Into<String>) -> VerifyError {
 /// must match it.
 ///
 /// # Errors
-/// `UnknownKey` when no key matches, `Rejected` with a reason naming the failed check otherwise.
+/// `UnknownKey` when no key matches, `KidlessKeyFailed` when a token without `kid` fails with
+/// the one key it could have, `Rejected` with a reason naming the failed check otherwise.
 pub fn verify_id_token(
     raw: &str,
     keys: &KeySet,
@@ -106,6 +112,8 @@ pub fn verify_id_token(
     }
     let header = check_header(raw)?;
     let chosen;
+    // Whether the key was chosen for a token without `kid` (its only candidate).
+    let mut kidless_key = false;
     // `"kid": null` is no kid (openidconnect reads it so too).
     let kid = header.get("kid").filter(|kid| !kid.is_null());
     let keys = match (kid, header.get("alg").and_then(Value::as_str)) {
@@ -114,6 +122,7 @@ pub fn verify_id_token(
             Some(candidates) => match candidates.as_slice() {
                 [] => return Err(VerifyError::UnknownKey),
                 [one] => {
+                    kidless_key = true;
                     chosen = KeySet::new(vec![(*one).clone()]);
                     &chosen
                 }
@@ -152,7 +161,23 @@ pub fn verify_id_token(
     // With an extension's issuers, `iss` is checked below, exactly, against them instead.
     .require_issuer_match(expected.accepted_issuers.is_none());
     let nonce = Nonce::new(nonce.expose().clone());
-    let claims = token.claims(&verifier, &nonce).map_err(classify)?.clone();
+    let claims = token
+        .claims(&verifier, &nonce)
+        .map_err(|e| {
+            let bad_signature = matches!(
+                e,
+                ClaimsVerificationError::SignatureVerification(
+                    SignatureVerificationError::CryptoError(_)
+                )
+            );
+            match classify(e) {
+                VerifyError::Rejected(e) if kidless_key && bad_signature => {
+                    VerifyError::KidlessKeyFailed(e)
+                }
+                other => other,
+            }
+        })?
+        .clone();
     if let Some(issuers) = &expected.accepted_issuers {
         issuers
             .accept(
