@@ -228,6 +228,37 @@ async fn every_key_type_and_hmac_log_a_user_in_once() {
     assert!(app.emulator.user(hook_user.as_str()).is_some());
 }
 
+/// A used assertion sent again in another spelling of its signature (the spare bits of its
+/// last base64url character; for ES256 also `n - s`) is still used: jsonwebtoken decodes the
+/// signature strictly, and the replay key is the `jti` claim, which the signature covers.
+#[tokio::test]
+async fn every_spelling_of_a_used_assertion_is_refused() {
+    let app = spawn_backend_and_hook().await;
+    let mut refused = std::collections::BTreeMap::new();
+    for (n, key) in [es256(), rs256()].into_iter().enumerate() {
+        let claims = assertion_claims(&app.gateway, "spelled-user", &format!("spelled-{n}"));
+        let assertion = key.sign(&claims);
+        logs_in_once(&app, "backend", &jwt_body(&assertion), &[]).await;
+        for other in mock_op::spellings::respellings(&assertion) {
+            let (status, body) = exchange(&app.gateway, "backend", &jwt_body(&other), &[]).await;
+            let kind = format!(
+                "{} {}",
+                status.as_u16(),
+                body["type"].as_str().unwrap_or("-")
+            );
+            *refused.entry((key.kid.clone(), kind)).or_insert(0) += 1;
+        }
+    }
+    let expected = [
+        (("es-1", "401 assertion_malformed"), 30),
+        (("es-1", "401 assertion_replayed"), 1),
+        (("rsa-1", "401 assertion_malformed"), 15),
+    ]
+    .map(|((kid, kind), n)| ((kid.to_string(), kind.to_string()), n));
+    assert_eq!(refused, expected.into_iter().collect());
+    assert_eq!(app.emulator.tokens().len(), 2, "one token per assertion");
+}
+
 /// A JWKS endpoint whose document the test can change.
 async fn serve_jwks(document: Arc<Mutex<Value>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

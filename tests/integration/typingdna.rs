@@ -4,7 +4,11 @@
 //! `{"email","tp"}`, its API secret and salt read from `_file` keys).
 //!
 //! Every refusal asserts its JSON error (`code` = status, the `type`), that no token was
-//! minted, and that the trace-level logs hold no API secret, salt, pattern or JWT.
+//! minted, and that the trace-level logs hold no API secret, salt, pattern or JWT. That a
+//! pattern is remembered per user, telling nothing about other emails, is in
+//! `typingdna/replay.rs`.
+
+mod replay;
 
 use std::time::Duration;
 
@@ -147,6 +151,16 @@ impl Rig {
     async fn login(&self, email: &str, tp: &str) -> (StatusCode, Value) {
         self.post("typelogin", json!({"email": email, "tp": tp}))
             .await
+    }
+
+    /// Alice, enrolled, steps up once with a fresh pattern: her JWT, and the pattern now used.
+    async fn alice_stepped_up(&self) -> (String, String) {
+        self.tdna.enroll(&self.handle("alice"), 3);
+        let jwt = self.jwt("alice").await;
+        let tp = self.pattern();
+        let (status, body) = self.step_up(&jwt, &tp).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        (jwt, tp)
     }
 
     /// Calls to the endpoints that judge a pattern: `/auto` (step_up) and `/verify` (login).
@@ -297,28 +311,33 @@ async fn login_mode_never_enrolls_a_profile() {
     rig.assert_logs_clean();
 }
 
+/// A used pattern is refused before TypingDNA, also in another spelling of the same numbers
+/// (`3.2` and `3.20`, `61` and `061`: what TypingDNA reads is the same pattern).
 #[tokio::test]
 async fn a_reused_pattern_is_refused_before_typingdna() {
     let rig = spawn("").await;
-    rig.tdna.enroll(&rig.handle("alice"), 3);
-    let jwt = rig.jwt("alice").await;
-    let tp = rig.pattern();
-    let (status, body) = rig.step_up(&jwt, &tp).await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    let (jwt, tp) = rig.alice_stepped_up().await;
     let minted = rig.appwrite.tokens().len();
-    let (status, body) = rig.step_up(&jwt, &tp).await;
-    assert_eq!(
-        (status.as_u16(), body["type"].as_str()),
-        (401, Some("typingdna_pattern_reused"))
-    );
-    // A pattern is used once across the gateway: the login provider refuses it too, and in
-    // login mode a reused pattern reads like a failed match (it must not tell an account
-    // from none).
-    let (status, body) = rig.login(ALICE, &tp).await;
-    assert_eq!(
-        (status.as_u16(), body["type"].as_str()),
-        (401, Some("typingdna_no_match"))
-    );
+    let respelled = tp.replace(",3.2,", ",3.20,").replace("|61,", "|061,");
+    assert_ne!(respelled, tp);
+    rig.sent.lock().expect("lock").push(respelled.clone());
+    for tp in [&tp, &respelled] {
+        let (status, body) = rig.step_up(&jwt, tp).await;
+        assert_eq!(
+            (status.as_u16(), body["type"].as_str()),
+            (401, Some("typingdna_pattern_reused")),
+            "{tp}"
+        );
+        // A pattern is used once across the gateway: the login provider refuses it too, and
+        // in login mode a reused pattern reads like a failed match (it must not tell an
+        // account from none).
+        let (status, body) = rig.login(ALICE, tp).await;
+        assert_eq!(
+            (status.as_u16(), body["type"].as_str()),
+            (401, Some("typingdna_no_match")),
+            "{tp}"
+        );
+    }
     assert_eq!(rig.appwrite.tokens().len(), minted);
     assert_eq!(rig.typing_calls(), 1);
     rig.assert_logs_clean();

@@ -19,7 +19,8 @@ pub enum KeyFetchCause {
     Startup,
     /// The cached keys ran out: their lifetime ended, or a failed fetch is being retried.
     Refresh,
-    /// A token named a key the cached set lacks, which forced a refetch (rate-limited).
+    /// A token named a key the cached set lacks, or had no `kid` and the cached key of its
+    /// type did not verify it (a rotated kid-less key), which forced a refetch (rate-limited).
     UnknownKid,
 }
 

@@ -27,14 +27,48 @@ pub enum ServiceError {
 /// The key of one used assertion: a SHA-256 over the provider id, the kind of value (`jti`,
 /// `id_token`, `tp`...) and the value, each length-prefixed. The cache stores only this hash,
 /// never the token or pattern itself.
+///
+/// A key is about meaning, never spelling: whatever another encoding of the same assertion
+/// could change stays out of it. A signed token is keyed by what its signature covers
+/// ([`ReplayKey::jws`]), a value that only counts for one user by that user too
+/// ([`ReplayKey::for_user`]).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey([u8; 32]);
 
 impl ReplayKey {
-    /// The key of `value` of this `kind` at `provider`.
+    /// The key of `value` of this `kind` at `provider`. `value` must already be in the one
+    /// spelling that means it (a claim as decoded from JSON, a canonical form).
     pub fn new(provider: &str, kind: &str, value: &[u8]) -> Self {
+        Self::of_parts(&[provider.as_bytes(), kind.as_bytes(), value])
+    }
+
+    /// The key of a verified compact JWS (`header.payload.signature`): a hash of its signing
+    /// input, `header.payload` exactly as sent. Every JWS the gateway remembers (ID tokens,
+    /// logout tokens) is keyed this way.
+    ///
+    /// # Security
+    /// Never key a JWS on its whole text: one signature has several spellings that all verify
+    /// (the spare low bits of its last base64url character; ECDSA's `s` and `n - s`), so a
+    /// replay in another spelling would look new. The signing input is what the signature
+    /// covers: it cannot be spelled differently without breaking the signature.
+    ///
+    /// `None` when `compact` is not three segments (it cannot have been verified).
+    pub fn jws(provider: &str, kind: &str, compact: &str) -> Option<Self> {
+        let (input, _signature) = compact.rsplit_once('.')?;
+        (input.matches('.').count() == 1).then(|| Self::new(provider, kind, input.as_bytes()))
+    }
+
+    /// The key of `value` of this `kind` at `provider`, remembered for the user `user` only: the
+    /// same value used by another user is another key, so the cache says nothing about whether
+    /// that other user exists.
+    pub fn for_user(provider: &str, kind: &str, user: &str, value: &[u8]) -> Self {
+        Self::of_parts(&[provider.as_bytes(), kind.as_bytes(), user.as_bytes(), value])
+    }
+
+    /// SHA-256 over each part, length-prefixed, so no two lists of parts hash alike.
+    fn of_parts(parts: &[&[u8]]) -> Self {
         let mut hash = Sha256::new();
-        for part in [provider.as_bytes(), kind.as_bytes(), value] {
+        for part in parts {
             hash.update((part.len() as u64).to_be_bytes());
             hash.update(part);
         }
@@ -130,6 +164,45 @@ mod tests {
             ReplayKey::new("a", "jti", b"1"),
             ReplayKey::new("a", "jti", b"1")
         );
+    }
+
+    #[test]
+    fn a_jws_is_keyed_by_its_signing_input_only() {
+        let key = |token: &str| ReplayKey::jws("corp", "id_token", token);
+        // Other signature spellings (spare bits, ECDSA n - s): one key.
+        assert_eq!(key("eyJh.eyJz.sigQ"), key("eyJh.eyJz.sigR"));
+        assert_eq!(key("eyJh.eyJz.sigQ"), key("eyJh.eyJz.other"));
+        assert_eq!(
+            key("eyJh.eyJz.sig"),
+            Some(ReplayKey::new("corp", "id_token", b"eyJh.eyJz"))
+        );
+        // Another payload or header, or another provider: another key.
+        assert_ne!(key("eyJh.eyJy.sig"), key("eyJh.eyJz.sig"));
+        assert_ne!(key("eyJi.eyJz.sig"), key("eyJh.eyJz.sig"));
+        assert_ne!(
+            ReplayKey::jws("other", "id_token", "eyJh.eyJz.sig"),
+            key("eyJh.eyJz.sig")
+        );
+        // Not a compact JWS: no key.
+        for malformed in ["", "a", "a.b", "a.b.c.d", "a.b.c.d.e"] {
+            assert_eq!(key(malformed), None, "{malformed:?}");
+        }
+    }
+
+    #[test]
+    fn a_value_for_one_user_is_not_the_same_value_for_another() {
+        let alice = ReplayKey::for_user("typingdna", "tp", "alice", b"1,2");
+        assert_ne!(alice, ReplayKey::for_user("typingdna", "tp", "bob", b"1,2"));
+        assert_eq!(
+            alice,
+            ReplayKey::for_user("typingdna", "tp", "alice", b"1,2")
+        );
+        // The user cannot slide into the value, nor a user-less key match.
+        assert_ne!(
+            alice,
+            ReplayKey::for_user("typingdna", "tp", "alic", b"e1,2")
+        );
+        assert_ne!(alice, ReplayKey::new("typingdna", "tp", b"1,2"));
     }
 
     #[test]

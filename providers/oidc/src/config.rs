@@ -36,7 +36,8 @@ pub struct Config {
     /// Oldest `iat` accepted, in seconds: a login's ID token is fresh (60..=86400).
     #[serde(default = "default_max_age")]
     pub max_token_age_seconds: u64,
-    /// Minimum time between two JWKS refetches caused by an unknown `kid` (1..=3600).
+    /// Minimum time between two JWKS refetches caused by an unknown `kid`, or by a token
+    /// without `kid` that the cached key does not verify (1..=3600).
     #[serde(default = "default_refetch_interval")]
     pub jwks_refetch_interval_seconds: u64,
     /// How long fetched keys are used before a regular reload (60..=86400).

@@ -9,8 +9,10 @@
 //!   `nonce` claim, and a token without one is refused (`id_token_nonce_mismatch`): without it
 //!   nothing ties the token to a login the app started;
 //! - it must be fresh: `iat` at most `id_token_max_age_seconds` (default 300) ago;
-//! - it is accepted once: the gateway's replay cache keeps a hash of the token until its `exp`
-//!   (plus the leeway), after which the token is refused as expired anyway.
+//! - it is accepted once: the gateway's replay cache keeps a hash of its signed
+//!   `header.payload` (never of the whole text, whose signature has several spellings that
+//!   verify) until its `exp` (plus the leeway), after which the token is refused as expired
+//!   anyway.
 //!
 //! Without the opt-in the provider has no assertion flow, and the gateway refuses the route.
 
@@ -137,7 +139,11 @@ impl AssertionFlow for OidcProvider {
         let last = claims.expiration().min(claims.issue_time() + max_age);
         let until = (last + leeway).timestamp();
         let until = UNIX_EPOCH + Duration::from_secs(u64::try_from(until).unwrap_or(0) + 1);
-        let key = ReplayKey::new(&self.info.id, "id_token", raw.as_bytes());
+        // Keyed on what the signature covers, not on the token's text: a signature has other
+        // spellings that verify too (ECDSA's `n - s`), and they are the same token.
+        let key = ReplayKey::jws(&self.info.id, "id_token", raw).ok_or_else(|| {
+            ProviderError::rejected("id_token_malformed", "not a compact JWS of three segments")
+        })?;
         if !input
             .replay
             .first_use(&key, until.max(SystemTime::now()))

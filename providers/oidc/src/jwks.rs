@@ -4,7 +4,9 @@
 //! `jwks_cache_seconds`; moka's `try_get_with` makes every load single-flight, so a burst of
 //! logins costs one fetch. A token whose `kid` is unknown may force one refetch, but only if the
 //! last *forced* refetch is at least `jwks_refetch_interval_seconds` old: a real key rotation is
-//! picked up at once, while a flood of random `kid`s costs at most one fetch per interval. When
+//! picked up at once, while a flood of random `kid`s costs at most one fetch per interval. A
+//! token without `kid` that the cached key fails to verify spends the same budget (a provider
+//! that publishes one key without `kid` and rotates it). When
 //! the provider is down, the last good keys keep being served and the fetch is retried after a
 //! short delay.
 //!
@@ -192,9 +194,10 @@ impl JwksCache {
             .map_err(|e: Arc<ProviderError>| ProviderError::Upstream(e.to_string()))
     }
 
-    /// Keys that may hold a `kid` missing from `seen` (the set a verification just used): a
-    /// rate-limited refetch, or, when one happened moments ago (a rotation under load), the set
-    /// it brought if that is newer than `seen`. `None`: no newer keys to try.
+    /// Keys that may hold a key missing from `seen` (the set a verification just used: an
+    /// unknown `kid`, or a rotated key without `kid`): a rate-limited refetch, or, when one
+    /// happened moments ago (a rotation under load), the set it brought if that is newer than
+    /// `seen`. `None`: no newer keys to try.
     ///
     /// # Errors
     /// When the keys cannot be loaded.
@@ -210,8 +213,9 @@ impl JwksCache {
         Ok((!Arc::ptr_eq(&latest, seen)).then_some(latest))
     }
 
-    /// Called when a token names a key the cached set lacks. Returns newer keys if a refetch is
-    /// allowed now, `None` if the last forced refetch is too recent. A caller that gets `None`
+    /// Called when a token names a key the cached set lacks (or, without `kid`, the cached key
+    /// does not verify it; metrics count both as `unknown_kid`). Returns newer keys if a
+    /// refetch is allowed now, `None` if the last forced refetch is too recent. A caller that gets `None`
     /// should look at [`JwksCache::current`] once more: a concurrent caller's refetch (waited
     /// for here) may have brought the key it needs.
     ///

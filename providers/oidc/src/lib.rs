@@ -247,7 +247,10 @@ impl OidcProvider {
             .await
     }
 
-    /// Verifies an ID token with the cached keys, refetching them once if its key is unknown.
+    /// Verifies an ID token with the cached keys, refetching them once if its key is unknown,
+    /// or if it has no `kid` and the one cached key of its type does not verify it (a provider
+    /// that rotates a kid-less key). Both share the refetch budget of
+    /// `jwks_refetch_interval_seconds`.
     ///
     /// # Errors
     /// `Rejected` with the failed check, `Upstream` when keys cannot be loaded.
@@ -269,19 +272,21 @@ impl OidcProvider {
                 Utc::now(),
             )
         };
-        match verify(&keys) {
+        let first = match verify(&keys) {
+            Ok(claims) => return Ok(claims),
+            Err(VerifyError::Rejected(e)) => return Err(e),
+            Err(first) => first,
+        };
+        let Some(newer) = self.jwks.newer_than(jwks_uri, &keys).await? else {
+            return Err(match first {
+                VerifyError::KidlessKeyFailed(e) | VerifyError::Rejected(e) => e,
+                VerifyError::UnknownKey => unknown_key("and a refetch happened too recently"),
+            });
+        };
+        match verify(&newer) {
             Ok(claims) => Ok(claims),
-            Err(VerifyError::Rejected(e)) => Err(e),
-            Err(VerifyError::UnknownKey) => {
-                let Some(newer) = self.jwks.newer_than(jwks_uri, &keys).await? else {
-                    return Err(unknown_key("and a refetch happened too recently"));
-                };
-                match verify(&newer) {
-                    Ok(claims) => Ok(claims),
-                    Err(VerifyError::Rejected(e)) => Err(e),
-                    Err(VerifyError::UnknownKey) => Err(unknown_key("even after a refetch")),
-                }
-            }
+            Err(VerifyError::Rejected(e) | VerifyError::KidlessKeyFailed(e)) => Err(e),
+            Err(VerifyError::UnknownKey) => Err(unknown_key("even after a refetch")),
         }
     }
 

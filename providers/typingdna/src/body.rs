@@ -33,10 +33,44 @@ impl Patterns {
         self.0.expose()
     }
 
-    /// Each pattern on its own (for the replay cache).
-    pub fn each(&self) -> impl Iterator<Item = &str> {
-        self.0.expose().split(';')
+    /// Each pattern on its own, as TypingDNA reads it ([`canonical`]): what the replay cache
+    /// remembers.
+    pub fn each(&self) -> impl Iterator<Item = String> {
+        self.0.expose().split(';').map(canonical)
     }
+}
+
+/// What separates the fields of one pattern, as the recorders write it (`;` separates
+/// patterns).
+const FIELD_SEPARATORS: [char; 4] = [',', '|', '#', '/'];
+
+/// `pattern` as TypingDNA reads it, for the replay cache: every field that is a number written
+/// one way, so that spellings of the same numbers are the same pattern (`61`, `061`, `61.0`,
+/// `+61` and `6.1e1` are one number; `-0` is `0`). The recorders write numbers in their
+/// shortest form, but nothing stops a client from writing them otherwise, and a pattern sent
+/// again in another spelling is still the pattern it was. Anything that is not a number is kept
+/// as sent. Hand-written: no crate knows TypingDNA's pattern format.
+pub(crate) fn canonical(pattern: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(pattern.len());
+    for piece in pattern.split_inclusive(FIELD_SEPARATORS) {
+        let (field, separator) = match piece.strip_suffix(FIELD_SEPARATORS) {
+            Some(field) => (field, &piece[field.len()..]),
+            None => (piece, ""),
+        };
+        match field.parse::<f64>() {
+            // A float pattern compares with `==`: `-0` lands here too.
+            Ok(0.0) => out.push('0'),
+            // The exponent form: as exact as the shortest decimal, and short whatever the
+            // magnitude (`1e300` stays 5 characters).
+            Ok(number) => {
+                let _ = write!(out, "{number:e}");
+            }
+            Err(_) => out.push_str(field),
+        }
+        out.push_str(separator);
+    }
+    out
 }
 
 /// A parsed exchange body.
@@ -274,6 +308,32 @@ mod tests {
             param_of(parse(body.as_bytes(), Mode::StepUp, 10_000)).0,
             "tp"
         );
+    }
+
+    #[test]
+    fn spellings_of_the_same_numbers_are_one_pattern() {
+        let canonical_of = |tp: &str| canonical(tp);
+        let same = [
+            TP,
+            "0,3.20,0,0,6,2092090166,0,-1|1968,98|61,49",
+            "00,3.2,0.0,-0,6.,2092090166,+0,-1.0|1968,98|061,49",
+            "0,3.2,0,0,6,2.092090166e9,0,-1|1968,9.8E1|61,49",
+        ];
+        for tp in same {
+            assert_eq!(canonical_of(tp), canonical_of(TP), "{tp}");
+        }
+        // Other numbers, other separators, another field order: other patterns.
+        for other in [
+            "0,3.2,0,0,6,2092090166,0,-1|1968,98|61,48",
+            "0,3.2,0,0,6,2092090166,0,-1|1968,98,61,49",
+            "0,3.2,0,0,6,2092090166,0,-1|1968,98|49,61",
+            "0,3.2,0,0,6,2092090166,0,-1|1968,98|61,49|",
+        ] {
+            assert_ne!(canonical_of(other), canonical_of(TP), "{other}");
+        }
+        // Empty fields and anything that is not a number stay as sent.
+        assert_eq!(canonical_of("1||x#2/"), "1e0||x#2e0/");
+        assert_eq!(canonical_of("1e300"), "1e300");
     }
 
     #[test]

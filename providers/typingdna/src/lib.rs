@@ -13,8 +13,10 @@
 //!
 //! The id TypingDNA sees is hex HMAC-SHA256(`id_salt`, Appwrite user id), never personal data.
 //! A token is minted only for `action` containing `verify`, `result = 1`, and
-//! `high_confidence = 1` when required. Every pattern is accepted once (the gateway's replay
-//! cache keeps a hash of each for `pattern_reuse_seconds`).
+//! `high_confidence = 1` when required. Every pattern is accepted once per user (the gateway's
+//! replay cache keeps a hash of each, with the user's id and its numbers written one way, for
+//! `pattern_reuse_seconds`): per user, so that what the cache holds for one email never
+//! changes the answer for another.
 //!
 //! Layout:
 //! - [`config`]: the `[providers.<id>]` keys and their validation.
@@ -199,7 +201,7 @@ impl TypingDnaProvider {
         if !self.limits.allow_user("user", &user.id) {
             return Err(too_many("this user"));
         }
-        self.first_use(patterns, input.replay).await?;
+        self.first_use(&user, patterns, input.replay).await?;
         let answer = self.judge(&user, patterns).await?;
         if answer.did("enroll") && !answer.did("verify") {
             return Err(ProviderError::refused(
@@ -241,13 +243,21 @@ impl TypingDnaProvider {
         };
         // From here on every refusal about the pattern reads like a failed match, so that
         // what a request learns does not depend on whether the email has an account. The
-        // patterns are recorded only for a real user, so unknown emails cannot fill the
-        // replay cache.
-        let answer = async {
-            self.first_use(patterns, input.replay).await?;
-            self.judge(&user, patterns).await
+        // patterns are recorded only for a real user, and for that user only (a pattern
+        // recorded for one email must not change the answer for another), so unknown emails
+        // cannot fill the replay cache.
+        let answer = match self.first_use(&user, patterns, input.replay).await {
+            Ok(()) => self.judge(&user, patterns).await,
+            Err(error) => {
+                // Refused without TypingDNA, but after about as long as it takes: an instant
+                // refusal of a pattern sent twice with one email would tell that the email has
+                // an account (an unknown email waits as long every time).
+                if is_reused(&error) {
+                    tokio::time::sleep(self.latency.sample()).await;
+                }
+                Err(error)
+            }
         }
-        .await
         .map_err(|error| match error {
             ProviderError::Rejected(r)
                 if r.reason == reason::PATTERN_REUSED
@@ -275,17 +285,23 @@ impl TypingDnaProvider {
         self.verdict(&answer, user)
     }
 
-    /// Records every pattern as used; any one seen before refuses the request.
+    /// Records every pattern as used by `user`; any one this user sent before refuses the
+    /// request.
     async fn first_use(
         &self,
+        user: &AccountUser,
         patterns: &Patterns,
         replay: &dyn ReplayCache,
     ) -> Result<(), ProviderError> {
         let until = SystemTime::now() + self.pattern_reuse;
         for (index, pattern) in patterns.each().enumerate() {
             // Keyed on the type, not the provider id: a pattern used at one `typingdna`
-            // provider (step_up) is refused at every other (login) too.
-            let key = ReplayKey::new(KIND, "tp", pattern.as_bytes());
+            // provider (step_up) is refused at every other (login) too. And on the Appwrite
+            // user rather than the TypingDNA id, which depends on each provider's `id_salt`:
+            // the user is the same whatever the salt. Per user: the same pattern sent for
+            // another user is another key, so the cache tells nothing about other accounts
+            // (that other user's profile judges it, and a stranger's typing does not match).
+            let key = ReplayKey::for_user(KIND, "tp", &user.id, pattern.as_bytes());
             if !replay.first_use(&key, until).await? {
                 return Err(ProviderError::rejected(
                     reason::PATTERN_REUSED,
@@ -364,6 +380,11 @@ impl TypingDnaProvider {
             .with_name(name)
             .with_auth_time(Some(now)))
     }
+}
+
+/// Whether `error` is the refusal of a pattern used before.
+fn is_reused(error: &ProviderError) -> bool {
+    matches!(error, ProviderError::Rejected(r) if r.reason == reason::PATTERN_REUSED)
 }
 
 fn too_many(who: &str) -> ProviderError {

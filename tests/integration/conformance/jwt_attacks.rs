@@ -694,6 +694,28 @@ async fn r21_nested_jwe() {
     .await;
 }
 
+/// A genuine signature whose last base64url character has non-zero spare bits: the same bytes
+/// to a lenient decoder, another spelling of the token to anyone keying on its text.
+#[tokio::test]
+async fn r21_signature_with_spare_bits_set() {
+    for alg in [SigningAlg::RS256, SigningAlg::ES256] {
+        reject_token(
+            |op, nonce| {
+                let token = op.sign_id_token(
+                    &alice(op, nonce),
+                    &Behavior {
+                        alg: Some(alg),
+                        ..Default::default()
+                    },
+                );
+                mock_op::spellings::spare_bit_spellings(&token)[0].clone()
+            },
+            "id_token_malformed",
+        )
+        .await;
+    }
+}
+
 reject_rows! {
     /// `cty: JWT` (a nested token) on a signed token.
     r21_cty_jwt: ("", |_, _| header(json!({ "cty": "JWT" }))) => "id_token_header_unsupported";
@@ -769,56 +791,21 @@ async fn r23_der_encoded_signature() {
 /// make either). Rejecting it would refuse genuine ES256 tokens; it is not a forgery.
 #[tokio::test]
 async fn r23_high_s_signature_is_not_a_forgery() {
+    use mock_op::spellings::{is_high_s, negate_s};
     let rig = Rig::new().await;
     let attempt = rig
         .login_with_token(|op, nonce| {
-            es256_with_signature(op, nonce, |raw| {
-                let (r, s) = raw.split_at(32);
-                let s = if is_high(s) {
-                    s.to_vec()
-                } else {
-                    sub_be(&P256_ORDER, s)
-                };
-                assert!(is_high(&s));
-                [r, &s].concat()
-            })
+            let token = es256_with_signature(op, nonce, <[u8]>::to_vec);
+            let high = if is_high_s(&token) {
+                token
+            } else {
+                negate_s(&token)
+            };
+            assert!(is_high_s(&high));
+            high
         })
         .await;
     rig.assert_accepted(&attempt).await;
-}
-
-/// The order n of P-256, big-endian.
-const P256_ORDER: [u8; 32] = [
-    0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-    0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
-];
-
-/// Whether `s > n / 2`.
-fn is_high(s: &[u8]) -> bool {
-    let mut half = [0u8; 32];
-    let mut carry = 0u8;
-    for (i, byte) in P256_ORDER.iter().enumerate() {
-        half[i] = (byte >> 1) | (carry << 7);
-        carry = byte & 1;
-    }
-    s > &half[..]
-}
-
-/// `a - b` for 32-byte big-endian numbers, `a >= b`.
-fn sub_be(a: &[u8; 32], b: &[u8]) -> Vec<u8> {
-    let mut out = vec![0u8; 32];
-    let mut borrow = 0i16;
-    for i in (0..32).rev() {
-        let mut d = i16::from(a[i]) - i16::from(b[i]) - borrow;
-        borrow = if d < 0 {
-            d += 256;
-            1
-        } else {
-            0
-        };
-        out[i] = d as u8;
-    }
-    out
 }
 
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` of a raw `r || s`.

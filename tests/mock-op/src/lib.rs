@@ -34,6 +34,8 @@
 //! - `jose.rs`: hand-built compact JWS (any header, forged signatures),
 //!   `at_hash`, PKCE.
 //! - `behavior.rs`: [`Behavior`], [`SigningAlg`] and the null-removes patch rule.
+//! - [`spellings`]: other spellings of one signature (spare base64url bits, ECDSA `n - s`),
+//!   for replay tests.
 //! - `routes.rs`: the axum router: discovery, JWKS, authorize, login, token,
 //!   userinfo.
 //! - `login_page.rs`: the HTML login and error pages.
@@ -48,6 +50,7 @@ mod jose;
 mod keys;
 mod login_page;
 mod routes;
+pub mod spellings;
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use idp_provider_api::testing::{MemoryReplay, NoDirectory};
 use idp_provider_api::{AssertionInput, Identity, Provider, ProviderError};
-use mock_op::Behavior;
+use mock_op::{Behavior, SigningAlg};
 use serde_json::{Value, json};
 
 use crate::support::{Harness, now, op_config, reason};
@@ -68,6 +68,42 @@ async fn a_fresh_token_is_exchanged_once_and_remembered_until_its_exp() {
     assert!(
         (until - (now() + 330)).abs() <= 3,
         "kept until exp + leeway: {until}"
+    );
+}
+
+/// One token and every other spelling of its signature (the spare bits of its last base64url
+/// character: 16 spellings of an RS256 or ES256 signature; for ES256 also `n - s`, 32 in all):
+/// one exchange in all. The refusals are named in the gateway's test of the same attack
+/// (`id_token_exchange::every_spelling_of_a_used_id_token_is_refused_and_mints_nothing`).
+#[tokio::test]
+async fn a_token_is_exchanged_once_however_its_signature_is_spelled() {
+    let mut outcomes = Vec::new();
+    for alg in [SigningAlg::RS256, SigningAlg::ES256] {
+        let harness = Harness::with(
+            op_config(),
+            json!({"allow_id_token_exchange": true, "allowed_algs": [alg.as_str()]}),
+        )
+        .await;
+        let replay = MemoryReplay::default();
+        let claims = harness.op.id_token_claims("alice", "n-spelled");
+        let behavior = Behavior {
+            alg: Some(alg),
+            ..Default::default()
+        };
+        let raw = harness.op.sign_id_token(&claims, &behavior);
+        let mut every = vec![raw.clone()];
+        every.extend(mock_op::spellings::respellings(&raw));
+        let mut accepted = 0;
+        for spelling in &every {
+            let body = json!({"id_token": spelling, "nonce": "n-spelled"});
+            accepted += usize::from(exchange(&harness, &body, &replay).await.is_ok());
+        }
+        outcomes.push((alg, every.len(), accepted));
+    }
+    assert_eq!(
+        outcomes,
+        [(SigningAlg::RS256, 16, 1), (SigningAlg::ES256, 32, 1)],
+        "(alg, spellings, exchanges)"
     );
 }
 
