@@ -190,13 +190,13 @@ impl Metrics {
         let jwks_fetches = Family::<KeyFetchLabels, Counter>::default();
         registry.register(
             "jwks_fetches",
-            "Signing-key (JWKS) fetches by provider, cause (startup, refresh, unknown_kid) and result",
+            "Signing-key (JWKS) fetches by provider, cause (startup, refresh, unknown_kid: an unknown kid or a kid-less token the cached keys do not verify) and result",
             jwks_fetches.clone(),
         );
         let jwks_suppressed = Family::<ProviderLabel, Counter>::default();
         registry.register(
             "jwks_refetches_suppressed",
-            "Unknown-kid refetches refused because the last one was too recent",
+            "Refetches for an unknown kid (or a kid-less token the cached keys do not verify) refused because the last one was too recent",
             jwks_suppressed.clone(),
         );
         let rate_limited = Family::<RouteLabel, Counter>::default();
