@@ -322,6 +322,16 @@ fn report(
             mib(s.spent.redis_peak_kib),
         );
     }
+    for s in steps.iter().filter(|s| s.round.failures > 0) {
+        let _ = writeln!(
+            out,
+            "\n{} at {:.0} logins/s: {} logins failed; the first: {}",
+            plural(s.instances),
+            s.offered,
+            s.round.failures,
+            s.round.first_failure.as_deref().unwrap_or_default()
+        );
+    }
     if !floods.is_empty() {
         let _ = writeln!(
             out,
