@@ -212,8 +212,8 @@ pub struct Round {
     pub first_failure: Option<String>,
     /// Wall time of the round.
     pub elapsed: Duration,
-    /// How late the driver sent its latest login ([`open_round`] only): its own lag, which the
-    /// latencies include.
+    /// The most the driver fell behind its schedule ([`open_round`] only): its own lag, which
+    /// the latencies include.
     pub send_lag: Duration,
 }
 
