@@ -3,6 +3,8 @@
 //! 302 to the success page carrying `userId` and a `secret` of the configured length).
 //!
 //! Each worker is one browser with its own keep-alive connections (one `reqwest::Client`).
+//! Several gateway instances behind one address are reached through a [`Balancer`]: the driver
+//! plays the load balancer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -104,9 +106,69 @@ async fn redirect(
 /// # Errors
 /// The first step that did not answer as a successful login does.
 pub async fn login(client: &reqwest::Client, start_url: &str) -> Result<String, LoginFailure> {
-    let (to_op, cookie) = redirect(client, "start", start_url, None).await?;
+    login_via(client, start_url, None).await
+}
+
+/// Several gateway instances behind one address, as a load balancer shows them: every request
+/// to `address` goes to the next instance in turn (round robin per request, done here in the
+/// driver rather than by a proxy process, so a login's `start` and `callback` usually reach
+/// different instances and the shared store is on the path).
+#[derive(Debug)]
+pub struct Balancer {
+    address: String,
+    instances: Vec<String>,
+    next: AtomicUsize,
+}
+
+impl Balancer {
+    /// `address` (the instances' common `public_url`) in front of `instances` (their own URLs).
+    pub fn new(address: &str, instances: Vec<String>) -> Self {
+        Self {
+            address: address.to_string(),
+            instances,
+            next: AtomicUsize::new(0),
+        }
+    }
+
+    /// The balancer's address (the `public_url` every instance is configured with).
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Where a request for `url` goes: the next instance when `url` is under the balancer's
+    /// address, `url` itself otherwise (the OP).
+    pub fn route(&self, url: &str) -> String {
+        // The address's own URLs only: `http://host:90` is not under `http://host:9`.
+        let under = |rest: &&str| rest.is_empty() || rest.starts_with(['/', '?']);
+        match url.strip_prefix(&self.address).filter(under) {
+            Some(rest) if !self.instances.is_empty() => {
+                let i = self.next.fetch_add(1, Ordering::Relaxed) % self.instances.len();
+                format!("{}{rest}", self.instances[i])
+            }
+            _ => url.to_string(),
+        }
+    }
+}
+
+/// Where a request for `url` goes: through `balancer` when given, else to `url` itself.
+fn routed(balancer: Option<&Balancer>, url: &str) -> String {
+    balancer.map_or_else(|| url.to_string(), |b| b.route(url))
+}
+
+/// [`login`], with the gateway's requests sent through `balancer` when given.
+///
+/// # Errors
+/// As [`login`].
+pub async fn login_via(
+    client: &reqwest::Client,
+    start_url: &str,
+    balancer: Option<&Balancer>,
+) -> Result<String, LoginFailure> {
+    let start = routed(balancer, start_url);
+    let (to_op, cookie) = redirect(client, "start", &start, None).await?;
     let (to_callback, _) = redirect(client, "authorize", &to_op, None).await?;
-    let (to_app, _) = redirect(client, "callback", &to_callback, cookie.as_deref()).await?;
+    let callback = routed(balancer, &to_callback);
+    let (to_app, _) = redirect(client, "callback", &callback, cookie.as_deref()).await?;
     let done = Url::parse(&to_app).map_err(|e| fail("callback", e.to_string()))?;
     if !done.as_str().starts_with(APP) {
         return Err(fail("callback", format!("redirected to {}", done.path())));
@@ -134,7 +196,8 @@ pub enum Pace {
     /// Each worker starts its next login when the last one ends.
     Closed,
     /// Logins are due at this many per second; a login's latency counts from when it was due,
-    /// so a stalled server is not hidden by the workers waiting on it.
+    /// so a stalled server is not hidden by the workers waiting on it. The workers still bound
+    /// the logins in flight (a late login waits for a free worker); [`open_round`] does not.
     Rate(f64),
 }
 
@@ -149,6 +212,38 @@ pub struct Round {
     pub first_failure: Option<String>,
     /// Wall time of the round.
     pub elapsed: Duration,
+    /// The most the driver fell behind its schedule ([`open_round`] only): its own lag, which
+    /// the latencies include.
+    pub send_lag: Duration,
+}
+
+impl Round {
+    /// Counts one login: its latency when it succeeded, its failure otherwise.
+    fn record(&mut self, outcome: Result<Duration, String>) {
+        match outcome {
+            Ok(latency) => self
+                .latencies_us
+                .push(u32::try_from(latency.as_micros()).unwrap_or(u32::MAX)),
+            Err(failure) => {
+                self.failures += 1;
+                self.first_failure.get_or_insert(failure);
+            }
+        }
+    }
+
+    /// Adds the logins of a task (or its failure, when it panicked) to the round.
+    fn absorb(&mut self, task: Result<Round, tokio::task::JoinError>) {
+        match task {
+            Ok(mine) => {
+                self.latencies_us.extend(mine.latencies_us);
+                self.failures += mine.failures;
+                if self.first_failure.is_none() {
+                    self.first_failure = mine.first_failure;
+                }
+            }
+            Err(e) => self.record(Err(e.to_string())),
+        }
+    }
 }
 
 /// Runs `logins` logins against `start_url` with `workers` browsers.
@@ -174,15 +269,8 @@ pub async fn round(start_url: &str, logins: usize, workers: usize, pace: Pace) -
                             due
                         }
                     };
-                    match login(&client, &url).await {
-                        Ok(_) => mine
-                            .latencies_us
-                            .push(u32::try_from(due.elapsed().as_micros()).unwrap_or(u32::MAX)),
-                        Err(e) => {
-                            mine.failures += 1;
-                            mine.first_failure.get_or_insert_with(|| e.to_string());
-                        }
-                    }
+                    let outcome = login(&client, &url).await;
+                    mine.record(outcome.map(|_| due.elapsed()).map_err(|e| e.to_string()));
                 }
                 mine
             })
@@ -190,41 +278,94 @@ pub async fn round(start_url: &str, logins: usize, workers: usize, pace: Pace) -
         .collect();
     let mut total = Round::default();
     for task in tasks {
-        match task.await {
-            Ok(mine) => {
-                total.latencies_us.extend(mine.latencies_us);
-                total.failures += mine.failures;
-                if total.first_failure.is_none() {
-                    total.first_failure = mine.first_failure;
-                }
-            }
-            Err(e) => {
-                total.failures += 1;
-                total.first_failure.get_or_insert_with(|| e.to_string());
-            }
-        }
+        total.absorb(task.await);
     }
     total.elapsed = began.elapsed();
     total
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn long_start_urls_have_the_asked_length() {
-        let url = start_url("http://127.0.0.1:1", Some(2048));
-        let parsed = Url::parse(&url).expect("url");
-        let mut seen = Vec::new();
-        for (name, value) in parsed.query_pairs() {
-            if name == "success" || name == "failure" {
-                assert_eq!(value.len(), 2048, "{name}");
-                assert!(value.starts_with(APP));
-                seen.push(name.into_owned());
+/// Runs `logins` logins arriving at `per_second` through `balancer`, open loop: login `i` is
+/// sent `i / per_second` after the round began whether or not earlier ones have finished (each
+/// on a task of its own, through one client whose pool grows with the logins in flight, as a
+/// proxy's upstream pool does), so a saturated gateway meets a growing queue as it would in
+/// production. A login not finished within `timeout` fails.
+///
+/// Coordinated omission: a login's latency counts from when it was *scheduled*, not from when
+/// the driver sent it, so any delay (the gateway's queue, or the driver itself falling behind
+/// its schedule on a busy machine) counts against the login, as in wrk2. `send_lag` says how
+/// far behind the driver fell.
+pub async fn open_round(
+    start_url: &str,
+    balancer: &Arc<Balancer>,
+    logins: usize,
+    per_second: f64,
+    timeout: Duration,
+) -> Round {
+    let client = browser();
+    let mut flying = tokio::task::JoinSet::new();
+    let mut total = Round::default();
+    let flatten = |done: Result<Result<Duration, String>, tokio::task::JoinError>| {
+        done.unwrap_or_else(|e| Err(e.to_string()))
+    };
+    let began = Instant::now();
+    for i in 0..logins {
+        let due = began + Duration::from_secs_f64(i as f64 / per_second);
+        tokio::time::sleep_until(due.into()).await;
+        total.send_lag = total.send_lag.max(due.elapsed());
+        let (client, balancer, url) = (client.clone(), balancer.clone(), start_url.to_string());
+        flying.spawn(async move {
+            match tokio::time::timeout(timeout, login_via(&client, &url, Some(&balancer))).await {
+                Ok(Ok(_)) => Ok(due.elapsed()),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {} s", timeout.as_secs())),
             }
+        });
+        // Results are taken as they come, so finished tasks do not pile up.
+        while let Some(done) = flying.try_join_next() {
+            total.record(flatten(done));
         }
-        assert_eq!(seen, ["success", "failure"], "both URLs, once each");
-        assert!(url.contains("login_hint=alice"));
     }
+    while let Some(done) = flying.join_next().await {
+        total.record(flatten(done));
+    }
+    total.elapsed = began.elapsed();
+    total
 }
+
+/// Sends `n` `start` requests to `url` (through `balancer` when given), `concurrency` at once;
+/// counts those that redirected to the OP (a login opened) and the others (refused).
+pub async fn starts(
+    url: &str,
+    balancer: Option<&Arc<Balancer>>,
+    n: usize,
+    concurrency: usize,
+) -> (usize, usize) {
+    let next = Arc::new(AtomicUsize::new(0));
+    let stored = Arc::new(AtomicUsize::new(0));
+    let tasks: Vec<_> = (0..concurrency.max(1))
+        .map(|_| {
+            let (next, stored, url) = (next.clone(), stored.clone(), url.to_string());
+            let balancer = balancer.cloned();
+            tokio::spawn(async move {
+                let client = browser();
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    let to = routed(balancer.as_deref(), &url);
+                    let opened = redirect(&client, "start", &to, None)
+                        .await
+                        .is_ok_and(|(location, _)| location.contains("/authorize?"));
+                    if opened {
+                        stored.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    let stored = stored.load(Ordering::Relaxed);
+    (stored, n - stored)
+}
+
+#[cfg(test)]
+mod tests;

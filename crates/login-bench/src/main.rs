@@ -1,11 +1,12 @@
 //! `login-bench`: what a whole login costs the gateway process, next to a floor that makes the
-//! same HTTP calls and checks nothing. Run through `scripts/bench-login`, which builds the
-//! release binaries first.
+//! same HTTP calls and checks nothing; and how big a fleet of gateways a login rate needs
+//! (`sizing`). Run through `scripts/bench-login`, which builds the release binaries first.
 //!
 //! Every part is a separate process on loopback: the mock OP (`login-bench op`), the Appwrite
-//! emulator (`login-bench appwrite`), each gateway binary under test (`idp-bridge serve`), and
-//! the floors (`login-floor`, on a current-thread and on a multi-thread runtime). The driver is
-//! the browser. See [`run`] for the measurement and the report.
+//! emulator (`login-bench appwrite`), each gateway binary under test (`idp-bridge serve`), the
+//! floors (`login-floor`, on a current-thread and on a multi-thread runtime) and, for a fleet,
+//! `redis-server`. The driver is the browser (and a fleet's load balancer). See [`run`] for the
+//! measurement and the report, [`sizing`] for the fleet's.
 //!
 //! Layout:
 //! - [`upstream`]: the `op` and `appwrite` subcommands.
@@ -14,11 +15,17 @@
 //! - [`stack`]: the upstreams, the gateways and the floors, started and ready.
 //! - [`run`]: the interleaved rounds, the soak and the flood, and their reports.
 //! - [`count`]: instructions per login, counted by valgrind instead of timed.
+//! - [`redis_server`]: the `redis-server` a fleet shares, and its `INFO`.
+//! - [`fleet`]: instances with the Redis store behind one address, and what they spend.
+//! - [`sizing`]: the open-loop ladder and the floods on fleets, and the sizing report.
 
 mod browser;
 mod count;
+mod fleet;
 mod procs;
+mod redis_server;
 mod run;
+mod sizing;
 mod stack;
 mod upstream;
 
@@ -46,6 +53,10 @@ enum Command {
     /// Count the instructions a login costs each gateway and floor in user space, under
     /// valgrind's callgrind: exact where `run`'s CPU times are noisy.
     Count(count::CountArgs),
+    /// How big a fleet: 1 and 3 instances with the Redis store behind one address, an
+    /// open-loop ladder of arrival rates past saturation, and floods of `start`; prints a
+    /// Markdown report.
+    Sizing(sizing::SizingArgs),
     /// Serve the mock OP (used by `run`).
     Op {
         /// The ID-token signing algorithm.
@@ -134,6 +145,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::run(&args),
         Command::Flood(args) => run::flood(&args),
         Command::Count(args) => count::count(&args),
+        Command::Sizing(args) => sizing::sizing(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

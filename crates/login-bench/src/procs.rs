@@ -1,7 +1,7 @@
 //! The processes under test: spawning them, their `READY` line, and what `/proc` says about
-//! them (CPU time, resident memory, TCP connections).
+//! them (CPU time, resident memory and its peak, TCP connections) and about the machine.
 //!
-//! Hand-written `/proc` parsing: a few fields of three files, not worth a crate.
+//! Hand-written `/proc` parsing: a few fields of a few files, not worth a crate.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -126,6 +126,15 @@ impl Proc {
         memory_kib(self.pid(), field)
     }
 
+    /// Starts the peak (`VmHWM`) over from the current resident memory, so that the next
+    /// reading is the peak since now (`/proc/<pid>/clear_refs`; the process is ours).
+    ///
+    /// # Errors
+    /// When the kernel refuses.
+    pub fn reset_peak(&self) -> std::io::Result<()> {
+        reset_peak(self.pid())
+    }
+
     /// The local ports of this process's TCP connections to `remote_port` on loopback.
     pub fn connections_to(&self, remote_port: u16) -> BTreeSet<u16> {
         connections_to(self.pid(), remote_port)
@@ -176,6 +185,41 @@ fn memory_kib(pid: u32, name: &str) -> u64 {
             })
         })
         .unwrap_or(0)
+}
+
+fn reset_peak(pid: u32) -> std::io::Result<()> {
+    // "5": reset the peak resident set size to the current one (proc(5), clear_refs).
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5")
+}
+
+/// The machine, for a report's header: CPU model, the CPUs this process may use, kernel and
+/// memory, e.g. `AMD EPYC, 2 CPUs, Linux 6.1.0, 23.5 GiB RAM`.
+pub fn machine() -> String {
+    let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
+    let cpus = std::thread::available_parallelism().map_or(0, usize::from);
+    describe_machine(
+        &read("/proc/cpuinfo"),
+        &read("/proc/meminfo"),
+        read("/proc/sys/kernel/osrelease").trim(),
+        cpus,
+    )
+}
+
+fn describe_machine(cpuinfo: &str, meminfo: &str, kernel: &str, cpus: usize) -> String {
+    let field = |text: &str, name: &str| {
+        text.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            (key.trim() == name).then(|| value.trim().to_string())
+        })
+    };
+    let model = field(cpuinfo, "model name").unwrap_or_else(|| "unknown CPU".into());
+    let memory_kib: f64 = field(meminfo, "MemTotal")
+        .and_then(|m| m.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0);
+    format!(
+        "{model}, {cpus} CPUs, Linux {kernel}, {:.1} GiB RAM",
+        memory_kib / 1024.0 / 1024.0
+    )
 }
 
 /// Socket inodes of the process (`/proc/<pid>/fd/* -> socket:[inode]`), matched against the
@@ -236,15 +280,45 @@ mod tests {
         let me = std::process::id();
         assert!(memory_kib(me, "VmRSS") > 0);
         assert!(memory_kib(me, "VmHWM") >= memory_kib(me, "VmRSS"));
+        // Spinning until the ticks move, not for a fixed time: on a busy machine 60 ms of wall
+        // time may hold less than one tick of this process's CPU. The minute is a guard.
         let start = cpu_ticks(me);
         let spin = std::time::Instant::now();
         let mut x = 0u64;
-        while spin.elapsed() < std::time::Duration::from_millis(60) {
-            x = std::hint::black_box(x.wrapping_add(1));
+        while cpu_ticks(me) == start && spin.elapsed() < std::time::Duration::from_secs(60) {
+            for _ in 0..100_000 {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
         }
+        assert!(cpu_ticks(me) > start, "spinning shows as CPU ticks");
+    }
+
+    #[test]
+    fn the_peak_starts_over_from_the_current_memory() {
+        let me = std::process::id();
+        // 64 MiB touched and freed (a mapping of its own, returned at once): the peak stays.
+        let block = std::hint::black_box(vec![1u8; 64 << 20]);
+        drop(block);
+        let peak = memory_kib(me, "VmHWM");
         assert!(
-            cpu_ticks(me) > start,
-            "60 ms of spinning shows as CPU ticks"
+            peak > memory_kib(me, "VmRSS") + 32 * 1024,
+            "the block shows in the peak"
+        );
+        reset_peak(me).expect("clear_refs");
+        assert!(memory_kib(me, "VmHWM") + 32 * 1024 < peak);
+    }
+
+    #[test]
+    fn the_machine_is_named_by_model_cpus_kernel_and_memory() {
+        let cpuinfo = "processor\t: 0\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\nmodel name\t: AMD EPYC 7B13\n";
+        let meminfo = "MemTotal:       24683520 kB\nMemFree:         4629504 kB\n";
+        assert_eq!(
+            describe_machine(cpuinfo, meminfo, "6.1.0-18-amd64", 2),
+            "AMD EPYC 7B13, 2 CPUs, Linux 6.1.0-18-amd64, 23.5 GiB RAM"
+        );
+        assert_eq!(
+            describe_machine("", "", "6.1.0", 1),
+            "unknown CPU, 1 CPUs, Linux 6.1.0, 0.0 GiB RAM"
         );
     }
 

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::browser::{self, Pace, Round, start_url};
 use crate::procs::TICKS_PER_SECOND;
-use crate::stack::{Launch, Target, Upstreams, sibling};
+use crate::stack::{Launch, Setup, Target, Upstreams, sibling};
 use crate::{Alg, GatewaySpec};
 
 /// `login-bench run`.
@@ -81,6 +81,7 @@ pub struct FloodArgs {
     concurrency: usize,
 }
 
+/// `given`, or this tree's release gateway (`after`) when none is given.
 fn default_gateways(given: &[GatewaySpec]) -> Vec<GatewaySpec> {
     if given.is_empty() {
         vec![GatewaySpec {
@@ -91,6 +92,13 @@ fn default_gateways(given: &[GatewaySpec]) -> Vec<GatewaySpec> {
     } else {
         given.to_vec()
     }
+}
+
+/// The one gateway of a mode that takes one: `given`, or this tree's.
+pub(crate) fn one_gateway(given: Option<&GatewaySpec>) -> GatewaySpec {
+    given
+        .cloned()
+        .unwrap_or_else(|| default_gateways(&[]).remove(0))
 }
 
 pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, String> {
@@ -150,7 +158,7 @@ pub(crate) fn start_gateways(
     let upstreams = Upstreams::start(alg).map_err(|e| e.to_string())?;
     let mut targets = Vec::new();
     for spec in &default_gateways(given) {
-        let target = upstreams.gateway(spec, None, launch);
+        let target = upstreams.gateway(spec, &Setup::default(), launch);
         targets.push(target.map_err(|e| e.to_string())?);
     }
     let first = runtime
@@ -277,7 +285,7 @@ impl Tally {
     }
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -536,14 +544,18 @@ fn soak(
 /// # Errors
 /// Any process that does not start.
 pub fn flood(args: &FloodArgs) -> Result<(), String> {
-    let spec = args
-        .gateway
-        .clone()
-        .unwrap_or_else(|| default_gateways(&[]).remove(0));
+    let spec = one_gateway(args.gateway.as_ref());
     let runtime = runtime()?;
     let upstreams = Upstreams::start(Alg::Rs256).map_err(|e| e.to_string())?;
     let target = upstreams
-        .gateway(&spec, Some(args.cap), Launch::Direct)
+        .gateway(
+            &spec,
+            &Setup {
+                max_open: Some(args.cap),
+                ..Setup::default()
+            },
+            Launch::Direct,
+        )
         .map_err(|e| e.to_string())?;
     // One whole login first: discovery, keys and pools are loaded, as in a running gateway.
     runtime
@@ -554,7 +566,8 @@ pub fn flood(args: &FloodArgs) -> Result<(), String> {
         .map_err(|e| format!("the first login failed: {e}"))?;
     let idle = target.proc.memory_kib("VmRSS");
     let url = start_url(&target.url, Some(args.url_len));
-    let (stored, refused) = runtime.block_on(starts(&url, args.starts, args.concurrency));
+    let (stored, refused) =
+        runtime.block_on(browser::starts(&url, None, args.starts, args.concurrency));
     let after = target.proc.memory_kib("VmRSS");
     println!(
         "{}: {} starts with {}-byte success and failure URLs, cap {}: {stored} logins opened, {refused} refused; \
@@ -569,39 +582,6 @@ pub fn flood(args: &FloodArgs) -> Result<(), String> {
         (after.saturating_sub(idle) * 1024) as f64 / stored.max(1) as f64,
     );
     Ok(())
-}
-
-/// Sends `n` starts; counts those that redirected to the OP and those refused.
-async fn starts(url: &str, n: usize, concurrency: usize) -> (usize, usize) {
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let next = Arc::new(AtomicUsize::new(0));
-    let stored = Arc::new(AtomicUsize::new(0));
-    let tasks: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let (next, stored, url) = (next.clone(), stored.clone(), url.to_string());
-            tokio::spawn(async move {
-                let client = browser::browser();
-                while next.fetch_add(1, Ordering::Relaxed) < n {
-                    let to_op = client.get(&url).send().await.ok().is_some_and(|r| {
-                        r.status() == reqwest::StatusCode::FOUND
-                            && r.headers()
-                                .get(reqwest::header::LOCATION)
-                                .and_then(|l| l.to_str().ok())
-                                .is_some_and(|l| l.contains("/authorize?"))
-                    });
-                    if to_op {
-                        stored.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        let _ = task.await;
-    }
-    let stored = stored.load(Ordering::Relaxed);
-    (stored, n - stored)
 }
 
 #[cfg(test)]

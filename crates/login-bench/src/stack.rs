@@ -72,6 +72,38 @@ pub struct Target {
     pub ready_rss_kib: u64,
 }
 
+/// How a gateway under test is configured beyond its upstreams (the defaults: the memory
+/// store at its default cap, reached at its own address).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Setup<'a> {
+    /// `[store] max_open_transactions`, when not the default.
+    pub max_open: Option<u64>,
+    /// `[store] backend = "redis"` at this `redis_url`, sealed with the run's key.
+    pub redis_url: Option<&'a str>,
+    /// `[server] public_url`: the one address of several instances behind a balancer.
+    pub public_url: Option<&'a str>,
+}
+
+impl Setup<'_> {
+    /// The `[store]` table, empty for the defaults.
+    fn store(&self, seal_key: &str) -> String {
+        let mut store = String::new();
+        if let Some(url) = self.redis_url {
+            store += &format!(
+                "backend = \"redis\"\nredis_url = \"{url}\"\nencryption_keys = [\"bench:{seal_key}\"]\n"
+            );
+        }
+        if let Some(cap) = self.max_open {
+            store += &format!("max_open_transactions = {cap}\n");
+        }
+        if store.is_empty() {
+            store
+        } else {
+            format!("[store]\n{store}")
+        }
+    }
+}
+
 /// The upstreams, running.
 pub struct Upstreams {
     /// The mock OP.
@@ -85,6 +117,8 @@ pub struct Upstreams {
     /// The gateways' `[mapping] id_key`, the same for all, so every gateway derives the same
     /// user id and the floor can use it.
     id_key: String,
+    /// The gateways' Redis sealing key (one for all, as a fleet needs).
+    seal_key: String,
     alg: Alg,
 }
 
@@ -108,17 +142,26 @@ impl Upstreams {
         let appwrite_ready = appwrite.ready()?;
         let dir = std::env::temp_dir().join(format!("login-bench-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(io("temporary folder"))?;
-        let mut key = [0u8; 32];
-        rand::Rng::fill(&mut rand::thread_rng(), &mut key);
+        let random_key = || {
+            let mut key = [0u8; 32];
+            rand::Rng::fill(&mut rand::thread_rng(), &mut key);
+            base64::engine::general_purpose::STANDARD.encode(key)
+        };
         Ok(Self {
             op,
             appwrite,
             op_ready,
             appwrite_ready,
             dir,
-            id_key: base64::engine::general_purpose::STANDARD.encode(key),
+            id_key: random_key(),
+            seal_key: random_key(),
             alg,
         })
+    }
+
+    /// The run's temporary folder (gateway configurations, a Redis socket).
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The OP's port.
@@ -131,26 +174,24 @@ impl Upstreams {
         port_of(&text(&self.appwrite_ready, "endpoint"))
     }
 
-    /// Starts a gateway binary with a configuration for these upstreams, and waits until its
-    /// `/readyz` answers 200. `max_open` sets `[store] max_open_transactions` when given.
+    /// Starts a gateway binary with a configuration for these upstreams and `setup`, and waits
+    /// until its `/readyz` answers 200.
     ///
     /// # Errors
     /// When it does not start or never gets ready.
     pub fn gateway(
         &self,
         spec: &GatewaySpec,
-        max_open: Option<u64>,
+        setup: &Setup<'_>,
         launch: Launch,
     ) -> Result<Target, StackError> {
         let port = free_port().map_err(io("a free port"))?;
         let url = format!("http://127.0.0.1:{port}");
-        let store = max_open.map_or(String::new(), |cap| {
-            format!("[store]\nmax_open_transactions = {cap}\n")
-        });
+        let store = setup.store(&self.seal_key);
         let config = format!(
             r#"[server]
 listen = "127.0.0.1:{port}"
-public_url = "{url}"
+public_url = "{public_url}"
 [appwrite]
 endpoint = "{endpoint}"
 project = "{project}"
@@ -168,6 +209,7 @@ client_id = "{client_id}"
 client_secret = "{client_secret}"
 allowed_algs = ["{alg}"]
 "#,
+            public_url = setup.public_url.unwrap_or(&url),
             endpoint = text(&self.appwrite_ready, "endpoint"),
             project = text(&self.appwrite_ready, "project"),
             api_key = text(&self.appwrite_ready, "api_key"),
