@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use url::Url;
 
+use crate::logout::BackchannelLogout;
 use crate::services::{AccountDirectory, ReplayCache};
 use crate::{Identity, ProviderError, Secret};
 
@@ -38,6 +39,11 @@ pub trait Provider: Send + Sync {
 
     /// The one-request assertion flow (`exchange`), if supported.
     fn assertion(&self) -> Option<&dyn AssertionFlow> {
+        None
+    }
+
+    /// Back-channel logout (`POST /v1/auth/{id}/backchannel-logout`), if enabled.
+    fn backchannel_logout(&self) -> Option<&dyn BackchannelLogout> {
         None
     }
 

@@ -13,7 +13,8 @@
 //!   or `email` (mutable, unverified): the identity's issuer is the tenant's issuer and its
 //!   subject the `oid` claim. A token without `tid` or `oid` is refused.
 //!
-//! Every other key is the `oidc` type's, except `issuer`, which `tenant` replaces. `authority`
+//! Every other key is the `oidc` type's, except `issuer`, which `tenant` replaces, and
+//! `backchannel_logout`, which is refused: Entra sends no back-channel logout tokens. `authority`
 //! (default `https://login.microsoftonline.com`) names a national cloud, or a local test
 //! provider (http only on loopback hosts).
 
@@ -176,6 +177,14 @@ pub fn open_entra(
         .derived("issuer", "the issuer follows from tenant (and authority)")
         .into_iter()
         .collect();
+    if table.flag("backchannel_logout") {
+        problems.push(ConfigProblem::new(
+            table.key("backchannel_logout"),
+            "Microsoft Entra ID sends no OpenID Connect back-channel logout tokens (it offers \
+             front-channel logout only), and its users are keyed on tid + oid, which a logout \
+             token would not carry; leave it off",
+        ));
+    }
     let authority = match secure_url(&keys.authority, table.flag("allow_insecure_http")) {
         Ok(url) if url.path() == "/" => Some(keys.authority.trim_end_matches('/').to_string()),
         Ok(_) => {
@@ -343,6 +352,19 @@ mod tests {
         let mut t = base(TID, json!([]));
         t["authority"] = "http://login.example.com".into();
         assert!(open_table(t)[0].starts_with("providers.ms.authority: "));
+    }
+
+    #[test]
+    fn back_channel_logout_is_refused_since_entra_sends_none() {
+        let table = |on: bool| json!({"tenant": TID, "client_id": "c", "client_secret": "s", "backchannel_logout": on});
+        assert!(open_table(table(false)).is_empty());
+        let problems = open_table(table(true));
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].starts_with("providers.ms.backchannel_logout: ")
+                && problems[0].contains("front-channel logout only"),
+            "{problems:?}"
+        );
     }
 
     #[test]

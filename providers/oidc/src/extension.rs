@@ -13,7 +13,8 @@
 //! - extra authorization-request parameters (Auth0's `organization`);
 //! - [`ClaimsHook::check`]: a check of the verified claims (organization, connection, tenant, MFA
 //!   rules), refusing with `ProviderError::access_denied`;
-//! - [`ClaimsHook::identity_key`]: the identity's (issuer, subject), which key the Appwrite user.
+//! - [`ClaimsHook::identity_key`]: the identity's (issuer, subject), which key the Appwrite user
+//!   (and [`ClaimsHook::logout_issuer`], the same for a logout token).
 
 use std::sync::Arc;
 
@@ -140,6 +141,17 @@ pub trait ClaimsHook: Send + Sync {
             claims.issuer().as_str().to_string(),
             claims.subject().as_str().to_string(),
         ))
+    }
+
+    /// The identity's issuer for a verified logout token's `iss`, whose `sub` (when present)
+    /// is the identity's subject as it is: by default `iss` itself. A hook that keys
+    /// identities on other claims than (`iss`, `sub`) must refuse, since a logout token carries
+    /// no others.
+    ///
+    /// # Errors
+    /// When logout tokens cannot name this provider's identities.
+    fn logout_issuer(&self, iss: &str) -> Result<String, ProviderError> {
+        Ok(iss.to_string())
     }
 }
 
