@@ -12,6 +12,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod logout;
 pub mod ops;
 pub mod rate_limit;
 pub mod state;
@@ -105,6 +106,10 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/auth/{provider}/exchange",
             post(auth::exchange).layer(cors.clone()),
+        )
+        .route(
+            "/v1/auth/{provider}/backchannel-logout",
+            post(logout::backchannel_logout),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -4,6 +4,7 @@
 mod abuse;
 mod assertion_logs;
 mod auth0;
+mod backchannel;
 mod browser;
 mod check_config;
 mod config_keys;
