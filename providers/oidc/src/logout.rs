@@ -556,6 +556,39 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_are_checked_and_the_replay_window_fits_the_cache() {
+        let problems = |patch: Value| {
+            let mut table = serde_json::json!({
+                "issuer": "https://op.example.com/", "client_id": "gw", "client_secret": "s",
+            });
+            for (key, value) in patch.as_object().cloned().unwrap_or_default() {
+                table[key] = value;
+            }
+            let config: Config = serde_json::from_value(table).expect("config");
+            config_problems(&config, "corp")
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        };
+        assert!(problems(serde_json::json!({"backchannel_logout": true})).is_empty());
+        assert_eq!(
+            problems(serde_json::json!({"backchannel_logout_sid_seconds": 60})),
+            ["providers.corp.backchannel_logout_sid_seconds: 60 is outside 300..=31536000"]
+        );
+        // A day of token age and a minute of leeway would outlive the replay cache's day...
+        let long = serde_json::json!({"max_token_age_seconds": 86_400, "leeway_seconds": 60});
+        assert!(problems(long.clone()).is_empty(), "only with logout tokens");
+        let mut with_logout = long;
+        with_logout["backchannel_logout"] = true.into();
+        let found = problems(with_logout);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("providers.corp.max_token_age_seconds: with backchannel_logout"),
+            "{found:?}"
+        );
+    }
+
+    #[test]
     fn a_repeated_claim_or_an_array_is_no_payload() {
         assert!(object::<Payload>(br#"{"jti":"a","jti":"b"}"#).is_none());
         assert!(object::<Payload>(br#"["x"]"#).is_none());

@@ -280,8 +280,8 @@ impl Emulator {
         self.shared.db().sessions.len()
     }
 
-    /// Number of live sessions of `user_id` (created, not ended by
-    /// `DELETE /v1/users/{userId}/sessions`).
+    /// Number of sessions of `user_id`: created through `POST /v1/account/sessions/token`, not
+    /// yet ended by `DELETE /v1/users/{userId}/sessions`.
     pub fn sessions_of(&self, user_id: &str) -> usize {
         self.shared
             .db()
