@@ -53,6 +53,10 @@ client_secret = "replace-me"            # or client_secret_file = "/run/secrets/
 # allowed_organizations = ["org_...", "org_..."]
 # allowed_connections = ["auth0", "google-oauth2"] # the sub prefix before "|"
 # require_mfa = true                               # amr must contain "mfa"
+# Back-channel logout (OpenID Connect Back-Channel Logout; Auth0 Enterprise plans): in
+# Applications > your app > Settings > "OpenID Connect Back-Channel Logout", set the URI
+# {public_url}/v1/auth/auth0/backchannel-logout; Auth0's logout tokens carry sub and sid.
+# backchannel_logout = true
 "#
             }
             Self::Google => {
@@ -64,6 +68,7 @@ client_id = "replace-me.apps.googleusercontent.com"
 client_secret = "replace-me"            # or client_secret_file
 # Only these Google Workspace domains (the signed token's hd claim):
 # hosted_domains = ["your-company.com"]
+# Google sends no back-channel logout tokens: leave backchannel_logout off.
 "#
             }
             Self::Entra => {
@@ -79,6 +84,8 @@ allowed_tenants = ["00000000-0000-0000-0000-000000000000"]
 # Entra admin center > App registrations > your app.
 client_id = "replace-me"
 client_secret = "replace-me"            # or client_secret_file
+# Entra ID sends no back-channel logout tokens (it has front-channel logout only), and this type
+# refuses backchannel_logout = true.
 "#
             }
             Self::Okta => {
@@ -90,6 +97,9 @@ display_name = "Okta"
 issuer = "https://replace-me.okta.com/oauth2/default"
 client_id = "replace-me"
 client_secret = "replace-me"            # or client_secret_file
+# Okta's Single Logout for OIDC apps goes through the browser (front-channel); its documentation
+# describes no OpenID Connect back-channel logout tokens sent to apps. Leave backchannel_logout
+# off unless your app's settings offer a back-channel logout URI.
 "#
             }
             Self::Keycloak => {
@@ -100,6 +110,10 @@ display_name = "Keycloak"
 issuer = "https://replace-me.your-company.com/realms/replace-me"
 client_id = "replace-me"
 client_secret = "replace-me"            # or client_secret_file
+# Back-channel logout: in Clients > your client > Settings > Logout settings, set "Backchannel
+# logout URL" to {public_url}/v1/auth/keycloak/backchannel-logout and keep "Backchannel logout
+# session required" on (its tokens then carry sid as well as sub).
+# backchannel_logout = true
 "#
             }
             Self::Oidc => {
@@ -112,6 +126,9 @@ client_id = "replace-me"
 client_secret = "replace-me"            # or client_secret_file
 # scopes = ["openid", "email", "profile"]
 # allowed_algs = ["RS256"]
+# If the provider sends OpenID Connect Back-Channel Logout tokens, register
+# {public_url}/v1/auth/corp/backchannel-logout as the client's backchannel_logout_uri, then:
+# backchannel_logout = true
 "#
             }
         }
@@ -192,6 +209,12 @@ mod tests {
                 next_steps(preset, "c.toml")
                     .contains(&format!("/v1/auth/{}/callback", preset.id()))
             );
+            // Each says whether its provider sends back-channel logout tokens, and how.
+            assert!(a.to_lowercase().contains("back-channel logout"), "{a}");
+            if a.contains("# backchannel_logout = true") {
+                let uri = format!("{{public_url}}/v1/auth/{}/backchannel-logout", preset.id());
+                assert!(a.contains(&uri), "{a}");
+            }
         }
     }
 }

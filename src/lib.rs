@@ -16,14 +16,16 @@
 //!   readiness (`http::readiness`: what `/readyz` and the health gauges report).
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
 //!   with `binding` (state, cookie binding), `policy` (what is admitted), `mapping` (identity →
-//!   Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow) and `error`.
+//!   Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow), `logout`
+//!   (back-channel logout: a provider ends the identity's Appwrite sessions) and `error`.
 //!   Knows no provider: a provider's per-login data rides along opaque.
 //! - [`redirect`]: the success/failure URL allow-list and how the token is delivered, with the
 //!   app's own `state` (`redirect::ReturnState`) returned beside it.
 //! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
 //! - [`store`]: where login transactions (`store::transaction`) wait between start and callback,
-//!   and used assertions are remembered: in memory, or in Redis (`store::redis`, values sealed
-//!   by `store::seal`) for several instances; `store::settings` is its `[store]` section.
+//!   and used assertions and provider sessions (`store::session`) are remembered: in memory, or
+//!   in Redis (`store::redis`, values sealed by `store::seal`) for several instances;
+//!   `store::settings` is its `[store]` section.
 //! - [`clock`]: time as a dependency.
 //! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
 //! - [`telemetry`]: log setup.

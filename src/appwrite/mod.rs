@@ -1,4 +1,5 @@
-//! A small typed client for the Appwrite Users API calls the gateway makes.
+//! A small typed client for the Appwrite Users API calls the gateway makes (`sessions`: the
+//! back-channel logout's).
 //!
 //! Written on reqwest rather than the official `appwrite` crate, which targets Appwrite Cloud
 //! 2.x, brings native-tls/OpenSSL and a second reqwest, and forces downgrades of common crates
@@ -13,6 +14,7 @@
 pub mod directory;
 pub mod error;
 pub mod id;
+mod sessions;
 pub mod settings;
 pub mod users;
 
@@ -56,6 +58,7 @@ enum Operation {
     SetLabels,
     ListUsers,
     CreateToken,
+    DeleteSessions,
     GetAccount,
     Ping,
 }
@@ -71,6 +74,7 @@ impl Operation {
             // The readiness ping is a one-user list; its errors say so.
             Self::ListUsers | Self::Ping => "list users",
             Self::CreateToken => "create token",
+            Self::DeleteSessions => "delete sessions",
             Self::GetAccount => "get account",
         }
     }
@@ -84,6 +88,7 @@ impl Operation {
             Self::SetLabels => "set_labels",
             Self::ListUsers => "list_users",
             Self::CreateToken => "create_token",
+            Self::DeleteSessions => "delete_sessions",
             Self::GetAccount => "get_account",
             Self::Ping => "ping",
         }
@@ -493,6 +498,11 @@ fn read_answer<T: DeserializeOwned>(
     bytes: &[u8],
 ) -> Result<T, AppwriteError> {
     if status.is_success() {
+        // 204 No Content has no body: it reads as JSON `null`, the unit model.
+        let bytes = match (status, bytes) {
+            (reqwest::StatusCode::NO_CONTENT, []) => b"null".as_slice(),
+            _ => bytes,
+        };
         // serde_json's message can quote a value of the body (a token's secret): only its
         // category and place are kept.
         return serde_json::from_slice(bytes).map_err(|e| AppwriteError::Protocol {

@@ -1,8 +1,10 @@
-//! The three kinds of error response, each rendering itself:
+//! The kinds of error response, each rendering itself:
 //! - [`ApiError`]: Appwrite-shaped JSON with a status (`/v1/providers`, unknown routes, 429...);
 //! - [`LoginFailure`]: 302 to the login's own failure URL with `error=<JSON>` (and the app's
 //!   `state`);
-//! - [`ErrorPage`]: a plain page when there is no trusted URL to send the browser to.
+//! - [`ErrorPage`]: a plain page when there is no trusted URL to send the browser to;
+//! - [`OAuthError`]: OAuth's `{"error","error_description"}`, for the one caller that is a
+//!   provider rather than an app or a browser (back-channel logout).
 //!
 //! None of them carries internal detail: that is logged where the error is handled.
 
@@ -50,6 +52,34 @@ fn with_retry_after(mut response: Response) -> Response {
             .insert(header::RETRY_AFTER, RETRY_AFTER_SECONDS.into());
     }
     response
+}
+
+/// OAuth's error JSON (RFC 6749 section 5.2), which a provider posting a logout token reads.
+#[derive(Debug)]
+pub struct OAuthError {
+    /// The HTTP status (400, 500 or 503).
+    pub status: StatusCode,
+    /// `invalid_request`, `server_error` or `temporarily_unavailable`.
+    pub error: &'static str,
+    /// One sentence for the provider's operators; never a token or a claim value.
+    pub description: String,
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let body = serde_json::json!({
+            "error": self.error,
+            "error_description": self.description,
+        });
+        with_retry_after(
+            (
+                self.status,
+                [(header::CONTENT_TYPE, "application/json")],
+                body.to_string(),
+            )
+                .into_response(),
+        )
+    }
 }
 
 /// A redirect to the failure URL of a login, with the error (and the app's `state`) added.

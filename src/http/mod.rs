@@ -15,6 +15,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod limits;
+pub mod logout;
 pub mod ops;
 pub mod rate_limit;
 pub mod readiness;
@@ -124,6 +125,10 @@ pub fn router(state: AppState) -> Router {
             post(auth::exchange)
                 .fallback(method_not_allowed)
                 .layer(cors.clone()),
+        )
+        .route(
+            "/v1/auth/{provider}/backchannel-logout",
+            post(logout::backchannel_logout),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -48,6 +48,10 @@ impl Login {
         if let Some(labels) = &admission.labels {
             user = mapping::apply_labels(&self.appwrite, user, labels).await?;
         }
+        // Before the token exists: a login whose provider session cannot be remembered for
+        // back-channel logout is refused, since a logout naming only that session could not
+        // end it.
+        self.record_session(configured, identity).await?;
         let token = self
             .appwrite
             .create_token(&user.id, self.token.length, self.token.expire_seconds)

@@ -1,7 +1,8 @@
 //! The login pipeline: start a redirect login; on callback, take the transaction, check the
 //! binding, let the provider read its answer and verify it into an `Identity`, then [`mint`]
 //! (policy, Appwrite user, token) and build the redirect. Knows no provider: it sees only the
-//! `Provider` traits, the provider's opaque `LoginData`, and `Identity`.
+//! `Provider` traits, the provider's opaque `LoginData`, and `Identity`. [`logout`] is the way
+//! back: a provider's back-channel logout ends the identity's Appwrite sessions.
 //!
 //! Every path that is not a complete success ends without a minted token: the token is minted
 //! last, after every check. The one check after minting is of what Appwrite minted (user and
@@ -17,6 +18,7 @@ pub mod binding;
 pub mod email;
 pub mod error;
 pub mod exchange;
+pub mod logout;
 pub mod mapping;
 mod mint;
 pub mod policy;
@@ -44,6 +46,7 @@ use crate::store::{StoreError, TransactionStore};
 use binding::Binding;
 pub use error::{LoginError, PublicError};
 pub use exchange::{ExchangeError, ExchangeRequest};
+pub use logout::{LoggedOut, LogoutError};
 pub use request::StartParams;
 
 /// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP

@@ -1,4 +1,5 @@
-//! The login counters and latency histograms, and the per-provider handle the pipeline holds.
+//! The login counters and latency histograms, the back-channel logout counter, and the
+//! per-provider handle the pipeline holds.
 
 use std::borrow::Cow;
 use std::sync::{Arc, OnceLock};
@@ -32,6 +33,13 @@ struct OutcomeLabels {
     outcome: &'static str,
 }
 
+/// A back-channel logout: its provider and how it ended.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LogoutLabels {
+    provider: Arc<str>,
+    result: &'static str,
+}
+
 type Histograms = Family<OutcomeLabels, Histogram, fn() -> Histogram>;
 
 fn login_histogram() -> Histogram {
@@ -46,6 +54,7 @@ pub(super) struct Families {
     failed: Family<FailedLabels, Counter>,
     callback: Histograms,
     exchange: Histograms,
+    logouts: Family<LogoutLabels, Counter>,
 }
 
 impl Families {
@@ -56,6 +65,7 @@ impl Families {
             failed: Family::default(),
             callback: Family::new_with_constructor(login_histogram),
             exchange: Family::new_with_constructor(login_histogram),
+            logouts: Family::default(),
         };
         registry.register(
             "logins_started",
@@ -84,6 +94,12 @@ impl Families {
             Unit::Seconds,
             families.exchange.clone(),
         );
+        registry.register(
+            "backchannel_logouts",
+            "Back-channel logout requests by provider and result (sessions_ended, no_user, \
+             invalid, replayed, unavailable, error)",
+            families.logouts.clone(),
+        );
         families
     }
 
@@ -101,6 +117,7 @@ impl Families {
             failed: self.failed.clone(),
             callback: Outcomes::new(&self.callback),
             exchange: Outcomes::new(&self.exchange),
+            logouts: self.logouts.clone(),
             provider,
         }
     }
@@ -161,9 +178,21 @@ pub struct LoginMetrics {
     failed: Family<FailedLabels, Counter>,
     callback: Outcomes,
     exchange: Outcomes,
+    logouts: Family<LogoutLabels, Counter>,
 }
 
 impl LoginMetrics {
+    /// A back-channel logout ended with `result` (one of the closed list of
+    /// `idp_bridge_backchannel_logouts_total`'s help).
+    pub fn logout(&self, result: &'static str) {
+        self.logouts
+            .get_or_create(&LogoutLabels {
+                provider: self.provider.clone(),
+                result,
+            })
+            .inc();
+    }
+
     /// A login begins: a `start` or an `exchange` request reached this provider.
     pub fn started(&self) {
         self.started.inc();
@@ -250,5 +279,21 @@ mod tests {
                 .contains("exchange_duration_seconds_count{provider=\"corp\",outcome=\"success\"}"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn logouts_are_counted_by_result() {
+        let metrics = Metrics::new();
+        let corp = metrics.login("corp");
+        corp.logout("sessions_ended");
+        corp.logout("invalid");
+        corp.logout("invalid");
+        let text = metrics.render().expect("render");
+        for line in [
+            "idp_bridge_backchannel_logouts_total{provider=\"corp\",result=\"sessions_ended\"} 1\n",
+            "idp_bridge_backchannel_logouts_total{provider=\"corp\",result=\"invalid\"} 2\n",
+        ] {
+            assert!(text.contains(line), "{line} missing in\n{text}");
+        }
     }
 }

@@ -77,11 +77,18 @@ pub enum LimitedRoute {
     Callback,
     /// `POST /v1/auth/{provider}/exchange`.
     Exchange,
+    /// `POST /v1/auth/{provider}/backchannel-logout`.
+    BackchannelLogout,
 }
 
 impl LimitedRoute {
     /// Every route, for pre-created series.
-    const ALL: [Self; 3] = [Self::Start, Self::Callback, Self::Exchange];
+    const ALL: [Self; 4] = [
+        Self::Start,
+        Self::Callback,
+        Self::Exchange,
+        Self::BackchannelLogout,
+    ];
 
     /// The route of a login path (`/v1/auth/corp/start` → `Start`): its last segment.
     pub fn of_path(path: &str) -> Option<Self> {
@@ -89,6 +96,7 @@ impl LimitedRoute {
             Some("start") => Some(Self::Start),
             Some("callback") => Some(Self::Callback),
             Some("exchange") => Some(Self::Exchange),
+            Some("backchannel-logout") => Some(Self::BackchannelLogout),
             _ => None,
         }
     }
@@ -98,6 +106,7 @@ impl LimitedRoute {
             Self::Start => "start",
             Self::Callback => "callback",
             Self::Exchange => "exchange",
+            Self::BackchannelLogout => "backchannel_logout",
         }
     }
 }
@@ -416,6 +425,10 @@ mod tests {
         assert_eq!(
             LimitedRoute::of_path("/v1/auth/x/exchange"),
             Some(LimitedRoute::Exchange)
+        );
+        assert_eq!(
+            LimitedRoute::of_path("/v1/auth/x/backchannel-logout"),
+            Some(LimitedRoute::BackchannelLogout)
         );
         assert_eq!(LimitedRoute::of_path("/v1/providers"), None);
     }

@@ -1,5 +1,6 @@
-//! In-process store on moka: login transactions (TTL-bounded, capped, atomic take) and the
-//! replay cache of used assertions (each entry kept until its own deadline, capped).
+//! In-process store on moka: login transactions (TTL-bounded, capped, atomic take), the
+//! replay cache of used assertions (each entry kept until its own deadline, capped) and the
+//! provider sessions of back-channel logout ([`SessionRecords`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +13,7 @@ use idp_provider_api::ReplayKey;
 use moka::Expiry;
 use moka::future::Cache;
 
+use super::session::{SessionKey, SessionRecords};
 use super::{StoreError, TransactionStore, replay_window};
 use crate::clock::Clock;
 use crate::store::transaction::{LoginTransaction, StateKey};
@@ -38,6 +40,8 @@ pub struct MemoryStore {
     used: Cache<[u8; 32], Duration>,
     /// Entries in `used`, counted like `open`.
     used_count: Arc<AtomicU64>,
+    /// Provider sessions of back-channel logout, at most `cap` of them.
+    sessions: SessionRecords,
 }
 
 /// Each replay entry lives for the window it was recorded with.
@@ -88,6 +92,7 @@ impl MemoryStore {
                 .eviction_listener(move |_, _, _| release(&used_on_removal, 1))
                 .build(),
             used_count,
+            sessions: SessionRecords::new(cap),
         }
     }
 
@@ -171,6 +176,21 @@ impl TransactionStore for MemoryStore {
             release(&self.used_count, 1);
         }
         Ok(entry.is_fresh())
+    }
+
+    async fn record_session(
+        &self,
+        key: &SessionKey,
+        subject: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        self.sessions.record(key, subject, ttl, now).await;
+        Ok(())
+    }
+
+    async fn session_subject(&self, key: &SessionKey) -> Result<Option<String>, StoreError> {
+        Ok(self.sessions.subject(key, self.clock.now()).await)
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

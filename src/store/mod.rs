@@ -1,5 +1,6 @@
-//! The login transaction store: put at `start`, take exactly once at `callback`; and the replay
-//! cache of the assertion flows (`first_use`), so that a shared backend shares both.
+//! The login transaction store: put at `start`, take exactly once at `callback`; the replay
+//! cache of the assertion flows (`first_use`); and the provider sessions of back-channel
+//! logout ([`session`]), so that a shared backend shares all three.
 //!
 //! Behind a trait so several gateway instances can share a backend: the in-process backend is
 //! [`memory::MemoryStore`], the shared one [`redis::RedisStore`] (values sealed by [`seal`]).
@@ -9,6 +10,7 @@
 pub mod memory;
 pub mod redis;
 pub mod seal;
+pub mod session;
 pub mod settings;
 pub mod transaction;
 
@@ -19,6 +21,7 @@ use async_trait::async_trait;
 use idp_provider_api::{ReplayCache, ReplayKey, ServiceError};
 
 use crate::clock::Clock;
+use crate::store::session::SessionKey;
 use crate::store::transaction::{LoginTransaction, StateKey};
 pub use settings::{RedisSettings, RedisUrl, StoreBackend, StoreConfig};
 
@@ -64,6 +67,24 @@ pub trait TransactionStore: Send + Sync {
     /// `Full` at the cap (an entry is never dropped early, which would permit a replay),
     /// `Unavailable` when the backend fails or `until` is beyond [`MAX_REPLAY_WINDOW`].
     async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError>;
+
+    /// Remembers that the provider session `key` (a login's `sid`, see [`session`]) belongs to
+    /// `subject`, for `ttl`, replacing an earlier record of that session.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend fails.
+    async fn record_session(
+        &self,
+        key: &SessionKey,
+        subject: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError>;
+
+    /// The subject recorded for the provider session `key`; `None` when unknown or expired.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend fails.
+    async fn session_subject(&self, key: &SessionKey) -> Result<Option<String>, StoreError>;
 
     /// Whether the backend works (readiness).
     ///

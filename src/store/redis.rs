@@ -9,6 +9,9 @@
 //! - `<prefix>replay:<hex replay key>`: a used assertion, `SET … 1 NX PX <window>`; `OK` the
 //!   first time, nil for a replay. The window is [`CLOCK_SKEW_ALLOWANCE`] longer than the
 //!   writer's clock asks, for instances whose clocks run behind it.
+//! - `<prefix>sid:<hex session key>`: a provider session of back-channel logout
+//!   ([`super::session`]), `SET … PX <ttl>` at login (replacing an earlier one), read with
+//!   `GET`. The value, the identity's subject, is sealed like a login.
 //!
 //! Failure is closed: every command runs once under `redis_timeout_ms` and is never re-sent (a
 //! re-sent `GETDEL` whose first reply was lost would find nothing and turn an outage into "unknown
@@ -39,6 +42,7 @@ use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Value};
 
 use super::seal::SealKeys;
+use super::session::SessionKey;
 use super::settings::RedisSettings;
 use super::{StoreError, TransactionStore, replay_window};
 use crate::clock::Clock;
@@ -104,6 +108,8 @@ enum Op {
     Put,
     Take,
     FirstUse,
+    RecordSession,
+    FindSession,
     Ping,
     Info,
 }
@@ -114,6 +120,8 @@ impl fmt::Display for Op {
             Self::Put => "SET NX (new login)",
             Self::Take => "GETDEL (callback)",
             Self::FirstUse => "SET NX (replay cache)",
+            Self::RecordSession => "SET (provider session)",
+            Self::FindSession => "GET (provider session)",
             Self::Ping => "PING",
             Self::Info => "INFO memory",
         })
@@ -187,6 +195,23 @@ impl RedisStore {
             self.prefix,
             data_encoding::HEXLOWER.encode(key.as_bytes())
         )
+    }
+
+    /// The Redis key of a provider session.
+    fn session_key(&self, key: &SessionKey) -> String {
+        format!("{}sid:{}", self.prefix, key.hex())
+    }
+
+    /// The value `command` (`GET` or `GETDEL`) reads at `redis_key`; `None` when there is none.
+    async fn value(
+        &self,
+        op: Op,
+        command: &str,
+        redis_key: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let mut cmd = redis::cmd(command);
+        cmd.arg(redis_key);
+        self.run::<Option<Vec<u8>>>(op, &cmd).await
     }
 
     /// Runs `cmd` once, within the timeout.
@@ -287,9 +312,7 @@ impl TransactionStore for RedisStore {
 
     async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError> {
         let redis_key = self.transaction_key(key);
-        let mut cmd = redis::cmd("GETDEL");
-        cmd.arg(&redis_key);
-        let Some(sealed) = self.run::<Option<Vec<u8>>>(Op::Take, &cmd).await? else {
+        let Some(sealed) = self.value(Op::Take, "GETDEL", &redis_key).await? else {
             return Ok(None);
         };
         Ok(self
@@ -309,6 +332,41 @@ impl TransactionStore for RedisStore {
             .arg("PX")
             .arg(millis(window));
         set_nx(self.run::<Value>(Op::FirstUse, &cmd).await?)
+    }
+
+    async fn record_session(
+        &self,
+        key: &SessionKey,
+        subject: &str,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let redis_key = self.session_key(key);
+        let sealed = self
+            .keys
+            .seal(&redis_key, subject.as_bytes())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(&redis_key).arg(sealed).arg("PX").arg(millis(ttl));
+        // Without NX a SET always writes: only `OK` is a success (nil is not one here).
+        match set_nx(self.run::<Value>(Op::RecordSession, &cmd).await?)? {
+            true => Ok(()),
+            false => Err(StoreError::Unavailable("a nil reply to SET".into())),
+        }
+    }
+
+    async fn session_subject(&self, key: &SessionKey) -> Result<Option<String>, StoreError> {
+        let redis_key = self.session_key(key);
+        let Some(sealed) = self.value(Op::FindSession, "GET", &redis_key).await? else {
+            return Ok(None);
+        };
+        // A value that does not open is no session this gateway recorded.
+        match self.keys.open(&redis_key, &sealed).map(String::from_utf8) {
+            Ok(Ok(subject)) => Ok(Some(subject)),
+            _ => {
+                tracing::warn!("a stored provider session does not open; treated as unknown");
+                Ok(None)
+            }
+        }
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
@@ -370,44 +428,4 @@ fn millis(duration: Duration) -> u64 {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_node_must_name_its_eviction_policy() {
-        let node = |text: &str| Value::BulkString(text.as_bytes().to_vec());
-        let read = |info: Value| {
-            let mut policies = Vec::new();
-            eviction_policies(&info, &mut policies);
-            policies
-        };
-        let keeps = "# Memory\r\nused_memory:1\r\nmaxmemory_policy:noeviction\r\n";
-        assert_eq!(read(node(keeps)), vec![Some("noeviction".to_string())]);
-        let cluster = Value::Map(vec![
-            (node("a:7000"), node(keeps)),
-            (node("b:7001"), node("# Memory\r\nused_memory:1\r\n")),
-            (node("c:7002"), Value::Int(1)),
-        ]);
-        assert_eq!(
-            read(cluster),
-            vec![Some("noeviction".to_string()), None, None],
-            "a node that names no policy, or answers something else, is not one that keeps keys"
-        );
-    }
-
-    #[test]
-    fn only_ok_is_a_write_and_only_nil_is_an_existing_key() {
-        assert!(set_nx(Value::Okay).expect("OK"));
-        assert!(set_nx(Value::SimpleString("OK".into())).expect("+OK"));
-        assert!(!set_nx(Value::Nil).expect("nil"));
-        for other in [
-            Value::Int(1),
-            Value::BulkString(b"OK".to_vec()),
-            Value::SimpleString("QUEUED".into()),
-            Value::Array(vec![]),
-        ] {
-            let error = set_nx(other).expect_err("neither OK nor nil");
-            assert!(error.to_string().contains("unexpected reply"), "{error}");
-        }
-    }
-}
+mod tests;

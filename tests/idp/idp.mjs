@@ -15,6 +15,11 @@
 //                       rejects the other one with 401 invalid_client
 //   IDP_PROFILE         "auth0": the users below are replaced by Auth0-shaped ones (see AUTH0_USERS:
 //                       `connection|id` subjects, org_id, amr, a namespaced roles claim)
+//   IDP_BACKCHANNEL_LOGOUT_URI  optional: turns on Back-Channel Logout 1.0 (features.backchannelLogout)
+//                       with this backchannel_logout_uri for the client, session required (ID tokens
+//                       and logout tokens carry sid). Ending the session at the provider (GET
+//                       /session/end?client_id=..., then posting its confirmation form with logout=yes)
+//                       posts a logout token there before the provider answers.
 //   IDP_EXIT_ON_STDIN_EOF  "1": exit when stdin closes (set by the Rust harness so that an
 //                       IdP never outlives a killed test binary); leave unset for `node ... &`
 //
@@ -63,6 +68,7 @@ if (!['client_secret_basic', 'client_secret_post'].includes(AUTH_METHOD)) {
 }
 const REDIRECT_URIS = list(process.env.IDP_REDIRECT_URIS || 'http://127.0.0.1:8080/callback');
 const POST_LOGOUT_REDIRECT_URIS = list(process.env.IDP_POST_LOGOUT_REDIRECT_URIS);
+const BACKCHANNEL_LOGOUT_URI = process.env.IDP_BACKCHANNEL_LOGOUT_URI || '';
 
 const PLAIN_USERS = {
   alice: {
@@ -145,6 +151,10 @@ function buildProvider(issuer) {
       response_types: ['code'],
       token_endpoint_auth_method: AUTH_METHOD,
       id_token_signed_response_alg: 'RS256',
+      ...(BACKCHANNEL_LOGOUT_URI ? {
+        backchannel_logout_uri: BACKCHANNEL_LOGOUT_URI,
+        backchannel_logout_session_required: true,
+      } : {}),
     }],
     responseTypes: ['code'],
     pkce: { required: () => true },
@@ -156,7 +166,14 @@ function buildProvider(issuer) {
     },
     findAccount: async (_ctx, id) => USERS[id] && { accountId: id, claims: async () => USERS[id] },
     jwks: { keys: [SIGNING_JWK] },
-    features: { devInteractions: { enabled: false } },
+    features: {
+      devInteractions: { enabled: false },
+      backchannelLogout: { enabled: Boolean(BACKCHANNEL_LOGOUT_URI) },
+    },
+    // oidc-provider's own outgoing requests (here: the logout token's POST) refuse loopback and
+    // other special-use addresses (SSRF protection), but the test gateway listens on loopback:
+    // this test-only provider sends them without that dispatcher.
+    fetch: (url, { dispatcher: _ssrfCheck, ...options }) => globalThis.fetch(url, options),
     interactions: { policy, url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
     cookies: { keys: ['idp-bridge-test-only-cookie-key'] },
   });

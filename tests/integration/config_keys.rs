@@ -501,6 +501,8 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "max_age_seconds",
         "labels",
         "label_claims",
+        "backchannel_logout",
+        "backchannel_logout_sid_seconds",
     ] {
         assert!(
             text.contains(&format!("{key} =")),

@@ -52,6 +52,8 @@ pub struct Options {
     /// More TOML after the `[providers.corp]` table: other providers' tables (for example
     /// `[providers.backend]` with `type = "signed_assertion"`), each with its own header.
     pub extra_toml: String,
+    /// The node IdP posts back-channel logout tokens to the gateway's `corp` provider.
+    pub idp_backchannel_logout: bool,
 }
 
 /// The OpenID provider behind the gateway in a test.
@@ -79,6 +81,7 @@ impl Default for Options {
             store_extra: String::new(),
             id_key: IdKey::generate().expect("random id key"),
             extra_toml: String::new(),
+            idp_backchannel_logout: false,
         }
     }
 }
@@ -237,8 +240,15 @@ impl TestApp {
         let emulator = Emulator::spawn(EmulatorConfig::default()).await;
         let gateway = format!("http://{}", listener.local_addr().expect("addr"));
         let callback = format!("{gateway}/v1/auth/{PROVIDER}/callback");
+        let logout = format!("{gateway}/v1/auth/{PROVIDER}/backchannel-logout");
+        let idp_env: &[(&str, &str)] = match options.idp_backchannel_logout {
+            true => &[("IDP_BACKCHANNEL_LOGOUT_URI", &logout)],
+            false => &[],
+        };
         let idp = match options.idp {
-            IdpKind::Node => Idp::Node(NodeIdp::spawn(&[callback], options.auth_method).await),
+            IdpKind::Node => {
+                Idp::Node(NodeIdp::spawn_with_env(&[callback], options.auth_method, idp_env).await)
+            }
             IdpKind::Mock => Idp::Mock(MockOp::spawn(mock_config()).await),
         };
         let config = Config::from_toml(&config_toml(&gateway, &idp.issuer(), &emulator, &options))

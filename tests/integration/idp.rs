@@ -102,6 +102,7 @@ impl NodeIdp {
             .env_remove("IDP_CLIENT_ID")
             .env_remove("IDP_CLIENT_SECRET")
             .env_remove("IDP_POST_LOGOUT_REDIRECT_URIS")
+            .env_remove("IDP_BACKCHANNEL_LOGOUT_URI")
             .env("IDP_PORT", "0")
             .env("IDP_REDIRECT_URIS", redirect_uris.join(","))
             .env("IDP_AUTH_METHOD", auth_method)

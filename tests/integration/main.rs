@@ -5,6 +5,7 @@ mod abuse;
 mod app_state;
 mod assertion_logs;
 mod auth0;
+mod backchannel;
 mod browser;
 mod check_config;
 mod config_keys;

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use url::Url;
 
+use crate::logout::BackchannelLogout;
 use crate::services::{AccountDirectory, ReplayCache};
 use crate::{Identity, ProviderError, Secret};
 
@@ -46,6 +47,11 @@ pub trait Provider: Send + Sync {
     /// name the same one (compared exactly): their identities map to the same Appwrite users.
     fn identity_issuers(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// Back-channel logout (`POST /v1/auth/{id}/backchannel-logout`), if enabled.
+    fn backchannel_logout(&self) -> Option<&dyn BackchannelLogout> {
+        None
     }
 
     /// Loads whatever the provider needs from the network (metadata, keys) and reports whether

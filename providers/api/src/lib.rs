@@ -8,6 +8,7 @@
 //! Layout:
 //! - [`identity`]: `Identity`, the only thing a provider hands back.
 //! - [`flow`]: `Provider`, `RedirectFlow`, `AssertionFlow` and their inputs.
+//! - [`logout`]: `BackchannelLogout` and `VerifiedLogout`, a provider's logout tokens.
 //! - [`error`]: `ProviderError` and `Rejection`, which the edge tells apart.
 //! - [`secret`]: `Secret<T>`, a value that never prints.
 //! - [`url_rule`]: the https-or-loopback rule for configured URLs.
@@ -20,6 +21,7 @@ pub mod error;
 pub mod events;
 pub mod flow;
 pub mod identity;
+pub mod logout;
 pub mod outbound;
 pub mod secret;
 pub mod services;
@@ -34,6 +36,7 @@ pub use flow::{
     CallbackParams, LoginData, Provider, ProviderInfo, RedirectFlow,
 };
 pub use identity::Identity;
+pub use logout::{BackchannelLogout, NobodyLoggedOut, VerifiedLogout};
 pub use outbound::{OutboundTls, TlsError};
 pub use secret::Secret;
 pub use services::{

@@ -171,6 +171,12 @@ impl ClaimsHook for Auth0Rules {
             claims.subject().as_str().to_string(),
         ))
     }
+
+    /// A logout token's identity is keyed like a login's: on the tenant's issuer, whichever
+    /// accepted domain the token names.
+    fn logout_issuer(&self, _iss: &str) -> Result<String, ProviderError> {
+        Ok(self.canonical_issuer.clone())
+    }
 }
 
 /// Opens an `auth0` provider: checks the table offline, like the `oidc` type.
@@ -413,6 +419,13 @@ mod tests {
                 "https://acme.eu.auth0.com/".to_string(),
                 "auth0|42".to_string()
             )
+        );
+        // A logout token through the custom domain names the same identity.
+        assert_eq!(
+            tenant
+                .logout_issuer("https://login.acme.com/")
+                .expect("issuer"),
+            "https://acme.eu.auth0.com/"
         );
     }
 

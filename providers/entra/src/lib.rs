@@ -17,7 +17,8 @@
 //!   is only what an administrator of that tenant set, so `trusted_for_email` and
 //!   `link_by_email` cannot be true on this type (check-config says why).
 //!
-//! Every other key is the `oidc` type's, except `issuer`, which `tenant` replaces. `authority`
+//! Every other key is the `oidc` type's, except `issuer`, which `tenant` replaces, and
+//! `backchannel_logout`, which is refused: Entra sends no back-channel logout tokens. `authority`
 //! (default `https://login.microsoftonline.com`) names a national cloud, or a local test
 //! provider (http only on loopback hosts).
 
@@ -223,6 +224,14 @@ pub fn open_entra(
         if *value == Value::Bool(true) {
             problems.push(ConfigProblem::new(table.key(key), EMAIL_TRUST_REFUSED));
         }
+    }
+    if table.flag("backchannel_logout") {
+        problems.push(ConfigProblem::new(
+            table.key("backchannel_logout"),
+            "Microsoft Entra ID sends no OpenID Connect back-channel logout tokens (it offers \
+             front-channel logout only), and its users are keyed on tid + oid, which a logout \
+             token would not carry; leave it off",
+        ));
     }
     let authority = match secure_url(&keys.authority, table.flag("allow_insecure_http")) {
         Ok(url) if url.path() == "/" => Some(keys.authority.trim_end_matches('/').to_string()),

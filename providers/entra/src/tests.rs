@@ -137,3 +137,16 @@ fn users_are_keyed_on_the_tenant_issuer_and_oid() {
         is_guid(TID) && !is_guid("organizations") && !is_guid("72f988bf86f141af91ab2d7cd011db47")
     );
 }
+
+#[test]
+fn back_channel_logout_is_refused_since_entra_sends_none() {
+    let table = |on: bool| json!({"tenant": TID, "client_id": "c", "client_secret": "s", "backchannel_logout": on});
+    assert!(open_table(table(false)).is_empty());
+    let problems = open_table(table(true));
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].starts_with("providers.ms.backchannel_logout: ")
+            && problems[0].contains("front-channel logout only"),
+        "{problems:?}"
+    );
+}

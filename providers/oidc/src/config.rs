@@ -33,7 +33,8 @@ pub struct Config {
     /// Clock skew tolerated on `exp`, `iat` and `nbf`, in seconds (0..=300).
     #[serde(default = "default_leeway")]
     pub leeway_seconds: u64,
-    /// Oldest `iat` accepted, in seconds: a login's ID token is fresh (60..=86400).
+    /// Oldest `iat` accepted, in seconds: a login's ID token, or a logout token, is fresh
+    /// (60..=86400).
     #[serde(default = "default_max_age")]
     pub max_token_age_seconds: u64,
     /// Minimum time between two JWKS refetches caused by an unknown `kid`, or by a token
@@ -60,6 +61,14 @@ pub struct Config {
     /// Oldest `iat` an exchanged ID token may have, in seconds (10..=3600).
     #[serde(default = "crate::id_token_exchange::default_max_age")]
     pub id_token_max_age_seconds: u64,
+    /// The provider may end users' Appwrite sessions with OpenID Connect Back-Channel Logout
+    /// tokens at `POST /v1/auth/{id}/backchannel-logout` (see `logout`). Off by default.
+    #[serde(default)]
+    pub backchannel_logout: bool,
+    /// How long a login's `sid` is remembered for logout tokens that name only the session, in
+    /// seconds (300..=31536000): the longest a session at the provider can last.
+    #[serde(default = "crate::logout::default_sid_seconds")]
+    pub backchannel_logout_sid_seconds: u64,
 }
 
 /// Client authentication at the token endpoint.
@@ -218,6 +227,7 @@ impl Config {
             ));
         }
         problems.extend(crate::id_token_exchange::config_problems(self, id));
+        problems.extend(crate::logout::config_problems(self, id));
         match (issuer, problems.is_empty()) {
             (Some(issuer), true) => Ok(Checked { issuer, algs }),
             _ => Err(OpenError { problems }),

@@ -14,7 +14,8 @@
 //! - [`ClaimsHook::check`]: a check of the verified claims (organization, connection, tenant, MFA
 //!   rules), refusing with `ProviderError::access_denied`;
 //! - [`ClaimsHook::identity_key`]: the identity's (issuer, subject), which key the Appwrite user
-//!   (and [`ClaimsHook::identity_issuers`], those issuers as the configuration knows them);
+//!   (and [`ClaimsHook::identity_issuers`], those issuers as the configuration knows them;
+//!   [`ClaimsHook::logout_issuer`], the identity's issuer for a logout token);
 //! - [`ClaimsHook::email_verified`]: whether the provider vouches for the email (Entra ID does
 //!   only through `xms_edov`, whatever `email_verified` says).
 
@@ -156,6 +157,17 @@ pub trait ClaimsHook: Send + Sync {
     fn email_verified(&self, claims: &Claims, asserted: bool) -> bool {
         let _ = claims;
         asserted
+    }
+
+    /// The identity's issuer for a verified logout token's `iss`, whose `sub` (when present)
+    /// is the identity's subject as it is: by default `iss` itself. A hook that keys
+    /// identities on other claims than (`iss`, `sub`) must refuse, since a logout token carries
+    /// no others.
+    ///
+    /// # Errors
+    /// When logout tokens cannot name this provider's identities.
+    fn logout_issuer(&self, iss: &str) -> Result<String, ProviderError> {
+        Ok(iss.to_string())
     }
 }
 

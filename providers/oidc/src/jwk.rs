@@ -167,7 +167,7 @@ fn without_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
 
 /// openidconnect's `check_key_compatibility` (crate-private there, so written out here): the
 /// key may sign (`use`), has the algorithm's key type, and names this algorithm or none.
-fn check_compatible(
+pub(crate) fn check_compatible(
     key: &RingJsonWebKey,
     alg: &CoreJwsSigningAlgorithm,
 ) -> Result<(), SignatureVerificationError> {

@@ -17,6 +17,7 @@
 //! - [`table`]: splitting a provider table between a crate built on this one and the `oidc` keys.
 //! - `exchange`: the code exchange at the token endpoint.
 //! - `id_token_exchange`: native apps' ID tokens at `exchange` (`allow_id_token_exchange`).
+//! - `logout`: back-channel logout tokens (`backchannel_logout`).
 //! - `login_data`: the nonce and PKCE verifier kept with each login.
 //! - `response`: reading the authorization response (`code`, `error`, `iss`).
 //! - `http`: the one HTTP client per provider.
@@ -31,6 +32,7 @@ pub mod jwk;
 pub mod jwks;
 pub mod kidless;
 mod login_data;
+mod logout;
 mod response;
 pub mod table;
 pub mod verify;
@@ -42,9 +44,9 @@ use async_trait::async_trait;
 use chrono::Utc;
 use idp_provider_api::url_rule::secure_url;
 use idp_provider_api::{
-    AssertionFlow, Authorization, AuthorizationRequest, CallbackInput, ConfigProblem, Identity,
-    OpenContext, OpenError, OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow,
-    Secret,
+    AssertionFlow, Authorization, AuthorizationRequest, BackchannelLogout, CallbackInput,
+    ConfigProblem, Identity, OpenContext, OpenError, OutboundTls, Provider, ProviderError,
+    ProviderInfo, RedirectFlow, Secret,
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
@@ -260,9 +262,7 @@ impl OidcProvider {
         nonce: &Secret<String>,
         access_token: Option<&str>,
     ) -> Result<Claims, ProviderError> {
-        let jwks_uri = &self.endpoints().await?.metadata.jwks_uri;
-        let keys = self.jwks.current(jwks_uri).await?;
-        let verify = |keys: &jwk::KeySet| {
+        self.with_keys("id_token_unknown_key", |keys| {
             verify_id_token(
                 raw,
                 keys,
@@ -271,22 +271,42 @@ impl OidcProvider {
                 access_token,
                 Utc::now(),
             )
-        };
-        let first = match verify(&keys) {
-            Ok(claims) => return Ok(claims),
+        })
+        .await
+    }
+
+    /// Runs `check` (a token's verification) with the cached keys and, when no key matches (or
+    /// a kid-less token's one candidate key fails: a rotated kid-less key), once more with keys
+    /// refetched (single-flight, rate-limited by `jwks_refetch_interval_seconds`): the one key
+    /// path of every token this provider verifies. `unknown_key` is the reason when no key
+    /// matches even then.
+    ///
+    /// # Errors
+    /// `check`'s rejection, `unknown_key`, or `Upstream` when keys cannot be loaded.
+    async fn with_keys<T>(
+        &self,
+        unknown_key: &'static str,
+        check: impl Fn(&jwk::KeySet) -> Result<T, VerifyError>,
+    ) -> Result<T, ProviderError> {
+        let jwks_uri = &self.endpoints().await?.metadata.jwks_uri;
+        let keys = self.jwks.current(jwks_uri).await?;
+        let first = match check(&keys) {
+            Ok(verified) => return Ok(verified),
             Err(VerifyError::Rejected(e)) => return Err(e),
             Err(first) => first,
         };
         let Some(newer) = self.jwks.newer_than(jwks_uri, &keys).await? else {
             return Err(match first {
                 VerifyError::KidlessKeyFailed(e) | VerifyError::Rejected(e) => e,
-                VerifyError::UnknownKey => unknown_key("and a refetch happened too recently"),
+                VerifyError::UnknownKey => {
+                    no_key(unknown_key, "and a refetch happened too recently")
+                }
             });
         };
-        match verify(&newer) {
-            Ok(claims) => Ok(claims),
+        match check(&newer) {
+            Ok(verified) => Ok(verified),
             Err(VerifyError::Rejected(e) | VerifyError::KidlessKeyFailed(e)) => Err(e),
-            Err(VerifyError::UnknownKey) => Err(unknown_key("even after a refetch")),
+            Err(VerifyError::UnknownKey) => Err(no_key(unknown_key, "even after a refetch")),
         }
     }
 
@@ -316,9 +336,9 @@ impl OidcProvider {
     }
 }
 
-fn unknown_key(why: &str) -> ProviderError {
+fn no_key(reason: &'static str, why: &str) -> ProviderError {
     ProviderError::rejected(
-        "id_token_unknown_key",
+        reason,
         format!("no key in the provider's JWKS matches the token's kid and algorithm, {why}"),
     )
 }
@@ -341,6 +361,12 @@ impl Provider for OidcProvider {
 
     fn identity_issuers(&self) -> Vec<String> {
         self.hook.identity_issuers(&self.config.issuer)
+    }
+
+    fn backchannel_logout(&self) -> Option<&dyn BackchannelLogout> {
+        self.config
+            .backchannel_logout
+            .then_some(self as &dyn BackchannelLogout)
     }
 
     async fn ready(&self) -> Result<(), ProviderError> {

@@ -16,7 +16,8 @@
 //! Layout:
 //! - `lib.rs`: [`Emulator`] handle, [`EmulatorConfig`], [`ApiKey`].
 //! - [`routes`]: the [`ROUTES`] table and the router generated from it;
-//!   `routes/users.rs` (server `/v1/users...`), `routes/account.rs` (client `/v1/account`,
+//!   `routes/users.rs` (server `/v1/users...`), `routes/sessions.rs` (server
+//!   `/v1/users/{userId}/sessions`: list, delete all), `routes/account.rs` (client `/v1/account`,
 //!   `/v1/account/email` and `/v1/account/sessions/token`).
 //! - `model.rs`: stored users/tokens/sessions and their JSON models; [`SeedUser`],
 //!   [`TokenRecord`].
@@ -275,9 +276,20 @@ impl Emulator {
             .collect()
     }
 
-    /// Number of sessions created through `POST /v1/account/sessions/token`.
+    /// Number of sessions created through `POST /v1/account/sessions/token` and not ended.
     pub fn sessions_count(&self) -> usize {
         self.shared.db().sessions.len()
+    }
+
+    /// Number of sessions of `user_id`: created through `POST /v1/account/sessions/token`, not
+    /// yet ended by `DELETE /v1/users/{userId}/sessions`.
+    pub fn sessions_of(&self, user_id: &str) -> usize {
+        self.shared
+            .db()
+            .sessions
+            .iter()
+            .filter(|s| s.user_id == user_id)
+            .count()
     }
 
     /// Moves the emulator's clock forward (token expiry, timestamps).

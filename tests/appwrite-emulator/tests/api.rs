@@ -1303,3 +1303,85 @@ async fn forged_or_missing_jwts_and_blocked_users_are_refused() {
     let (status, body) = api.jwt("bob", json!({"duration": 3601})).await;
     assert_error(status, &body, 400, "general_argument_invalid");
 }
+
+#[tokio::test]
+async fn a_users_sessions_are_listed_and_ended_with_the_right_scopes() {
+    let config = EmulatorConfig {
+        keys: vec![
+            EmulatorConfig::default().keys[0].clone(),
+            ApiKey {
+                secret: "reader".into(),
+                scopes: vec!["users.read".into()],
+                expired: false,
+            },
+        ],
+        ..EmulatorConfig::default()
+    };
+    let api = Api::with(config).await;
+    for user in ["u1", "u2"] {
+        api.create_user(json!({ "userId": user })).await;
+        for _ in 0..2 {
+            let (_, token) = api.token(user, json!({})).await;
+            let secret = token["secret"].as_str().expect("secret").to_owned();
+            let (status, body) = api.session(user, &secret).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+        }
+    }
+    assert_eq!(
+        (api.emu.sessions_of("u1"), api.emu.sessions_of("u2")),
+        (2, 2)
+    );
+
+    let (status, list) = api.send(api.req(Method::GET, "/users/u1/sessions")).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list["total"], 2);
+    let sessions = list["sessions"].as_array().expect("sessions");
+    assert!(
+        sessions
+            .iter()
+            .all(|s| s["userId"] == "u1" && s["current"] == false)
+    );
+    assert!(
+        sessions.iter().all(|s| s["secret"] == ""),
+        "no secret in a list"
+    );
+
+    // users.write ends sessions; users.read alone may only list them.
+    let reader = |method: Method| {
+        api.http
+            .request(method, format!("{}/users/u1/sessions", api.emu.endpoint()))
+            .header("X-Appwrite-Project", api.emu.project())
+            .header("X-Appwrite-Key", "reader")
+    };
+    let (status, body) = api.send(reader(Method::DELETE)).await;
+    assert_error(status, &body, 401, "general_unauthorized_scope");
+    assert!(body["message"].as_str().unwrap().contains("users.write"));
+    assert_eq!(api.send(reader(Method::GET)).await.0, StatusCode::OK);
+    assert_eq!(
+        api.emu.sessions_of("u1"),
+        2,
+        "a refused delete ends nothing"
+    );
+
+    let response = api
+        .req(Method::DELETE, "/users/u1/sessions")
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        response.bytes().await.expect("body").is_empty(),
+        "204 has no body"
+    );
+    assert_eq!(
+        (api.emu.sessions_of("u1"), api.emu.sessions_of("u2")),
+        (0, 2)
+    );
+    let (_, list) = api.send(api.req(Method::GET, "/users/u1/sessions")).await;
+    assert_eq!(list["total"], 0);
+
+    for method in [Method::GET, Method::DELETE] {
+        let (status, body) = api.send(api.req(method, "/users/ghost/sessions")).await;
+        assert_error(status, &body, 404, "user_not_found");
+    }
+}

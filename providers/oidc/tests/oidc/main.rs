@@ -7,4 +7,5 @@ mod flow;
 mod id_token_exchange;
 mod keys;
 mod kidless;
+mod logout;
 mod support;

@@ -6,6 +6,7 @@
 mod account;
 mod call;
 mod jwts;
+mod sessions;
 mod tokens;
 mod users;
 
@@ -36,6 +37,10 @@ pub enum Operation {
     UsersUpdateLabels,
     /// `POST /v1/users/{userId}/jwts`
     UsersCreateJwt,
+    /// `GET /v1/users/{userId}/sessions`
+    UsersListSessions,
+    /// `DELETE /v1/users/{userId}/sessions`
+    UsersDeleteSessions,
     /// `GET /v1/account` (client, with `X-Appwrite-JWT`)
     AccountGet,
     /// `POST /v1/account` (client)
@@ -75,7 +80,7 @@ pub struct RouteSpec {
     pub body_params: &'static [&'static str],
     /// Status of a successful answer.
     pub success_status: u16,
-    /// `components.schemas` name of the successful answer.
+    /// `components.schemas` name of the successful answer; empty for a 204 without a body.
     pub response_schema: &'static str,
 }
 
@@ -178,6 +183,32 @@ pub const ROUTES: &[RouteSpec] = &[
         body_params: &["sessionId", "duration"],
         success_status: 201,
         response_schema: "jwt",
+    },
+    RouteSpec {
+        operation: Operation::UsersListSessions,
+        operation_id: "usersListSessions",
+        method: "GET",
+        path: "/users/{userId}/sessions",
+        spec: "server",
+        scope: Some("users.read"),
+        path_params: &["userId"],
+        query_params: &["total"],
+        body_params: &[],
+        success_status: 200,
+        response_schema: "sessionList",
+    },
+    RouteSpec {
+        operation: Operation::UsersDeleteSessions,
+        operation_id: "usersDeleteSessions",
+        method: "DELETE",
+        path: "/users/{userId}/sessions",
+        spec: "server",
+        scope: Some("users.write"),
+        path_params: &["userId"],
+        query_params: &[],
+        body_params: &[],
+        success_status: 204,
+        response_schema: "",
     },
     RouteSpec {
         operation: Operation::AccountGet,
@@ -292,6 +323,8 @@ fn handler(operation: Operation, filter: MethodFilter) -> MethodRouter<Arc<Share
         Operation::UsersUpdateEmailVerification => on(filter, users::update_email_verification),
         Operation::UsersUpdateLabels => on(filter, users::update_labels),
         Operation::UsersCreateJwt => on(filter, jwts::create),
+        Operation::UsersListSessions => on(filter, sessions::list),
+        Operation::UsersDeleteSessions => on(filter, sessions::delete_all),
         Operation::AccountGet => on(filter, jwts::get_account),
         Operation::AccountCreate => on(filter, account::create),
         Operation::AccountUpdateEmail => on(filter, account::update_email),
@@ -356,6 +389,8 @@ mod tests {
             Operation::UsersUpdateEmailVerification,
             Operation::UsersUpdateLabels,
             Operation::UsersCreateJwt,
+            Operation::UsersListSessions,
+            Operation::UsersDeleteSessions,
             Operation::AccountGet,
             Operation::AccountCreate,
             Operation::AccountUpdateEmail,

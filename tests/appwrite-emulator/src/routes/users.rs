@@ -37,7 +37,7 @@ fn respond(result: Result<(StatusCode, Value)>) -> Response {
     }
 }
 
-fn parse_bool(name: &str, v: &str) -> Result<bool> {
+pub(super) fn parse_bool(name: &str, v: &str) -> Result<bool> {
     match v {
         "true" | "1" => Ok(true),
         "false" | "0" => Ok(false),
