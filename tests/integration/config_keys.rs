@@ -445,6 +445,27 @@ fn metrics_listen_is_an_address_that_is_not_listens_own() {
 }
 
 #[test]
+fn connection_limits_have_defaults_and_ranges() {
+    let server = Config::from_toml(GOOD).expect("good").server;
+    assert_eq!(
+        server.header_read_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    assert_eq!(server.max_connections, 10_000);
+    let set = |key: &str, value: i64| with("server", key, &format!("{key} = {value}"));
+    let config = Config::from_toml(&set("max_connections", 64)).expect("64 connections");
+    assert_eq!(config.server.max_connections, 64);
+    for (key, bad, range) in [
+        ("header_read_timeout_seconds", 0, "outside 1..=300"),
+        ("header_read_timeout_seconds", 301, "outside 1..=300"),
+        ("max_connections", 0, "outside 1..=1000000"),
+        ("max_connections", 1_000_001, "outside 1..=1000000"),
+    ] {
+        refused(&set(key, bad), &format!("server.{key}"), range);
+    }
+}
+
+#[test]
 fn config_example_toml_is_valid_and_documents_every_key() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let text = std::fs::read_to_string(&path).expect("config.example.toml");
@@ -458,6 +479,8 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "public_url",
         "trusted_proxies",
         "metrics_listen",
+        "header_read_timeout_seconds",
+        "max_connections",
         "endpoint",
         "project",
         "api_key",

@@ -8,6 +8,7 @@ mod browser;
 mod check_config;
 mod config_keys;
 mod conformance;
+mod connections;
 mod custom_provider;
 mod demo;
 mod deploy;
