@@ -22,7 +22,8 @@
 //! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
 //! - [`store`]: where login transactions (`store::transaction`) wait between start and callback,
 //!   and used assertions are remembered: in memory, or in Redis (`store::redis`, values sealed
-//!   by `store::seal`) for several instances; `store::settings` is its `[store]` section.
+//!   by `store::seal`, open logins bounded fleet-wide by `store::redis::capacity`) for several
+//!   instances; `store::settings` is its `[store]` section.
 //! - [`clock`]: time as a dependency.
 //! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
 //! - [`telemetry`]: log setup.

@@ -151,6 +151,10 @@ impl RestartOnly {
             ),
             ("store.encryption_keys", redis(|a, b| a.keys != b.keys)),
             (
+                "store.redis_high_water_percent",
+                redis(|a, b| a.high_water_percent != b.high_water_percent),
+            ),
+            (
                 "store.transaction_ttl_seconds",
                 self.store.transaction_ttl != new.store.transaction_ttl,
             ),
@@ -486,6 +490,14 @@ client_secret = "0123456789abcdef0123456789abcdef"
             (
                 BASE.replace("[appwrite]", "worker_threads = 0\n[appwrite]"),
                 vec!["server.worker_threads"],
+            ),
+            (
+                BASE.replace("[appwrite]", "header_read_timeout_seconds = 3\n[appwrite]"),
+                vec!["server.header_read_timeout_seconds"],
+            ),
+            (
+                BASE.replace("[appwrite]", "max_connections = 50\n[appwrite]"),
+                vec!["server.max_connections"],
             ),
             (
                 BASE.replace("[appwrite]", "metrics_listen = \"127.0.0.1:0\"\n[appwrite]"),

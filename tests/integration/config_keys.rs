@@ -492,6 +492,7 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "delivery",
         "backend",
         "redis_url",
+        "redis_high_water_percent",
         "transaction_ttl_seconds",
         "max_open_transactions",
         "per_ip_per_minute",
@@ -991,6 +992,19 @@ fn a_redis_store_needs_its_url_and_keys_and_each_problem_is_named() {
         "store.redis_timeout_ms",
         "outside 10..=10000",
     );
+    let high_water = |line: &str| {
+        let config = Config::from_toml(&store(&format!("{good}{line}"))).expect("valid");
+        config.store.redis.expect("redis").high_water_percent
+    };
+    assert_eq!(high_water(""), 80, "the default");
+    assert_eq!(high_water("\nredis_high_water_percent = 90"), 90);
+    for bad in [9, 96] {
+        refused(
+            &store(&format!("{good}\nredis_high_water_percent = {bad}")),
+            "store.redis_high_water_percent",
+            "outside 10..=95",
+        );
+    }
     refused(
         &store(&format!("{good}\nkey_prefix = \"has space\"")),
         "store.key_prefix",
@@ -1066,6 +1080,7 @@ fn redis_keys_with_the_memory_store_are_refused() {
         "redis_cluster = true",
         "key_prefix = \"x:\"",
         "redis_timeout_ms = 500",
+        "redis_high_water_percent = 80",
     ] {
         let key = line.split(' ').next().expect("key");
         refused(

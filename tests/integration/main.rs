@@ -30,6 +30,7 @@ mod ops;
 mod policy;
 mod redirect_corpus;
 mod redis;
+mod redis_flood;
 mod redis_server;
 mod reload;
 mod scripts;
