@@ -18,9 +18,9 @@
 //!   [`READING_FRESH`] so that a start costs no extra round trip. What the instance admits
 //!   meanwhile is added to the reading, and it reads again once that passes a sixteenth of the
 //!   room the reading left: a flood through one instance stops at the mark, and instances
-//!   flooded together overshoot it by at most a sixteenth of the room each before they see one
+//!   flooded together overshoot it by about a sixteenth of the room each before they see one
 //!   another's writes. `maxmemory 0` sets no mark: the budget alone (times the largest login,
-//!   about 5 KB) bounds what logins hold.
+//!   about 6 KB in Redis) bounds what logins hold.
 //!
 //! Must not: hold a login's key or value (only sizes and the member, a prefix of a hash).
 
