@@ -64,8 +64,9 @@ fn redis_store(redis: &RedisServer) -> RedisStore {
         key_prefix: "bench:".into(),
         timeout: Duration::from_millis(500),
         keys: SealKeys::parse(&[generate("k1").expect("key")]).expect("keys"),
+        high_water_percent: 80,
     };
-    RedisStore::open(&settings, TTL, Arc::new(SystemClock)).expect("store")
+    RedisStore::open(&settings, TTL, 100_000, Arc::new(SystemClock)).expect("store")
 }
 
 fn memory_store() -> MemoryStore {

@@ -9,7 +9,8 @@
 //! - [`init`]: `idp-bridge init --provider KIND`, a commented config to start from.
 //! - [`key_names`]: which keys hold secrets (`<key>_file`), and "unknown key; did you mean".
 //! - [`startup`]: `Application::build`, `local_addr`, `run_until_stopped` (with the bounded
-//!   drain on shutdown).
+//!   drain on shutdown); `startup::accept`, the accept loop (header read timeout, connection
+//!   cap), and `startup::files`, the open-file limit those connections need.
 //! - [`reload`]: SIGHUP re-reads the configuration and swaps the reloadable part of the state
 //!   in, or refuses (restart-only keys, invalid files) and keeps the old one.
 //! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits,
@@ -24,8 +25,8 @@
 //! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
 //! - [`store`]: where login transactions (`store::transaction`) wait between start and callback,
 //!   and used assertions and provider sessions (`store::session`) are remembered: in memory, or
-//!   in Redis (`store::redis`, values sealed by `store::seal`) for several instances;
-//!   `store::settings` is its `[store]` section.
+//!   in Redis (`store::redis`, values sealed by `store::seal`, open logins bounded fleet-wide by
+//!   `store::redis::capacity`) for several instances; `store::settings` is its `[store]` section.
 //! - [`clock`]: time as a dependency.
 //! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
 //! - [`telemetry`]: log setup.

@@ -5,7 +5,8 @@
 //! What a reload changes: providers (added, removed, changed), `[redirect]`, `[token]`,
 //! `[appwrite]` `api_key` and `timeout_ms`, `[tls]`, `[rate_limit]`, `[server]`
 //! `trusted_proxies` and `cors_origins`. What needs a restart ([`RestartOnly`]): `[server]`
-//! `listen`, `metrics_listen`, `worker_threads`, `public_url`, `shutdown_delay_seconds`, `shutdown_grace_seconds`; `[appwrite]`
+//! `listen`, `metrics_listen`, `worker_threads`, `public_url`, `shutdown_delay_seconds`,
+//! `shutdown_grace_seconds`, `header_read_timeout_seconds`, `max_connections`; `[appwrite]`
 //! `endpoint` and `project`; every `[store]` key; `[mapping] id_key`; `[log] format`. A changed
 //! restart-only key refuses the whole reload.
 //!
@@ -49,10 +50,11 @@ pub struct ConfigSource {
 /// The keys that cannot change while the process runs, with the values it started with.
 ///
 /// Each has its reason: the listener is bound once; `public_url` is in the callback URLs and
-/// the cookie name of logins in flight; the shutdown bounds are read when shutdown begins; the
-/// Appwrite endpoint and project say where users live, and a login must not start in one
-/// project and finish in another; the store holds the logins in flight; `id_key` keys every
-/// derived user id and must never change at all; the log format is set up once.
+/// the cookie name of logins in flight; the shutdown bounds are read when shutdown begins, and
+/// the connection limits when serving begins; the Appwrite endpoint and project say where
+/// users live, and a login must not start in one project and finish in another; the store
+/// holds the logins in flight; `id_key` keys every derived user id and must never change at
+/// all; the log format is set up once.
 #[derive(Debug)]
 pub struct RestartOnly {
     listen: std::net::SocketAddr,
@@ -63,6 +65,10 @@ pub struct RestartOnly {
     pub shutdown_delay: std::time::Duration,
     /// `[server] shutdown_grace_seconds`.
     pub shutdown_grace: std::time::Duration,
+    /// `[server] header_read_timeout_seconds`.
+    pub header_read_timeout: std::time::Duration,
+    /// `[server] max_connections`.
+    pub max_connections: usize,
     appwrite_endpoint: Url,
     appwrite_project: ProjectId,
     store: StoreConfig,
@@ -80,6 +86,8 @@ impl RestartOnly {
             public_url: config.server.public_url.clone(),
             shutdown_delay: config.server.shutdown_delay,
             shutdown_grace: config.server.shutdown_grace,
+            header_read_timeout: config.server.header_read_timeout,
+            max_connections: config.server.max_connections,
             appwrite_endpoint: config.appwrite.endpoint.clone(),
             appwrite_project: config.appwrite.project.clone(),
             store: config.store.clone(),
@@ -119,6 +127,14 @@ impl RestartOnly {
                 self.shutdown_grace != new.shutdown_grace,
             ),
             (
+                "server.header_read_timeout_seconds",
+                self.header_read_timeout != new.header_read_timeout,
+            ),
+            (
+                "server.max_connections",
+                self.max_connections != new.max_connections,
+            ),
+            (
                 "appwrite.endpoint",
                 self.appwrite_endpoint != new.appwrite_endpoint,
             ),
@@ -138,6 +154,10 @@ impl RestartOnly {
                 redis(|a, b| a.timeout != b.timeout),
             ),
             ("store.encryption_keys", redis(|a, b| a.keys != b.keys)),
+            (
+                "store.redis_high_water_percent",
+                redis(|a, b| a.high_water_percent != b.high_water_percent),
+            ),
             (
                 "store.transaction_ttl_seconds",
                 self.store.transaction_ttl != new.store.transaction_ttl,
@@ -478,8 +498,24 @@ client_secret = "0123456789abcdef0123456789abcdef"
                 vec!["server.worker_threads"],
             ),
             (
+                BASE.replace("[appwrite]", "header_read_timeout_seconds = 3\n[appwrite]"),
+                vec!["server.header_read_timeout_seconds"],
+            ),
+            (
+                BASE.replace("[appwrite]", "max_connections = 50\n[appwrite]"),
+                vec!["server.max_connections"],
+            ),
+            (
                 BASE.replace("[appwrite]", "metrics_listen = \"127.0.0.1:0\"\n[appwrite]"),
                 vec!["server.metrics_listen"],
+            ),
+            (
+                BASE.replace("[appwrite]", "header_read_timeout_seconds = 3\n[appwrite]"),
+                vec!["server.header_read_timeout_seconds"],
+            ),
+            (
+                BASE.replace("[appwrite]", "max_connections = 50\n[appwrite]"),
+                vec!["server.max_connections"],
             ),
             (
                 format!(

@@ -1,8 +1,11 @@
 //! `Application`: builds everything from a `Config`, binds, serves until told to stop.
 //! With `[server] metrics_listen`, `/metrics` gets a listener of its own, served and stopped
-//! with the main one.
+//! with the main one, with the same connection limits ([`accept`]).
 
-use std::future::{Future, IntoFuture};
+pub mod accept;
+pub mod files;
+
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -131,15 +134,23 @@ impl Application {
     /// Serves until `shutdown` resolves, then drains: `/readyz` answers 503 at once; after
     /// `[server] shutdown_delay_seconds` the listener closes (new connections are refused) and
     /// the requests in flight get `[server] shutdown_grace_seconds` to finish. Past that bound
-    /// it returns [`Stopped::GraceElapsed`] without waiting for them.
+    /// it returns [`Stopped::GraceElapsed`] without waiting for them. Each listener serves
+    /// with the `[server]` connection limits ([`accept`]).
     ///
     /// # Errors
-    /// When the server fails.
+    /// None today: a failed `accept` is logged and tried again. The `Result` is kept for
+    /// callers that treat a server failure as fatal.
     pub async fn run_until_stopped(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<Stopped> {
         let (delay, grace) = (self.started.shutdown_delay, self.started.shutdown_grace);
+        let limits = accept::Limits {
+            header_read_timeout: self.started.header_read_timeout,
+            max_connections: self.started.max_connections,
+        };
+        let listeners = 1 + usize::from(self.metrics_listener.is_some());
+        files::make_room(limits.max_connections.saturating_mul(listeners));
         #[cfg(unix)]
         let _reloads = self.reload.map(|(source, hangups)| {
             let reloader = Reloader::new(
@@ -165,7 +176,7 @@ impl Application {
         )));
         let draining = self.state.draining.clone();
         let (closed, mut listener_closed) = tokio::sync::watch::channel(false);
-        let graceful = async move {
+        let _graceful = AbortOnDrop(tokio::spawn(async move {
             shutdown.await;
             draining.begin();
             tracing::info!(
@@ -178,41 +189,31 @@ impl Application {
                 "closing the listener; finishing the requests in flight"
             );
             let _ = closed.send(true);
-        };
-        tracing::info!(addr = %self.local_addr, "idp-bridge listening");
+        }));
+        tracing::info!(
+            addr = %self.local_addr,
+            max_connections = limits.max_connections,
+            header_read_timeout_seconds = limits.header_read_timeout.as_secs(),
+            "idp-bridge listening"
+        );
         // The metrics listener closes with the main one.
         let _metrics = self.metrics_listener.map(|listener| {
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!(%addr, "serving /metrics on its own listener");
             }
             let app = crate::http::metrics_router(self.state.clone());
-            let mut closed = listener_closed.clone();
-            AbortOnDrop(tokio::spawn(async move {
-                let stop = async move {
-                    let _ = closed.wait_for(|closed| *closed).await;
-                };
-                if let Err(error) = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
-                {
-                    tracing::error!(%error, "the /metrics listener failed");
-                }
-            }))
+            let stop = listener_closed.clone();
+            AbortOnDrop(tokio::spawn(accept::serve(listener, app, limits, stop)))
         });
         let app = crate::http::router(self.state);
-        let serving = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(graceful)
-        .into_future();
+        let serving = accept::serve(self.listener, app, limits, listener_closed.clone());
         tokio::pin!(serving);
         tokio::select! {
-            result = &mut serving => return result.map(|()| Stopped::Drained),
+            () = &mut serving => return Ok(Stopped::Drained),
             _ = listener_closed.wait_for(|closed| *closed) => {}
         }
         match tokio::time::timeout(grace, serving).await {
-            Ok(result) => result.map(|()| Stopped::Drained),
+            Ok(()) => Ok(Stopped::Drained),
             Err(_) => {
                 tracing::warn!(
                     grace_seconds = grace.as_secs(),

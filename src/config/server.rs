@@ -37,7 +37,19 @@ pub struct ServerConfig {
     /// worker per CPU on Tokio's multi-thread runtime; N a multi-thread runtime with N workers.
     /// See `startup::runtime`.
     pub worker_threads: usize,
+    /// How long a request's headers may take to arrive, however slowly they dribble in; past
+    /// it the connection is closed. Also how long a keep-alive connection may sit idle.
+    pub header_read_timeout: Duration,
+    /// Connections served at once, per listener; past it new ones wait in the listen backlog.
+    pub max_connections: usize,
 }
+
+/// `[server] header_read_timeout_seconds` by default: far longer than any real client or
+/// proxy takes to send a request's headers, short enough that slow clients cannot pile up.
+pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: i64 = 10;
+
+/// `[server] max_connections` by default.
+pub const DEFAULT_MAX_CONNECTIONS: i64 = 10_000;
 
 /// `[server] worker_threads` by default: one thread, measured as the least CPU per login (README
 /// "Performance"); one core serves far more logins per second than people make.
@@ -61,6 +73,8 @@ pub(super) struct RawServer {
     shutdown_delay_seconds: i64,
     shutdown_grace_seconds: i64,
     worker_threads: usize,
+    header_read_timeout_seconds: i64,
+    max_connections: i64,
 }
 
 impl Default for RawServer {
@@ -76,6 +90,8 @@ impl Default for RawServer {
             // (code exchange, two or three Appwrite calls) finish.
             shutdown_grace_seconds: 10,
             worker_threads: DEFAULT_WORKER_THREADS,
+            header_read_timeout_seconds: DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -159,6 +175,20 @@ impl RawServer {
             0,
             300,
         );
+        let header_read_timeout = in_range(
+            p,
+            "server.header_read_timeout_seconds",
+            self.header_read_timeout_seconds,
+            1,
+            300,
+        );
+        let max_connections = in_range(
+            p,
+            "server.max_connections",
+            self.max_connections,
+            1,
+            1_000_000,
+        );
         let worker_threads = if self.worker_threads <= MAX_WORKER_THREADS {
             Some(self.worker_threads)
         } else {
@@ -180,6 +210,8 @@ impl RawServer {
             shutdown_delay: Duration::from_secs(shutdown_delay?),
             shutdown_grace: Duration::from_secs(shutdown_grace?),
             worker_threads: worker_threads?,
+            header_read_timeout: Duration::from_secs(header_read_timeout?),
+            max_connections: usize::try_from(max_connections?).ok()?,
         })
     }
 }

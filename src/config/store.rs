@@ -20,6 +20,10 @@ pub const DEFAULT_REDIS_TIMEOUT_MS: i64 = 500;
 /// Longest `key_prefix`.
 const MAX_KEY_PREFIX: usize = 64;
 
+/// `redis_high_water_percent` when none is given: a fifth of `maxmemory` stays for replay
+/// entries and callbacks whatever a flood of starts does.
+pub const DEFAULT_REDIS_HIGH_WATER_PERCENT: i64 = 80;
+
 /// `[store]` as written in the file.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -29,6 +33,7 @@ pub(super) struct RawStore {
     redis_cluster: Option<bool>,
     key_prefix: Option<String>,
     redis_timeout_ms: Option<i64>,
+    redis_high_water_percent: Option<i64>,
     encryption_keys: Option<KeyList>,
     transaction_ttl_seconds: i64,
     max_open_transactions: i64,
@@ -67,6 +72,7 @@ impl Default for RawStore {
             redis_cluster: None,
             key_prefix: None,
             redis_timeout_ms: None,
+            redis_high_water_percent: None,
             encryption_keys: None,
             transaction_ttl_seconds: 600,
             max_open_transactions: 100_000,
@@ -116,6 +122,10 @@ impl RawStore {
             ("store.redis_cluster", self.redis_cluster.is_some()),
             ("store.key_prefix", self.key_prefix.is_some()),
             ("store.redis_timeout_ms", self.redis_timeout_ms.is_some()),
+            (
+                "store.redis_high_water_percent",
+                self.redis_high_water_percent.is_some(),
+            ),
             ("store.encryption_keys", self.encryption_keys.is_some()),
         ];
         for (key, _) in set.iter().filter(|(_, set)| *set) {
@@ -183,6 +193,14 @@ impl RawStore {
             10,
             10_000,
         );
+        let high_water = in_range(
+            p,
+            "store.redis_high_water_percent",
+            self.redis_high_water_percent
+                .unwrap_or(DEFAULT_REDIS_HIGH_WATER_PERCENT),
+            10,
+            95,
+        );
         let cluster = self.redis_cluster.unwrap_or(false);
         if cluster && url.as_ref().is_some_and(|u| !u.is_tcp()) {
             p(
@@ -197,6 +215,7 @@ impl RawStore {
             key_prefix: prefix_ok.then_some(key_prefix)?,
             timeout: Duration::from_millis(timeout?),
             keys: keys?,
+            high_water_percent: u8::try_from(high_water?).ok()?,
         })
     }
 }

@@ -202,7 +202,9 @@ impl LoginError {
                 500,
                 "The account service refused the request.",
             ),
-            Self::Store(StoreError::Full(_) | StoreError::OverBudget(_)) => PublicError::new(
+            Self::Store(
+                StoreError::Full(_) | StoreError::OverBudget(_) | StoreError::LowMemory(_),
+            ) => PublicError::new(
                 "login_capacity_exceeded",
                 503,
                 "Too many logins are in progress. Try again later.",

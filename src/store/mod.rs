@@ -38,6 +38,10 @@ pub enum StoreError {
     /// Open logins hold their byte budget; refuse new ones rather than exhaust memory.
     #[error("open logins hold their budget of {0} bytes; try again later")]
     OverBudget(u64),
+    /// The shared store is short of memory (above its high-water mark, or out of it): new
+    /// logins are refused so that what is left keeps replay entries and callbacks working.
+    #[error("Redis is short of memory ({0}); new logins wait until it has room")]
+    LowMemory(String),
     /// The backend is unreachable or failed.
     #[error("transaction store unavailable: {0}")]
     Unavailable(String),
@@ -49,7 +53,8 @@ pub trait TransactionStore: Send + Sync {
     /// Stores a new transaction; it expires after the store's TTL.
     ///
     /// # Errors
-    /// `Full` over the cap, `Unavailable` when the backend fails.
+    /// `Full` over the cap, `OverBudget` or `LowMemory` short of room, `Unavailable` when the
+    /// backend fails.
     async fn put(&self, key: StateKey, transaction: LoginTransaction) -> Result<(), StoreError>;
 
     /// Removes and returns the transaction; `None` if unknown, already taken or expired.
@@ -120,6 +125,7 @@ pub fn open(
         (StoreBackend::Redis, Some(settings)) => Arc::new(redis::RedisStore::open(
             settings,
             config.transaction_ttl,
+            config.max_open_transactions,
             clock,
         )?),
         (StoreBackend::Redis, None) => {

@@ -12,6 +12,13 @@
 //! - `<prefix>sid:<hex session key>`: a provider session of back-channel logout
 //!   ([`super::session`]), `SET … PX <ttl>` at login (replacing an earlier one), read with
 //!   `GET`. The value, the identity's subject, is sealed like a login.
+//! - `<prefix>open`: the fleet's open logins, counted against `max_open_transactions`
+//!   ([`capacity`]).
+//!
+//! What a login costs: at `start`, `EVAL` of the budget script and `SET` (two round trips),
+//! plus, for the high-water mark, one `INFO memory` per instance about once a second (more
+//! often only close to the mark); at `callback`, `GETDEL` and `ZREM`, sent together (one round
+//! trip on one server).
 //!
 //! Failure is closed: every command runs once under `redis_timeout_ms` and is never re-sent (a
 //! re-sent `GETDEL` whose first reply was lost would find nothing and turn an outage into "unknown
@@ -29,10 +36,12 @@
 //! gateway starts and answers not-ready while Redis is away, and recovers without a restart.
 //! Must not: log a value, a state or key material; send a command twice.
 
+pub mod capacity;
+
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use async_trait::async_trait;
 use idp_provider_api::ReplayKey;
@@ -41,6 +50,7 @@ use redis::cluster::ClusterClient;
 use redis::cluster_async::ClusterConnection;
 use redis::{Cmd, FromRedisValue, Value};
 
+use self::capacity::{HighWater, NodeMemory};
 use super::seal::SealKeys;
 use super::session::SessionKey;
 use super::settings::RedisSettings;
@@ -62,10 +72,14 @@ pub struct RedisStore {
     prefix: String,
     timeout: Duration,
     ttl: Duration,
+    /// `max_open_transactions`: open logins across every instance.
+    budget: u64,
     keys: SealKeys,
     clock: Arc<dyn Clock>,
     /// Whether Redis was last seen with `maxmemory-policy noeviction` (see the module docs).
     keeps_keys: AtomicBool,
+    /// `redis_high_water_percent` of `maxmemory`, and this instance's reading of it.
+    high_water: HighWater,
 }
 
 impl fmt::Debug for RedisStore {
@@ -107,6 +121,8 @@ impl LazyCluster {
 enum Op {
     Put,
     Take,
+    Admit,
+    Release,
     FirstUse,
     RecordSession,
     FindSession,
@@ -119,6 +135,8 @@ impl fmt::Display for Op {
         f.write_str(match self {
             Self::Put => "SET NX (new login)",
             Self::Take => "GETDEL (callback)",
+            Self::Admit => "EVAL (open-login budget)",
+            Self::Release => "ZREM (open-login budget)",
             Self::FirstUse => "SET NX (replay cache)",
             Self::RecordSession => "SET (provider session)",
             Self::FindSession => "GET (provider session)",
@@ -129,13 +147,15 @@ impl fmt::Display for Op {
 }
 
 impl RedisStore {
-    /// A store on `settings`, whose logins live `ttl`. Connects on the first command, not here.
+    /// A store on `settings`, whose logins live `ttl`, at most `budget` of them open across
+    /// every instance. Connects on the first command, not here.
     ///
     /// # Errors
     /// `Unavailable` when the client cannot be built from the URL.
     pub fn open(
         settings: &RedisSettings,
         ttl: Duration,
+        budget: u64,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StoreError> {
         // redis builds its TLS (rediss://) configuration with the process's default rustls
@@ -177,15 +197,22 @@ impl RedisStore {
             prefix: settings.key_prefix.clone(),
             timeout,
             ttl,
+            budget,
             keys: settings.keys.clone(),
             clock,
             keeps_keys: AtomicBool::new(false),
+            high_water: HighWater::new(settings.high_water_percent),
         })
     }
 
     /// The Redis key of a login.
     fn transaction_key(&self, key: &StateKey) -> String {
         format!("{}tx:{}", self.prefix, key.as_str())
+    }
+
+    /// The Redis key of the fleet's open logins.
+    fn open_key(&self) -> String {
+        format!("{}open", self.prefix)
     }
 
     /// The Redis key of a used assertion.
@@ -224,6 +251,11 @@ impl RedisStore {
         };
         match tokio::time::timeout(self.timeout, command).await {
             Ok(Ok(value)) => Ok(value),
+            // Out of memory (`noeviction`): no room, rather than an outage. Only a new login
+            // is refused for it; everywhere else it fails closed like any error.
+            Ok(Err(error)) if error.code() == Some("OOM") => Err(StoreError::LowMemory(format!(
+                "Redis refused {op}: maxmemory reached"
+            ))),
             Ok(Err(error)) => Err(StoreError::Unavailable(format!(
                 "Redis {op} failed: {error}"
             ))),
@@ -234,17 +266,36 @@ impl RedisStore {
         }
     }
 
+    /// Reads `INFO memory` (every node's, for a cluster) and records it as the high-water
+    /// mark's reading; each node's text.
+    ///
+    /// # Errors
+    /// `Unavailable` when Redis does not answer.
+    async fn read_memory(&self) -> Result<Vec<Option<String>>, StoreError> {
+        let mut cmd = redis::cmd("INFO");
+        cmd.arg("memory");
+        let info = self.run::<Value>(Op::Info, &cmd).await?;
+        let mut texts = Vec::new();
+        info_texts(&info, &mut texts);
+        let memory = texts
+            .iter()
+            .map(|text| text.as_deref().and_then(NodeMemory::parse))
+            .collect();
+        self.high_water.record(memory, Instant::now());
+        Ok(texts)
+    }
+
     /// Reads Redis's `maxmemory-policy` (every node's, for a cluster) and remembers whether it
-    /// keeps every key until it expires.
+    /// keeps every key until it expires; the reading serves the high-water mark too.
     ///
     /// # Errors
     /// `Unavailable` when Redis cannot say, or evicts keys.
     async fn check_eviction(&self) -> Result<(), StoreError> {
-        let mut cmd = redis::cmd("INFO");
-        cmd.arg("memory");
-        let info = self.run::<Value>(Op::Info, &cmd).await?;
-        let mut policies = Vec::new();
-        eviction_policies(&info, &mut policies);
+        let texts = self.read_memory().await?;
+        let policies: Vec<Option<String>> = texts
+            .iter()
+            .map(|text| text.as_deref().and_then(eviction_policy))
+            .collect();
         let evicting = policies
             .iter()
             .flatten()
@@ -294,6 +345,17 @@ impl TransactionStore for RedisStore {
                     .seal(&redis_key, &plain)
                     .map_err(|e| StoreError::Unavailable(e.to_string()))
             })?;
+        // Room first: a refused login writes nothing (see `capacity`).
+        if let Some(_renewal) = self.high_water.renewal(Instant::now()) {
+            self.read_memory().await?;
+        }
+        self.high_water
+            .admit(capacity::weight(redis_key.len(), sealed.len()))?;
+        let member = capacity::member(key.as_str());
+        let admit = capacity::admit(&self.open_key(), member, self.ttl, self.budget);
+        if self.run::<i64>(Op::Admit, &admit).await? != 1 {
+            return Err(StoreError::Full(self.budget));
+        }
         let mut cmd = redis::cmd("SET");
         cmd.arg(&redis_key)
             .arg(sealed)
@@ -312,7 +374,17 @@ impl TransactionStore for RedisStore {
 
     async fn take(&self, key: &StateKey) -> Result<Option<LoginTransaction>, StoreError> {
         let redis_key = self.transaction_key(key);
-        let Some(sealed) = self.value(Op::Take, "GETDEL", &redis_key).await? else {
+        let release = capacity::release(&self.open_key(), capacity::member(key.as_str()));
+        // Sent together: one round trip on one server (the connection pipelines them), one to
+        // each node on a cluster. A failed ZREM only leaves the member to its expiry.
+        let (taken, released) = tokio::join!(
+            self.value(Op::Take, "GETDEL", &redis_key),
+            self.run::<i64>(Op::Release, &release)
+        );
+        if let Err(error) = released {
+            tracing::debug!(%error, "a taken login stays in the budget until it expires");
+        }
+        let Some(sealed) = taken? else {
             return Ok(None);
         };
         Ok(self
@@ -402,24 +474,27 @@ fn reply_kind(reply: &Value) -> &'static str {
     }
 }
 
-/// The `maxmemory_policy:` value of each text in an `INFO memory` answer: one text, or (from a
-/// cluster) one per node. A text without one, or a reply of another kind, is `None`: a node that
-/// does not say is not taken to keep its keys.
-fn eviction_policies(info: &Value, out: &mut Vec<Option<String>>) {
+/// The text of each node in an `INFO memory` answer: one text, or (from a cluster) one per
+/// node. A reply of another kind is `None`: a node that does not say.
+fn info_texts(info: &Value, out: &mut Vec<Option<String>>) {
     let text = match info {
         Value::BulkString(bytes) => String::from_utf8_lossy(bytes).into_owned(),
         Value::SimpleString(text) | Value::VerbatimString { text, .. } => text.clone(),
         Value::Array(values) | Value::Set(values) => {
-            return values.iter().for_each(|v| eviction_policies(v, out));
+            return values.iter().for_each(|v| info_texts(v, out));
         }
-        Value::Map(pairs) => return pairs.iter().for_each(|(_, v)| eviction_policies(v, out)),
+        Value::Map(pairs) => return pairs.iter().for_each(|(_, v)| info_texts(v, out)),
         _ => return out.push(None),
     };
-    out.push(
-        text.lines()
-            .find_map(|line| line.trim().strip_prefix("maxmemory_policy:"))
-            .map(str::to_string),
-    );
+    out.push(Some(text));
+}
+
+/// The `maxmemory_policy:` of one node's `INFO memory` text; `None` when it names none (a node
+/// that does not say is not taken to keep its keys).
+fn eviction_policy(text: &str) -> Option<String> {
+    text.lines()
+        .find_map(|line| line.trim().strip_prefix("maxmemory_policy:"))
+        .map(str::to_string)
 }
 
 /// `duration` in whole milliseconds, for `PX`.

@@ -18,8 +18,8 @@ pub struct StoreConfig {
     pub backend: StoreBackend,
     /// How long a login may take, at most 10 minutes.
     pub transaction_ttl: Duration,
-    /// Cap on open logins in the memory store, so a flood of `start` cannot exhaust memory.
-    /// (A Redis store is bounded by Redis's own `maxmemory`.)
+    /// Cap on open logins, so a flood of `start` cannot exhaust memory: per process in the
+    /// memory store, one budget for every instance in a Redis store.
     pub max_open_transactions: u64,
     /// The Redis settings, present exactly when `backend` is [`StoreBackend::Redis`].
     pub redis: Option<RedisSettings>,
@@ -50,6 +50,8 @@ pub struct RedisSettings {
     pub timeout: Duration,
     /// `encryption_keys`: the first seals, all open.
     pub keys: SealKeys,
+    /// `redis_high_water_percent`: no login starts while Redis uses more of its `maxmemory`.
+    pub high_water_percent: u8,
 }
 
 /// A Redis URL: `redis://`, `rediss://` (TLS), `unix://` or `redis+unix://`, and their `valkey`

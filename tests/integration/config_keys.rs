@@ -445,6 +445,27 @@ fn metrics_listen_is_an_address_that_is_not_listens_own() {
 }
 
 #[test]
+fn connection_limits_have_defaults_and_ranges() {
+    let server = Config::from_toml(GOOD).expect("good").server;
+    assert_eq!(
+        server.header_read_timeout,
+        std::time::Duration::from_secs(10)
+    );
+    assert_eq!(server.max_connections, 10_000);
+    let set = |key: &str, value: i64| with("server", key, &format!("{key} = {value}"));
+    let config = Config::from_toml(&set("max_connections", 64)).expect("64 connections");
+    assert_eq!(config.server.max_connections, 64);
+    for (key, bad, range) in [
+        ("header_read_timeout_seconds", 0, "outside 1..=300"),
+        ("header_read_timeout_seconds", 301, "outside 1..=300"),
+        ("max_connections", 0, "outside 1..=1000000"),
+        ("max_connections", 1_000_001, "outside 1..=1000000"),
+    ] {
+        refused(&set(key, bad), &format!("server.{key}"), range);
+    }
+}
+
+#[test]
 fn config_example_toml_is_valid_and_documents_every_key() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let text = std::fs::read_to_string(&path).expect("config.example.toml");
@@ -458,6 +479,8 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "public_url",
         "trusted_proxies",
         "metrics_listen",
+        "header_read_timeout_seconds",
+        "max_connections",
         "endpoint",
         "project",
         "api_key",
@@ -469,6 +492,7 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "delivery",
         "backend",
         "redis_url",
+        "redis_high_water_percent",
         "transaction_ttl_seconds",
         "max_open_transactions",
         "per_ip_per_minute",
@@ -970,6 +994,19 @@ fn a_redis_store_needs_its_url_and_keys_and_each_problem_is_named() {
         "store.redis_timeout_ms",
         "outside 10..=10000",
     );
+    let high_water = |line: &str| {
+        let config = Config::from_toml(&store(&format!("{good}{line}"))).expect("valid");
+        config.store.redis.expect("redis").high_water_percent
+    };
+    assert_eq!(high_water(""), 80, "the default");
+    assert_eq!(high_water("\nredis_high_water_percent = 90"), 90);
+    for bad in [9, 96] {
+        refused(
+            &store(&format!("{good}\nredis_high_water_percent = {bad}")),
+            "store.redis_high_water_percent",
+            "outside 10..=95",
+        );
+    }
     refused(
         &store(&format!("{good}\nkey_prefix = \"has space\"")),
         "store.key_prefix",
@@ -1045,6 +1082,7 @@ fn redis_keys_with_the_memory_store_are_refused() {
         "redis_cluster = true",
         "key_prefix = \"x:\"",
         "redis_timeout_ms = 500",
+        "redis_high_water_percent = 80",
     ] {
         let key = line.split(' ').next().expect("key");
         refused(

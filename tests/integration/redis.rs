@@ -24,7 +24,7 @@ use crate::redis_server::{RedisCluster, RedisServer};
 use crate::signed_assertion::{HOOK_SECRET, hmac_signature, now};
 
 /// A fresh `encryption_keys` entry, `"<id>:<base64>"`.
-fn new_key(id: &str) -> String {
+pub fn new_key(id: &str) -> String {
     idp_bridge::store::seal::generate(id).expect("random key")
 }
 
@@ -35,30 +35,33 @@ fn material(entry: &str) -> &str {
 
 /// What the instances share: Appwrite, the IdP, Redis, the id key, and the public URL (that of
 /// the first instance; a load balancer in production).
-struct Shared {
-    emulator: Emulator,
-    mock: MockOp,
-    redis: RedisServer,
+pub struct Shared {
+    pub emulator: Emulator,
+    pub mock: MockOp,
+    pub redis: RedisServer,
     /// `[store] redis_url`: `redis`'s, unless a test points the gateways elsewhere.
     redis_url: String,
+    /// `[store] max_open_transactions` of the gateways (the helpers' default unless a test
+    /// sets it before starting them).
+    pub max_open_transactions: u64,
     id_key: String,
     public_port: u16,
 }
 
 /// One gateway process.
-struct Gateway {
-    served: Served,
+pub struct Gateway {
+    pub served: Served,
     port: u16,
 }
 
 impl Gateway {
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
 
     /// `url` (a gateway URL, such as the callback the IdP sends the browser to) sent to this
     /// instance instead, as a load balancer may do.
-    fn here(&self, url: &Url) -> String {
+    pub fn here(&self, url: &Url) -> String {
         let mut url = url.clone();
         url.set_port(Some(self.port)).expect("port");
         url.to_string()
@@ -73,12 +76,13 @@ impl Gateway {
 }
 
 impl Shared {
-    async fn new(redis: RedisServer) -> Self {
+    pub async fn new(redis: RedisServer) -> Self {
         Self {
             emulator: Emulator::spawn(EmulatorConfig::default()).await,
             mock: MockOp::spawn(mock_config()).await,
             redis_url: redis.url(),
             redis,
+            max_open_transactions: Options::mock().max_open_transactions,
             id_key: idp_bridge::login::mapping::IdKey::generate().expect("id key"),
             public_port: free_port(),
         }
@@ -86,7 +90,7 @@ impl Shared {
 
     /// A gateway on the public port (`first`) or a port of its own, sealing with `keys`, with
     /// `store_extra` lines in `[store]`; the `hook` provider takes HMAC assertions.
-    async fn gateway(&self, first: bool, keys: &[&str], store_extra: &str) -> Gateway {
+    pub async fn gateway(&self, first: bool, keys: &[&str], store_extra: &str) -> Gateway {
         self.gateway_with_env(first, keys, store_extra, &[]).await
     }
 
@@ -102,6 +106,7 @@ impl Shared {
         let keys: Vec<String> = keys.iter().map(|k| format!("\"{k}\"")).collect();
         let options = Options {
             id_key: self.id_key.clone(),
+            max_open_transactions: self.max_open_transactions,
             store_extra: format!(
                 "backend = \"redis\"\nredis_url = \"{}\"\nencryption_keys = [{}]\n{store_extra}",
                 self.redis_url,
@@ -123,7 +128,7 @@ impl Shared {
 
     /// The IdP's answer to a login that `start` sent to it: the callback URL, on the public
     /// instance.
-    fn authorize(&self, to_idp: &Url, sub: &str) -> Url {
+    pub fn authorize(&self, to_idp: &Url, sub: &str) -> Url {
         let answer = self
             .mock
             .authorize(to_idp.as_str(), sub)
@@ -140,18 +145,18 @@ impl Shared {
         )
     }
 
-    fn minted(&self) -> usize {
+    pub fn minted(&self) -> usize {
         self.emulator.tokens().len()
     }
 }
 
 /// `GET` with `client`; the response.
-async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
+pub async fn get(client: &reqwest::Client, url: &str) -> reqwest::Response {
     client.get(url).send().await.expect("request")
 }
 
 /// Starts a login at `gateway` with `client`; where the gateway sends the browser.
-async fn start(client: &reqwest::Client, gateway: &Gateway) -> Url {
+pub async fn start(client: &reqwest::Client, gateway: &Gateway) -> Url {
     let response = get(client, &gateway.start_url()).await;
     assert_eq!(response.status(), StatusCode::FOUND, "start redirects");
     location(&response)
@@ -174,7 +179,7 @@ fn assert_unavailable(response: &reqwest::Response, what: &str) {
 }
 
 /// Checks that the browser landed on the success page with a secret that makes a session.
-async fn assert_logged_in(shared: &Shared, response: reqwest::Response) -> String {
+pub async fn assert_logged_in(shared: &Shared, response: reqwest::Response) -> String {
     assert_eq!(response.status(), StatusCode::FOUND);
     let landed = location(&response);
     assert_eq!(without_query(&landed), SUCCESS, "{landed}");
@@ -194,7 +199,7 @@ async fn login(shared: &Shared, from: &Gateway, to: &Gateway) -> String {
 }
 
 /// `POST /v1/auth/hook/exchange` of a fresh (or the given) HMAC assertion at `gateway`.
-async fn exchange(gateway: &Gateway, jti: &str) -> reqwest::Response {
+pub async fn exchange(gateway: &Gateway, jti: &str) -> reqwest::Response {
     let body = json!({"sub": "hook-user", "jti": jti}).to_string();
     let signature = hmac_signature(HOOK_SECRET, now(), body.as_bytes());
     reqwest::Client::new()
@@ -236,29 +241,12 @@ async fn status_of(url: String) -> StatusCode {
     get(&browser(), &url).await.status()
 }
 
-#[tokio::test]
-async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_nothing_readable() {
-    let (shared, k1, a, b) = two_instances().await;
-
-    // The app's own state is sealed with the login and comes back on the other instance.
-    let app_state = "app-state-sealed-in-redis";
-    let client = browser();
-    let response = get(&client, &format!("{}&state={app_state}", a.start_url())).await;
-    assert_eq!(response.status(), StatusCode::FOUND, "start redirects");
-    let to_idp = location(&response);
-    let state = param(&to_idp, "state").expect("state");
-    let nonce = param(&to_idp, "nonce").expect("nonce");
-
-    // Redis holds one login, under the hash of its state, and none of its parts is readable.
-    let dump = shared.redis.dump().await;
-    assert_eq!(dump.len(), 1, "{dump:?}");
-    let (key, value) = &dump[0];
-    assert_eq!(*key, Shared::redis_key(&to_idp));
-    assert_eq!(&value[..4], b"\x01\x02k1", "sealed with k1");
+/// Checks that neither `key` nor `value` reveals the login's `state`, `nonce`, URLs or data.
+#[track_caller]
+fn assert_nothing_readable(key: &str, value: &[u8], state: &str, nonce: &str) {
     for needle in [
-        state.as_str(),
-        nonce.as_str(),
-        app_state,
+        state,
+        nonce,
         "127.0.0.1:3000",
         "/app/",
         "pkce",
@@ -272,6 +260,35 @@ async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_not
             "{needle:?} is readable in Redis"
         );
     }
+}
+
+#[tokio::test]
+async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_nothing_readable() {
+    let (shared, k1, a, b) = two_instances().await;
+
+    // The app's own state is sealed with the login and comes back on the other instance.
+    let app_state = "app-state-sealed-in-redis";
+    let client = browser();
+    let response = get(&client, &format!("{}&state={app_state}", a.start_url())).await;
+    assert_eq!(response.status(), StatusCode::FOUND, "start redirects");
+    let to_idp = location(&response);
+    let state = param(&to_idp, "state").expect("state");
+    let nonce = param(&to_idp, "nonce").expect("nonce");
+
+    // Redis holds one login, under the hash of its state, and the fleet's count of open logins
+    // (a prefix of that hash); none of the login's parts, the app's state included, is readable.
+    let dump = shared.redis.dump().await;
+    assert_eq!(dump.len(), 2, "{dump:?}");
+    let (open, member) = &dump[0];
+    let (key, value) = &dump[1];
+    assert_eq!(*key, Shared::redis_key(&to_idp));
+    assert_eq!(&value[..4], b"\x01\x02k1", "sealed with k1");
+    assert_eq!(open, "idp-bridge:open");
+    assert_eq!(member, &key.as_bytes()["idp-bridge:tx:".len()..][..32]);
+    for (key, value) in &dump {
+        assert_nothing_readable(key, value, &state, &nonce);
+        assert_nothing_readable(key, value, app_state, &nonce);
+    }
 
     let callback = shared.authorize(&to_idp, "alice");
     let code = param(&callback, "code").expect("code");
@@ -282,7 +299,11 @@ async fn a_login_started_on_one_instance_finishes_on_another_and_redis_holds_not
     );
     let secret = assert_logged_in(&shared, landed).await;
     assert_eq!(shared.minted(), 1);
-    assert!(shared.redis.dump().await.is_empty(), "the login was taken");
+    assert!(
+        shared.redis.dump().await.is_empty(),
+        "the login was taken, and left the count"
+    );
+
     // And the other way round.
     login(&shared, &b, &a).await;
 
@@ -525,7 +546,11 @@ async fn rotating_the_encryption_key_keeps_logins_in_flight() {
     let client = browser();
     let to_idp = start(&client, &rotated).await;
     let dump = shared.redis.dump().await;
-    assert_eq!(&dump[0].1[..4], b"\x01\x02k2", "sealed with the first key");
+    let (_, login) = dump
+        .iter()
+        .find(|(key, _)| key.starts_with("idp-bridge:tx:"))
+        .expect("the login");
+    assert_eq!(&login[..4], b"\x01\x02k2", "sealed with the first key");
     let callback = shared.authorize(&to_idp, "alice");
     assert_eq!(
         get(&client, &old.here(&callback)).await.status(),
@@ -675,13 +700,15 @@ async fn a_used_assertion_stays_used_for_an_instance_whose_clock_runs_behind() {
         key_prefix: "idp-bridge:".into(),
         timeout: Duration::from_millis(500),
         keys: SealKeys::parse(&[new_key("k1")]).expect("keys"),
+        high_water_percent: 80,
     };
     let ttl = Duration::from_secs(600);
     // Instance A's clock is a minute ahead of instance B's (the real one).
     let ahead = ManualClock::default();
     ahead.advance(Duration::from_secs(60));
-    let a = RedisStore::open(&settings, ttl, std::sync::Arc::new(ahead)).expect("store a");
-    let b = RedisStore::open(&settings, ttl, std::sync::Arc::new(SystemClock)).expect("store b");
+    let a = RedisStore::open(&settings, ttl, 100, std::sync::Arc::new(ahead)).expect("store a");
+    let b =
+        RedisStore::open(&settings, ttl, 100, std::sync::Arc::new(SystemClock)).expect("store b");
 
     // An assertion acceptable for 30 more seconds by B's clock (already past it by A's).
     let key = ReplayKey::new("hook", "jti", b"jti-skew-0123456789");

@@ -135,7 +135,8 @@ impl RedisServer {
             .expect("connect to the test redis")
     }
 
-    /// Every key and its value (all of them strings), sorted by key.
+    /// Every key and its value, sorted by key: a string as it is, a sorted set as its members,
+    /// one per line.
     pub async fn dump(&self) -> Vec<(String, Vec<u8>)> {
         let mut connection = self.connection().await;
         let mut keys: Vec<String> = redis::cmd("KEYS")
@@ -146,11 +147,28 @@ impl RedisServer {
         keys.sort();
         let mut out = Vec::new();
         for key in keys {
-            let value: Vec<u8> = redis::cmd("GET")
+            let kind: String = redis::cmd("TYPE")
                 .arg(&key)
                 .query_async(&mut connection)
                 .await
-                .expect("GET");
+                .expect("TYPE");
+            let value: Vec<u8> = match kind.as_str() {
+                "zset" => {
+                    let members: Vec<String> = redis::cmd("ZRANGE")
+                        .arg(&key)
+                        .arg(0)
+                        .arg(-1)
+                        .query_async(&mut connection)
+                        .await
+                        .expect("ZRANGE");
+                    members.join("\n").into_bytes()
+                }
+                _ => redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut connection)
+                    .await
+                    .expect("GET"),
+            };
             out.push((key, value));
         }
         out

@@ -1,4 +1,5 @@
-//! Unit tests of the Redis store's reply readers.
+//! Unit tests of the Redis store's reply readers (the store itself is tested against a real
+//! `redis-server` in tests/integration/redis.rs).
 
 use super::*;
 
@@ -6,9 +7,12 @@ use super::*;
 fn every_node_must_name_its_eviction_policy() {
     let node = |text: &str| Value::BulkString(text.as_bytes().to_vec());
     let read = |info: Value| {
-        let mut policies = Vec::new();
-        eviction_policies(&info, &mut policies);
-        policies
+        let mut texts = Vec::new();
+        info_texts(&info, &mut texts);
+        texts
+            .iter()
+            .map(|text| text.as_deref().and_then(eviction_policy))
+            .collect::<Vec<_>>()
     };
     let keeps = "# Memory\r\nused_memory:1\r\nmaxmemory_policy:noeviction\r\n";
     assert_eq!(read(node(keeps)), vec![Some("noeviction".to_string())]);

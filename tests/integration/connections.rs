@@ -1,0 +1,141 @@
+//! Slow clients: `[server] header_read_timeout_seconds` closes a connection whose request
+//! headers are not complete in time, however slowly they dribble in, on the main listener and
+//! on `metrics_listen`; past `[server] max_connections`, new connections wait until slots
+//! free, and `/healthz` is answered once the slow ones are cut.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{Options, TestApp};
+
+/// Far above the one-second header timeout of these tests: only a server that never cuts a
+/// slow client runs into it.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// The gateway with `lines` in `[server]`.
+async fn gateway(lines: &str) -> TestApp {
+    TestApp::spawn_with(Options {
+        server_extra: lines.into(),
+        ..Options::mock()
+    })
+    .await
+}
+
+/// `host:port` of a URL such as `http://127.0.0.1:8080/metrics`.
+fn address(url: &str) -> String {
+    let url = url::Url::parse(url).expect("url");
+    format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().expect("port")
+    )
+}
+
+/// Whether the server closed `stream` (end of file, or a reset) before `until`; what it sent
+/// first (an error status, perhaps) is read and dropped.
+async fn closed_by(stream: &mut TcpStream, until: Instant) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buf)).await {
+            Ok(Ok(0) | Err(_)) => return true,
+            Ok(Ok(_)) => {}
+            Err(_) => return false,
+        }
+    }
+}
+
+/// A client that sends the start of a request and then one more byte of a header every
+/// `every`, never ending it: `true` when the server closes the connection within
+/// [`PATIENCE`].
+async fn dribble(addr: &str, every: Duration) -> bool {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    let until = Instant::now() + PATIENCE;
+    if stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
+        .await
+        .is_err()
+    {
+        return true;
+    }
+    while Instant::now() < until {
+        if stream.write_all(b"a").await.is_err() {
+            return true;
+        }
+        let next = (Instant::now() + every).min(until);
+        if closed_by(&mut stream, next).await {
+            return true;
+        }
+    }
+    false
+}
+
+#[tokio::test]
+async fn dribbled_request_headers_are_cut_at_the_header_read_timeout_on_both_listeners() {
+    let app = gateway("header_read_timeout_seconds = 1\nmetrics_listen = \"127.0.0.1:0\"").await;
+    let (main, metrics) = (address(&app.gateway), address(&app.metrics_url));
+    assert_ne!(main, metrics);
+    let every = Duration::from_millis(200);
+    let clients = (0..24).map(|i| {
+        let addr = if i % 2 == 0 { &main } else { &metrics };
+        dribble(addr, every)
+    });
+    let cut = futures::future::join_all(clients).await;
+    let open = cut.iter().filter(|cut| !**cut).count();
+    assert_eq!(
+        open, 0,
+        "{open} of 24 connections dribbling a header byte every 200 ms were still open after {PATIENCE:?}"
+    );
+    // The instance serves on.
+    let health = app.get(&format!("{}/healthz", app.gateway)).await;
+    assert_eq!(health.status(), reqwest::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn past_max_connections_healthz_waits_for_a_slot_and_is_answered_once_slow_ones_are_cut() {
+    let app = gateway("header_read_timeout_seconds = 1\nmax_connections = 2").await;
+    let addr = address(&app.gateway);
+    let until = Instant::now() + PATIENCE;
+    // Two slow clients take both slots: each sends a request line and nothing more.
+    let mut slow = Vec::new();
+    for _ in 0..2 {
+        let mut stream = TcpStream::connect(&addr).await.expect("connect");
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\n")
+            .await
+            .expect("write");
+        slow.push(stream);
+    }
+    // The first slow client to be cut, and the /healthz asked after them: answered only once
+    // a slot is free (were connections not capped, it would be answered at once, a second
+    // before any slow client is cut).
+    let first_cut = async {
+        let (mut one, mut two) = (slow.remove(0), slow.remove(0));
+        tokio::select! {
+            cut = closed_by(&mut one, until) => cut.then(Instant::now),
+            cut = closed_by(&mut two, until) => cut.then(Instant::now),
+        }
+    };
+    let health = async {
+        let response = reqwest::Client::builder()
+            .timeout(PATIENCE)
+            .no_proxy()
+            .build()
+            .expect("client")
+            .get(format!("{}/healthz", app.gateway))
+            .send()
+            .await
+            .expect("/healthz is answered");
+        (response.status(), Instant::now())
+    };
+    let (first_cut, (status, answered)) = tokio::join!(first_cut, health);
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let first_cut = first_cut.expect("a slow client is cut within the patience");
+    assert!(
+        first_cut <= answered,
+        "/healthz was answered {:?} before a slow client was cut: connections are not capped",
+        first_cut - answered
+    );
+}
