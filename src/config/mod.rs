@@ -2,8 +2,10 @@
 //! `*_file` keys that name a file holding a secret.
 //!
 //! Loading goes: figment (file + env) → JSON tree → `*_file` keys resolved → typed raw sections
-//! (`deny_unknown_fields`, so typos are errors) → [`Config`], with every problem collected and
-//! reported at once, each naming its key (`token.length: 200 is outside 4..=128`).
+//! (`deny_unknown_fields`, so typos are errors; a value of the wrong type is reported in plain
+//! words and taken out, so the rest is still checked) → [`Config`], with every problem
+//! collected and reported at once, each naming its key (`token.length: 200 is outside
+//! 4..=128`), and the environment variable that set it (`env`).
 //! One module per section owns its raw struct and its checks, and either its validated struct
 //! (`server`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
 //! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::redirect`], `store` →
@@ -12,6 +14,7 @@
 //! Owns: parsing and validation. Must not: touch the network (check-config runs offline).
 
 mod appwrite;
+mod env;
 mod log;
 mod mapping;
 mod rate_limit;
@@ -29,6 +32,7 @@ use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
+use idp_provider_api::deserialize;
 use idp_provider_api::{ConfigProblem, OpenContext, OutboundTls, ProviderInfo};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -47,6 +51,10 @@ pub use server::{DEFAULT_LISTEN, DEFAULT_WORKER_THREADS, ServerConfig};
 
 /// Prefix of environment overrides; `__` separates nesting levels.
 pub const ENV_PREFIX: &str = "IDP_BRIDGE_";
+
+/// The command line's own variables (`IDP_BRIDGE_CONFIG`, `IDP_BRIDGE_DEVELOPMENT`), lowercased:
+/// they share the prefix but are no configuration keys.
+const CLI_VARIABLES: [&str; 2] = ["config", "development"];
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -170,7 +178,7 @@ impl Config {
         let figment = sources(path);
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_figment(figment, &base, registry)
-            .map_err(|e| name_env_sources(e, std::env::vars()))
+            .map_err(|e| env::name_sources(e, std::env::vars()))
     }
 
     /// `[server] worker_threads` of `path` and the environment, read alone and before the whole
@@ -243,20 +251,22 @@ impl Config {
         resolve_secret_files(&mut tree, "", base, &mut problems);
         take_unknown_keys(&mut tree, &mut problems);
         let warnings = warnings::find(&tree);
-        let raw: Raw = match serde_path_to_error::deserialize(tree) {
-            Ok(raw) => raw,
-            Err(e) => {
-                let path = e.path().to_string();
-                let key = if path == "." {
-                    "(top level)".to_string()
-                } else {
-                    path
-                };
-                problems.push(ConfigProblem::new(key, e.into_inner().to_string()));
-                return Err(ConfigError::Invalid(problems));
-            }
+        // Every value of the wrong type is reported and taken out, so the rest of its table
+        // (and of the file) is still checked.
+        let read = deserialize::read::<Raw>("", tree);
+        let mistyped: Vec<String> = read.problems.iter().map(|p| p.key.clone()).collect();
+        problems.extend(read.problems);
+        let Some(raw) = read.value else {
+            return Err(ConfigError::Invalid(problems));
         };
-        let config = validate(raw, base, registry, &mut problems);
+        let mut checked = Vec::new();
+        let config = validate(raw, base, registry, &mut checked);
+        // What a mistyped value's absence causes ("is required") is not news.
+        problems.extend(
+            checked
+                .into_iter()
+                .filter(|p| !mistyped.iter().any(|key| within(&p.key, key))),
+        );
         match config {
             Some(config) if problems.is_empty() => Ok(Config { warnings, ..config }),
             _ => Err(ConfigError::Invalid(problems)),
@@ -264,42 +274,17 @@ impl Config {
     }
 }
 
+/// Whether `key` is `outer` or a key inside it (`a.b` and `a.b[0]` are within `a.b`).
+fn within(key: &str, outer: &str) -> bool {
+    key.strip_prefix(outer)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+}
+
 /// The file and the `IDP_BRIDGE_*` environment over it.
 fn sources(path: &Path) -> Figment {
     Figment::new()
         .merge(Toml::file_exact(path))
-        .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]))
-}
-
-/// Adds to each problem whose key was set by an environment variable the variable's name: a
-/// bad value there is invisible in the file. figment reads `IDP_BRIDGE_TOKEN__LENGTH` as
-/// `token.length` (lowercased, `__` for each level).
-fn name_env_sources(
-    error: ConfigError,
-    vars: impl Iterator<Item = (String, String)>,
-) -> ConfigError {
-    let ConfigError::Invalid(mut problems) = error else {
-        return error;
-    };
-    let sources: Vec<(String, String)> = vars
-        .filter_map(|(name, _)| {
-            let rest = name.strip_prefix(ENV_PREFIX)?;
-            (rest != "CONFIG").then(|| (rest.to_lowercase().replace("__", "."), name.clone()))
-        })
-        .collect();
-    for problem in &mut problems {
-        let from = sources.iter().find(|(key, _)| {
-            problem.key == *key
-                || problem.key.starts_with(&format!("{key}."))
-                || format!("{}_file", problem.key) == *key
-        });
-        if let Some((_, var)) = from {
-            problem
-                .reason
-                .push_str(&format!(" (set by the environment variable {var})"));
-        }
-    }
-    ConfigError::Invalid(problems)
+        .merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&CLI_VARIABLES))
 }
 
 /// Reports (and removes) every key the file's sections do not take; the `[providers.*]` tables

@@ -6,6 +6,7 @@ mod assertion_logs;
 mod auth0;
 mod browser;
 mod check_config;
+mod check_config_online;
 mod config_keys;
 mod conformance;
 mod custom_provider;

@@ -10,6 +10,7 @@ use std::net::IpAddr;
 use async_trait::async_trait;
 use url::Url;
 
+use crate::online::OnlineCheck;
 use crate::services::{AccountDirectory, ReplayCache};
 use crate::{Identity, ProviderError, Secret};
 
@@ -38,6 +39,11 @@ pub trait Provider: Send + Sync {
 
     /// The one-request assertion flow (`exchange`), if supported.
     fn assertion(&self) -> Option<&dyn AssertionFlow> {
+        None
+    }
+
+    /// Checks against the provider's upstream for `check-config --online`, if it has any.
+    fn online(&self) -> Option<&dyn OnlineCheck> {
         None
     }
 

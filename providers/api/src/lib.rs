@@ -14,12 +14,16 @@
 //! - [`outbound`]: the trusted CAs and the one builder of outbound HTTP clients.
 //! - [`services`]: what the gateway lends an assertion flow (replay cache, Appwrite users).
 //! - [`events`]: what a provider may report about its upstream work (key fetches), for metrics.
+//! - [`online`]: `OnlineCheck`, what a provider verifies for `check-config --online`.
+//! - [`deserialize`]: reading a configuration table with every type error, in plain words.
 //! - `testing` (feature `testing`): in-memory stand-ins for those services, for providers' tests.
 
+pub mod deserialize;
 pub mod error;
 pub mod events;
 pub mod flow;
 pub mod identity;
+pub mod online;
 pub mod outbound;
 pub mod secret;
 pub mod services;
@@ -34,6 +38,7 @@ pub use flow::{
     CallbackParams, LoginData, Provider, ProviderInfo, RedirectFlow,
 };
 pub use identity::Identity;
+pub use online::{CheckOutcome, CheckResult, OnlineCheck, OnlineContext};
 pub use outbound::{OutboundTls, TlsError};
 pub use secret::Secret;
 pub use services::{

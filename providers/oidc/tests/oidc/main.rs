@@ -6,4 +6,5 @@ mod extension;
 mod flow;
 mod id_token_exchange;
 mod keys;
+mod online;
 mod support;
