@@ -43,8 +43,8 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, env = "IDP_BRIDGE_CONFIG")]
         config: PathBuf,
-        /// Start even when check-config warns (placeholders, example domains): for local
-        /// development only.
+        /// Start even when check-config warns (placeholders, example domains, plain-text
+        /// connections, a `*` in the redirect list...): for local development only.
         #[arg(long, env = "IDP_BRIDGE_DEVELOPMENT")]
         development: bool,
     },
@@ -162,7 +162,7 @@ fn main() -> ExitCode {
             };
             if !loaded.warnings.is_empty() && !development {
                 eprintln!(
-                    "{}: refusing to serve a configuration with placeholders (run check-config; --development starts anyway):",
+                    "{}: refusing to serve a configuration with warnings (run check-config; --development starts anyway):",
                     config.display()
                 );
                 for warning in &loaded.warnings {

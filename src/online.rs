@@ -38,25 +38,30 @@ pub struct Line {
 pub async fn run(config: &Config) -> Vec<Line> {
     let appwrite = within(
         "appwrite".to_string(),
+        GROUP_TIMEOUT,
         appwrite(&config.appwrite, &config.tls),
     );
     let providers = config.providers.iter().map(|configured| {
         let provider = &configured.provider;
         let info = provider.info();
         let redirect_uri = callback_url(&config.server.public_url, &info.id);
-        within(format!("providers.{}", info.id), async move {
-            match provider.online() {
-                Some(checks) => {
-                    checks
-                        .check_online(&OnlineContext::new(&redirect_uri))
-                        .await
+        within(
+            format!("providers.{}", info.id),
+            GROUP_TIMEOUT,
+            async move {
+                match provider.online() {
+                    Some(checks) => {
+                        checks
+                            .check_online(&OnlineContext::new(&redirect_uri))
+                            .await
+                    }
+                    None => vec![CheckResult::unknown(
+                        "online checks",
+                        format!("the provider type {:?} has none", info.kind),
+                    )],
                 }
-                None => vec![CheckResult::unknown(
-                    "online checks",
-                    format!("the provider type {:?} has none", info.kind),
-                )],
-            }
-        })
+            },
+        )
     });
     let (appwrite, providers) = futures::join!(appwrite, join_all(providers));
     std::iter::once(appwrite)
@@ -65,16 +70,21 @@ pub async fn run(config: &Config) -> Vec<Line> {
         .collect()
 }
 
-/// The results of `checks` as lines of `subject`, or one failure when they take too long.
-async fn within(subject: String, checks: impl Future<Output = Vec<CheckResult>>) -> Vec<Line> {
-    let results = tokio::time::timeout(GROUP_TIMEOUT, checks)
+/// The results of `checks` as lines of `subject`, or one failure when they take longer than
+/// `limit`.
+async fn within(
+    subject: String,
+    limit: Duration,
+    checks: impl Future<Output = Vec<CheckResult>>,
+) -> Vec<Line> {
+    let results = tokio::time::timeout(limit, checks)
         .await
         .unwrap_or_else(|_| {
             vec![CheckResult::failed(
                 "answer",
                 format!(
-                    "no complete answer within {} s; check that it is reachable from here",
-                    GROUP_TIMEOUT.as_secs()
+                    "no complete answer within {} ms; check that it is reachable from here",
+                    limit.as_millis()
                 ),
             )]
         });
@@ -209,5 +219,41 @@ fn read_failure(
                 format!("Appwrite answered HTTP {status}: {message}"),
             )],
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_group_that_does_not_answer_in_time_is_one_failure() {
+        let limit = Duration::from_millis(10);
+        let lines = within("providers.slow".into(), limit, std::future::pending()).await;
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0].subject, "providers.slow");
+        assert!(lines[0].result.is_failure(), "{lines:?}");
+        let answered = within("appwrite".into(), limit, async {
+            vec![CheckResult::passed("endpoint", "answers")]
+        })
+        .await;
+        assert!(!answered[0].result.is_failure());
+    }
+
+    #[test]
+    fn the_report_has_a_line_per_check_with_its_status_first() {
+        let line = |subject: &str, result| Line {
+            subject: subject.into(),
+            result,
+        };
+        let text = report(&[
+            line("appwrite", CheckResult::passed("endpoint", "answers")),
+            line("providers.corp", CheckResult::failed("discovery", "fix it")),
+            line("providers.x", CheckResult::unknown("online checks", "none")),
+        ]);
+        assert_eq!(
+            text,
+            "  ok      appwrite endpoint: answers\n  FAILED  providers.corp discovery: fix it\n  unknown providers.x online checks: none\n"
+        );
     }
 }

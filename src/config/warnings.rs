@@ -68,13 +68,17 @@ fn insecure_transports(tree: &Value, warnings: &mut Vec<ConfigProblem>) {
         if table.get("allow_insecure_http") != Some(&Value::Bool(true)) {
             continue;
         }
-        // Where each type names its provider's host (auth0 refuses the flag off loopback).
-        let remote = ["issuer", "authority"]
-            .iter()
-            .filter_map(|key| table.get(*key).and_then(Value::as_str))
-            .filter_map(|text| Url::parse(text).ok())
-            .any(|url| !idp_provider_api::url_rule::is_loopback(&url));
-        if remote {
+        // Where each type names its provider's host: `issuer`, `authority` (entra), `domain`
+        // (auth0); a type whose host is built in (google) names none, and is not loopback.
+        let text = |key: &str| table.get(key).and_then(Value::as_str);
+        let loopback = [text("issuer"), text("authority")]
+            .into_iter()
+            .flatten()
+            .map(str::to_string)
+            .chain(text("domain").map(|domain| format!("http://{domain}/")))
+            .filter_map(|text| Url::parse(&text).ok())
+            .any(|url| idp_provider_api::url_rule::is_loopback(&url));
+        if !loopback {
             warnings.push(ConfigProblem::new(
                 format!("providers.{id}.allow_insecure_http"),
                 "is on for a host that is not loopback: the provider's metadata, keys and the code exchange (with the client secret) may then travel unencrypted and be altered; use https and remove the key (it is for a local test provider)",
@@ -234,6 +238,7 @@ mod tests {
                        "allowed_organizations": ["org_AbC123", "Acme Corp"]},
                 "corp": {"type": "oidc", "issuer": "http://idp.acme.io/", "allow_insecure_http": true},
                 "ms": {"type": "entra", "authority": "http://login.acme.io", "allow_insecure_http": true},
+                "to": {"type": "google", "allow_insecure_http": true},
             },
         });
         let found: Vec<String> = find(&tree).iter().map(|w| w.key.clone()).collect();
@@ -243,6 +248,7 @@ mod tests {
                 "redirect.allowed",
                 "providers.corp.allow_insecure_http",
                 "providers.ms.allow_insecure_http",
+                "providers.to.allow_insecure_http",
                 "store.redis_url",
                 "providers.a0.organization",
                 "providers.a0.allowed_organizations",
@@ -264,6 +270,7 @@ mod tests {
                 "a0": {"type": "auth0", "organization": "org_AbC123",
                        "allowed_organizations": ["org_AbC123", "org_9"]},
                 "corp": {"type": "oidc", "issuer": "http://127.0.0.1:9000/", "allow_insecure_http": true},
+                "local": {"type": "auth0", "domain": "127.0.0.1:9001", "allow_insecure_http": true},
                 "named": {"type": "oidc", "organization": "not auth0: not read"},
             },
         });

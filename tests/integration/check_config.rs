@@ -274,7 +274,7 @@ fn serve_refuses_placeholders_unless_development() {
     let out = run(&file, &["serve"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("refusing to serve a configuration with placeholders"),
+        text(&out).contains("refusing to serve a configuration with warnings"),
         "{}",
         text(&out)
     );
