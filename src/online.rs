@@ -137,7 +137,17 @@ async fn appwrite(config: &AppwriteConfig, tls: &OutboundTls) -> Vec<CheckResult
             project,
             CheckResult::passed("users.read", "the API key may read users"),
         ],
-        Err(error) => return read_failure(config, answers, project, error),
+        Err(error) => {
+            let results = read_failure(config, answers, project, error);
+            // A key that Appwrite knows but that lacks users.read may still have users.write.
+            let known_key = results
+                .iter()
+                .any(|r| r.name == "users.read" && r.is_failure());
+            if !known_key {
+                return results;
+            }
+            results
+        }
     };
     results.push(match client.probe_write().await {
         Ok(WriteScope::Granted) => CheckResult::passed(
@@ -199,18 +209,31 @@ fn read_failure(
             ],
             AppwriteErrorType::GeneralUnauthorizedScope => {
                 // Appwrite treats a key it does not know as a guest, and says so.
-                let fix = if message.contains("role: guests") {
-                    "Appwrite does not know this API key (it answered as to a guest); check appwrite.api_key: a server API key of this project"
+                if message.contains("role: guests") {
+                    vec![
+                        answers,
+                        project,
+                        CheckResult::failed(
+                            "api key",
+                            "Appwrite does not know this API key (it answered as to a guest); check appwrite.api_key: a server API key of this project",
+                        ),
+                    ]
                 } else {
-                    "the API key lacks the users.read scope; add it to the key in the Appwrite console"
-                };
-                vec![answers, project, CheckResult::failed("users.read", fix)]
+                    vec![
+                        answers,
+                        project,
+                        CheckResult::failed(
+                            "users.read",
+                            "the API key lacks the users.read scope; add it to the key in the Appwrite console",
+                        ),
+                    ]
+                }
             }
             AppwriteErrorType::ProjectKeyExpired => vec![
                 answers,
                 project,
                 CheckResult::failed(
-                    "users.read",
+                    "api key",
                     "the API key has expired; make a new one with users.read and users.write",
                 ),
             ],

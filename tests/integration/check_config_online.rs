@@ -13,6 +13,8 @@ use crate::idp::{CLIENT_ID, CLIENT_SECRET, NodeIdp, free_port};
 const PUBLIC_URL: &str = "http://127.0.0.1:8080";
 /// A key of the emulated project with `users.read` only.
 const READ_ONLY_KEY: &str = "read-only-key-0123456789";
+/// A key of the emulated project with `users.write` only.
+const WRITE_ONLY_KEY: &str = "write-only-key-0123456789";
 
 /// The parts a configuration names: Appwrite, the node IdP and TypingDNA.
 struct Parts {
@@ -23,15 +25,20 @@ struct Parts {
 
 impl Parts {
     /// The emulated Appwrite project (its default key, with `users.read` and `users.write`,
-    /// first, and [`READ_ONLY_KEY`]), the node IdP whose client authenticates with
+    /// first, [`READ_ONLY_KEY`] and [`WRITE_ONLY_KEY`]), the node IdP whose client authenticates with
     /// `auth_method`, and TypingDNA.
     async fn spawn(auth_method: &str) -> Self {
         let mut config = EmulatorConfig::default();
-        config.keys.push(ApiKey {
-            secret: READ_ONLY_KEY.into(),
-            scopes: vec!["users.read".into()],
-            expired: false,
-        });
+        for (secret, scope) in [
+            (READ_ONLY_KEY, "users.read"),
+            (WRITE_ONLY_KEY, "users.write"),
+        ] {
+            config.keys.push(ApiKey {
+                secret: secret.into(),
+                scopes: vec![scope.into()],
+                expired: false,
+            });
+        }
         Self {
             appwrite: Appwrite::spawn(config).await,
             idp: NodeIdp::spawn(
@@ -225,8 +232,16 @@ async fn each_appwrite_mistake_is_named_where_the_call_stopped() {
             "FAILED  appwrite project: Appwrite has no project \"no-such-project\"",
         ),
         (
+            file(project, WRITE_ONLY_KEY),
+            "FAILED  appwrite users.read: the API key lacks the users.read scope",
+        ),
+        (
+            file(project, WRITE_ONLY_KEY),
+            "ok      appwrite users.write:",
+        ),
+        (
             file(project, "unknown-key-0123456789"),
-            "FAILED  appwrite users.read: Appwrite does not know this API key",
+            "FAILED  appwrite api key: Appwrite does not know this API key",
         ),
         (
             file(project, key),
@@ -236,9 +251,11 @@ async fn each_appwrite_mistake_is_named_where_the_call_stopped() {
     for (config, line) in cases {
         let (code, all) = check_online(config).await;
         says(&all, &[line]);
-        let failed = line.starts_with("FAILED");
+        let failed = all.contains("FAILED");
         assert_eq!(code, Some(if failed { 1 } else { 0 }), "{all}");
-        assert!(!all.contains("unknown-key-0123456789"), "{all}");
+        for secret in ["unknown-key-0123456789", WRITE_ONLY_KEY, key] {
+            assert!(!all.contains(secret), "{secret} was printed: {all}");
+        }
     }
     parts.assert_nothing_written();
 }
