@@ -31,11 +31,14 @@
 //! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
 //! - [`telemetry`]: log setup.
 //! - [`healthcheck`]: `idp-bridge healthcheck`, the container's probe of `/healthz`.
+//! - [`online`]: `idp-bridge check-config --online`, the configuration against Appwrite and
+//!   each provider.
 //!
 //! Layering, top to bottom. A module uses only modules on lower lines, never one above it and
 //! never in a circle; every layer may use the provider API crate (`idp_provider_api`).
-//! 1. `main`, [`startup`], [`telemetry`], [`init`], [`healthcheck`]: the process. `init` writes a starting
-//!    config, with a key from `login::user_id`. `startup` turns a `Config` into the
+//! 1. `main`, [`startup`], [`telemetry`], [`init`], [`healthcheck`], [`online`]: the process.
+//!    `init` writes a starting config, with a key from `login::user_id`; `online` checks a
+//!    `Config` against the services it names, with `appwrite` and `login::callback_url`. `startup` turns a `Config` into the
 //!    running service and may use everything below; `telemetry` reads `config::LogFormat`.
 //!    [`reload`] builds the reloadable state for `startup` and on SIGHUP; it uses the layers
 //!    below, never `startup`.
@@ -67,6 +70,7 @@ pub mod init;
 pub mod key_names;
 pub mod login;
 pub mod metrics;
+pub mod online;
 pub mod redirect;
 pub mod registry;
 pub mod reload;

@@ -13,6 +13,11 @@ use idp_bridge::startup::{Application, Stopped};
 use idp_bridge::store::seal;
 use idp_bridge::telemetry;
 
+/// check-config's exit statuses, in its help.
+const CHECK_CONFIG_EXIT: &str = "Exit status: 0 when `serve` would start with this configuration \
+(and, with --online, no check failed); 1 when an online check failed; 2 when `serve` would refuse \
+it: a problem, or a warning without --development (as `serve` itself exits then).";
+
 /// What `gen-key` and `init` say when no key can be made.
 const RANDOM_FAILED: &str = "the operating system's random source failed";
 
@@ -40,16 +45,27 @@ enum Command {
         /// The TOML configuration file.
         #[arg(long, env = "IDP_BRIDGE_CONFIG")]
         config: PathBuf,
-        /// Start even when check-config warns (placeholders, example domains): for local
-        /// development only.
+        /// Start even when check-config warns (placeholders, example domains, plain-text
+        /// connections, a `*` in the redirect list...): for local development only.
         #[arg(long, env = "IDP_BRIDGE_DEVELOPMENT")]
         development: bool,
     },
-    /// Validate a configuration (offline) and explain what is wrong.
+    /// Validate a configuration and explain what is wrong: offline by default; with --online
+    /// also against Appwrite and every provider.
+    #[command(after_help = CHECK_CONFIG_EXIT)]
     CheckConfig {
         /// The TOML configuration file.
         #[arg(long, env = "IDP_BRIDGE_CONFIG")]
         config: PathBuf,
+        /// Also check the configuration against the services it names, one line per check:
+        /// Appwrite (endpoint, project, the key's users.read and users.write, without changing
+        /// anything) and each provider (discovery and issuer, algorithms, keys, client
+        /// credentials; TypingDNA's credentials).
+        #[arg(long)]
+        online: bool,
+        /// Judge the configuration as `serve --development` would: warnings do not fail it.
+        #[arg(long, env = "IDP_BRIDGE_DEVELOPMENT")]
+        development: bool,
     },
     /// Write a commented configuration for a provider, with its keys generated, and say what
     /// to do next. Refuses to overwrite an existing file.
@@ -114,37 +130,11 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Healthcheck { config } => healthcheck(&config),
-        Command::CheckConfig { config } => match Config::load_with(&config, &registry) {
-            Ok(loaded) => {
-                if loaded.warnings.is_empty() {
-                    println!("{}: valid", config.display());
-                } else {
-                    println!(
-                        "{}: valid, with {} warning(s); `serve` refuses to start on them without --development:",
-                        config.display(),
-                        loaded.warnings.len()
-                    );
-                    for warning in &loaded.warnings {
-                        println!("  - warning: {warning}");
-                    }
-                }
-                for notice in &loaded.notices {
-                    println!("  - warning (serve starts anyway): {notice}");
-                }
-                for provider in &loaded.providers {
-                    let info = provider.provider.info();
-                    println!(
-                        "  provider {} (type {}): {}",
-                        info.id, info.kind, info.display_name
-                    );
-                }
-                ExitCode::SUCCESS
-            }
-            Err(error) => {
-                eprintln!("{}: {error}", config.display());
-                ExitCode::from(2)
-            }
-        },
+        Command::CheckConfig {
+            config,
+            online,
+            development,
+        } => check_config(&config, &registry, online, development),
         Command::Serve {
             config,
             development,
@@ -177,7 +167,7 @@ fn main() -> ExitCode {
             };
             if !loaded.warnings.is_empty() && !development {
                 eprintln!(
-                    "{}: refusing to serve a configuration with placeholders (run check-config; --development starts anyway):",
+                    "{}: refusing to serve a configuration with warnings (run check-config; --development starts anyway):",
                     config.display()
                 );
                 for warning in &loaded.warnings {
@@ -212,6 +202,77 @@ fn main() -> ExitCode {
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));
             code
         }
+    }
+}
+
+/// `check-config`: the problems, or the warnings and the providers; with `online`, the checks
+/// against Appwrite and the providers. Exits as [`CHECK_CONFIG_EXIT`] says.
+fn check_config(
+    path: &std::path::Path,
+    registry: &Registry,
+    online: bool,
+    development: bool,
+) -> ExitCode {
+    let loaded = match Config::load_with(path, registry) {
+        Ok(loaded) => loaded,
+        Err(error) => {
+            eprintln!("{}: {error}", path.display());
+            return ExitCode::from(2);
+        }
+    };
+    let refused = !loaded.warnings.is_empty() && !development;
+    match (loaded.warnings.len(), development) {
+        (0, _) => println!("{}: valid", path.display()),
+        (count, false) => println!(
+            "{}: valid, with {count} warning(s); `serve` refuses to start on them without --development:",
+            path.display()
+        ),
+        (count, true) => println!(
+            "{}: valid, with {count} warning(s), allowed by --development:",
+            path.display()
+        ),
+    }
+    for warning in &loaded.warnings {
+        println!("  - warning: {warning}");
+    }
+    for notice in &loaded.notices {
+        println!("  - warning (serve starts anyway): {notice}");
+    }
+    for provider in &loaded.providers {
+        let info = provider.provider.info();
+        println!(
+            "  provider {} (type {}): {}",
+            info.id, info.kind, info.display_name
+        );
+    }
+    let mut failed = false;
+    if online {
+        let lines = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map(|runtime| runtime.block_on(idp_bridge::online::run(&loaded)));
+        match lines {
+            Ok(lines) => {
+                println!("online checks:");
+                print!("{}", idp_bridge::online::report(&lines));
+                let failures = lines.iter().filter(|l| l.result.is_failure()).count();
+                if failures > 0 {
+                    println!("{}: {failures} online check(s) failed", path.display());
+                    failed = true;
+                }
+            }
+            Err(error) => {
+                eprintln!("cannot start the async runtime: {error}");
+                failed = true;
+            }
+        }
+    }
+    if refused {
+        ExitCode::from(2)
+    } else if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

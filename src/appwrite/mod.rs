@@ -15,6 +15,7 @@ pub mod directory;
 pub mod error;
 pub mod id;
 mod sessions;
+pub mod probe;
 pub mod settings;
 pub mod users;
 
@@ -61,6 +62,7 @@ enum Operation {
     DeleteSessions,
     GetAccount,
     Ping,
+    ProbeWrite,
 }
 
 impl Operation {
@@ -73,6 +75,7 @@ impl Operation {
             Self::SetLabels => "set labels",
             // The readiness ping is a one-user list; its errors say so.
             Self::ListUsers | Self::Ping => "list users",
+            Self::ProbeWrite => "probe users.write",
             Self::CreateToken => "create token",
             Self::DeleteSessions => "delete sessions",
             Self::GetAccount => "get account",
@@ -91,6 +94,7 @@ impl Operation {
             Self::DeleteSessions => "delete_sessions",
             Self::GetAccount => "get_account",
             Self::Ping => "ping",
+            Self::ProbeWrite => "probe_write",
         }
     }
 }
@@ -343,12 +347,17 @@ impl AppwriteClient {
     /// # Errors
     /// Any failure.
     pub async fn ping(&self) -> Result<(), AppwriteError> {
+        self.list_one(Retry::Safe).await
+    }
+
+    /// `GET /v1/users?queries[]=limit(1)&total=false`: [`ping`](Self::ping)'s read.
+    async fn list_one(&self, retry: Retry) -> Result<(), AppwriteError> {
         let mut url = self.url(&["users"]);
         url.query_pairs_mut()
             .append_pair("queries[]", r#"{"method":"limit","values":[1]}"#)
             .append_pair("total", "false");
         let _: users::UserList = self
-            .call(Operation::Ping, Method::GET, url, None, Retry::Safe)
+            .call(Operation::Ping, Method::GET, url, None, retry)
             .await?;
         Ok(())
     }

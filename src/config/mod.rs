@@ -2,8 +2,10 @@
 //! `*_file` keys that name a file holding a secret.
 //!
 //! Loading goes: figment (file + env) → JSON tree → `*_file` keys resolved → typed raw sections
-//! (`deny_unknown_fields`, so typos are errors) → [`Config`], with every problem collected and
-//! reported at once, each naming its key (`token.length: 200 is outside 4..=128`).
+//! (`deny_unknown_fields`, so typos are errors; a value of the wrong type is reported in plain
+//! words and taken out, so the rest is still checked) → [`Config`], with every problem
+//! collected and reported at once, each naming its key (`token.length: 200 is outside
+//! 4..=128`), and the environment variable that set it (`env`).
 //! One module per section owns its raw struct and its checks, and either its validated struct
 //! (`server`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
 //! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::redirect`], `store` →
@@ -31,6 +33,7 @@ use std::sync::Arc;
 
 use figment::Figment;
 use figment::providers::{Format, Toml};
+use idp_provider_api::deserialize;
 use idp_provider_api::{ConfigProblem, OpenContext, OutboundTls, ProviderInfo};
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -273,20 +276,22 @@ impl Config {
         resolve_secret_files(&mut tree, "", base, &mut problems);
         take_unknown_keys(&mut tree, &mut problems);
         let warnings = warnings::find(&tree);
-        let raw: Raw = match serde_path_to_error::deserialize(tree) {
-            Ok(raw) => raw,
-            Err(e) => {
-                let path = e.path().to_string();
-                let key = if path == "." {
-                    "(top level)".to_string()
-                } else {
-                    path
-                };
-                problems.push(ConfigProblem::new(key, e.into_inner().to_string()));
-                return Err(ConfigError::Invalid(problems));
-            }
+        // Every value of the wrong type is reported and taken out, so the rest of its table
+        // (and of the file) is still checked.
+        let read = deserialize::read::<Raw>("", tree);
+        let mistyped: Vec<String> = read.problems.iter().map(|p| p.key.clone()).collect();
+        problems.extend(read.problems);
+        let Some(raw) = read.value else {
+            return Err(ConfigError::Invalid(problems));
         };
-        let config = validate(raw, base, registry, &mut problems);
+        let mut checked = Vec::new();
+        let config = validate(raw, base, registry, &mut checked);
+        // What a mistyped value's absence causes ("is required") is not news.
+        problems.extend(
+            checked
+                .into_iter()
+                .filter(|p| !mistyped.iter().any(|key| within(&p.key, key))),
+        );
         match config {
             Some(config) if problems.is_empty() => Ok(Config {
                 warnings,
@@ -307,6 +312,12 @@ impl Config {
             );
         }
     }
+}
+
+/// Whether `key` is `outer` or a key inside it (`a.b` and `a.b[0]` are within `a.b`).
+pub(super) fn within(key: &str, outer: &str) -> bool {
+    key.strip_prefix(outer)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
 }
 
 /// Reports (and removes) every key the file's sections do not take; the `[providers.*]` tables

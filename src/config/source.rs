@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 use idp_provider_api::ConfigProblem;
+use idp_provider_api::deserialize::{self, EXPECTED_LIST};
 use serde_json::Value;
 
-use super::{ConfigError, ENV_PREFIX};
+use super::{ConfigError, ENV_PREFIX, within};
 use crate::key_names::SECRET_KEYS;
 
 /// The file and the `IDP_BRIDGE_*` environment over it.
@@ -19,9 +20,13 @@ pub(super) fn sources(path: &Path) -> Figment {
         .merge(environment())
 }
 
+/// The command line's own variables (`IDP_BRIDGE_CONFIG`, `IDP_BRIDGE_DEVELOPMENT`), lowercased:
+/// they share the prefix but are no configuration keys.
+const CLI_VARIABLES: [&str; 2] = ["config", "development"];
+
 /// The `IDP_BRIDGE_*` environment overrides (`__` between levels).
 pub(super) fn environment() -> Env {
-    Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"])
+    Env::prefixed(ENV_PREFIX).split("__").ignore(&CLI_VARIABLES)
 }
 
 /// A TOML file already read: its text, and its path to name it in errors as figment's own
@@ -45,7 +50,8 @@ impl figment::Provider for FileText<'_> {
 
 /// Adds to each problem whose key was set by an environment variable the variable's name: a
 /// bad value there is invisible in the file. figment reads `IDP_BRIDGE_TOKEN__LENGTH` as
-/// `token.length` (lowercased, `__` for each level).
+/// `token.length` (lowercased, `__` for each level). A list given as plain text there also
+/// gets the way a list is written in a variable (figment reads `[...]` as a list).
 pub(super) fn name_env_sources(
     error: ConfigError,
     vars: impl Iterator<Item = (String, String)>,
@@ -56,16 +62,22 @@ pub(super) fn name_env_sources(
     let sources: Vec<(String, String)> = vars
         .filter_map(|(name, _)| {
             let rest = name.strip_prefix(ENV_PREFIX)?;
-            (rest != "CONFIG").then(|| (rest.to_lowercase().replace("__", "."), name.clone()))
+            let key = rest.to_lowercase().replace("__", ".");
+            (!CLI_VARIABLES.contains(&key.as_str())).then(|| (key, name.clone()))
         })
         .collect();
     for problem in &mut problems {
-        let from = sources.iter().find(|(key, _)| {
-            problem.key == *key
-                || problem.key.starts_with(&format!("{key}."))
-                || format!("{}_file", problem.key) == *key
-        });
-        if let Some((_, var)) = from {
+        let from = sources
+            .iter()
+            .find(|(key, _)| within(&problem.key, key) || format!("{}_file", problem.key) == *key);
+        let Some((key, var)) = from else { continue };
+        if problem.reason.starts_with(EXPECTED_LIST) {
+            let name = key.rsplit('.').next().unwrap_or(key);
+            let example = deserialize::list_items(name).1.replace(", ", ",");
+            problem.reason.push_str(&format!(
+                " (set by the environment variable {var}; a list is written there in brackets: {var}='[{example}]')"
+            ));
+        } else {
             problem
                 .reason
                 .push_str(&format!(" (set by the environment variable {var})"));

@@ -37,6 +37,10 @@ pub(super) struct RawStore {
     encryption_keys: Option<KeyList>,
     transaction_ttl_seconds: i64,
     max_open_transactions: i64,
+    /// Accepts plain `redis://` to a host that is not loopback (otherwise a warning, which
+    /// `serve` refuses): for a private network between the gateway and Redis only. Read by
+    /// the warnings, from the tree.
+    allow_plain_redis: Option<bool>,
 }
 
 /// `encryption_keys`: a list, or (from `encryption_keys_file` or an environment variable) one
@@ -76,6 +80,7 @@ impl Default for RawStore {
             encryption_keys: None,
             transaction_ttl_seconds: 600,
             max_open_transactions: 100_000,
+            allow_plain_redis: None,
         }
     }
 }
@@ -127,6 +132,7 @@ impl RawStore {
                 self.redis_high_water_percent.is_some(),
             ),
             ("store.encryption_keys", self.encryption_keys.is_some()),
+            ("store.allow_plain_redis", self.allow_plain_redis.is_some()),
         ];
         for (key, _) in set.iter().filter(|(_, set)| *set) {
             p(key, "is set but store.backend is not \"redis\"".into());

@@ -1,5 +1,8 @@
 //! Values that are valid but almost certainly not meant: placeholders left from
-//! `config.example.toml`, the reserved example domains, an empty CORS list. `check-config`
+//! `config.example.toml`, the reserved example domains, an empty CORS list, a `*` in the
+//! redirect allow-list (there are no wildcards), plain-text transports to a host that is not
+//! loopback (`allow_insecure_http`, `redis://`), and an Auth0 organization given by name where
+//! its token carries the id. `check-config`
 //! reports them as warnings; `serve` refuses to start on them unless `--development` is given,
 //! so a copied example never goes live by accident. And values that are valid and may well be
 //! meant, but have a consequence to know ([`shared_issuers`]): warnings that `serve` only logs.
@@ -72,7 +75,105 @@ pub(super) fn find(tree: &Value) -> Vec<ConfigProblem> {
             "is empty: no web page may call exchange or /v1/providers with fetch (remove the key to allow the origins of redirect.allowed)",
         ));
     }
+    wildcards(tree, &mut warnings);
+    insecure_transports(tree, &mut warnings);
+    auth0_organizations(tree, &mut warnings);
     warnings
+}
+
+/// A `*` in `[redirect] allowed`: the allow-list compares scheme, host and port exactly, so it
+/// matches only a URL with that very `*` in it, never the hosts or paths it seems to cover.
+fn wildcards(tree: &Value, warnings: &mut Vec<ConfigProblem>) {
+    let Some(Value::Array(allowed)) = tree.pointer("/redirect/allowed") else {
+        return;
+    };
+    for (index, entry) in allowed.iter().enumerate() {
+        if entry.as_str().is_some_and(|e| e.contains('*')) {
+            warnings.push(ConfigProblem::new(
+                "redirect.allowed",
+                format!(
+                    "entry {} contains `*`, which is no wildcard here: it allows only a URL with that literal `*` in it; list every allowed URL instead",
+                    index + 1
+                ),
+            ));
+        }
+    }
+}
+
+/// Plain-text connections a deployment should not make: a provider's `allow_insecure_http` for
+/// a host that is not loopback, and `redis://` to one.
+fn insecure_transports(tree: &Value, warnings: &mut Vec<ConfigProblem>) {
+    for (id, table) in providers(tree) {
+        if table.get("allow_insecure_http") != Some(&Value::Bool(true)) {
+            continue;
+        }
+        // Where each type names its provider's host: `issuer`, `authority` (entra), `domain`
+        // (auth0); a type whose host is built in (google) names none, and is not loopback.
+        let text = |key: &str| table.get(key).and_then(Value::as_str);
+        let loopback = [text("issuer"), text("authority")]
+            .into_iter()
+            .flatten()
+            .map(str::to_string)
+            .chain(text("domain").map(|domain| format!("http://{domain}/")))
+            .filter_map(|text| Url::parse(&text).ok())
+            .any(|url| idp_provider_api::url_rule::is_loopback(&url));
+        if !loopback {
+            warnings.push(ConfigProblem::new(
+                format!("providers.{id}.allow_insecure_http"),
+                "is on for a host that is not loopback: the provider's metadata, keys and the code exchange (with the client secret) may then travel unencrypted and be altered; use https and remove the key (it is for a local test provider)",
+            ));
+        }
+    }
+    let accepted = tree.pointer("/store/allow_plain_redis") == Some(&Value::Bool(true));
+    if let Some(Value::String(text)) = tree.pointer("/store/redis_url")
+        && !accepted
+        && let Ok(url) = Url::parse(text)
+        && matches!(url.scheme(), "redis" | "valkey")
+        && !idp_provider_api::url_rule::is_loopback(&url)
+    {
+        warnings.push(ConfigProblem::new(
+            "store.redis_url",
+            "is plain redis:// to a host that is not loopback: the Redis password and every command cross the network unencrypted and can be altered on the way; use rediss:// (TLS), or set store.allow_plain_redis = true if that network is private (one host's container network)",
+        ));
+    }
+}
+
+/// An Auth0 `organization` (or `allowed_organizations` entry) that is not an organization id:
+/// Auth0 also takes a name at `/authorize`, but the token's `org_id`, which the provider
+/// compares with it, is always the id, so every login would be refused.
+fn auth0_organizations(tree: &Value, warnings: &mut Vec<ConfigProblem>) {
+    let is_id = |text: &str| {
+        text.strip_prefix("org_")
+            .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+    };
+    for (id, table) in providers(tree) {
+        if table.get("type").and_then(Value::as_str) != Some("auth0") {
+            continue;
+        }
+        let organization = table.get("organization").and_then(Value::as_str);
+        if organization.is_some_and(|o| !is_id(o)) {
+            warnings.push(ConfigProblem::new(
+                format!("providers.{id}.organization"),
+                "is not an organization id (org_ and letters or digits): the token's org_id, which must equal it, is always the id, so every login would be refused; copy the id from the Auth0 dashboard (Organizations)",
+            ));
+        }
+        let allowed = table.get("allowed_organizations").and_then(Value::as_array);
+        if allowed.is_some_and(|list| list.iter().filter_map(Value::as_str).any(|o| !is_id(o))) {
+            warnings.push(ConfigProblem::new(
+                format!("providers.{id}.allowed_organizations"),
+                "lists a value that is not an organization id (org_ and letters or digits): the token's org_id is always the id, so that entry admits nobody; copy the ids from the Auth0 dashboard",
+            ));
+        }
+    }
+}
+
+/// The `[providers.*]` tables, by id.
+fn providers(tree: &Value) -> impl Iterator<Item = (&String, &serde_json::Map<String, Value>)> {
+    tree.get("providers")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(id, table)| Some((id, table.as_object()?)))
 }
 
 fn walk(value: &Value, key: &str, warnings: &mut Vec<ConfigProblem>) {
@@ -164,6 +265,61 @@ mod tests {
             ]
         );
         assert!(!found.iter().any(|w| w.contains("Your-Secret")));
+    }
+
+    #[test]
+    fn wildcards_plain_transports_and_organization_names_are_flagged_without_their_values() {
+        let tree = json!({
+            "redirect": {"allowed": ["https://app.acme.io/", "https://*.acme.io/"]},
+            "store": {"redis_url": "redis://:pw-0123456789@cache.acme.internal:6379"},
+            "providers": {
+                "a0": {"type": "auth0", "organization": "acme-corp",
+                       "allowed_organizations": ["org_AbC123", "Acme Corp"]},
+                "corp": {"type": "oidc", "issuer": "http://idp.acme.io/", "allow_insecure_http": true},
+                "ms": {"type": "entra", "authority": "http://login.acme.io", "allow_insecure_http": true},
+                "to": {"type": "google", "allow_insecure_http": true},
+            },
+        });
+        let found: Vec<String> = find(&tree).iter().map(|w| w.key.clone()).collect();
+        assert_eq!(
+            found,
+            [
+                "redirect.allowed",
+                "providers.corp.allow_insecure_http",
+                "providers.ms.allow_insecure_http",
+                "providers.to.allow_insecure_http",
+                "store.redis_url",
+                "providers.a0.organization",
+                "providers.a0.allowed_organizations",
+            ]
+        );
+        let text: Vec<String> = find(&tree).iter().map(ToString::to_string).collect();
+        assert!(text[0].contains("entry 2 contains `*`"), "{text:?}");
+        for secret in ["pw-0123456789", "acme-corp", "Acme Corp"] {
+            assert!(!text.iter().any(|w| w.contains(secret)), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn the_same_on_loopback_with_ids_or_when_accepted_is_quiet() {
+        let tree = json!({
+            "redirect": {"allowed": ["https://app.acme.io/"]},
+            "store": {"redis_url": "redis://127.0.0.1:6379"},
+            "providers": {
+                "a0": {"type": "auth0", "organization": "org_AbC123",
+                       "allowed_organizations": ["org_AbC123", "org_9"]},
+                "corp": {"type": "oidc", "issuer": "http://127.0.0.1:9000/", "allow_insecure_http": true},
+                "local": {"type": "auth0", "domain": "127.0.0.1:9001", "allow_insecure_http": true},
+                "named": {"type": "oidc", "organization": "not auth0: not read"},
+            },
+        });
+        assert!(find(&tree).is_empty(), "{:?}", find(&tree));
+        let accepted = json!({"store": {
+            "redis_url": "redis://redis:6379", "allow_plain_redis": true,
+        }});
+        assert!(find(&accepted).is_empty());
+        let tls = json!({"store": {"redis_url": "rediss://cache.acme.internal:6380"}});
+        assert!(find(&tls).is_empty());
     }
 
     #[test]

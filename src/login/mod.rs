@@ -280,12 +280,7 @@ impl Login {
 
     /// `{public_url}/v1/auth/{id}/callback`.
     pub fn callback_url(&self, provider: &str) -> Url {
-        let mut url = self.public_url.clone();
-        if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty()
-                .extend(["v1", "auth", provider, "callback"]);
-        }
-        url
+        callback_url(&self.public_url, provider)
     }
 
     /// Starts a redirect login.
@@ -523,4 +518,15 @@ impl Login {
     fn provider(&self, id: &str) -> Option<&Registered> {
         self.providers.get(id)
     }
+}
+
+/// `{public_url}/v1/auth/{provider}/callback`: where a provider sends the browser back, the
+/// `redirect_uri` every token request of that provider names.
+pub fn callback_url(public_url: &Url, provider: &str) -> Url {
+    let mut url = public_url.clone();
+    if let Ok(mut path) = url.path_segments_mut() {
+        path.pop_if_empty()
+            .extend(["v1", "auth", provider, "callback"]);
+    }
+    url
 }

@@ -1,14 +1,15 @@
 //! `idp-bridge check-config` as a user meets it: the real binary over a table of broken files.
 //! Every unknown key in one run, each with a "did you mean" and its table's full key list; a
-//! bad value from the environment names its variable; placeholders are warnings for
-//! check-config and a refusal for `serve` unless `--development`.
+//! bad value from the environment names its variable; a value of the wrong type is said in plain
+//! words without hiding the rest; placeholders and other unintended values are warnings, which
+//! `serve` refuses unless `--development`, and check-config's exit status says so too.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
 /// A configuration with no problem and no warning (loopback URLs, made-up but real-looking
 /// values).
-const CLEAN: &str = r#"
+pub(crate) const CLEAN: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 public_url = "http://127.0.0.1:8080"
@@ -32,7 +33,7 @@ client_id = "gw"
 client_secret = "s3cret-0123456789"
 "#;
 
-fn run(text: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(text: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, text).expect("write");
@@ -52,7 +53,7 @@ fn command(path: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("run idp-bridge")
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -126,13 +127,13 @@ fn broken_files_are_explained_in_one_run() {
             ],
         },
         Case {
-            what: "placeholders are warnings, not errors, and their values are not shown",
+            what: "placeholders are warnings, their values are not shown, and serve would refuse them",
             file: CLEAN.replace("s3cret-0123456789", "replace-me").replace(
                 "http://127.0.0.1:3000/auth/",
                 "https://app.example.com/auth/",
             ),
             env: &[],
-            exit: 0,
+            exit: 2,
             says: &[
                 "valid, with 2 warning(s)",
                 "warning: providers.corp.client_secret: looks like a placeholder",
@@ -168,6 +169,80 @@ fn broken_files_are_explained_in_one_run() {
                 "same Appwrite user",
             ],
         },
+        Case {
+            what: "a `*` in the redirect allow-list is no wildcard",
+            file: CLEAN.replace(
+                "allowed = [\"http://127.0.0.1:3000/auth/\"]",
+                "allowed = [\"http://127.0.0.1:3000/auth/\", \"https://*.acme.io/\"]",
+            ),
+            env: &[],
+            exit: 2,
+            says: &[
+                "warning: redirect.allowed: entry 2 contains `*`, which is no wildcard here",
+            ],
+        },
+        Case {
+            what: "allow_insecure_http for a host that is not loopback",
+            file: CLEAN.replace(
+                "issuer = \"http://127.0.0.1:9/\"",
+                "issuer = \"http://idp.acme.io/\"\nallow_insecure_http = true",
+            ),
+            env: &[],
+            exit: 2,
+            says: &["warning: providers.corp.allow_insecure_http: is on for a host that is not loopback"],
+        },
+        Case {
+            what: "plain redis:// to a host that is not loopback, without its password in the message",
+            file: format!(
+                "{CLEAN}\n[store]\nbackend = \"redis\"\nredis_url = \"redis://:replace-me@cache.acme.internal:6379\"\nencryption_keys = [\"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"]\n"
+            ),
+            env: &[],
+            exit: 2,
+            says: &["warning: store.redis_url: is plain redis:// to a host that is not loopback"],
+        },
+        Case {
+            what: "an Auth0 organization given by name, where the token carries the id",
+            file: format!(
+                "{CLEAN}\n[providers.a0]\ntype = \"auth0\"\ndomain = \"acme.eu.auth0.com\"\norganization = \"acme-corp\"\nclient_id = \"gw\"\nclient_secret = \"s3cret-0123456789\"\n"
+            ),
+            env: &[],
+            exit: 2,
+            says: &["warning: providers.a0.organization: is not an organization id (org_"],
+        },
+        Case {
+            what: "values of the wrong type, in plain words, each with the other problems of its table",
+            file: CLEAN
+                .replace(
+                    "allowed = [\"http://127.0.0.1:3000/auth/\"]",
+                    "allowed = \"http://127.0.0.1:3000/auth/\"\ndelivery = \"post\"",
+                )
+                .replace(
+                    "api_key = \"standard_0123456789abcdef\"",
+                    "api_key = \"standard_0123456789abcdef\"\ntimeout_ms = \"fast\"\nproject = \"-bad\"",
+                )
+                .replace("project = \"shop-prod\"\n", "")
+                .replace("client_id = \"gw\"", "client_id = \"gw\"\nscopes = \"openid\"\ntimeout_ms = \"5s\""),
+            env: &[],
+            exit: 2,
+            says: &[
+                "redirect.allowed: expected a list of URLs (in brackets: allowed = [",
+                "redirect.delivery: \"post\" is not one of \"query\" or \"fragment\"",
+                "appwrite.timeout_ms: expected a whole number, found text",
+                "appwrite.project: \"-bad\" is not a valid Appwrite project id",
+                "providers.corp.scopes: expected a list of scopes",
+                "providers.corp.timeout_ms: expected a whole number, 0 or more, found text",
+            ],
+        },
+        Case {
+            what: "a list given as text by the environment: how a list is written there",
+            file: CLEAN.to_string(),
+            env: &[("IDP_BRIDGE_REDIRECT__ALLOWED", "http://127.0.0.1:3000/auth/")],
+            exit: 2,
+            says: &[
+                "redirect.allowed: expected a list of URLs",
+                "(set by the environment variable IDP_BRIDGE_REDIRECT__ALLOWED; a list is written there in brackets: IDP_BRIDGE_REDIRECT__ALLOWED='[\"https://a/\",\"https://b/\"]')",
+            ],
+        },
     ];
     for case in cases {
         let out = run(&case.file, &["check-config"], case.env);
@@ -189,12 +264,46 @@ fn broken_files_are_explained_in_one_run() {
 }
 
 #[test]
+fn check_config_exits_as_serve_would() {
+    let placeholder = CLEAN.replace("s3cret-0123456789", "replace-me");
+    let code = |file: &str, args: &[&str], env: &[(&str, &str)]| run(file, args, env).status.code();
+    assert_eq!(code(CLEAN, &["check-config"], &[]), Some(0));
+    assert_eq!(code(&placeholder, &["check-config"], &[]), Some(2));
+    assert_eq!(code(&placeholder, &["serve"], &[]), Some(2));
+    assert_eq!(
+        code(&placeholder, &["check-config", "--development"], &[]),
+        Some(0)
+    );
+    assert_eq!(
+        code(
+            &placeholder,
+            &["check-config"],
+            &[("IDP_BRIDGE_DEVELOPMENT", "true")]
+        ),
+        Some(0)
+    );
+    let said = text(&run(&placeholder, &["check-config", "--development"], &[]));
+    assert!(said.contains("allowed by --development"), "{said}");
+    let help = Command::new(env!("CARGO_BIN_EXE_idp-bridge"))
+        .args(["check-config", "--help"])
+        .output()
+        .expect("help");
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(
+        help.contains("Exit status: 0")
+            && help.contains("--online")
+            && help.contains("--development"),
+        "{help}"
+    );
+}
+
+#[test]
 fn serve_refuses_placeholders_unless_development() {
     let file = CLEAN.replace("s3cret-0123456789", "replace-me");
     let out = run(&file, &["serve"], &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
-        text(&out).contains("refusing to serve a configuration with placeholders"),
+        text(&out).contains("refusing to serve a configuration with warnings"),
         "{}",
         text(&out)
     );
@@ -291,9 +400,10 @@ fn init_writes_a_config_for_each_provider_that_check_config_accepts_with_only_it
             "{provider}: the next two steps: {said}"
         );
 
+        // Its blanks are warnings: serve would refuse them, and so does check-config.
         let checked = command(&path, &["check-config"], &[]);
         let all = text(&checked);
-        assert_eq!(checked.status.code(), Some(0), "{provider}: {all}");
+        assert_eq!(checked.status.code(), Some(2), "{provider}: {all}");
         assert!(all.contains("valid, with"), "{provider}: {all}");
         // Every warning is a blank left for the user, never the generated key.
         for line in all.lines().filter(|l| l.contains("warning: ")) {

@@ -16,6 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ),
     ("init", &["login"]),
     ("healthcheck", &[]),
+    ("online", &["appwrite", "config", "login"]),
     (
         "config",
         &[

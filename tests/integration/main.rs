@@ -8,6 +8,7 @@ mod auth0;
 mod backchannel;
 mod browser;
 mod check_config;
+mod check_config_online;
 mod config_keys;
 mod conformance;
 mod connections;

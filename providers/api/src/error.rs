@@ -97,26 +97,22 @@ pub struct OpenError {
 }
 
 impl OpenError {
-    /// Reads provider `id`'s table (or part of it) into `T`; a value that does not fit is one
-    /// problem naming its full key (`providers.<id>.<key>`, or `providers.<id>` for the table).
+    /// Reads provider `id`'s table (or part of it) into `T`; every value that does not fit is
+    /// one problem in plain words naming its full key (`providers.<id>.<key>`), all at once.
     ///
     /// # Errors
-    /// The first value that does not deserialize.
+    /// Every value that does not deserialize, and a missing required key.
     pub fn deserialize<T: serde::de::DeserializeOwned>(
         id: &str,
         table: serde_json::Value,
     ) -> Result<T, Self> {
-        serde_path_to_error::deserialize(table).map_err(|e| {
-            let path = e.path().to_string();
-            let key = if path == "." {
-                format!("providers.{id}")
-            } else {
-                format!("providers.{id}.{path}")
-            };
-            Self {
-                problems: vec![ConfigProblem::new(key, e.into_inner().to_string())],
-            }
-        })
+        let read = crate::deserialize::read(&format!("providers.{id}"), table);
+        match read.value {
+            Some(value) if read.problems.is_empty() => Ok(value),
+            _ => Err(Self {
+                problems: read.problems,
+            }),
+        }
     }
 }
 

@@ -11,6 +11,7 @@ use async_trait::async_trait;
 use url::Url;
 
 use crate::logout::BackchannelLogout;
+use crate::online::OnlineCheck;
 use crate::services::{AccountDirectory, ReplayCache};
 use crate::{Identity, ProviderError, Secret};
 
@@ -51,6 +52,11 @@ pub trait Provider: Send + Sync {
 
     /// Back-channel logout (`POST /v1/auth/{id}/backchannel-logout`), if enabled.
     fn backchannel_logout(&self) -> Option<&dyn BackchannelLogout> {
+        None
+    }
+
+    /// Checks against the provider's upstream for `check-config --online`, if it has any.
+    fn online(&self) -> Option<&dyn OnlineCheck> {
         None
     }
 

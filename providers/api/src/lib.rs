@@ -15,13 +15,17 @@
 //! - [`outbound`]: the trusted CAs and the one builder of outbound HTTP clients.
 //! - [`services`]: what the gateway lends an assertion flow (replay cache, Appwrite users).
 //! - [`events`]: what a provider may report about its upstream work (key fetches), for metrics.
+//! - [`online`]: `OnlineCheck`, what a provider verifies for `check-config --online`.
+//! - [`deserialize`]: reading a configuration table with every type error, in plain words.
 //! - `testing` (feature `testing`): in-memory stand-ins for those services, for providers' tests.
 
+pub mod deserialize;
 pub mod error;
 pub mod events;
 pub mod flow;
 pub mod identity;
 pub mod logout;
+pub mod online;
 pub mod outbound;
 pub mod secret;
 pub mod services;
@@ -37,6 +41,7 @@ pub use flow::{
 };
 pub use identity::Identity;
 pub use logout::{BackchannelLogout, NobodyLoggedOut, VerifiedLogout};
+pub use online::{CheckOutcome, CheckResult, OnlineCheck, OnlineContext};
 pub use outbound::{OutboundTls, TlsError};
 pub use secret::Secret;
 pub use services::{

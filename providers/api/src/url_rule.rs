@@ -33,10 +33,16 @@ impl fmt::Display for UrlRuleError {
     }
 }
 
-/// Whether the URL's host is loopback (localhost, 127.0.0.0/8, [::1]).
+/// Whether the URL's host is loopback (localhost, 127.0.0.0/8, [::1]). The host of a URL
+/// whose scheme the URL standard does not know (`redis://127.0.0.1`) stays a name, so a name
+/// that is an IPv4 address counts as that address.
 pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
-        Some(Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.parse::<std::net::Ipv4Addr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
         Some(Host::Ipv4(ip)) => ip.is_loopback(),
         Some(Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
@@ -89,6 +95,28 @@ pub fn base_url_with(text: &str, allow_any_http: bool) -> Result<Url, UrlRuleErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loopback_hosts_of_any_scheme() {
+        let loopback = |text: &str| is_loopback(&Url::parse(text).expect("URL"));
+        for text in [
+            "http://127.0.0.1:9/",
+            "http://[::1]/",
+            "redis://127.0.0.1:6379",
+            "redis://127.9.9.9",
+            "redis://[::1]:6379",
+            "valkey://localhost",
+        ] {
+            assert!(loopback(text), "{text}");
+        }
+        for text in [
+            "redis://10.0.0.1:6379",
+            "redis://cache.internal",
+            "http://128.0.0.1/",
+        ] {
+            assert!(!loopback(text), "{text}");
+        }
+    }
 
     #[test]
     fn the_rule() {

@@ -1,6 +1,8 @@
 //! The authorization-code exchange at the token endpoint, with oauth2's client.
 
 use std::borrow::Cow;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU16, Ordering};
 
 use idp_provider_api::{ProviderError, Secret};
 use oauth2::basic::{
@@ -104,6 +106,69 @@ impl Exchanger {
         Ok(Tokens {
             id_token: Secret::new(id_token),
             access_token: Secret::new(response.access_token().secret().clone()),
+        })
+    }
+}
+
+/// How the token endpoint answered [`Exchanger::probe`].
+pub(crate) enum ProbeAnswer {
+    /// An OAuth error: the HTTP status and the `error` code.
+    Refused { status: u16, error: String },
+    /// Tokens, for a code that cannot be valid.
+    Accepted,
+    /// No OAuth answer: unreachable, or a body that is not one.
+    Failed(ProviderError),
+}
+
+/// The code and PKCE verifier of the probe: made up, and plainly so in the provider's logs.
+const PROBE_CODE: &str = "idp-bridge-check-config-not-a-code";
+const PROBE_VERIFIER: &str = "idp-bridge-check-config-not-a-verifier-0123456789";
+
+impl Exchanger {
+    /// Sends a code exchange exactly as a login does (the same client authentication), with a
+    /// code that cannot be valid, for check-config: the answer tells whether the client
+    /// credentials are right without a user (see `online`).
+    pub(crate) async fn probe(&self, http: &reqwest::Client, redirect_uri: &Url) -> ProbeAnswer {
+        let client = StatusRecorder {
+            http,
+            status: AtomicU16::new(0),
+        };
+        let answer = self
+            .client
+            .exchange_code(AuthorizationCode::new(PROBE_CODE.to_string()))
+            .set_pkce_verifier(PkceCodeVerifier::new(PROBE_VERIFIER.to_string()))
+            .set_redirect_uri(Cow::Owned(RedirectUrl::from_url(redirect_uri.clone())))
+            .request_async(&client)
+            .await;
+        match answer {
+            Ok(_) => ProbeAnswer::Accepted,
+            Err(RequestTokenError::ServerResponse(e)) => ProbeAnswer::Refused {
+                status: client.status.load(Ordering::Relaxed),
+                error: e.error().to_string(),
+            },
+            Err(other) => ProbeAnswer::Failed(classify(other)),
+        }
+    }
+}
+
+/// The provider's client, keeping the status of the last answer: oauth2 keeps only the body
+/// of an error answer.
+struct StatusRecorder<'a> {
+    http: &'a reqwest::Client,
+    status: AtomicU16,
+}
+
+impl<'c> oauth2::AsyncHttpClient<'c> for StatusRecorder<'_> {
+    type Error = oauth2::HttpClientError<reqwest::Error>;
+    type Future =
+        Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, Self::Error>> + Send + Sync + 'c>>;
+
+    fn call(&'c self, request: oauth2::HttpRequest) -> Self::Future {
+        Box::pin(async move {
+            let response = oauth2::AsyncHttpClient::call(self.http, request).await?;
+            self.status
+                .store(response.status().as_u16(), Ordering::Relaxed);
+            Ok(response)
         })
     }
 }

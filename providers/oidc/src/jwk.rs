@@ -97,6 +97,22 @@ impl RingJsonWebKey {
         }
     }
 
+    /// Whether this key can verify `alg` at all: its use, type, `alg` and curve allow it and its
+    /// material was readable (check-config's "keys usable"; verifying a signature needs more).
+    pub fn can_verify(&self, alg: &CoreJwsSigningAlgorithm) -> bool {
+        use CoreJwsSigningAlgorithm as A;
+        if check_compatible(self, alg).is_err() {
+            return false;
+        }
+        match (&self.0.material, alg) {
+            (Material::Rsa { .. }, _) => rsa_parameters(alg).is_some(),
+            (Material::Ec { curve, .. }, A::EcdsaP256Sha256) => *curve == Curve::P256,
+            (Material::Ec { curve, .. }, A::EcdsaP384Sha384) => *curve == Curve::P384,
+            (Material::Ed25519, A::EdDsa) => true,
+            _ => false,
+        }
+    }
+
     fn new(jwk: CoreJsonWebKey) -> Self {
         let material = material(&jwk);
         Self(Arc::new(Inner { jwk, material }))

@@ -21,6 +21,8 @@
 //! - `login_data`: the nonce and PKCE verifier kept with each login.
 //! - `response`: reading the authorization response (`code`, `error`, `iss`).
 //! - `http`: the one HTTP client per provider.
+//! - `online`: check-config's checks against the provider (discovery, algorithms, keys, client
+//!   credentials).
 
 pub mod config;
 pub mod discovery;
@@ -33,6 +35,7 @@ pub mod jwks;
 pub mod kidless;
 mod login_data;
 mod logout;
+mod online;
 mod response;
 pub mod table;
 pub mod verify;
@@ -45,8 +48,8 @@ use chrono::Utc;
 use idp_provider_api::url_rule::secure_url;
 use idp_provider_api::{
     AssertionFlow, Authorization, AuthorizationRequest, BackchannelLogout, CallbackInput,
-    ConfigProblem, Identity, OpenContext, OpenError, OutboundTls, Provider, ProviderError,
-    ProviderInfo, RedirectFlow, Secret,
+    ConfigProblem, Identity, OnlineCheck, OpenContext, OpenError, OutboundTls, Provider,
+    ProviderError, ProviderInfo, RedirectFlow, Secret,
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
@@ -233,20 +236,28 @@ impl OidcProvider {
     async fn endpoints(&self) -> Result<&Arc<Endpoints>, ProviderError> {
         self.endpoints
             .get(|| async {
-                let metadata =
-                    discovery::discover(&self.http, &self.discovery, self.config.allow_insecure_http)
-                        .await?;
-                let exchanger = Exchanger::new(
-                    &self.config.client_id,
-                    &self.expectations.client_secret,
-                    &metadata.authorization_endpoint,
-                    &metadata.token_endpoint,
-                    self.config.token_endpoint_auth_method,
-                );
+                let metadata = self.discover().await?;
+                let exchanger = self.exchanger(&metadata);
                 tracing::info!(provider = %self.info.id, issuer = %metadata.issuer, "loaded provider metadata");
                 Ok(Arc::new(Endpoints { metadata, exchanger }))
             })
             .await
+    }
+
+    /// The metadata, fetched now from where the configuration says, with the issuer check.
+    async fn discover(&self) -> Result<Metadata, ProviderError> {
+        discovery::discover(&self.http, &self.discovery, self.config.allow_insecure_http).await
+    }
+
+    /// The code exchange at `metadata`'s token endpoint, authenticated as configured.
+    fn exchanger(&self, metadata: &Metadata) -> Exchanger {
+        Exchanger::new(
+            &self.config.client_id,
+            &self.expectations.client_secret,
+            &metadata.authorization_endpoint,
+            &metadata.token_endpoint,
+            self.config.token_endpoint_auth_method,
+        )
     }
 
     /// Verifies an ID token with the cached keys, refetching them once if its key is unknown,
@@ -367,6 +378,10 @@ impl Provider for OidcProvider {
         self.config
             .backchannel_logout
             .then_some(self as &dyn BackchannelLogout)
+    }
+
+    fn online(&self) -> Option<&dyn OnlineCheck> {
+        Some(self)
     }
 
     async fn ready(&self) -> Result<(), ProviderError> {

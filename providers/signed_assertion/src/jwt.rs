@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use idp_provider_api::ProviderError;
+use idp_provider_api::{CheckResult, ProviderError};
 use idp_provider_oidc::jwks::JwksCache;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Validation};
@@ -52,6 +52,34 @@ impl JwtVerifier {
             cache.current(url).await?;
         }
         Ok(())
+    }
+
+    /// check-config's check of `jwks_url`: it loads, and holds a key for `allowed_algs`.
+    /// `None` when the keys are in the configuration (nothing to fetch).
+    pub(crate) async fn check_jwks(&self) -> Option<CheckResult> {
+        const NAME: &str = "signing keys";
+        let Keys::Jwks { url, cache } = &self.keys else {
+            return None;
+        };
+        Some(match cache.current(url).await {
+            Err(error) => CheckResult::failed(
+                NAME,
+                format!("{error}; check jwks_url and that it is reachable from here"),
+            ),
+            Ok(set) => match from_jwks(&set, &self.algs).len() {
+                0 => CheckResult::failed(
+                    NAME,
+                    format!(
+                        "the JWKS at {url} holds no key for allowed_algs {:?}; publish one there or change allowed_algs",
+                        self.algs
+                    ),
+                ),
+                usable => CheckResult::passed(
+                    NAME,
+                    format!("the JWKS at {url} has {usable} key(s) for allowed_algs"),
+                ),
+            },
+        })
     }
 
     /// Verifies the signature and the standard claims, and returns every claim.

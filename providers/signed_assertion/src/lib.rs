@@ -29,8 +29,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use idp_provider_api::{
-    AssertionFlow, AssertionInput, ConfigProblem, Identity, OpenContext, OpenError, Provider,
-    ProviderError, ProviderInfo, ReplayKey, Secret,
+    AssertionFlow, AssertionInput, CheckResult, ConfigProblem, Identity, OnlineCheck,
+    OnlineContext, OpenContext, OpenError, Provider, ProviderError, ProviderInfo, ReplayKey,
+    Secret,
 };
 use idp_provider_oidc::jwks::JwksCache;
 use serde_json::{Map, Value};
@@ -247,11 +248,30 @@ impl Provider for SignedAssertionProvider {
         vec![self.issuer()]
     }
 
+    fn online(&self) -> Option<&dyn OnlineCheck> {
+        Some(self)
+    }
+
     async fn ready(&self) -> Result<(), ProviderError> {
         match &self.format {
             Verifier::Jwt(jwt) => jwt.ready().await,
             Verifier::Hmac { .. } => Ok(()),
         }
+    }
+}
+
+/// check-config: a `jwks_url` loads and holds a usable key; keys and secrets written in the
+/// configuration leave nothing to fetch.
+#[async_trait]
+impl OnlineCheck for SignedAssertionProvider {
+    async fn check_online(&self, _: &OnlineContext<'_>) -> Vec<CheckResult> {
+        let checked = match &self.format {
+            Verifier::Jwt(jwt) => jwt.check_jwks().await,
+            Verifier::Hmac { .. } => None,
+        };
+        vec![checked.unwrap_or_else(|| {
+            CheckResult::passed("signing keys", "in the configuration; nothing to fetch")
+        })]
     }
 }
 

@@ -1,4 +1,5 @@
-//! The TypingDNA Authentication API client: `POST /auto/{id}` and `POST /verify/{id}`, HTTP
+//! The TypingDNA Authentication API client: `POST /auto/{id}`, `POST /verify/{id}` and (for
+//! check-config) `GET /user/{id}`, HTTP
 //! Basic `api_key:api_secret`, form bodies, JSON answers, and the mapping of every documented
 //! error to a refusal that fails closed.
 
@@ -118,6 +119,16 @@ impl Api {
     /// A refusal for every non-success answer (see [`refusal`]).
     pub async fn verify(&self, id: &str, tp: &str) -> Result<AutoAnswer, ProviderError> {
         self.judge("/verify", id, tp).await
+    }
+
+    /// `GET /user/{id}` (TypingDNA's "check user"): reads how many patterns `id` has and
+    /// stores nothing. What check-config calls to learn whether the credentials are accepted.
+    ///
+    /// # Errors
+    /// A refusal for every non-success answer (see [`refusal`]).
+    pub async fn check_user(&self, id: &str) -> Result<(), ProviderError> {
+        let request = self.http.get(format!("{}/user/{id}", self.base));
+        self.call(request, "/user").await.map(|_| ())
     }
 
     async fn judge(&self, endpoint: &str, id: &str, tp: &str) -> Result<AutoAnswer, ProviderError> {

@@ -24,11 +24,13 @@
 //! - [`api`]: the TypingDNA client and the mapping of its errors.
 //! - `limits`: attempts per client IP and per user.
 //! - `timing`: the answer time of an unknown email.
+//! - `online`: check-config's check of the credentials.
 
 pub mod api;
 mod body;
 pub mod config;
 mod limits;
+mod online;
 mod timing;
 
 use std::num::NonZeroU32;
@@ -37,8 +39,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use idp_provider_api::{
-    AccountUser, AssertionFlow, AssertionInput, ConfigProblem, Identity, OpenContext, OpenError,
-    Provider, ProviderError, ProviderInfo, ReplayCache, ReplayKey, Secret,
+    AccountUser, AssertionFlow, AssertionInput, ConfigProblem, Identity, OnlineCheck, OpenContext,
+    OpenError, Provider, ProviderError, ProviderInfo, ReplayCache, ReplayKey, Secret,
 };
 use ring::hmac;
 use serde_json::Value;
@@ -154,6 +156,10 @@ impl Provider for TypingDnaProvider {
     }
 
     fn assertion(&self) -> Option<&dyn AssertionFlow> {
+        Some(self)
+    }
+
+    fn online(&self) -> Option<&dyn OnlineCheck> {
         Some(self)
     }
 

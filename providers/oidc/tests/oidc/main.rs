@@ -8,4 +8,5 @@ mod id_token_exchange;
 mod keys;
 mod kidless;
 mod logout;
+mod online;
 mod support;
