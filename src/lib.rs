@@ -26,6 +26,8 @@
 //!   by `store::seal`) for several instances; `store::settings` is its `[store]` section.
 //! - [`clock`]: time as a dependency.
 //! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
+//! - [`audit`]: one audit event per decision (login, exchange, logout), target `audit`, and
+//!   `[audit] file` (`audit::file`), their own file.
 //! - [`telemetry`]: log setup.
 //! - [`healthcheck`]: `idp-bridge healthcheck`, the container's probe of `/healthz`.
 //!
@@ -33,22 +35,22 @@
 //! never in a circle; every layer may use the provider API crate (`idp_provider_api`).
 //! 1. `main`, [`startup`], [`telemetry`], [`init`], [`healthcheck`]: the process. `init` writes a starting
 //!    config, with a key from `login::user_id`. `startup` turns a `Config` into the
-//!    running service and may use everything below; `telemetry` reads `config::LogFormat`.
-//!    [`reload`] builds the reloadable state for `startup` and on SIGHUP; it uses the layers
+//!    running service and may use everything below; `telemetry` reads `config::LogFormat`
+//!    and starts the audit file (`audit::file`). [`reload`] builds the reloadable state for `startup` and on SIGHUP; it uses the layers
 //!    below, never `startup`.
 //! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
 //!    settings types that the lower modules define for themselves (`appwrite::AppwriteConfig`,
 //!    `appwrite::TokenConfig`, `redirect::RedirectConfig`, `store::StoreConfig`,
-//!    `login::user_id::IdKey`) and
+//!    `audit::AuditConfig`, `login::user_id::IdKey`) and
 //!    opens providers through `registry`, which yields `login::policy::ConfiguredProvider`.
 //!    Nothing below imports `config`.
 //! 3. [`http`]: the HTTP edge; uses `login` only. Its `AppState` lives in `http::state`, and
 //!    handlers and layers take just the part they need.
-//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock`, `metrics` and
-//!    its own submodules.
-//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`], [`key_names`]: the leaves; they use no
-//!    other module of the crate (`store` only `clock` and `redirect`, whose targets a transaction
-//!    holds; `appwrite` only `metrics`, to time its calls).
+//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock`, `metrics`,
+//!    `audit` (each decision records its event) and its own submodules.
+//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`], [`key_names`], [`audit`]: the leaves;
+//!    they use no other module of the crate (`store` only `clock` and `redirect`, whose targets
+//!    a transaction holds; `appwrite` only `metrics`, to time its calls).
 //! 6. [`metrics`]: below every module that counts (`config` hands providers its event relay,
 //!    `http` serves and counts rate limits, `login` counts logins, `appwrite` times calls); it
 //!    uses no other module of the crate.
@@ -56,6 +58,7 @@
 //!    crates such as `idp_provider_oidc` are named by `registry` alone.
 
 pub mod appwrite;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod healthcheck;

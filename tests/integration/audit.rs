@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 use url::Url;
 
 use crate::helpers::{
-    FAILURE, Options, SUCCESS, Served, assert_no_jwt_in, assert_no_secret_in, browser,
-    config_toml, location, mock_config, param,
+    FAILURE, Options, SUCCESS, Served, assert_no_jwt_in, assert_no_secret_in, browser, config_toml,
+    location, mock_config, param,
 };
 use crate::idp::{CLIENT_SECRET, free_port};
 use crate::signed_assertion::{HOOK_SECRET, hmac_signature, now};
@@ -103,7 +103,10 @@ pub fn audit_events(logs: &str, file: &str) -> Vec<Value> {
 pub fn by_request(events: &[Value]) -> BTreeMap<String, Vec<Value>> {
     let mut map: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     for event in events {
-        let id = event["request_id"].as_str().expect("request_id").to_string();
+        let id = event["request_id"]
+            .as_str()
+            .expect("request_id")
+            .to_string();
         map.entry(id).or_default().push(event.clone());
     }
     map
@@ -158,15 +161,21 @@ fn start_url(gateway: &str, provider: &str) -> Url {
 
 /// The run's gateway: `corp` (oidc at mock-op, verified emails required, linking by email on)
 /// and `hook` (signed_assertion hmac, addresses at example.org only), auditing to `file`.
-fn config(gateway: &str, op: &MockOp, emulator: &Emulator, options: &Options, file: &Path) -> String {
+fn config(
+    gateway: &str,
+    op: &MockOp,
+    emulator: &Emulator,
+    options: &Options,
+    file: &Path,
+) -> String {
     let text = config_toml(gateway, &op.issuer(), emulator, options);
     format!("{text}\n[audit]\nfile = \"{}\"\n", file.display())
 }
 
 fn audit_options() -> Options {
     Options {
-        provider_extra: "require_email_verified = true\ntrusted_for_email = true\nlink_by_email = true"
-            .into(),
+        provider_extra:
+            "require_email_verified = true\ntrusted_for_email = true\nlink_by_email = true".into(),
         extra_toml: format!(
             "[providers.hook]\ntype = \"signed_assertion\"\nformat = \"hmac\"\n\
              hmac_secrets = [\"{HOOK_SECRET}\"]\nemail_domains = [\"example.org\"]\n"
@@ -263,17 +272,51 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
     let replay = get(&client, first_callback.as_str(), "replay").await;
     assert_eq!(replay.status(), StatusCode::BAD_REQUEST);
     let callback = format!("{gateway}/v1/auth/corp/callback");
-    get(&client, &format!("{callback}?state=forged-state-0123456789&code=x"), "forged").await;
+    get(
+        &client,
+        &format!("{callback}?state=forged-state-0123456789&code=x"),
+        "forged",
+    )
+    .await;
     get(&client, &format!("{callback}?code=x"), "stateless").await;
-    let to_idp = location(&get(&client, start_url(&gateway, "corp").as_str(), "denied-start").await);
+    let to_idp = location(
+        &get(
+            &client,
+            start_url(&gateway, "corp").as_str(),
+            "denied-start",
+        )
+        .await,
+    );
     let state = param(&to_idp, "state").expect("state");
-    let denied = get(&client, &format!("{callback}?state={state}&error=access_denied"), "denied").await;
+    let denied = get(
+        &client,
+        &format!("{callback}?state={state}&error=access_denied"),
+        "denied",
+    )
+    .await;
     assert!(location(&denied).as_str().starts_with(FAILURE));
-    let to_idp = location(&get(&client, start_url(&gateway, "corp").as_str(), "unbound-start").await);
+    let to_idp = location(
+        &get(
+            &client,
+            start_url(&gateway, "corp").as_str(),
+            "unbound-start",
+        )
+        .await,
+    );
     let state = param(&to_idp, "state").expect("state");
     secrets.push(state.clone());
-    get(&browser(), &format!("{callback}?state={state}&code=x"), "unbound").await;
-    get(&client, &format!("{gateway}/v1/auth/nope/callback?state=x"), "nope-callback").await;
+    get(
+        &browser(),
+        &format!("{callback}?state={state}&code=x"),
+        "unbound",
+    )
+    .await;
+    get(
+        &client,
+        &format!("{gateway}/v1/auth/nope/callback?state=x"),
+        "nope-callback",
+    )
+    .await;
     get(&client, start_url(&gateway, "nope").as_str(), "nope-start").await;
     expected.extend([
         ("replay", Some("login_transaction_unknown")),
@@ -290,10 +333,14 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
     // Refused at start: an URL off the allow-list, an over-long state, a provider without a
     // browser login.
     let mut off_list = start_url(&gateway, "corp");
-    off_list.set_query(Some("success=https://evil.example/&failure=https://evil.example/"));
+    off_list.set_query(Some(
+        "success=https://evil.example/&failure=https://evil.example/",
+    ));
     get(&client, off_list.as_str(), "start-url").await;
     let mut long_state = start_url(&gateway, "corp");
-    long_state.query_pairs_mut().append_pair("state", &"s".repeat(600));
+    long_state
+        .query_pairs_mut()
+        .append_pair("state", &"s".repeat(600));
     get(&client, long_state.as_str(), "start-state").await;
     get(&client, start_url(&gateway, "hook").as_str(), "start-hook").await;
     expected.extend([
@@ -335,7 +382,10 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
     for (id, kind) in &expected {
         let found = requests.get(*id).map_or(0, Vec::len);
         let wanted = usize::from(kind.is_some());
-        assert_eq!(found, wanted, "{id}: {found} audit events, not {wanted}:\n{text}");
+        assert_eq!(
+            found, wanted,
+            "{id}: {found} audit events, not {wanted}:\n{text}"
+        );
         let Some(kind) = kind else { continue };
         let event = &requests[*id][0];
         match *kind {
@@ -346,28 +396,56 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
             }
         }
     }
-    assert_eq!(events.len(), expected.iter().filter(|(_, k)| k.is_some()).count());
+    assert_eq!(
+        events.len(),
+        expected.iter().filter(|(_, k)| k.is_some()).count()
+    );
 
     // What each event knows.
     let one = |id: &str| requests[id][0].clone();
     let first = one("alice-1");
     assert_eq!(
-        (&first["event"], &first["provider"], &first["subject"], &first["issuer"]),
-        (&json!("login"), &json!("corp"), &json!("alice"), &json!(op.issuer()))
+        (
+            &first["event"],
+            &first["provider"],
+            &first["subject"],
+            &first["issuer"]
+        ),
+        (
+            &json!("login"),
+            &json!("corp"),
+            &json!("alice"),
+            &json!(op.issuer())
+        )
     );
     assert_eq!(first["user_id"], alice.as_str());
-    assert_eq!((&first["created_user"], &first["linked_user"]), (&json!(true), &json!(false)));
+    assert_eq!(
+        (&first["created_user"], &first["linked_user"]),
+        (&json!(true), &json!(false))
+    );
     assert_eq!(first["client_ip"], "127.0.0.1");
     assert_eq!(one("alice-2")["created_user"], false);
     let carol = one("carol-1");
-    assert_eq!((&carol["user_id"], &carol["linked_user"]), (&json!("carol-app-user"), &json!(true)));
+    assert_eq!(
+        (&carol["user_id"], &carol["linked_user"]),
+        (&json!("carol-app-user"), &json!(true))
+    );
     let bob = one("bob-1");
-    assert_eq!((&bob["rule"], &bob["subject"]), (&json!("require_email_verified"), &json!("bob")));
-    assert!(bob.get("user_id").is_none(), "refused before any user: {bob}");
+    assert_eq!(
+        (&bob["rule"], &bob["subject"]),
+        (&json!("require_email_verified"), &json!("bob"))
+    );
+    assert!(
+        bob.get("user_id").is_none(),
+        "refused before any user: {bob}"
+    );
     assert_eq!(one("dave-1")["user_id"], dave.as_str());
     assert_eq!(one("hook-outside")["rule"], "email_domains");
     let hook = one("hook-ok");
-    assert_eq!((&hook["event"], &hook["user_id"]), (&json!("exchange"), &json!(hook_user)));
+    assert_eq!(
+        (&hook["event"], &hook["user_id"]),
+        (&json!("exchange"), &json!(hook_user))
+    );
     assert!(one("stateless").get("subject").is_none());
 
     // No secret, code, state, JWT or email anywhere in the audit trail.
@@ -383,15 +461,25 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
         ("client secret", CLIENT_SECRET),
         ("hmac secret", HOOK_SECRET),
     ];
-    named.extend(secrets.iter().map(|s| ("code, state or minted secret", s.as_str())));
+    named.extend(
+        secrets
+            .iter()
+            .map(|s| ("code, state or minted secret", s.as_str())),
+    );
     assert_no_secret_in(&audit_lines, &named);
     assert_no_jwt_in(&audit_lines);
-    assert!(!audit_lines.contains('@'), "an email in the audit trail:\n{audit_lines}");
+    assert!(
+        !audit_lines.contains('@'),
+        "an email in the audit trail:\n{audit_lines}"
+    );
 
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&file).expect("metadata").permissions().mode();
+        let mode = std::fs::metadata(&file)
+            .expect("metadata")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the audit file is the gateway's alone");
     }
 }
@@ -413,7 +501,10 @@ async fn an_audit_file_that_cannot_be_written_changes_no_decision_and_is_counted
     let (status, answer) = exchange(&gateway, "hook", &ok, "full-1").await;
     assert_eq!(status, 200, "the exchange is decided as usual: {answer}");
     let logs = served.wait_for_log("cannot write the audit file", 1).await;
-    assert!(logs.contains("\"target\":\"audit\""), "the event is in the log");
+    assert!(
+        logs.contains("\"target\":\"audit\""),
+        "the event is in the log"
+    );
     let failures = "idp_bridge_audit_file_failures_total{cause=\"write\"}";
     let metrics = reqwest::get(format!("{gateway}/metrics"))
         .await
