@@ -15,8 +15,9 @@
 //! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits,
 //!   readiness (`http::readiness`: what `/readyz` and the health gauges report).
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
-//!   with `binding` (state, cookie binding), `policy` (what is admitted), `mapping` (identity →
-//!   Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow) and `error`.
+//!   with `start`, `binding` (state, cookie binding), `policy` (what is admitted), `mapping`
+//!   (identity → Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow),
+//!   `decided` (each decision counted and audited, once) and `error`.
 //!   Knows no provider: a provider's per-login data rides along opaque.
 //! - [`redirect`]: the success/failure URL allow-list and how the token is delivered, with the
 //!   app's own `state` (`redirect::ReturnState`) returned beside it.

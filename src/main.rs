@@ -186,7 +186,7 @@ fn main() -> ExitCode {
                 }
                 return ExitCode::from(2);
             }
-            let telemetry = match telemetry::init(loaded.log.format, &loaded.audit) {
+            let telemetry = match telemetry::init_with_audit(loaded.log.format, &loaded.audit) {
                 Ok(telemetry) => telemetry,
                 Err(error) => {
                     eprintln!("{}: audit.file: {error}", config.display());

@@ -20,13 +20,20 @@ pub struct Telemetry {
     _audit_guard: Option<WorkerGuard>,
 }
 
-/// Installs the global subscriber; call once, first thing in `main` once the configuration
-/// is loaded.
+/// Installs the global subscriber with the log alone (no audit file): for the demo and for
+/// programs that embed the gateway. Call once.
+pub fn init(format: LogFormat) {
+    // Without an audit file nothing is opened, so nothing can fail.
+    let _ = init_with_audit(format, &AuditConfig::default());
+}
+
+/// Installs the global subscriber: the log, and `[audit] file` when set. Call once, first
+/// thing in `main` once the configuration is loaded.
 ///
 /// # Errors
 /// When `[audit] file` cannot be opened (the configuration check opened it a moment ago, so
 /// something changed it meanwhile).
-pub fn init(format: LogFormat, audit: &AuditConfig) -> std::io::Result<Telemetry> {
+pub fn init_with_audit(format: LogFormat, audit: &AuditConfig) -> std::io::Result<Telemetry> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let log = tracing_subscriber::fmt::layer().with_target(true);
     let log = match format {

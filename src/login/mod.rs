@@ -1,7 +1,8 @@
 //! The login pipeline: start a redirect login ([`start`](Login::start)); on callback, take
-//! the transaction, check the binding, let the provider read its answer and verify it into an `Identity`, then [`mint`]
-//! (policy, Appwrite user, token) and build the redirect. Knows no provider: it sees only the
-//! `Provider` traits, the provider's opaque `LoginData`, and `Identity`.
+//! the transaction, check the binding, let the provider read its answer and verify it into an
+//! `Identity`, then [`mint`] (policy, Appwrite user, token) and build the redirect. Knows no
+//! provider: it sees only the `Provider` traits, the provider's opaque `LoginData`, and
+//! `Identity`.
 //!
 //! Every path that is not a complete success ends without a minted token: the token is minted
 //! last, after every check. The one check after minting is of what Appwrite minted (user and
