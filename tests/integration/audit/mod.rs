@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use appwrite_emulator::{Emulator, EmulatorConfig, SeedUser};
+use appwrite_emulator::{Emulator, EmulatorConfig, Fault, FaultScope, SeedUser};
 use idp_bridge::login::mapping::IdKey;
 use mock_op::{Behavior, MockOp, MockOpConfig, User};
 use reqwest::StatusCode;
@@ -72,8 +72,9 @@ fn start_url(gateway: &str, provider: &str) -> Url {
     url
 }
 
-/// The run's gateway: `corp` (oidc at mock-op, verified emails required, linking by email on)
-/// and `hook` (signed_assertion hmac, addresses at example.org only), auditing to `file`.
+/// The run's gateway: `corp` (oidc at mock-op, verified emails required, linking by email on),
+/// `corp2` (another redirect provider) and `hook` (signed_assertion hmac, addresses at
+/// example.org only), auditing to `file`.
 fn config(
     gateway: &str,
     op: &MockOp,
@@ -91,7 +92,9 @@ fn audit_options() -> Options {
             "require_email_verified = true\ntrusted_for_email = true\nlink_by_email = true".into(),
         extra_toml: format!(
             "[providers.hook]\ntype = \"signed_assertion\"\nformat = \"hmac\"\n\
-             hmac_secrets = [\"{HOOK_SECRET}\"]\nemail_domains = [\"example.org\"]\n"
+             hmac_secrets = [\"{HOOK_SECRET}\"]\nemail_domains = [\"example.org\"]\n\
+             [providers.corp2]\ntype = \"oidc\"\nissuer = \"http://127.0.0.1:9/\"\n\
+             client_id = \"other\"\nclient_secret = \"{CLIENT_SECRET}\"\nallow_insecure_http = true\n"
         ),
         ..Options::mock()
     }
@@ -106,6 +109,7 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
             User::new("bob", "bob@example.test", false, "Bob"),
             User::new("carol", "carol@example.test", true, "Carol"),
             User::new("dave", "dave@example.test", true, "Dave"),
+            User::new("erin", "erin@example.test", true, "Erin"),
         ],
         ..mock_config()
     })
@@ -129,6 +133,12 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
         id: dave.as_str().into(),
         status: false,
         labels: vec![idp_bridge::login::mapping::OWNER_LABEL.into()],
+        ..SeedUser::default()
+    });
+    // Someone else made a user (with a password) under erin's derived id.
+    emulator.seed_user(SeedUser {
+        id: key.user_id(&op.issuer(), "erin").as_str().into(),
+        password: Some("squatter-password".into()),
         ..SeedUser::default()
     });
     let served = Served::start(port, &config(&gateway, &op, &emulator, &options, &file)).await;
@@ -168,7 +178,24 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
     let (forged, _) = login(&gateway, &op, "alice", "alice-forged").await;
     assert!(forged.as_str().starts_with(FAILURE), "{forged}");
     op.set_behavior(Behavior::default());
+    let (squatted, _) = login(&gateway, &op, "erin", "erin-1").await;
+    assert!(squatted.as_str().starts_with(FAILURE), "{squatted}");
+    emulator.inject(
+        Fault::Status(503),
+        FaultScope::Route {
+            method: "GET",
+            path_prefix: "/users/".into(),
+            times: None,
+        },
+    );
+    let (outage, _) = login(&gateway, &op, "alice", "alice-outage").await;
+    assert!(outage.as_str().starts_with(FAILURE), "{outage}");
+    emulator.clear_faults();
     expected.extend([
+        ("erin-1-start", None),
+        ("erin-1", Some("user_id_conflict")),
+        ("alice-outage-start", None),
+        ("alice-outage", Some("appwrite_unavailable")),
         ("bob-1-start", None),
         ("bob-1", Some("access_denied")),
         ("dave-1-start", None),
@@ -222,6 +249,15 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
         "unbound",
     )
     .await;
+    // A login started at corp comes back at corp2.
+    let to_idp = location(&get(&client, start_url(&gateway, "corp").as_str(), "mixup-start").await);
+    let state = param(&to_idp, "state").expect("state");
+    let other = format!("{gateway}/v1/auth/corp2/callback?state={state}&code=x");
+    assert!(
+        location(&get(&client, &other, "mixup").await)
+            .as_str()
+            .starts_with(FAILURE)
+    );
     get(
         &client,
         &format!("{gateway}/v1/auth/nope/callback?state=x"),
@@ -237,6 +273,8 @@ async fn every_decision_leaves_exactly_one_audit_event_and_none_holds_a_secret()
         ("denied", Some("provider_access_denied")),
         ("unbound-start", None),
         ("unbound", Some("login_binding_invalid")),
+        ("mixup-start", None),
+        ("mixup", Some("login_provider_mismatch")),
         ("nope-callback", None),
         ("nope-start", None),
     ]);
