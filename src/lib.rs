@@ -16,9 +16,10 @@
 //! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits,
 //!   readiness (`http::readiness`: what `/readyz` and the health gauges report).
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
-//!   with `binding` (state, cookie binding), `policy` (what is admitted), `mapping` (identity →
-//!   Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow), `logout`
-//!   (back-channel logout: a provider ends the identity's Appwrite sessions) and `error`.
+//!   with `start`, `binding` (state, cookie binding), `policy` (what is admitted), `mapping`
+//!   (identity → Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow),
+//!   `logout` (back-channel logout: a provider ends the identity's Appwrite sessions), `decided`
+//!   (each decision counted and audited, once) and `error`.
 //!   Knows no provider: a provider's per-login data rides along opaque.
 //! - [`redirect`]: the success/failure URL allow-list and how the token is delivered, with the
 //!   app's own `state` (`redirect::ReturnState`) returned beside it.
@@ -29,6 +30,8 @@
 //!   `store::redis::capacity`) for several instances; `store::settings` is its `[store]` section.
 //! - [`clock`]: time as a dependency.
 //! - [`metrics`]: the one registry of the process (`/metrics`), and the handles that count.
+//! - [`audit`]: one audit event per decision (login, exchange, logout), target `audit`, and
+//!   `[audit] file` (`audit::file`), their own file.
 //! - [`telemetry`]: log setup.
 //! - [`healthcheck`]: `idp-bridge healthcheck`, the container's probe of `/healthz`.
 //! - [`online`]: `idp-bridge check-config --online`, the configuration against Appwrite and
@@ -38,23 +41,24 @@
 //! never in a circle; every layer may use the provider API crate (`idp_provider_api`).
 //! 1. `main`, [`startup`], [`telemetry`], [`init`], [`healthcheck`], [`online`]: the process.
 //!    `init` writes a starting config, with a key from `login::user_id`; `online` checks a
-//!    `Config` against the services it names, with `appwrite` and `login::callback_url`. `startup` turns a `Config` into the
-//!    running service and may use everything below; `telemetry` reads `config::LogFormat`.
+//!    `Config` against the services it names, with `appwrite` and `login::callback_url`.
+//!    `startup` turns a `Config` into the running service and may use everything below;
+//!    `telemetry` reads `config::LogFormat` and starts the audit file (`audit::file`).
 //!    [`reload`] builds the reloadable state for `startup` and on SIGHUP; it uses the layers
 //!    below, never `startup`.
 //! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
 //!    settings types that the lower modules define for themselves (`appwrite::AppwriteConfig`,
 //!    `appwrite::TokenConfig`, `redirect::RedirectConfig`, `store::StoreConfig`,
-//!    `login::user_id::IdKey`) and
+//!    `audit::AuditConfig`, `login::user_id::IdKey`) and
 //!    opens providers through `registry`, which yields `login::policy::ConfiguredProvider`.
 //!    Nothing below imports `config`.
 //! 3. [`http`]: the HTTP edge; uses `login` only. Its `AppState` lives in `http::state`, and
 //!    handlers and layers take just the part they need.
-//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock`, `metrics` and
-//!    its own submodules.
-//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`], [`key_names`]: the leaves; they use no
-//!    other module of the crate (`store` only `clock` and `redirect`, whose targets a transaction
-//!    holds; `appwrite` only `metrics`, to time its calls).
+//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock`, `metrics`,
+//!    `audit` (each decision records its event) and its own submodules.
+//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`], [`key_names`], [`audit`]: the leaves;
+//!    they use no other module of the crate (`store` only `clock` and `redirect`, whose targets
+//!    a transaction holds; `appwrite` only `metrics`, to time its calls).
 //! 6. [`metrics`]: below every module that counts (`config` hands providers its event relay,
 //!    `http` serves and counts rate limits, `login` counts logins, `appwrite` times calls); it
 //!    uses no other module of the crate.
@@ -62,6 +66,7 @@
 //!    crates such as `idp_provider_oidc` are named by `registry` alone.
 
 pub mod appwrite;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod healthcheck;

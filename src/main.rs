@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use idp_bridge::audit::file::FileStatus;
 use idp_bridge::config::Config;
 use idp_bridge::init::{self, Preset};
 use idp_bridge::login::user_id::IdKey;
@@ -175,7 +176,13 @@ fn main() -> ExitCode {
                 }
                 return ExitCode::from(2);
             }
-            telemetry::init(loaded.log.format);
+            let telemetry = match telemetry::init_with_audit(loaded.log.format, &loaded.audit) {
+                Ok(telemetry) => telemetry,
+                Err(error) => {
+                    eprintln!("{}: audit.file: {error}", config.display());
+                    return ExitCode::from(2);
+                }
+            };
             for warning in &loaded.warnings {
                 tracing::warn!(
                     key = warning.key,
@@ -196,10 +203,13 @@ fn main() -> ExitCode {
                 allow_warnings: development,
                 registry,
             };
-            let code = runtime.block_on(serve(loaded, source, hangups));
+            let audit_file = telemetry.audit_file.clone();
+            let code = runtime.block_on(serve(loaded, source, hangups, audit_file));
             // Connections still open past the shutdown grace are cut here; a reload still
             // loading its file is not waited for.
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+            // Writes out the audit lines still queued.
+            drop(telemetry);
             code
         }
     }
@@ -339,10 +349,18 @@ fn write_init(preset: Preset, output: &std::path::Path) -> ExitCode {
 }
 
 /// Serves until SIGTERM or Ctrl-C, reloading on SIGHUP. Exit status 0 when every request in
-/// flight finished, 1 when the shutdown grace cut some (an operator should see that).
-async fn serve(config: Config, source: ConfigSource, hangups: Hangups) -> ExitCode {
+/// flight finished, 1 when the shutdown grace cut some (an operator should see that). The
+/// audit file's losses, when there is one, are counted in the metrics.
+async fn serve(
+    config: Config,
+    source: ConfigSource,
+    hangups: Hangups,
+    audit_file: Option<FileStatus>,
+) -> ExitCode {
     let app = match Application::build(config).await {
-        Ok(app) => app.reload_from(source, hangups),
+        Ok(app) => app
+            .reload_from(source, hangups)
+            .count_audit_file(audit_file),
         Err(error) => {
             tracing::error!(%error, "cannot start");
             return ExitCode::FAILURE;

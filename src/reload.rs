@@ -7,8 +7,8 @@
 //! `trusted_proxies` and `cors_origins`. What needs a restart ([`RestartOnly`]): `[server]`
 //! `listen`, `metrics_listen`, `worker_threads`, `public_url`, `shutdown_delay_seconds`,
 //! `shutdown_grace_seconds`, `header_read_timeout_seconds`, `max_connections`; `[appwrite]`
-//! `endpoint` and `project`; every `[store]` key; `[mapping] id_key`; `[log] format`. A changed
-//! restart-only key refuses the whole reload.
+//! `endpoint` and `project`; every `[store]` key; `[mapping] id_key`; `[log] format`; every
+//! `[audit]` key. A changed restart-only key refuses the whole reload.
 //!
 //! Owns: building [`Live`] from a `Config` (startup uses it too), the restart-only rule, the
 //! reload itself and its log line, and warming a new configuration's providers up.
@@ -25,7 +25,7 @@ use url::Url;
 
 use crate::appwrite::{AppwriteClient, AppwriteError, ProjectId};
 use crate::clock::Clock;
-use crate::config::{Config, ConfigError, LogFormat, StoreConfig};
+use crate::config::{AuditConfig, Config, ConfigError, LogFormat, StoreConfig};
 use crate::http::Live;
 use crate::http::rate_limit::RateLimit;
 use crate::login::user_id::IdKey;
@@ -54,7 +54,8 @@ pub struct ConfigSource {
 /// the connection limits when serving begins; the Appwrite endpoint and project say where
 /// users live, and a login must not start in one project and finish in another; the store
 /// holds the logins in flight; `id_key` keys every derived user id and must never change at
-/// all; the log format is set up once.
+/// all; the log format and the audit file are set up once (and an audit trail whose events
+/// gain or lose the email halfway is hard to read).
 #[derive(Debug)]
 pub struct RestartOnly {
     listen: std::net::SocketAddr,
@@ -74,6 +75,7 @@ pub struct RestartOnly {
     store: StoreConfig,
     id_key: IdKey,
     log_format: LogFormat,
+    audit: AuditConfig,
 }
 
 impl RestartOnly {
@@ -93,6 +95,7 @@ impl RestartOnly {
             store: config.store.clone(),
             id_key: config.mapping.id_key.clone(),
             log_format: config.log.format,
+            audit: config.audit.clone(),
         }
     }
 
@@ -168,6 +171,11 @@ impl RestartOnly {
             ),
             ("mapping.id_key", self.id_key != new.id_key),
             ("log.format", self.log_format != new.log_format),
+            ("audit.file", self.audit.file != new.audit.file),
+            (
+                "audit.include_email",
+                self.audit.include_email != new.audit.include_email,
+            ),
         ]
         .into_iter()
         .filter_map(|(key, differs)| differs.then_some(key))
@@ -403,6 +411,7 @@ pub fn build_live(
         id_key: config.mapping.id_key,
         clock,
         metrics: metrics.clone(),
+        audit: crate::audit::Audit::new(&config.audit),
     });
     Ok(Live {
         login: Arc::new(login),
@@ -468,6 +477,8 @@ client_secret = "0123456789abcdef0123456789abcdef"
     #[test]
     fn each_restart_only_key_is_named() {
         let before = restart_only(BASE);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let audit_file = dir.path().join("audit.jsonl");
         let cases = [
             (
                 BASE.replace("127.0.0.1:8080", "127.0.0.1:8081"),
@@ -488,6 +499,14 @@ client_secret = "0123456789abcdef0123456789abcdef"
             (
                 format!("{BASE}\n[log]\nformat = \"pretty\"\n"),
                 vec!["log.format"],
+            ),
+            (
+                format!("{BASE}\n[audit]\ninclude_email = true\n"),
+                vec!["audit.include_email"],
+            ),
+            (
+                format!("{BASE}\n[audit]\nfile = \"{}\"\n", audit_file.display()),
+                vec!["audit.file"],
             ),
             (
                 BASE.replace("[appwrite]", "shutdown_grace_seconds = 3\n[appwrite]"),

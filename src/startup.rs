@@ -14,10 +14,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::appwrite::AppwriteError;
+use crate::audit::file::FileStatus;
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::AppState;
-use crate::metrics::Metrics;
+use crate::metrics::{AuditFileLosses, Metrics};
 use crate::reload::{self, ConfigSource, Hangups, Reloader, RestartOnly};
 use crate::store::StoreError;
 
@@ -116,6 +117,21 @@ impl Application {
     #[must_use]
     pub fn reload_from(mut self, source: ConfigSource, hangups: Hangups) -> Self {
         self.reload = Some((source, hangups));
+        self
+    }
+
+    /// Counts the lines lost from `[audit] file` (`status`, when there is one) in the
+    /// metrics: `idp_bridge_audit_file_failures_total`.
+    #[must_use]
+    pub fn count_audit_file(self, status: Option<FileStatus>) -> Self {
+        if let Some(status) = status {
+            self.state
+                .metrics
+                .count_audit_file(move || AuditFileLosses {
+                    write: status.write_failures(),
+                    queue_full: status.dropped_lines(),
+                });
+        }
         self
     }
 

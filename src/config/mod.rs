@@ -9,12 +9,14 @@
 //! One module per section owns its raw struct and its checks, and either its validated struct
 //! (`server`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
 //! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::redirect`], `store` →
-//! [`crate::store`], `tls` → `OutboundTls`). `source` reads the file, the environment and the
-//! `*_file` keys; `warnings` finds what is valid but worth a word. This module holds the whole:
-//! [`Config`] and loading.
-//! Owns: parsing and validation. Must not: touch the network (check-config runs offline).
+//! [`crate::store`], `audit` → [`crate::audit`], `tls` → `OutboundTls`). `source` reads the
+//! file, the environment and the `*_file` keys; `warnings` finds what is valid but worth a
+//! word. This module holds the whole: [`Config`] and loading.
+//! Owns: parsing and validation. Must not: touch the network (check-config runs offline);
+//! the file system only to read `*_file` secrets and CA bundles and to open `[audit] file`.
 
 mod appwrite;
+mod audit;
 mod log;
 mod mapping;
 mod rate_limit;
@@ -39,6 +41,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 pub use crate::appwrite::{AppwriteConfig, TokenConfig};
+pub use crate::audit::AuditConfig;
 use crate::key_names;
 use crate::login::policy::ConfiguredProvider;
 use crate::metrics::ProviderEventRelay;
@@ -95,6 +98,8 @@ pub struct Config {
     pub rate_limit: RateLimitConfig,
     /// `[log]`.
     pub log: LogConfig,
+    /// `[audit]`.
+    pub audit: AuditConfig,
     /// `[tls]`: the CAs every outbound HTTPS connection (Appwrite, providers) trusts.
     pub tls: OutboundTls,
     /// `[providers.*]`, opened, in id order.
@@ -127,6 +132,7 @@ impl fmt::Debug for Config {
             .field("mapping", &self.mapping)
             .field("rate_limit", &self.rate_limit)
             .field("log", &self.log)
+            .field("audit", &self.audit)
             .field("tls", &self.tls)
             .field("providers", &providers)
             .finish()
@@ -153,6 +159,8 @@ struct Raw {
     rate_limit: rate_limit::RawRateLimit,
     #[serde(default)]
     log: log::RawLog,
+    #[serde(default)]
+    audit: audit::RawAudit,
     #[serde(default)]
     tls: tls::RawTls,
     #[serde(default)]
@@ -342,6 +350,7 @@ fn take_unknown_keys(tree: &mut Value, problems: &mut Vec<ConfigProblem>) {
             "mapping" => serde_introspect::<mapping::RawMapping>(),
             "rate_limit" => serde_introspect::<rate_limit::RawRateLimit>(),
             "log" => serde_introspect::<log::RawLog>(),
+            "audit" => serde_introspect::<audit::RawAudit>(),
             "tls" => serde_introspect::<tls::RawTls>(),
             _ => continue,
         };
@@ -373,6 +382,7 @@ fn validate(
     let mapping = raw.mapping.validate(&mut p);
     let rate_limit = raw.rate_limit.validate(&mut p);
     let log = raw.log.validate();
+    let audit = raw.audit.validate(base, &mut p);
 
     let mut providers = Vec::new();
     if raw.providers.is_empty() {
@@ -408,6 +418,7 @@ fn validate(
         mapping: mapping?,
         rate_limit: rate_limit?,
         log,
+        audit: audit?,
         tls: tls?,
         providers,
         provider_events,

@@ -1,31 +1,29 @@
 //! The login routes: `start`, `callback` and `exchange`. Thin: extract, call `login`, render.
 
-use std::sync::Arc;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::Path;
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
-use super::extract::{AppQuery, CallbackForm, ClientKey, client_ip};
-use super::state::Live;
+use super::extract::{AppQuery, CallbackForm, Caller, ClientKey};
 use crate::login::{
-    CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, Login, StartError,
+    CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, StartError,
     StartParams,
 };
 
 /// `GET /v1/auth/{provider}/start`: check the URLs, store the transaction, send the browser
 /// to the provider with the binding cookie.
 pub async fn start(
-    State(login): State<Arc<Login>>,
+    caller: Caller,
     Path(provider): Path<String>,
     AppQuery(params): AppQuery<StartParams>,
 ) -> Response {
-    match login.start(&provider, params).await {
+    let login = &caller.live.login;
+    match login.start(&provider, params, &caller.origin).await {
         Ok(started) => (
             CookieJar::new().add(started.cookie),
             found(started.location.as_str()),
@@ -37,13 +35,17 @@ pub async fn start(
 
 /// `GET|POST /v1/auth/{provider}/callback`: finish the login.
 pub async fn callback(
-    State(login): State<Arc<Login>>,
+    caller: Caller,
     Path(provider): Path<String>,
     cookies: CookieJar,
     CallbackForm(pairs): CallbackForm<Vec<(String, String)>>,
 ) -> Response {
     let params = CallbackParams::new(pairs);
-    match login.callback(&provider, params, &cookies).await {
+    let login = &caller.live.login;
+    match login
+        .callback(&provider, params, &cookies, &caller.origin)
+        .await
+    {
         Ok((Finished::Success { location, user_id }, removal)) => {
             tracing::info!(provider, user_id, "login succeeded; token minted");
             (CookieJar::new().add(removal), found(location.as_str())).into_response()
@@ -85,7 +87,7 @@ pub async fn callback(
 /// `POST /v1/auth/{provider}/exchange`: an assertion provider verifies the request; the answer
 /// is `200 {"userId","secret","expire"}` or a JSON error whose `code` is the status.
 pub async fn exchange(
-    State(live): State<Arc<Live>>,
+    caller: Caller,
     Path(provider): Path<String>,
     request: axum::extract::Request,
 ) -> Response {
@@ -119,7 +121,7 @@ pub async fn exchange(
             .into_response();
         }
     };
-    let client_ip = match client_ip(&parts, &live.trusted_proxies) {
+    let client_ip = match caller.client {
         ClientKey::Ip(ip) => Some(ip),
         ClientKey::Opaque(_) => None,
     };
@@ -128,8 +130,9 @@ pub async fn exchange(
         body: &body,
         headers,
         client_ip,
+        origin: &caller.origin,
     };
-    match live.login.exchange(&provider, request).await {
+    match caller.live.login.exchange(&provider, request).await {
         Ok(token) => {
             tracing::info!(
                 provider,

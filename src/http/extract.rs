@@ -1,6 +1,9 @@
-//! Extractors whose rejections are our own error responses, and the client address.
+//! Extractors whose rejections are our own error responses, the client address, and the
+//! caller of a login route ([`Caller`]).
 
+use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Query, Request};
 use axum::http::request::Parts;
@@ -8,8 +11,52 @@ use axum::{Form, http::Method};
 use ipnet::IpNet;
 use serde::de::DeserializeOwned;
 use sha2::Digest;
+use tower_http::request_id::RequestId;
 
 use super::error::ErrorPage;
+use super::state::{AppState, Live};
+use crate::login::Origin;
+
+/// A login request's configuration and caller: one load of [`Live`] for the whole request
+/// (a reload meanwhile does not mix two configurations), the client as [`client_ip`] finds
+/// it, and the [`Origin`] its audit event names (that client, and the request id the request
+/// span and the response carry).
+pub struct Caller {
+    /// The configuration serving the request.
+    pub live: Arc<Live>,
+    /// The client, trusted proxies applied.
+    pub client: ClientKey,
+    /// The client and the request id, for the audit event.
+    pub origin: Origin,
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Infallible> {
+        let live = state.live.load_full();
+        let client = client_ip(parts, &live.trusted_proxies);
+        // Set by the request-id layer on every request; "-" as the request span says too.
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or("-")
+            .to_string();
+        let client_ip = match &client {
+            ClientKey::Ip(ip) => ip.to_string(),
+            ClientKey::Opaque(token) => token.clone(),
+        };
+        Ok(Self {
+            live,
+            client,
+            origin: Origin {
+                client_ip,
+                request_id,
+            },
+        })
+    }
+}
 
 /// A query string that, when malformed, gets a 400 page naming the problem. Repeated keys
 /// (`scopes[]=a&scopes[]=b`) fill a `Vec` (axum-extra's `Query`, on serde_html_form).

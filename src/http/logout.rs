@@ -6,17 +6,16 @@
 //! the provider's keys, the store or Appwrite cannot answer; 404 for an unknown provider. Every
 //! answer has `Cache-Control: no-store` (the router's layer).
 
-use std::sync::Arc;
-
 use axum::Form;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{FromRequest, Path, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use idp_provider_api::{ProviderError, Secret};
 
 use super::auth::unknown_provider;
 use super::error::OAuthError;
-use crate::login::{CallbackParams, LoggedOut, Login, LogoutError};
+use super::extract::Caller;
+use crate::login::{CallbackParams, LoggedOut, LogoutError};
 
 /// The form field that carries the token.
 const FIELD: &str = "logout_token";
@@ -64,11 +63,15 @@ impl<S: Send + Sync> FromRequest<S> for LogoutToken {
 
 /// `POST /v1/auth/{provider}/backchannel-logout`.
 pub async fn backchannel_logout(
-    State(login): State<Arc<Login>>,
+    caller: Caller,
     Path(provider): Path<String>,
     LogoutToken(token): LogoutToken,
 ) -> Response {
-    match login.backchannel_logout(&provider, &token).await {
+    let login = &caller.live.login;
+    match login
+        .backchannel_logout(&provider, &token, &caller.origin)
+        .await
+    {
         Ok(LoggedOut::SessionsEnded(users)) => {
             tracing::info!(provider, users = ?users, "back-channel logout: Appwrite sessions ended");
             StatusCode::OK.into_response()

@@ -103,6 +103,17 @@ impl PublicError {
 }
 
 impl LoginError {
+    /// The configured rule that refused an otherwise valid identity (`access_denied`: the
+    /// policy's, or a provider's own such as an Auth0 organization), as its public message
+    /// names it.
+    pub fn rule(&self) -> Option<&str> {
+        match self {
+            Self::AccessDenied { rule, .. } => Some(rule),
+            Self::Provider(ProviderError::Rejected(Rejection { rule, .. })) => *rule,
+            _ => None,
+        }
+    }
+
     /// What the failure URL receives.
     pub fn public(&self) -> PublicError {
         match self {

@@ -13,9 +13,11 @@ use std::time::Instant;
 use http::HeaderMap;
 use idp_provider_api::{AssertionInput, ProviderError};
 
+use super::decided::Decided;
 use super::policy::{ConfiguredProvider, Flow};
 use super::{LOGIN_BUDGET, Login, LoginError};
 use crate::appwrite::Token;
+use crate::audit::{EventKind, Known, Origin};
 use crate::metrics::Step;
 use crate::store::StoreReplay;
 
@@ -28,6 +30,8 @@ pub struct ExchangeRequest<'a> {
     pub headers: &'a HeaderMap,
     /// The client address, trusted proxies applied; `None` when a proxy wrote a token instead.
     pub client_ip: Option<IpAddr>,
+    /// Who asked, for the exchange's audit event.
+    pub origin: &'a Origin,
 }
 
 /// Why an exchange minted nothing.
@@ -64,10 +68,19 @@ impl ExchangeError {
             Self::Failed(error) => Cow::Owned(error.public().kind),
         }
     }
+
+    /// The configured rule that refused the identity, if one did.
+    pub fn rule(&self) -> Option<&str> {
+        match self {
+            Self::Failed(error) => error.rule(),
+            _ => None,
+        }
+    }
 }
 
 impl Login {
-    /// Verifies an assertion with the provider and mints a token for its user.
+    /// Verifies an assertion with the provider and mints a token for its user: the
+    /// exchange's decision, counted and audited once.
     ///
     /// # Errors
     /// See [`ExchangeError`]; nothing usable is minted on any of them.
@@ -81,13 +94,28 @@ impl Login {
             .ok_or_else(|| ExchangeError::UnknownProvider(provider_id.into()))?;
         registered.metrics.started();
         let began = Instant::now();
+        let origin = request.origin;
+        let mut known = Known::default();
         let exchanged = self
-            .exchange_at(&registered.configured, provider_id, request)
+            .exchange_at(&registered.configured, provider_id, request, &mut known)
             .await;
-        let failure = exchanged.as_ref().err().map(ExchangeError::error_type);
-        registered
-            .metrics
-            .finished(Step::Exchange, began.elapsed(), failure);
+        let (error_type, rule) = match &exchanged {
+            Ok(_) => (None, None),
+            Err(error) => (Some(error.error_type()), error.rule()),
+        };
+        let decided = Decided {
+            event: EventKind::Exchange,
+            provider: provider_id,
+            origin,
+            known,
+            error_type,
+            rule,
+        };
+        self.record(
+            Some(registered),
+            Some((Step::Exchange, began.elapsed())),
+            decided,
+        );
         exchanged
     }
 
@@ -96,6 +124,7 @@ impl Login {
         configured: &ConfiguredProvider,
         provider_id: &str,
         request: ExchangeRequest<'_>,
+        known: &mut Known,
     ) -> Result<Token, ExchangeError> {
         let flow = configured
             .provider
@@ -113,7 +142,8 @@ impl Login {
                 })
                 .await
                 .map_err(|e: ProviderError| LoginError::Provider(e))?;
-            self.mint(configured, &identity, Flow::Assertion).await
+            self.mint(configured, &identity, Flow::Assertion, known)
+                .await
         };
         match tokio::time::timeout(LOGIN_BUDGET, exchanging)
             .await

@@ -19,12 +19,16 @@
 //! this gateway holds sessions. Every logout at a configured provider is counted by result.
 //! Must not: create, link or change a user; log a token, a session id or a subject.
 
+use std::borrow::Cow;
+
 use idp_provider_api::{Identity, ProviderError, Secret};
 
+use super::decided::Decided;
 use super::policy::ConfiguredProvider;
 use super::user_id::{IdKey, OWNER_LABEL};
 use super::{LOGIN_BUDGET, Login};
 use crate::appwrite::{AppwriteClient, AppwriteError};
+use crate::audit::{EventKind, Known, Origin};
 use crate::store::StoreError;
 use crate::store::session::SessionKey;
 
@@ -75,6 +79,21 @@ impl LogoutError {
         }
     }
 
+    /// The error type its audit event names: the failed check of the token
+    /// (`logout_token_*`), or the gateway's own name for the other failures.
+    pub fn error_type(&self) -> Cow<'static, str> {
+        match self {
+            Self::UnknownProvider(_) => Cow::Borrowed("provider_not_found"),
+            Self::NotEnabled(_) => Cow::Borrowed("provider_flow_unsupported"),
+            Self::Invalid(ProviderError::Rejected(rejection)) => Cow::Borrowed(rejection.reason),
+            Self::Invalid(_) => Cow::Borrowed("logout_token_invalid"),
+            Self::Replayed => Cow::Borrowed("logout_token_replayed"),
+            Self::Unavailable(_) => Cow::Borrowed("logout_unavailable"),
+            Self::Appwrite(_) => Cow::Borrowed("appwrite_error"),
+            Self::Misconfigured(_) => Cow::Borrowed("provider_misconfigured"),
+        }
+    }
+
     fn of_provider(error: ProviderError) -> Self {
         match error {
             ProviderError::Upstream(detail) => Self::Unavailable(detail),
@@ -112,11 +131,14 @@ impl Login {
         &self,
         provider_id: &str,
         logout_token: &Secret<String>,
+        origin: &Origin,
     ) -> Result<LoggedOut, LogoutError> {
         let registered = self
             .provider(provider_id)
             .ok_or_else(|| LogoutError::UnknownProvider(provider_id.into()))?;
-        let logging_out = self.logout_at(&registered.configured, provider_id, logout_token);
+        let mut known = Known::default();
+        let logging_out =
+            self.logout_at(&registered.configured, provider_id, logout_token, &mut known);
         let outcome = tokio::time::timeout(LOGIN_BUDGET, logging_out)
             .await
             .unwrap_or_else(|_| {
@@ -129,14 +151,29 @@ impl Login {
             Ok(LoggedOut::NoUser) => "no_user",
             Err(error) => error.result(),
         });
+        // Logouts are counted by their own metric (above), not as logins: no `registered`.
+        self.record(
+            None,
+            None,
+            Decided {
+                event: EventKind::Logout,
+                provider: provider_id,
+                origin,
+                known,
+                error_type: outcome.as_ref().err().map(LogoutError::error_type),
+                rule: None,
+            },
+        );
         outcome
     }
 
+    /// The logout itself; `known` learns the identity and its user as they are found.
     async fn logout_at(
         &self,
         configured: &ConfiguredProvider,
         provider_id: &str,
         logout_token: &Secret<String>,
+        known: &mut Known,
     ) -> Result<LoggedOut, LogoutError> {
         let flow = configured
             .provider
@@ -165,7 +202,11 @@ impl Login {
             }
             (None, None) => return Ok(LoggedOut::NoUser),
         };
+        known.issuer = Some(logout.issuer().to_string());
+        known.subject = Some(subject.clone());
         let users = identity_users(&self.appwrite, &self.id_key, logout.issuer(), &subject).await?;
+        // The identity's own user (the derived id) comes first; a linked user otherwise.
+        known.user_id = users.first().cloned();
         let mut ended = Vec::new();
         for user in users {
             // A user deleted meanwhile has no sessions left to end.

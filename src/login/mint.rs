@@ -5,16 +5,20 @@
 
 use idp_provider_api::{Identity, ProviderError};
 
+use super::decided::{identified, resolved_user};
 use super::policy::{ConfiguredProvider, Flow};
 use super::{Login, LoginError, mapping};
 use crate::appwrite::{AppwriteError, Token};
+use crate::audit::Known;
 
 impl Login {
     /// Admits `identity` under its provider's policy (for `flow`: the redirect callback, or an
     /// assertion exchange), finds or creates its Appwrite user, sets its labels when the policy
-    /// owns them, and mints a token for it. The token is minted last, after every check; the one check after
-    /// it is that Appwrite minted what was asked for (the user and the length), or the token is
-    /// never delivered and simply expires.
+    /// owns them, and mints a token for it. What it learns on the way (the identity, the user,
+    /// whether it created or linked it) goes into `known`, for the decision's audit event,
+    /// whether the login then succeeds or not. The token is minted last, after every check;
+    /// the one check after it is that Appwrite minted what was asked for (the user and the
+    /// length), or the token is never delivered and simply expires.
     ///
     /// # Errors
     /// Any refusal of policy or mapping, and any Appwrite failure; nothing usable is minted then.
@@ -23,6 +27,7 @@ impl Login {
         configured: &ConfiguredProvider,
         identity: &Identity,
         flow: Flow,
+        known: &mut Known,
     ) -> Result<Token, LoginError> {
         // Defence in depth: a provider bug must not map "nobody" to a user.
         if identity.subject().trim().is_empty() || identity.issuer().trim().is_empty() {
@@ -31,8 +36,9 @@ impl Login {
                 "the provider returned an identity without an issuer or a subject",
             )));
         }
+        identified(known, identity);
         let admission = configured.policy.admit(identity, flow, self.clock.now())?;
-        let mut user = match identity.existing_user_id() {
+        let resolved = match identity.existing_user_id() {
             Some(id) => mapping::existing_user(&self.appwrite, id).await?,
             None => {
                 mapping::resolve_user(
@@ -45,6 +51,9 @@ impl Login {
                 .await?
             }
         };
+        resolved_user(known, &resolved);
+        let mut user =
+            mapping::admit(&self.appwrite, resolved, &admission, &configured.policy).await?;
         if let Some(labels) = &admission.labels {
             user = mapping::apply_labels(&self.appwrite, user, labels).await?;
         }

@@ -1,8 +1,9 @@
-//! The login pipeline: start a redirect login; on callback, take the transaction, check the
-//! binding, let the provider read its answer and verify it into an `Identity`, then [`mint`]
-//! (policy, Appwrite user, token) and build the redirect. Knows no provider: it sees only the
-//! `Provider` traits, the provider's opaque `LoginData`, and `Identity`. [`logout`] is the way
-//! back: a provider's back-channel logout ends the identity's Appwrite sessions.
+//! The login pipeline: start a redirect login ([`start`](Login::start)); on callback, take
+//! the transaction, check the binding, let the provider read its answer and verify it into an
+//! `Identity`, then [`mint`] (policy, Appwrite user, token) and build the redirect. Knows no
+//! provider: it sees only the `Provider` traits, the provider's opaque `LoginData`, and
+//! `Identity`. [`logout`] is the way back: a provider's back-channel logout ends the identity's
+//! Appwrite sessions.
 //!
 //! Every path that is not a complete success ends without a minted token: the token is minted
 //! last, after every check. The one check after minting is of what Appwrite minted (user and
@@ -11,10 +12,12 @@
 //! Every login at a configured provider is counted here, where its outcome is decided: begun
 //! (`start`, `exchange`), completed, or failed with the error `type` the app is told (for a
 //! plain error page, the name [`CallbackError::error_type`] and [`StartError::error_type`]
-//! give it), and the callback and exchange are timed. An unknown provider id is not counted:
-//! labels are configured ids only.
+//! give it), and the callback and exchange are timed. The same decided outcome is the
+//! request's one audit event (`decided`). An unknown provider id is neither counted (labels
+//! are configured ids only) nor audited.
 
 pub mod binding;
+mod decided;
 pub mod email;
 pub mod error;
 pub mod exchange;
@@ -23,6 +26,7 @@ pub mod mapping;
 mod mint;
 pub mod policy;
 pub mod request;
+mod start;
 pub mod user_id;
 
 use std::borrow::Cow;
@@ -33,81 +37,29 @@ use std::time::{Duration, Instant};
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::Cookie;
 pub use idp_provider_api::CallbackParams;
-use idp_provider_api::{AuthorizationRequest, CallbackInput, Provider, ProviderError};
+use idp_provider_api::{CallbackInput, Provider, ProviderError};
 use policy::{ConfiguredProvider, Flow};
 use url::Url;
 
 use crate::appwrite::{AppwriteClient, TokenConfig};
+pub use crate::audit::Origin;
+use crate::audit::{Audit, EventKind, Known};
 use crate::clock::Clock;
 use crate::metrics::{LoginMetrics, Metrics, Step};
-use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget, ReturnState};
+use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget};
 use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;
+use decided::Decided;
 pub use error::{LoginError, PublicError};
 pub use exchange::{ExchangeError, ExchangeRequest};
 pub use logout::{LoggedOut, LogoutError};
 pub use request::StartParams;
+pub use start::{StartError, Started};
 
 /// How long the callback's work (code exchange, checks, Appwrite calls) may take: below the HTTP
 /// layer's own limit, so a slow upstream still ends at the failure URL rather than in a bare 408.
 pub const LOGIN_BUDGET: Duration = Duration::from_secs(25);
-
-/// A started login: where to send the browser and the binding cookie to set. No `Debug`: the
-/// location carries `state` and the nonce, the cookie the state hash.
-pub struct Started {
-    /// The provider's authorization URL.
-    pub location: Url,
-    /// The browser-binding cookie.
-    pub cookie: Cookie<'static>,
-}
-
-/// Why `start` did not send the browser to the provider.
-#[derive(Debug, thiserror::Error)]
-pub enum StartError {
-    /// No provider with that id.
-    #[error("unknown provider {0:?}")]
-    UnknownProvider(String),
-    /// The provider has no redirect flow.
-    #[error("provider {0:?} does not support the redirect flow")]
-    NoRedirectFlow(String),
-    /// A success or failure URL was refused: 400 page, no redirect.
-    #[error(transparent)]
-    Redirect(#[from] RedirectError),
-    /// A `scopes`, `login_hint` or `state` parameter was refused: 400 page, no redirect.
-    #[error(transparent)]
-    Param(#[from] request::StartParamError),
-    /// The transaction store is down or too slow: a 503 page the user can retry from, rather
-    /// than the failure URL (the app would show a failed login for an outage of ours).
-    #[error(transparent)]
-    StoreUnavailable(StoreError),
-    /// Could not prepare the login; the failure URL is trusted, so the browser goes there.
-    #[error("{error}")]
-    Failed {
-        /// The checked failure URL.
-        failure: RedirectTarget,
-        /// The app's `state`, returned beside the error.
-        state: Option<ReturnState>,
-        /// What went wrong.
-        error: LoginError,
-    },
-}
-
-impl StartError {
-    /// The error `type` the metrics count this refusal under: the JSON error's or failure
-    /// redirect's own, or, for a plain 400 page (which shows none), `redirect_url_invalid` or
-    /// `start_request_invalid`.
-    pub fn error_type(&self) -> Cow<'static, str> {
-        match self {
-            Self::UnknownProvider(_) => Cow::Borrowed("provider_not_found"),
-            Self::NoRedirectFlow(_) => Cow::Borrowed("provider_flow_unsupported"),
-            Self::Redirect(_) => Cow::Borrowed("redirect_url_invalid"),
-            Self::Param(_) => Cow::Borrowed("start_request_invalid"),
-            Self::StoreUnavailable(_) => Cow::Borrowed("store_unavailable"),
-            Self::Failed { error, .. } => Cow::Owned(error.public().kind),
-        }
-    }
-}
 
 /// How a callback ended. `Debug` is written by hand: the success location carries the minted
 /// secret.
@@ -194,6 +146,7 @@ pub struct Login {
     transaction_ttl: Duration,
     id_key: user_id::IdKey,
     clock: Arc<dyn Clock>,
+    audit: Audit,
 }
 
 /// The parts of a [`Login`].
@@ -218,6 +171,8 @@ pub struct LoginParts {
     pub clock: Arc<dyn Clock>,
     /// The process's metrics (kept across reloads: a rebuilt pipeline adds to the same series).
     pub metrics: Arc<Metrics>,
+    /// The audit emitter (`[audit]`).
+    pub audit: Audit,
 }
 
 impl Login {
@@ -249,6 +204,7 @@ impl Login {
             transaction_ttl: parts.transaction_ttl,
             id_key: parts.id_key,
             clock: parts.clock,
+            audit: parts.audit,
         }
     }
 
@@ -283,94 +239,7 @@ impl Login {
         callback_url(&self.public_url, provider)
     }
 
-    /// Starts a redirect login.
-    ///
-    /// # Errors
-    /// See [`StartError`]; the URLs are checked before anything else happens.
-    pub async fn start(
-        &self,
-        provider_id: &str,
-        params: StartParams,
-    ) -> Result<Started, StartError> {
-        let registered = self
-            .provider(provider_id)
-            .ok_or_else(|| StartError::UnknownProvider(provider_id.into()))?;
-        registered.metrics.started();
-        let started = self
-            .start_at(&registered.configured, provider_id, params)
-            .await;
-        if let Err(error) = &started {
-            registered.metrics.failed(error.error_type());
-        }
-        started
-    }
-
-    async fn start_at(
-        &self,
-        provider: &ConfiguredProvider,
-        provider_id: &str,
-        params: StartParams,
-    ) -> Result<Started, StartError> {
-        let flow = provider
-            .provider
-            .redirect()
-            .ok_or_else(|| StartError::NoRedirectFlow(provider_id.into()))?;
-        let allowed = &self.redirect.allowed;
-        let success = allowed.check("success", params.success.as_deref())?;
-        let failure = allowed.check("failure", params.failure.as_deref())?;
-        // The app's own state: from here on, every way back to the app carries it.
-        let app_state = request::parse_state(&params)?;
-        let fail = |error: LoginError| StartError::Failed {
-            failure: failure.clone(),
-            state: app_state.clone(),
-            error,
-        };
-
-        let extra_scopes = request::parse_scopes(&params)?;
-        let login_hint = request::parse_login_hint(&params)?;
-        let state = binding::new_state();
-        let redirect_uri = self.callback_url(provider_id);
-        let authorization = flow
-            .authorization_url(AuthorizationRequest {
-                redirect_uri: &redirect_uri,
-                state: &state,
-                extra_scopes: &extra_scopes,
-                login_hint,
-                max_age: provider.policy.max_age(Flow::Redirect),
-            })
-            .await
-            .map_err(|e| match e {
-                // The app asked for something the provider cannot express: its mistake, a 400
-                // page, as for a bad URL.
-                ProviderError::InvalidRequest { param, reason } => {
-                    request::StartParamError::Provider { param, reason }.into()
-                }
-                e => fail(e.into()),
-            })?;
-        let key = StateKey::of(state.expose());
-        let transaction = LoginTransaction {
-            provider: provider_id.to_string(),
-            data: authorization.data,
-            success,
-            failure: failure.clone(),
-            state: app_state.clone(),
-            created_at: self.clock.now(),
-        };
-        self.store
-            .put(key.clone(), transaction)
-            .await
-            .map_err(|e| match e {
-                StoreError::Unavailable(_) => StartError::StoreUnavailable(e),
-                // Over capacity: the login itself is refused, at the failure URL.
-                e => fail(e.into()),
-            })?;
-        Ok(Started {
-            location: authorization.url,
-            cookie: self.binding.cookie(&key, self.transaction_ttl),
-        })
-    }
-
-    /// Finishes a redirect login.
+    /// Finishes a redirect login for the client `origin`: the login's decision.
     ///
     /// # Errors
     /// Only when there is no trusted failure URL to send the browser to; every other failure
@@ -380,28 +249,39 @@ impl Login {
         provider_id: &str,
         params: CallbackParams,
         cookies: &CookieJar,
+        origin: &Origin,
     ) -> Result<(Finished, Cookie<'static>), CallbackError> {
         let registered = self.provider(provider_id);
         let began = Instant::now();
+        let mut known = Known::default();
         let finished = self
             .callback_at(
                 registered.map(|r| &r.configured),
                 provider_id,
-                params,
-                cookies,
+                (params, cookies),
+                &mut known,
             )
             .await;
-        // Only configured ids are labels: a callback at an unknown id is not counted.
-        if let Some(registered) = registered {
-            let failure = match &finished {
-                Ok((Finished::Success { .. }, _)) => None,
-                Ok((Finished::Failure { error, .. }, _)) => Some(Cow::Owned(error.public().kind)),
-                Err(error) => Some(Cow::Borrowed(error.error_type())),
-            };
-            registered
-                .metrics
-                .finished(Step::Callback, began.elapsed(), failure);
-        }
+        let (error_type, rule) = match &finished {
+            // An id that names no provider: no login at a provider to count or audit.
+            Err(CallbackError::UnknownProvider(_)) => return finished,
+            Ok((Finished::Success { .. }, _)) => (None, None),
+            Ok((Finished::Failure { error, .. }, _)) => {
+                (Some(Cow::Owned(error.public().kind)), error.rule())
+            }
+            Err(error) => (Some(Cow::Borrowed(error.error_type())), None),
+        };
+        let decided = Decided {
+            event: EventKind::Login,
+            provider: provider_id,
+            origin,
+            known,
+            error_type,
+            rule,
+        };
+        // Counted only at a configured provider; a login whose provider a reload removed is
+        // still audited.
+        self.record(registered, Some((Step::Callback, began.elapsed())), decided);
         finished
     }
 
@@ -409,8 +289,8 @@ impl Login {
         &self,
         provider: Option<&ConfiguredProvider>,
         provider_id: &str,
-        params: CallbackParams,
-        cookies: &CookieJar,
+        (params, cookies): (CallbackParams, &CookieJar),
+        known: &mut Known,
     ) -> Result<(Finished, Cookie<'static>), CallbackError> {
         let state = params.single("state").ok_or(match provider {
             Some(_) => CallbackError::MissingState,
@@ -439,7 +319,14 @@ impl Login {
         let removal = self.binding.removal(&key);
         let failure = self.still_allowed(&transaction)?;
         let app_state = transaction.state.clone();
-        let finishing = self.finish(provider, provider_id, &key, transaction, params, cookies);
+        let finishing = self.finish(
+            provider,
+            provider_id,
+            &key,
+            transaction,
+            (params, cookies),
+            known,
+        );
         let outcome = tokio::time::timeout(LOGIN_BUDGET, finishing)
             .await
             .unwrap_or(Err(LoginError::TimedOut(LOGIN_BUDGET)));
@@ -480,8 +367,8 @@ impl Login {
         provider_id: &str,
         key: &StateKey,
         transaction: LoginTransaction,
-        params: CallbackParams,
-        cookies: &CookieJar,
+        (params, cookies): (CallbackParams, &CookieJar),
+        known: &mut Known,
     ) -> Result<(Url, String), LoginError> {
         if transaction.provider != provider_id {
             return Err(LoginError::ProviderMismatch {
@@ -505,7 +392,9 @@ impl Login {
                 data: transaction.data,
             })
             .await?;
-        let token = self.mint(configured, &identity, Flow::Redirect).await?;
+        let token = self
+            .mint(configured, &identity, Flow::Redirect, known)
+            .await?;
         let location = transaction.success.with_token(
             &token.user_id,
             token.secret.expose(),

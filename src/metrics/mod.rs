@@ -18,6 +18,7 @@
 //! segment, a user id, an email, a URL or anything secret.
 
 mod appwrite;
+mod audit;
 mod health;
 mod login;
 mod relay;
@@ -35,6 +36,7 @@ use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
 pub use appwrite::{AppwriteCalls, AppwriteStatus};
+pub use audit::AuditFileLosses;
 pub use health::Health;
 pub use login::{LoginMetrics, Step};
 pub use relay::ProviderEventRelay;
@@ -180,6 +182,7 @@ pub struct Metrics {
     rate_limited: Family<RouteLabel, Counter>,
     config_reloads: Family<ResultLabel, Counter>,
     open_transactions: Arc<OpenTransactions>,
+    audit_file: Arc<audit::AuditFileFailures>,
     health: Arc<health::HealthGauges>,
 }
 
@@ -239,6 +242,8 @@ impl Metrics {
         );
         let open_transactions = Arc::new(OpenTransactions::default());
         registry.register_collector(Box::new(open_transactions.clone()));
+        let audit_file = Arc::new(audit::AuditFileFailures::default());
+        registry.register_collector(Box::new(audit_file.clone()));
         let health = Arc::new(health::HealthGauges::default());
         registry.register_collector(Box::new(health.clone()));
         Self {
@@ -250,6 +255,7 @@ impl Metrics {
             rate_limited,
             config_reloads,
             open_transactions,
+            audit_file,
             health,
         }
     }
@@ -279,6 +285,12 @@ impl Metrics {
     /// counter); `None` from it leaves the gauge out. A later call replaces an earlier one.
     pub fn count_open_transactions(&self, count: impl Fn() -> Option<u64> + Send + Sync + 'static) {
         self.open_transactions.source.set(Arc::new(count));
+    }
+
+    /// Reads the lines lost from `[audit] file` from `count` at every scrape
+    /// (`idp_bridge_audit_file_failures_total`); without a call, the series are absent.
+    pub fn count_audit_file(&self, count: impl Fn() -> AuditFileLosses + Send + Sync + 'static) {
+        self.audit_file.source.set(Arc::new(count));
     }
 
     /// What a readiness round found: the `provider_up`, `appwrite_up` and `store_up` gauges

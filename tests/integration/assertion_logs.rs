@@ -3,7 +3,8 @@
 //! `hmac_secrets_file`) and native-app ID-token exchange on `oidc`. Each refusal answers its
 //! specific JSON error and mints nothing at the Appwrite emulator; the successes in between
 //! make one session each; and afterwards the logs hold no secret, no assertion, no ID token and
-//! no minted secret.
+//! no minted secret. Each exchange leaves exactly one audit event (in the log and in
+//! `[audit] file`) naming its outcome and error type.
 
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
@@ -79,12 +80,14 @@ impl Case {
         self
     }
 
-    async fn send(&self, gateway: &str) -> (StatusCode, Value) {
-        let headers: Vec<(&str, &str)> = self
+    /// Sends it with `request_id` as its `X-Request-Id`.
+    async fn send(&self, gateway: &str, request_id: &str) -> (StatusCode, Value) {
+        let mut headers: Vec<(&str, &str)> = self
             .signature
             .iter()
             .map(|s| ("X-Bridge-Signature", s.as_str()))
             .collect();
+        headers.push(("X-Request-Id", request_id));
         exchange(gateway, self.provider, &self.body, &headers).await
     }
 
@@ -105,7 +108,7 @@ fn id_token(op: &MockOp, nonce: &str, patch: Value) -> String {
 
 /// Exchanges and checks that the token makes exactly one session; returns the minted secret.
 async fn accepted(case: &Case, gateway: &str, emulator: &Emulator) -> String {
-    let (status, answer) = case.send(gateway).await;
+    let (status, answer) = case.send(gateway, "accepted").await;
     assert_eq!(status, StatusCode::OK, "{}: {answer}", case.what);
     let user_id = answer["userId"].as_str().expect("userId");
     let secret = answer["secret"].as_str().expect("secret");
@@ -156,7 +159,12 @@ hmac_secrets_file = "{secrets}"
         ),
         ..Options::mock()
     };
-    let config = config_toml(&gateway, &op.issuer(), &emulator, &options);
+    let audit_file = dir.path().join("audit.jsonl");
+    let config = format!(
+        "{}\n[audit]\nfile = \"{}\"\n",
+        config_toml(&gateway, &op.issuer(), &emulator, &options),
+        audit_file.display()
+    );
     let served = Served::start(port, &config).await;
 
     let claims = |jti: &str| assertion_claims(&gateway, "bob", jti);
@@ -324,8 +332,8 @@ hmac_secrets_file = "{secrets}"
     ];
     let before = emulator.tokens().len();
     assert_eq!(before, minted.len());
-    for case in &cases {
-        let (status, answer) = case.send(&gateway).await;
+    for (i, case) in cases.iter().enumerate() {
+        let (status, answer) = case.send(&gateway, &format!("refusal-{i}")).await;
         assert_eq!(status.as_u16(), case.status, "{}: {answer}", case.what);
         assert_eq!(answer["type"], case.kind, "{}: {answer}", case.what);
         assert_eq!(answer["code"], case.status, "{}", case.what);
@@ -337,7 +345,20 @@ hmac_secrets_file = "{secrets}"
         );
     }
 
-    let logs = served.stop().await;
+    served.signal("TERM");
+    let (_, logs) = served.wait_exit(std::time::Duration::from_secs(20)).await;
+    let audit = std::fs::read_to_string(&audit_file).expect("the audit file");
+    let events = crate::audit::audit_events(&logs, &audit);
+    let requests = crate::audit::by_request(&events);
+    assert_eq!(requests["accepted"].len(), 5, "one event per success");
+    for (i, case) in cases.iter().enumerate() {
+        let found = &requests[&format!("refusal-{i}")];
+        assert_eq!(found.len(), 1, "{}: {found:?}", case.what);
+        assert_eq!(found[0]["event"], "exchange", "{}", case.what);
+        assert_eq!(found[0]["error_type"], case.kind, "{}", case.what);
+    }
+    assert_eq!(events.len(), 5 + cases.len(), "no other event");
+    let logs = format!("{logs}\n{audit}");
     assert!(logs.lines().count() > 20, "trace logging was on:\n{logs}");
     let texts: Vec<String> = [&ok_jwt, &ok_rsa, &ok_id]
         .into_iter()

@@ -478,7 +478,44 @@ async fn with_redis_the_session_is_kept_sealed_shared_by_instances_and_an_outage
     redis.kill();
     let token = signed_by(&mock, json!({}), &Behavior::default());
     assert_unavailable(&post_to(&gateway, PROVIDER, &[("logout_token", &token)]).await);
-    let logs = one.stop().await + &other.stop().await;
+    let other_logs = other.stop().await;
+    // Each logout leaves one audit event on the instance that decided it, valid against the
+    // published schema: the identity the recorded sid named and its user, then the outage.
+    let schema = crate::audit::AuditSchema::load();
+    let logouts: Vec<Value> = other_logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "audit")
+        .map(|line| {
+            // A log line's event is its `fields`, stamped with the line's own `timestamp`.
+            let mut event = line["fields"].clone();
+            event["timestamp"] = line["timestamp"].clone();
+            event
+        })
+        .inspect(|event| schema.check(event))
+        .collect();
+    assert_eq!(logouts.len(), 2, "{logouts:?}");
+    assert_eq!(
+        (
+            &logouts[0]["event"],
+            &logouts[0]["outcome"],
+            &logouts[0]["subject"],
+            &logouts[0]["user_id"]
+        ),
+        (
+            &json!("logout"),
+            &json!("success"),
+            &json!("alice"),
+            &json!(user_id)
+        ),
+        "{logouts:?}"
+    );
+    assert_eq!(
+        (&logouts[1]["outcome"], &logouts[1]["error_type"]),
+        (&json!("failure"), &json!("logout_unavailable")),
+        "{logouts:?}"
+    );
+    let logs = one.stop().await + &other_logs;
     assert!(!logs.contains("op-session-7"), "a sid reached the log");
     crate::helpers::assert_no_jwt_in(&logs);
 }

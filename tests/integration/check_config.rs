@@ -103,7 +103,7 @@ fn broken_files_are_explained_in_one_run() {
             env: &[],
             exit: 2,
             says: &[
-                "tokens: unknown key; did you mean \"token\"? the file (top level) takes: server, appwrite, token, redirect, store, mapping, rate_limit, log, tls, providers",
+                "tokens: unknown key; did you mean \"token\"? the file (top level) takes: server, appwrite, token, redirect, store, mapping, rate_limit, log, audit, tls, providers",
                 "appwrite.api_key_flie: unknown key; did you mean \"api_key_file\"? [appwrite] takes: endpoint, project, api_key (or api_key_file), timeout_ms",
             ],
         },
@@ -153,6 +153,16 @@ fn broken_files_are_explained_in_one_run() {
                 "providers.ms.trusted_for_email: cannot be true on an entra provider: ",
                 "providers.ms.link_by_email: cannot be true on an entra provider: ",
                 "xms_edov",
+            ],
+        },
+        Case {
+            what: "an audit file the gateway cannot open for appending is named, with the OS's reason",
+            file: format!("{CLEAN}\n[audit]\nfile = \"no-such-folder/audit.jsonl\"\n"),
+            env: &[],
+            exit: 2,
+            says: &[
+                "audit.file: cannot open ",
+                "no-such-folder/audit.jsonl for appending: No such file or directory",
             ],
         },
         Case {

@@ -7,11 +7,11 @@ use std::path::{Path, PathBuf};
 
 /// Who may use whom, top to bottom (src/lib.rs). `startup` may use everything.
 const ALLOWED: &[(&str, &[&str])] = &[
-    ("telemetry", &["config"]),
+    ("telemetry", &["audit", "config"]),
     (
         "reload",
         &[
-            "appwrite", "clock", "config", "http", "login", "metrics", "registry", "store",
+            "appwrite", "audit", "clock", "config", "http", "login", "metrics", "registry", "store",
         ],
     ),
     ("init", &["login"]),
@@ -21,6 +21,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "config",
         &[
             "appwrite",
+            "audit",
             "key_names",
             "login",
             "metrics",
@@ -33,10 +34,11 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("http", &["login", "metrics", "redirect"]),
     (
         "login",
-        &["appwrite", "clock", "metrics", "redirect", "store"],
+        &["appwrite", "audit", "clock", "metrics", "redirect", "store"],
     ),
     ("store", &["clock", "redirect"]),
     ("appwrite", &["metrics"]),
+    ("audit", &[]),
     ("metrics", &[]),
     ("redirect", &[]),
     ("clock", &[]),

@@ -4,6 +4,7 @@
 mod abuse;
 mod app_state;
 mod assertion_logs;
+mod audit;
 mod auth0;
 mod backchannel;
 mod browser;

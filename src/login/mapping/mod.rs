@@ -6,7 +6,8 @@
 //! on create means either that a concurrent login created it first (read it) or that its email
 //! belongs to another user (refuse with `user_email_conflict` if that user proved the address;
 //! otherwise create the user without it). An email link to an existing user is recorded on that
-//! user as a [`LinkLabel`], which only a server key can write.
+//! user as a [`LinkLabel`], which only a server key can write (`link`). What a login came to
+//! (found, created, linked) comes back as [`Resolved`], for the login's audit event.
 //! Must not: trust anything the user can change (id, prefs, email, phone, password) for
 //! identity, or let it stand in an identity's way.
 
@@ -21,11 +22,38 @@ use crate::login::email::Email;
 use crate::login::error::LoginError;
 use crate::login::policy::{Admission, OnEmailConflict, ProviderPolicy};
 pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel, OWNER_LABEL, is_gateway_label};
+use link::{LinkState, link_state, link_target, record_link};
+
+mod link;
 
 /// Appwrite's `name` limit.
 const NAME_MAX: usize = 128;
 
-/// Finds, links or creates the user for `identity`.
+/// The Appwrite user an identity maps to, and how this login came to it: what the audit event
+/// of the login says (`created_user`, `linked_user`).
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    /// The user.
+    pub user: User,
+    /// How it was found.
+    pub how: Resolution,
+}
+
+/// How an identity's user was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resolution {
+    /// It existed: under the derived id, or linked by an earlier login.
+    Found,
+    /// This login created it.
+    Created,
+    /// This login linked it by verified email.
+    Linked,
+    /// The provider vouched for an existing Appwrite user ([`existing_user`]).
+    Vouched,
+}
+
+/// Finds, links or creates the user for `identity`; [`admit`] then decides whether it may
+/// log in.
 ///
 /// 1. The user with the derived id, if it exists and the gateway made it (every later login).
 /// 2. The user carrying the identity's [`LinkLabel`]: an earlier login linked it by email.
@@ -36,51 +64,68 @@ const NAME_MAX: usize = 128;
 ///    email when an Appwrite user who never proved that address holds it, or, with
 ///    `on_email_conflict = "create_without_email"`, when any other user holds it).
 ///
-/// With `trusted_for_email`, the user's email is then marked verified when it equals the
-/// provider's verified email (never the reverse).
-///
 /// # Errors
 /// `UserIdConflict` when someone else created a user under the derived id (or two users carry
 /// the identity's link label), `UserEmailConflict` when the email belongs to another user whose
-/// address is verified and who may not be linked, `UserBlocked` for a blocked user, `Appwrite`
-/// for any failed call.
+/// address is verified and who may not be linked, `Appwrite` for any failed call.
 pub async fn resolve_user(
     appwrite: &AppwriteClient,
     identity: &Identity,
     admission: &Admission,
     policy: &ProviderPolicy,
     key: &IdKey,
-) -> Result<User, LoginError> {
+) -> Result<Resolved, LoginError> {
     let email = admission.email.as_ref();
     let id = key.user_id(identity.issuer(), identity.subject());
     let link = key.link_label(identity.issuer(), identity.subject());
-    let user = match appwrite.get_user(id.as_str()).await? {
-        Some(user) => claim(appwrite, user, email).await?,
-        None => match linked_user(appwrite, &link).await? {
-            Some(user) => user,
-            None => {
-                let conflict = policy.on_email_conflict;
-                let target = match email {
-                    Some(email) if policy.link_by_email && policy.trusted_for_email => {
-                        link_target(appwrite, email, conflict)
-                            .await?
-                            .map(|user| (user, email))
-                    }
-                    _ => None,
-                };
-                match target {
-                    Some((user, email)) => record_link(appwrite, &user, email, &link).await?,
-                    None => create(appwrite, &id, identity, email, conflict).await?,
-                }
-            }
-        },
+    let found = |user, how| Resolved { user, how };
+    if let Some(user) = appwrite.get_user(id.as_str()).await? {
+        return Ok(found(
+            claim(appwrite, user, email).await?,
+            Resolution::Found,
+        ));
+    }
+    if let Some(user) = linked_user(appwrite, &link).await? {
+        return Ok(found(user, Resolution::Found));
+    }
+    let conflict = policy.on_email_conflict;
+    let target = match email {
+        Some(email) if policy.link_by_email && policy.trusted_for_email => {
+            link_target(appwrite, email, conflict)
+                .await?
+                .map(|user| (user, email))
+        }
+        _ => None,
     };
+    Ok(match target {
+        Some((user, email)) => found(
+            record_link(appwrite, &user, email, &link).await?,
+            Resolution::Linked,
+        ),
+        None => create(appwrite, &id, identity, email, conflict).await?,
+    })
+}
+
+/// Whether the resolved user may log in, and the user to mint for: a blocked user may not.
+/// With `trusted_for_email`, the user's email is then marked verified when it equals the
+/// provider's verified email (never the reverse; never for a user a provider vouched for).
+///
+/// # Errors
+/// `UserBlocked` for a blocked user, `Appwrite` for a failed call.
+pub async fn admit(
+    appwrite: &AppwriteClient,
+    resolved: Resolved,
+    admission: &Admission,
+    policy: &ProviderPolicy,
+) -> Result<User, LoginError> {
+    let user = resolved.user;
     if !user.status {
         return Err(LoginError::UserBlocked);
     }
-    match email {
+    match admission.email.as_ref() {
         Some(email)
-            if policy.trusted_for_email
+            if resolved.how != Resolution::Vouched
+                && policy.trusted_for_email
                 && !user.email_verification
                 && user.email == email.as_str() =>
         {
@@ -96,19 +141,20 @@ pub async fn resolve_user(
 
 /// The existing Appwrite user an assertion provider vouched for
 /// ([`Identity::existing_user`](idp_provider_api::Identity::existing_user)): never created, never
-/// linked, only read again so that a user deleted or blocked meanwhile gets nothing.
+/// linked, only read again so that a user deleted meanwhile gets nothing (and one blocked
+/// meanwhile is refused by [`admit`]).
 ///
 /// # Errors
-/// `ExistingUserGone` when the user no longer exists, `UserBlocked`, `Appwrite`.
-pub async fn existing_user(appwrite: &AppwriteClient, id: &str) -> Result<User, LoginError> {
+/// `ExistingUserGone` when the user no longer exists, `Appwrite`.
+pub async fn existing_user(appwrite: &AppwriteClient, id: &str) -> Result<Resolved, LoginError> {
     let user = appwrite
         .get_user(id)
         .await?
         .ok_or(LoginError::ExistingUserGone)?;
-    if !user.status {
-        return Err(LoginError::UserBlocked);
-    }
-    Ok(user)
+    Ok(Resolved {
+        user,
+        how: Resolution::Vouched,
+    })
 }
 
 /// Accepts a user found under a derived id only if the gateway made it.
@@ -164,55 +210,6 @@ async fn linked_user(
             Err(LoginError::UserIdConflict)
         }
     }
-}
-
-/// Records the email link of `user` to the identity, keeping every label the app set.
-///
-/// The user is read again right before the write (the list answer may be stale), and the
-/// answer of the write must hold exactly one link label: if another identity linked the same
-/// user at the same moment, this one takes its label back and is refused.
-///
-/// # Errors
-/// `UserEmailConflict` when the user may no longer be linked, `Appwrite` for a failed call.
-async fn record_link(
-    appwrite: &AppwriteClient,
-    user: &User,
-    email: &Email,
-    link: &LinkLabel,
-) -> Result<User, LoginError> {
-    let fresh = appwrite
-        .get_user(&user.id)
-        .await?
-        .filter(|fresh| link_state(fresh, email) == LinkState::Linkable)
-        .ok_or(LoginError::UserEmailConflict)?;
-    tracing::info!(
-        user_id = fresh.id.as_str(),
-        "linking the login to an existing Appwrite user by verified email"
-    );
-    let updated = add_label(appwrite, fresh, link.as_str()).await?;
-    if updated
-        .labels
-        .iter()
-        .filter(|l| LinkLabel::is_link_label(l))
-        .count()
-        == 1
-    {
-        return Ok(updated);
-    }
-    tracing::warn!(
-        user_id = updated.id.as_str(),
-        "another identity linked this user at the same moment; taking the link back"
-    );
-    let without: Vec<String> = updated
-        .labels
-        .iter()
-        .filter(|l| *l != link.as_str())
-        .cloned()
-        .collect();
-    if let Err(error) = appwrite.set_labels(&updated.id, &without).await {
-        tracing::warn!(%error, "could not take the link label back");
-    }
-    Err(LoginError::UserEmailConflict)
 }
 
 /// Adds `label` to the user's labels. Appwrite's labels route replaces the whole set, so the set
@@ -276,78 +273,6 @@ pub async fn apply_labels(
     }
 }
 
-/// What an existing Appwrite user holding the identity's verified email is to the identity.
-///
-/// Only what a server key writes proves anything: labels, and the email verification (which
-/// the client API sets only for whoever reads the mailbox). An id, an email, a password, a phone,
-/// a name or prefs are anyone's to choose through the client API, so they never make a user
-/// block an identity; the shape of an id only ever keeps a user from being linked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LinkState {
-    /// Its email is this one and verified in Appwrite, and nothing ties it to an external
-    /// identity: linkable (with `link_by_email`).
-    Linkable,
-    /// Its email is this one but not verified in Appwrite: whoever holds it never proved the
-    /// address (anyone can register or change to any address through the client API), whatever
-    /// its id or labels. Never linked, never in the way: the identity's user is created
-    /// without the address.
-    Unproven,
-    /// It proved the address and belongs to an external identity (the gateway's label, a link
-    /// label of any identity), or has a derived id without the gateway's label (which may be a
-    /// gateway user whose labelling was interrupted), or its email is not this one: never
-    /// linked, since an address that changes hands, or that two providers assert, must not move
-    /// an account to a newcomer. It holds the address, so the identity's first login is a
-    /// conflict (or, with `on_email_conflict = "create_without_email"`, gets a user without it).
-    Taken,
-}
-
-fn link_state(user: &User, email: &Email) -> LinkState {
-    if user.email != email.as_str() {
-        return LinkState::Taken;
-    }
-    if !user.email_verification {
-        return LinkState::Unproven;
-    }
-    let external =
-        AppwriteUserId::is_derived(&user.id) || user.labels.iter().any(|l| is_gateway_label(l));
-    if external {
-        LinkState::Taken
-    } else {
-        LinkState::Linkable
-    }
-}
-
-/// The existing user a first login may link to by `email`, if any.
-///
-/// # Errors
-/// `UserEmailConflict` when the user with that email proved it but may not be linked, or when
-/// several users have it, unless `conflict` says to create the user without the email (the
-/// create that follows does).
-async fn link_target(
-    appwrite: &AppwriteClient,
-    email: &Email,
-    conflict: OnEmailConflict,
-) -> Result<Option<User>, LoginError> {
-    let users = appwrite.list_users_by_email(email.as_str()).await?;
-    let why = match users.as_slice() {
-        [] => return Ok(None),
-        [user] => match link_state(user, email) {
-            LinkState::Linkable => return Ok(Some(user.clone())),
-            // Never linked; the create that follows deals with the unproven holder.
-            LinkState::Unproven => return Ok(None),
-            LinkState::Taken => {
-                "an Appwrite user proved this email but may not be linked (another identity's, or not this email)"
-            }
-        },
-        _ => "several Appwrite users have this email",
-    };
-    tracing::warn!("{why}");
-    match conflict {
-        OnEmailConflict::Fail => Err(LoginError::UserEmailConflict),
-        OnEmailConflict::CreateWithoutEmail => Ok(None),
-    }
-}
-
 /// Creates the identity's user. When the verified email is held by an Appwrite user who never
 /// proved it (unverified in Appwrite, whatever its id or labels), the user is created without
 /// the email rather than refused: otherwise anyone could lock a person out before their first
@@ -361,9 +286,9 @@ async fn create(
     identity: &Identity,
     email: Option<&Email>,
     conflict: OnEmailConflict,
-) -> Result<User, LoginError> {
+) -> Result<Resolved, LoginError> {
     match create_as(appwrite, id, identity, email).await? {
-        Created::User(user) => claim(appwrite, user, email).await,
+        created @ Created::User(..) => claimed(appwrite, created, email).await,
         Created::EmailTaken => {
             let Some(email) = email else {
                 return Err(LoginError::UserEmailConflict);
@@ -388,21 +313,41 @@ async fn create(
                 user_id = id.as_str(),
                 "{why}; creating the user without an email"
             );
-            match create_as(appwrite, id, identity, None).await? {
-                Created::User(user) => claim(appwrite, user, None).await,
-                Created::EmailTaken => Err(LoginError::UserEmailConflict),
-            }
+            claimed(
+                appwrite,
+                create_as(appwrite, id, identity, None).await?,
+                None,
+            )
+            .await
         }
     }
 }
 
 /// What a create with a given email came to.
 enum Created {
-    /// The user under the derived id: made now, or found after a 409 (a concurrent login, or
-    /// someone else: `claim` decides).
-    User(User),
+    /// The user under the derived id: made now (`true`), or found after a 409 (`false`: a
+    /// concurrent login, or someone else: `claim` decides).
+    User(User, bool),
     /// 409, and no user has the id: the email (or phone) is taken.
     EmailTaken,
+}
+
+/// The user of a create, once [`claim`] accepts it: created by this login, or found.
+async fn claimed(
+    appwrite: &AppwriteClient,
+    created: Created,
+    email: Option<&Email>,
+) -> Result<Resolved, LoginError> {
+    let Created::User(user, made) = created else {
+        return Err(LoginError::UserEmailConflict);
+    };
+    let how = if made {
+        Resolution::Created
+    } else {
+        Resolution::Found
+    };
+    let user = claim(appwrite, user, email).await?;
+    Ok(Resolved { user, how })
 }
 
 async fn create_as(
@@ -420,9 +365,9 @@ async fn create_as(
     };
     tracing::info!(user_id = id.as_str(), "creating Appwrite user");
     match appwrite.create_user(&new).await {
-        Ok(user) => Ok(Created::User(user)),
+        Ok(user) => Ok(Created::User(user, true)),
         Err(e) if is_conflict(&e) => match appwrite.get_user(id.as_str()).await? {
-            Some(user) => Ok(Created::User(user)),
+            Some(user) => Ok(Created::User(user, false)),
             None => Ok(Created::EmailTaken),
         },
         Err(e) => Err(e.into()),
