@@ -38,7 +38,7 @@ use url::Url;
 use crate::appwrite::{AppwriteClient, TokenConfig};
 use crate::clock::Clock;
 use crate::metrics::{LoginMetrics, Metrics, Step};
-use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget, ReturnState};
+use crate::redirect::{Delivery, RedirectConfig, RedirectError, RedirectTarget, ReturnState};
 use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;
@@ -275,6 +275,11 @@ impl Login {
         self.clock.clone()
     }
 
+    /// `[redirect] delivery`: where the token and the app's `state` go, on success and failure.
+    pub fn delivery(&self) -> Delivery {
+        self.redirect.delivery
+    }
+
     /// `{public_url}/v1/auth/{id}/callback`.
     pub fn callback_url(&self, provider: &str) -> Url {
         let mut url = self.public_url.clone();
@@ -429,8 +434,11 @@ impl Login {
             (None, Some(transaction)) if transaction.provider == provider_id => {
                 let error = LoginError::ProviderRemoved(transaction.provider.clone());
                 let failure = self.still_allowed(&transaction)?;
-                let location =
-                    failure.with_error(&error.public().to_json(), transaction.state.as_ref());
+                let location = failure.with_error(
+                    &error.public().to_json(),
+                    transaction.state.as_ref(),
+                    self.redirect.delivery,
+                );
                 let finished = Finished::Failure { location, error };
                 return Ok((finished, self.binding.removal(&key)));
             }
@@ -448,7 +456,11 @@ impl Login {
         let finished = match outcome {
             Ok((location, user_id)) => Finished::Success { location, user_id },
             Err(error) => Finished::Failure {
-                location: failure.with_error(&error.public().to_json(), app_state.as_ref()),
+                location: failure.with_error(
+                    &error.public().to_json(),
+                    app_state.as_ref(),
+                    self.redirect.delivery,
+                ),
                 error,
             },
         };
