@@ -18,7 +18,7 @@ use serde::Deserialize;
 use url::Url;
 use url::form_urlencoded::{Serializer, Target};
 
-pub use return_state::{MAX_STATE_LEN, ReturnState, StateRefused};
+pub use return_state::{MAX_STATE_LEN, ReturnState, TextRefused};
 
 /// Longest success or failure URL accepted, in bytes, both as received and as it will be sent
 /// (percent-encoding can make the re-serialised URL longer than the input).
@@ -32,7 +32,8 @@ pub const MAX_PATH_DECODINGS: usize = 8;
 /// app could not tell its own `state` from the one the gateway returns, say).
 const RESERVED_PARAMS: [&str; 4] = ["userId", "secret", "error", "state"];
 
-/// How `userId` and `secret` (and the app's `state` beside them) reach the app.
+/// How `userId` and `secret` (and the app's `state` beside them, on success and on failure)
+/// reach the app. `error` is always in the query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Delivery {
@@ -176,12 +177,28 @@ impl RedirectTarget {
         url
     }
 
-    /// The failure URL with `error=<JSON>` added to its query, as Appwrite does, and the app's
-    /// `state` (when it sent one) beside it, whatever the delivery: the error is not a secret,
-    /// and the app reads both from one place.
-    pub fn with_error(&self, error_json: &str, state: Option<&ReturnState>) -> Url {
+    /// The failure URL with `error=<JSON>` added to its query, as Appwrite does (the error is
+    /// not a secret), and the app's `state` (when it sent one) where `delivery` puts the token:
+    /// in the query, or in the fragment, which no server log or `Referer` sees.
+    pub fn with_error(
+        &self,
+        error_json: &str,
+        state: Option<&ReturnState>,
+        delivery: Delivery,
+    ) -> Url {
         let mut url = self.0.clone();
-        append(&mut url.query_pairs_mut(), &[("error", error_json)], state);
+        let error = [("error", error_json)];
+        match delivery {
+            Delivery::Query => append(&mut url.query_pairs_mut(), &error, state),
+            Delivery::Fragment => {
+                append(&mut url.query_pairs_mut(), &error, None);
+                if let Some(state) = state {
+                    let mut fragment = Serializer::new(String::new());
+                    fragment.append_pair("state", state.as_str());
+                    url.set_fragment(Some(&fragment.finish()));
+                }
+            }
+        }
         url
     }
 }

@@ -14,8 +14,8 @@
 pub mod directory;
 pub mod error;
 pub mod id;
-mod sessions;
 pub mod probe;
+mod sessions;
 pub mod settings;
 pub mod users;
 

@@ -14,6 +14,7 @@ use crate::login::{
     CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, StartError,
     StartParams,
 };
+use crate::redirect::Delivery;
 
 /// `GET /v1/auth/{provider}/start`: check the URLs, store the transaction, send the browser
 /// to the provider with the binding cookie.
@@ -29,7 +30,7 @@ pub async fn start(
             found(started.location.as_str()),
         )
             .into_response(),
-        Err(error) => start_error(&provider, error),
+        Err(error) => start_error(&provider, error, login.delivery()),
     }
 }
 
@@ -173,7 +174,7 @@ pub async fn exchange(
     }
 }
 
-fn start_error(provider: &str, error: StartError) -> Response {
+fn start_error(provider: &str, error: StartError, delivery: Delivery) -> Response {
     match error {
         StartError::UnknownProvider(_) => unknown_provider(provider),
         StartError::NoRedirectFlow(_) => ApiError::new(
@@ -198,6 +199,7 @@ fn start_error(provider: &str, error: StartError) -> Response {
             LoginFailure {
                 failure,
                 state,
+                delivery,
                 error: public,
             }
             .into_response()

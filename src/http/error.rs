@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use idp_html::escape;
 
 use crate::login::PublicError;
-use crate::redirect::{RedirectTarget, ReturnState};
+use crate::redirect::{Delivery, RedirectTarget, ReturnState};
 
 /// A JSON error `{"message","type","code"}`.
 #[derive(Debug)]
@@ -89,15 +89,17 @@ pub struct LoginFailure {
     pub failure: RedirectTarget,
     /// The app's `state`, returned beside the error.
     pub state: Option<ReturnState>,
+    /// Where the `state` goes (`[redirect] delivery`); the error is always in the query.
+    pub delivery: Delivery,
     /// What the app is told.
     pub error: PublicError,
 }
 
 impl IntoResponse for LoginFailure {
     fn into_response(self) -> Response {
-        let location = self
-            .failure
-            .with_error(&self.error.to_json(), self.state.as_ref());
+        let location =
+            self.failure
+                .with_error(&self.error.to_json(), self.state.as_ref(), self.delivery);
         found(location.as_str())
     }
 }

@@ -137,8 +137,12 @@ impl Login {
             .provider(provider_id)
             .ok_or_else(|| LogoutError::UnknownProvider(provider_id.into()))?;
         let mut known = Known::default();
-        let logging_out =
-            self.logout_at(&registered.configured, provider_id, logout_token, &mut known);
+        let logging_out = self.logout_at(
+            &registered.configured,
+            provider_id,
+            logout_token,
+            &mut known,
+        );
         let outcome = tokio::time::timeout(LOGIN_BUDGET, logging_out)
             .await
             .unwrap_or_else(|_| {

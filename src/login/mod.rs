@@ -46,7 +46,7 @@ pub use crate::audit::Origin;
 use crate::audit::{Audit, EventKind, Known};
 use crate::clock::Clock;
 use crate::metrics::{LoginMetrics, Metrics, Step};
-use crate::redirect::{RedirectConfig, RedirectError, RedirectTarget};
+use crate::redirect::{Delivery, RedirectConfig, RedirectError, RedirectTarget};
 use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;
@@ -234,6 +234,11 @@ impl Login {
         self.clock.clone()
     }
 
+    /// `[redirect] delivery`: where the token and the app's `state` go, on success and failure.
+    pub fn delivery(&self) -> Delivery {
+        self.redirect.delivery
+    }
+
     /// `{public_url}/v1/auth/{id}/callback`.
     pub fn callback_url(&self, provider: &str) -> Url {
         callback_url(&self.public_url, provider)
@@ -307,8 +312,11 @@ impl Login {
             (None, Some(transaction)) if transaction.provider == provider_id => {
                 let error = LoginError::ProviderRemoved(transaction.provider.clone());
                 let failure = self.still_allowed(&transaction)?;
-                let location =
-                    failure.with_error(&error.public().to_json(), transaction.state.as_ref());
+                let location = failure.with_error(
+                    &error.public().to_json(),
+                    transaction.state.as_ref(),
+                    self.redirect.delivery,
+                );
                 let finished = Finished::Failure { location, error };
                 return Ok((finished, self.binding.removal(&key)));
             }
@@ -333,7 +341,11 @@ impl Login {
         let finished = match outcome {
             Ok((location, user_id)) => Finished::Success { location, user_id },
             Err(error) => Finished::Failure {
-                location: failure.with_error(&error.public().to_json(), app_state.as_ref()),
+                location: failure.with_error(
+                    &error.public().to_json(),
+                    app_state.as_ref(),
+                    self.redirect.delivery,
+                ),
                 error,
             },
         };

@@ -9,7 +9,7 @@
 
 use serde::Deserialize;
 
-use crate::redirect::{MAX_STATE_LEN, ReturnState};
+use crate::redirect::{ReturnState, TextRefused};
 
 /// Longest `login_hint` passed through to the provider.
 const MAX_LOGIN_HINT: usize = 256;
@@ -23,8 +23,9 @@ const MAX_SCOPES_BYTES: usize = 2048;
 const MAX_SCOPE_ENTRIES: usize = 4 * MAX_EXTRA_SCOPES;
 
 /// The query of `GET /v1/auth/{provider}/start`. Unknown parameters are refused: a misspelt
-/// one would otherwise be silently ignored.
-#[derive(Debug, Default, Deserialize)]
+/// one would otherwise be silently ignored. `Debug` hides `state` (the app's anti-forgery value)
+/// and `login_hint` (often an email).
+#[derive(Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StartParams {
     /// Where to send the browser after a successful login.
@@ -42,6 +43,20 @@ pub struct StartParams {
     pub state: Option<String>,
 }
 
+impl std::fmt::Debug for StartParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |value: &Option<String>| value.as_ref().map(|_| "[redacted]");
+        f.debug_struct("StartParams")
+            .field("success", &self.success)
+            .field("failure", &self.failure)
+            .field("scopes", &self.scopes)
+            .field("scope_list", &self.scope_list)
+            .field("login_hint", &hidden(&self.login_hint))
+            .field("state", &hidden(&self.state))
+            .finish()
+    }
+}
+
 /// Why a `scopes`, `login_hint` or `state` start parameter is refused. The text is shown on
 /// the 400 page.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,23 +64,14 @@ pub enum StartParamError {
     /// `scopes` (or `scopes[]`): too many, too long, or not scope tokens; the text says which.
     #[error("the `scopes` parameter is refused: {0}")]
     Scopes(String),
-    /// `login_hint` is longer than `max` bytes or contains control characters.
-    #[error(
-        "the `login_hint` parameter is refused: longer than {max} bytes or contains control characters"
-    )]
-    LoginHint {
-        /// The longest accepted hint, in bytes.
-        max: usize,
-    },
-    /// `state` is longer than `max` characters or holds a character outside printable ASCII.
-    #[error(
-        "the `state` parameter is refused: longer than {max} characters, or a character outside \
-         printable ASCII (space to `~`)"
-    )]
-    State {
-        /// The longest accepted state, in characters.
-        max: usize,
-    },
+    /// `login_hint` is longer than [`MAX_LOGIN_HINT`] bytes or holds a control character; the
+    /// text says which, and where.
+    #[error("the `login_hint` parameter is refused: {0}")]
+    LoginHint(TextRefused),
+    /// `state` is longer than its limit or holds a character outside printable ASCII; the text
+    /// says which, and where.
+    #[error("the `state` parameter is refused: {0}")]
+    State(TextRefused),
     /// A parameter the provider cannot express (its `InvalidRequest` at `authorization_url`).
     #[error("the `{param}` parameter is refused: {reason}")]
     Provider {
@@ -79,25 +85,32 @@ pub enum StartParamError {
 /// The `login_hint` to pass on: `None` when absent or empty.
 ///
 /// # Errors
-/// That it is longer than [`MAX_LOGIN_HINT`] bytes or holds a control character.
+/// That it is longer than [`MAX_LOGIN_HINT`] bytes, or where it holds a control character.
 pub(super) fn parse_login_hint(params: &StartParams) -> Result<Option<&str>, StartParamError> {
-    let hint = params.login_hint.as_deref().filter(|h| !h.is_empty());
-    if hint.is_some_and(|h| h.len() > MAX_LOGIN_HINT || h.chars().any(char::is_control)) {
-        return Err(StartParamError::LoginHint {
+    let Some(hint) = params.login_hint.as_deref().filter(|h| !h.is_empty()) else {
+        return Ok(None);
+    };
+    let refused = if hint.len() > MAX_LOGIN_HINT {
+        Some(TextRefused::TooLong {
             max: MAX_LOGIN_HINT,
-        });
+            unit: "bytes",
+        })
+    } else {
+        TextRefused::first_bad_character(hint, |c| !c.is_control())
+    };
+    match refused {
+        Some(refused) => Err(StartParamError::LoginHint(refused)),
+        None => Ok(Some(hint)),
     }
-    Ok(hint)
 }
 
 /// The app's `state`: `None` when absent or empty (an app that sends `state=` has none to
 /// check). The gateway only stores it and returns it.
 ///
 /// # Errors
-/// That it breaks the rule of [`ReturnState`]; the text does not quote it.
+/// Which rule of [`ReturnState`] it breaks, and where; the text does not quote it.
 pub(super) fn parse_state(params: &StartParams) -> Result<Option<ReturnState>, StartParamError> {
-    ReturnState::parse(params.state.as_deref())
-        .map_err(|_| StartParamError::State { max: MAX_STATE_LEN })
+    ReturnState::parse(params.state.as_deref()).map_err(StartParamError::State)
 }
 
 /// Extra scopes from `scopes=a b,c` and `scopes[]=a`: at most [`MAX_EXTRA_SCOPES`] distinct
@@ -157,13 +170,16 @@ mod tests {
             "the `scopes` parameter is refused: more than 16 scopes"
         );
         assert_eq!(
-            StartParamError::LoginHint { max: 256 }.to_string(),
-            "the `login_hint` parameter is refused: longer than 256 bytes or contains control characters"
+            StartParamError::LoginHint(TextRefused::Control { position: 3 }).to_string(),
+            "the `login_hint` parameter is refused: holds a control character at position 3"
         );
         assert_eq!(
-            StartParamError::State { max: 512 }.to_string(),
-            "the `state` parameter is refused: longer than 512 characters, or a character outside \
-             printable ASCII (space to `~`)"
+            StartParamError::State(TextRefused::TooLong {
+                max: 512,
+                unit: "characters"
+            })
+            .to_string(),
+            "the `state` parameter is refused: longer than 512 characters"
         );
     }
 
@@ -184,14 +200,69 @@ mod tests {
         );
         assert_eq!(parse_login_hint(&good), Ok(Some("alice")));
         let bad = params("a\u{7}b", "a\u{7}b");
+        let control = TextRefused::Control { position: 2 };
         assert_eq!(
             parse_state(&bad).map(|_| ()),
-            Err(StartParamError::State { max: 512 })
+            Err(StartParamError::State(control))
         );
         assert_eq!(
             parse_login_hint(&bad),
-            Err(StartParamError::LoginHint { max: 256 })
+            Err(StartParamError::LoginHint(control))
         );
+    }
+
+    #[test]
+    fn a_refusal_says_which_rule_and_where_never_the_value() {
+        let refusal = |state: &str, hint: &str| {
+            let params = StartParams {
+                state: Some(state.into()),
+                login_hint: Some(hint.into()),
+                ..StartParams::default()
+            };
+            let text = |e: Option<StartParamError>| e.map(|e| e.to_string()).unwrap_or_default();
+            (
+                text(parse_state(&params).err()),
+                text(parse_login_hint(&params).err()),
+            )
+        };
+        let (state, hint) = refusal(&"s".repeat(513), &"h".repeat(257));
+        assert!(state.ends_with("longer than 512 characters"), "{state}");
+        assert!(hint.ends_with("longer than 256 bytes"), "{hint}");
+        let (state, hint) = refusal("ab\u{1}secret", "al\u{0}ice-secret");
+        assert!(
+            state.ends_with("holds a control character at position 3"),
+            "{state}"
+        );
+        assert!(
+            hint.ends_with("holds a control character at position 3"),
+            "{hint}"
+        );
+        assert!(!state.contains("secret") && !hint.contains("secret"));
+        let (state, hint) = refusal("\u{e9}t\u{e9}", "\u{e9}t\u{e9}\u{85}");
+        assert!(
+            state.ends_with("holds a non-ASCII character at position 1"),
+            "{state}"
+        );
+        assert!(
+            hint.ends_with("holds a control character at position 4"),
+            "characters, not bytes: {hint}"
+        );
+    }
+
+    #[test]
+    fn debug_hides_the_state_and_the_login_hint() {
+        let params = StartParams {
+            success: Some("https://app.example/done".into()),
+            state: Some("app-csrf-7f3a9c".into()),
+            login_hint: Some("alice@example.com".into()),
+            ..StartParams::default()
+        };
+        let text = format!("{params:?}");
+        assert!(
+            !text.contains("app-csrf-7f3a9c") && !text.contains("alice@example.com"),
+            "{text}"
+        );
+        assert!(text.contains("https://app.example/done"), "{text}");
     }
 
     use std::time::{Duration, Instant};

@@ -23,26 +23,65 @@ pub const MAX_STATE_LEN: usize = 512;
 #[derive(Clone, PartialEq, Eq)]
 pub struct ReturnState(String);
 
-/// A `state` that breaks the rule of [`ReturnState`]. Names no value.
+/// Why a start parameter's text (the app's `state`, a `login_hint`) is refused: which rule, and
+/// where. Names no value, nor any character of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "longer than {MAX_STATE_LEN} characters, or a character outside printable ASCII (space to `~`)"
-)]
-pub struct StateRefused;
+pub enum TextRefused {
+    /// Longer than `max` of `unit` (`characters`, `bytes`).
+    #[error("longer than {max} {unit}")]
+    TooLong {
+        /// The longest accepted.
+        max: usize,
+        /// What `max` counts.
+        unit: &'static str,
+    },
+    /// A control character (C0, DEL or C1) at `position` (in characters, from 1).
+    #[error("holds a control character at position {position}")]
+    Control {
+        /// Where, in characters from 1.
+        position: usize,
+    },
+    /// A character outside ASCII where only printable ASCII is allowed, at `position`.
+    #[error("holds a non-ASCII character at position {position}")]
+    NonAscii {
+        /// Where, in characters from 1.
+        position: usize,
+    },
+}
+
+impl TextRefused {
+    /// The first character of `text` that `allowed` refuses, as a refusal naming its kind and
+    /// position.
+    pub fn first_bad_character(text: &str, allowed: impl Fn(char) -> bool) -> Option<Self> {
+        let (index, c) = text.chars().enumerate().find(|&(_, c)| !allowed(c))?;
+        let position = index + 1;
+        Some(if c.is_control() {
+            Self::Control { position }
+        } else {
+            Self::NonAscii { position }
+        })
+    }
+}
 
 impl ReturnState {
     /// The app's `state` from `raw`: `None` when absent or empty.
     ///
     /// # Errors
-    /// [`StateRefused`] when it breaks the rule of [`ReturnState`].
-    pub fn parse(raw: Option<&str>) -> Result<Option<Self>, StateRefused> {
+    /// [`TextRefused`] when it breaks the rule of [`ReturnState`], saying which part.
+    pub fn parse(raw: Option<&str>) -> Result<Option<Self>, TextRefused> {
         let Some(raw) = raw.filter(|raw| !raw.is_empty()) else {
             return Ok(None);
         };
-        if raw.len() > MAX_STATE_LEN || !raw.bytes().all(|b| matches!(b, b' '..=b'~')) {
-            return Err(StateRefused);
+        if raw.chars().count() > MAX_STATE_LEN {
+            return Err(TextRefused::TooLong {
+                max: MAX_STATE_LEN,
+                unit: "characters",
+            });
         }
-        Ok(Some(Self(raw.to_string())))
+        match TextRefused::first_bad_character(raw, |c| matches!(c, ' '..='~')) {
+            Some(refused) => Err(refused),
+            None => Ok(Some(Self(raw.to_string()))),
+        }
     }
 
     /// The value, as the app sent it.
@@ -75,25 +114,33 @@ mod tests {
     #[test]
     fn longer_states_controls_and_other_characters_are_refused() {
         let too_long = "a".repeat(MAX_STATE_LEN + 1);
-        for refused in [
-            too_long.as_str(),
-            "a\u{0}b",
-            "a\tb",
-            "a\nb",
-            "a\u{7f}b",
-            "a\u{85}b",
-            "caf\u{e9}",
-            "\u{202e}abc",
-            "\u{feff}abc",
+        let long = TextRefused::TooLong {
+            max: MAX_STATE_LEN,
+            unit: "characters",
+        };
+        let control = |position| TextRefused::Control { position };
+        let other = |position| TextRefused::NonAscii { position };
+        for (refused, why) in [
+            (too_long.as_str(), long),
+            ("a\u{0}b", control(2)),
+            ("a\tb", control(2)),
+            ("ab\n", control(3)),
+            ("a\u{7f}b", control(2)),
+            ("\u{e9}a\u{85}b", other(1)),
+            ("a\u{85}b", control(2)),
+            ("caf\u{e9}", other(4)),
+            ("\u{202e}abc", other(1)),
+            ("\u{feff}abc", other(1)),
         ] {
-            assert_eq!(
-                ReturnState::parse(Some(refused)),
-                Err(StateRefused),
-                "{refused:?}"
-            );
+            assert_eq!(ReturnState::parse(Some(refused)), Err(why), "{refused:?}");
         }
-        // 256 two-byte characters fit in 512 bytes, and are refused for their characters.
-        assert!(ReturnState::parse(Some(&"\u{e9}".repeat(256))).is_err());
+        // 256 two-byte characters fit in 512 bytes, and are refused for their characters; 513
+        // of them are too many characters.
+        assert_eq!(
+            ReturnState::parse(Some(&"\u{e9}".repeat(256))),
+            Err(other(1))
+        );
+        assert_eq!(ReturnState::parse(Some(&"\u{e9}".repeat(513))), Err(long));
     }
 
     #[test]

@@ -116,7 +116,7 @@ fn delivery_keeps_the_apps_query() {
         f.as_str(),
         "https://app.example.com/auth/?next=%2Fhome#userId=u1&secret=s3"
     );
-    let e = target.with_error("{\"type\":\"x\"}", None);
+    let e = target.with_error("{\"type\":\"x\"}", None, Delivery::Query);
     assert_eq!(
         e.query(),
         Some("next=%2Fhome&error=%7B%22type%22%3A%22x%22%7D")
@@ -146,11 +146,20 @@ fn the_apps_state_travels_beside_the_result_as_one_parameter() {
         f.as_str(),
         format!("https://app.example.com/auth/?next=%2Fhome#userId=u1&secret=s3&state={encoded}")
     );
-    let e = target.with_error("{}", Some(&state));
+    let e = target.with_error("{}", Some(&state), Delivery::Query);
     assert_eq!(
         e.query(),
         Some(format!("next=%2Fhome&error=%7B%7D&state={encoded}").as_str())
     );
+    // With fragment delivery the state goes where the token would: the error stays in the
+    // query, as Appwrite puts it.
+    let ef = target.with_error("{}", Some(&state), Delivery::Fragment);
+    assert_eq!(
+        ef.as_str(),
+        format!("https://app.example.com/auth/?next=%2Fhome&error=%7B%7D#state={encoded}")
+    );
+    let none = target.with_error("{}", None, Delivery::Fragment);
+    assert_eq!(none.fragment(), None, "no state, no fragment");
     for url in [q, e] {
         let states: Vec<_> = url.query_pairs().filter(|(k, _)| k == "state").collect();
         assert_eq!(states.len(), 1, "{url}");

@@ -70,12 +70,14 @@ async fn with_fragment_delivery_the_state_travels_in_the_fragment() {
     assert_eq!(fragment_param(&landed, "state").as_deref(), Some(APP_STATE));
     assert!(fragment_param(&landed, "secret").is_some(), "{landed}");
 
-    // A failure carries it beside `error`, in the query like the error itself.
+    // A failure carries it in the fragment too, where no server log or `Referer` sees it; the
+    // error stays in the query, as Appwrite puts it.
     let landed = app.login_from(start_url(&app, APP_STATE), "deny").await;
     assert_eq!(without_query(&landed), FAILURE, "{landed}");
     assert_eq!(error_of(&landed)["type"], "provider_access_denied");
-    assert_eq!(param(&landed, "state").as_deref(), Some(APP_STATE));
-    assert_eq!(count(&landed, "state"), (1, 0));
+    assert_eq!(fragment_param(&landed, "state").as_deref(), Some(APP_STATE));
+    assert_eq!(count(&landed, "state"), (0, 1), "{landed}");
+    assert_eq!(count(&landed, "error"), (1, 0), "{landed}");
 }
 
 #[tokio::test]
@@ -165,19 +167,20 @@ async fn a_state_up_to_512_printable_characters_is_taken_and_others_get_the_400_
     assert_eq!(param(&landed, "state"), Some(longest), "{landed}");
     app.emulator.clear_calls();
 
+    // The page says which rule the state breaks, and where, never what it holds.
     let too_long = "x".repeat(513);
-    for refused in [
-        too_long.as_str(),
-        "a\u{7}b",
-        "line\nbreak",
-        "tab\there",
-        "del\u{7f}",
-        "caf\u{e9}",
-        "\u{202e}rtl",
+    for (refused, why) in [
+        (too_long.as_str(), "longer than 512 characters"),
+        ("a\u{7}b", "a control character at position 2"),
+        ("line\nbreak", "a control character at position 5"),
+        ("tab\there", "a control character at position 4"),
+        ("del\u{7f}", "a control character at position 4"),
+        ("caf\u{e9}", "a non-ASCII character at position 4"),
+        ("\u{202e}rtl", "a non-ASCII character at position 1"),
     ] {
         let page = app.start_refused(start_url(&app, refused).as_str()).await;
         assert!(
-            page.contains("`state`") && page.contains("512"),
+            page.contains("`state`") && page.contains(why),
             "{refused:?}: {page}"
         );
         assert!(!page.contains(refused), "the page does not echo it");

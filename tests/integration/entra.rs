@@ -22,6 +22,11 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with("").await
+}
+
+/// [`setup`] with more lines in the `ms` table.
+async fn setup_with(ms_lines: &str) -> Setup {
     let entra = MockOp::spawn(MockOpConfig {
         issuer_suffix: "/organizations/v2.0".into(),
         ..mock_config()
@@ -38,6 +43,7 @@ allowed_tenants = ["{TENANT}"]
 authority = "{authority}"
 client_id = "{CLIENT_ID}"
 client_secret = "{CLIENT_SECRET}"
+{ms_lines}
 "#,
         authority = entra.base_url()
     );
@@ -146,31 +152,31 @@ async fn tenants_outside_the_allow_list_and_mismatched_tids_are_refused() {
 async fn an_entra_email_counts_as_verified_only_with_xms_edov() {
     // Entra's `email` is whatever an administrator of the user's tenant typed; Microsoft vouches
     // only that the tenant owns its domain, and only in `xms_edov`. An `email_verified` in the
-    // token says nothing.
-    let Setup { app, entra } = setup().await;
+    // token says nothing. What counts as verified is seen through `require_email_verified`.
+    let Setup { app, entra } = setup_with("require_email_verified = true").await;
     let issuer = tenant_issuer(&entra, TENANT);
     let cases = [
-        // `email_verified: true`, no `xms_edov`: not verified, so never written to Appwrite.
-        (OID, json!({"email_verified": true}), ""),
+        // `email_verified: true`, no `xms_edov`: not verified.
+        (OID, json!({"email_verified": true}), false),
         (
             "00000000-0000-0000-66f3-3332eca7ea82",
             json!({"email_verified": true, "xms_edov": false}),
-            "",
+            false,
         ),
         // A string is not the boolean.
         (
             "00000000-0000-0000-66f3-3332eca7ea83",
             json!({"xms_edov": "true"}),
-            "",
+            false,
         ),
         // The tenant owns the domain: the address is the user's, as verified as Entra makes it.
         (
             "00000000-0000-0000-66f3-3332eca7ea84",
             json!({"email_verified": null, "xms_edov": true}),
-            "dana@contoso.test",
+            true,
         ),
     ];
-    for (oid, patch, stored) in cases {
+    for (oid, patch, verified) in cases {
         let mut claims = json!({
             "iss": issuer, "tid": TENANT, "oid": oid, "email": "dana@contoso.test",
         });
@@ -178,12 +184,19 @@ async fn an_entra_email_counts_as_verified_only_with_xms_edov() {
             claims[key] = value.clone();
         }
         entra.set_behavior(entra_behavior(&entra, claims));
+        app.emulator.clear_calls();
         let landed = app.login_via_mock("ms", &entra, "alice").await;
+        if !verified {
+            let rule = Some("require_email_verified");
+            assert_refused(&app, &landed, "access_denied", 403, rule);
+            continue;
+        }
         assert_eq!(without_query(&landed), SUCCESS, "{patch}: {landed}");
         let user_id = param(&landed, "userId").expect("userId");
+        // Admitted, but never written: an entra provider is never trusted for email.
         assert_eq!(
             app.emulator.user(&user_id).expect("created")["email"],
-            stored,
+            "",
             "{patch}"
         );
     }

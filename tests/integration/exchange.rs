@@ -80,7 +80,7 @@ impl AssertionFlow for Probe {
         }
         let sub = body["sub"].as_str().unwrap_or_default().to_owned();
         let jti = body["jti"].as_str().unwrap_or_default();
-        let key = ReplayKey::new(&self.info.id, "jti", jti.as_bytes());
+        let key = ReplayKey::new(ISSUER, "jti", jti.as_bytes());
         let until = SystemTime::now() + Duration::from_secs(300);
         if !input.replay.first_use(&key, until).await? {
             return Err(ProviderError::rejected("assertion_replayed", "jti seen"));

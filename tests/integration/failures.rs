@@ -178,7 +178,12 @@ async fn a_failed_token_call_is_not_retried_and_mints_nothing_usable() {
 
 #[tokio::test]
 async fn an_email_clash_ends_in_user_email_conflict() {
-    let app = TestApp::spawn().await;
+    // Only a provider trusted for email writes one, so only its logins can clash.
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        provider_extra: "trusted_for_email = true".into(),
+        ..crate::helpers::Options::default()
+    })
+    .await;
     app.emulator.seed_user(SeedUser {
         id: "existing-user".into(),
         email: Some("clash@example.test".into()),
@@ -200,9 +205,9 @@ async fn an_email_clash_ends_in_user_email_conflict() {
 async fn a_blocked_user_gets_no_token() {
     let app = TestApp::spawn().await;
     let user_id = param(&app.login("alice").await, "userId").expect("first login");
+    // The user as the gateway made it (no email: corp is not trusted for email), now blocked.
     app.emulator.seed_user(SeedUser {
         id: user_id,
-        email: Some("alice@example.test".into()),
         name: "Alice".into(),
         email_verification: false,
         status: false,
@@ -420,9 +425,14 @@ async fn an_unlabelled_user_with_a_foreign_email_or_a_phone_is_not_adopted() {
 
 /// The attacker registers the victim's address first, through the client API, before the
 /// victim's first login: the victim still logs in (to a user of their own, without the
-/// address), and the attacker's account gets nothing.
+/// address), and the attacker's account gets nothing. (Through a provider trusted for email:
+/// no other writes an address that could meet the attacker's.)
 async fn registering_the_address_first_does_not_lock_out(squat: Squat) {
-    let app = TestApp::spawn_with(crate::helpers::Options::mock()).await;
+    let app = TestApp::spawn_with(crate::helpers::Options {
+        provider_extra: "trusted_for_email = true".into(),
+        ..crate::helpers::Options::mock()
+    })
+    .await;
     let status = squat.call(&app, "unique()", "alice@example.test").await;
     assert_eq!(status, StatusCode::CREATED);
     let tokens_before = app.emulator.tokens().len();

@@ -3,7 +3,8 @@
 //! any password; the attacker's own session), never with the server key, which alone writes
 //! labels and email verification. An unproven holder never blocks the identity, whatever the
 //! shape of its id; a holder that proved the address still does; and the gateway believes no
-//! user list that does not match the filter it asked for.
+//! user list that does not match the filter it asked for. (Only a `trusted_for_email` provider
+//! writes an email, so these logins use one.)
 
 use appwrite_emulator::{Emulator, Fault, FaultScope, SeedUser};
 use idp_bridge::login::mapping::{AppwriteUserId, OWNER_LABEL};
@@ -17,6 +18,14 @@ const LOOK_ALIKE: &str = "usquattersquattersquattersquatters22";
 /// An id of Appwrite's own shape (`ID.unique()`: 20 hex characters), also chosen.
 const NATIVE: &str = "65f1c2a9e8b7d6c5b4a3";
 const VICTIM_EMAIL: &str = "alice@example.test";
+
+/// Trusted for email: only such a provider writes an email, so only its logins meet holders.
+fn trusted() -> Options {
+    Options {
+        provider_extra: "trusted_for_email = true".into(),
+        ..Options::mock()
+    }
+}
 
 fn linking() -> Options {
     Options {
@@ -135,7 +144,7 @@ async fn a_look_alike_id_registered_with_the_victims_email_does_not_lock_her_out
         AppwriteUserId::is_derived(LOOK_ALIKE),
         "the shape of a derived id"
     );
-    for options in [Options::mock(), linking()] {
+    for options in [trusted(), linking()] {
         let app = TestApp::spawn_with(options).await;
         // `account.create(LOOK_ALIKE, alice's address, a password)`: no code, no proof.
         let body =
@@ -154,7 +163,7 @@ async fn a_look_alike_id_registered_with_the_victims_email_does_not_lock_her_out
 
 #[tokio::test]
 async fn a_gateway_user_who_changed_their_email_to_the_victims_does_not_lock_her_out() {
-    for options in [Options::mock(), linking()] {
+    for options in [trusted(), linking()] {
         let app = TestApp::spawn_with(options).await;
         // Bob logs in through the gateway, opens the session the app would, and changes the
         // address of his account to Alice's (it has no password: his becomes one).
@@ -173,7 +182,7 @@ async fn a_gateway_user_who_changed_their_email_to_the_victims_does_not_lock_her
 #[tokio::test]
 async fn a_client_api_user_who_changed_their_email_to_the_victims_does_not_lock_her_out() {
     for id in [LOOK_ALIKE, NATIVE] {
-        for options in [Options::mock(), linking()] {
+        for options in [trusted(), linking()] {
             let app = TestApp::spawn_with(options).await;
             let cookie = own_account(&app.emulator, id, "mallory@evil.example").await;
             change_email(&app.emulator, &cookie, VICTIM_EMAIL).await;
@@ -193,7 +202,7 @@ async fn a_holder_that_proved_the_address_but_may_not_be_linked_is_still_a_confl
         (NATIVE, vec![OWNER_LABEL.to_string()]),
     ];
     for (id, labels) in holders {
-        for options in [Options::mock(), linking()] {
+        for options in [trusted(), linking()] {
             let app = TestApp::spawn_with(options).await;
             app.emulator.seed_user(SeedUser {
                 id: id.into(),
@@ -207,6 +216,31 @@ async fn a_holder_that_proved_the_address_but_may_not_be_linked_is_still_a_confl
             assert_eq!(error_of(&landed)["type"], "user_email_conflict", "{id}");
             assert!(app.emulator.tokens().is_empty(), "{id}: nothing minted");
             assert_eq!(app.emulator.users_count(), 1, "{id}: nothing created");
+        }
+    }
+}
+
+/// The gateway's own create writes an email only for a provider trusted for email: an
+/// unlabelled user under the derived id that holds the identity's address is what an unfinished
+/// create of such a provider leaves (adopted), and for any other provider it is someone else's.
+#[tokio::test]
+async fn an_unlabelled_user_holding_the_identitys_email_is_adopted_only_for_a_trusted_provider() {
+    for (options, adopted) in [(Options::mock(), false), (trusted(), true)] {
+        let app = TestApp::spawn_with(options).await;
+        let alice = app.user_id("alice");
+        app.emulator.seed_user(SeedUser {
+            id: alice.as_str().into(),
+            email: Some("alice@example.test".into()),
+            ..SeedUser::default()
+        });
+        let landed = app.login("alice").await;
+        let labels = &app.emulator.user(alice.as_str()).expect("alice")["labels"];
+        if adopted {
+            assert_eq!(param(&landed, "userId").as_deref(), Some(alice.as_str()));
+            assert_eq!(labels, &json!([OWNER_LABEL]));
+        } else {
+            assert_eq!(error_of(&landed)["type"], "user_id_conflict", "{landed}");
+            assert_eq!(labels, &json!([]));
         }
     }
 }

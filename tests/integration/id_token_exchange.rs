@@ -6,11 +6,14 @@
 
 use std::collections::BTreeMap;
 
-use mock_op::{Behavior, SigningAlg};
+use appwrite_emulator::{Emulator, EmulatorConfig};
+use idp_bridge::registry::Registry;
+use mock_op::{Behavior, MockOp, SigningAlg};
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Options, TestApp, exchange};
+use crate::helpers::{Bare, BareGateway, Options, TestApp, exchange, mock_config};
+use crate::idp::{CLIENT_ID, CLIENT_SECRET};
 use crate::signed_assertion::logs_in_once;
 
 /// mock-op's ID token for `sub` with `nonce`, as the OP issues it now.
@@ -103,4 +106,45 @@ async fn every_spelling_of_a_used_id_token_is_refused_and_mints_nothing() {
     }
     assert_eq!(outcomes, expected, "refusals and tokens minted so far");
     assert_eq!(app.emulator.users_count(), 1, "alice, created once");
+}
+
+/// Two providers on one issuer with one client id (one IdP application serving two buttons,
+/// say): an ID token is one token wherever it is presented. Exchanged at one, it is used up at
+/// the other too, and one stolen token logs nobody in twice.
+#[tokio::test]
+async fn a_token_used_at_one_provider_is_used_at_another_on_the_same_issuer() {
+    let emulator = Emulator::spawn(EmulatorConfig::default()).await;
+    let op = MockOp::spawn(mock_config()).await;
+    let table = |id: &str| {
+        format!(
+            "[providers.{id}]\ntype = \"oidc\"\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
+             client_secret = \"{CLIENT_SECRET}\"\nallow_id_token_exchange = true\n",
+            op.issuer()
+        )
+    };
+    let gateway = BareGateway::spawn(
+        &emulator,
+        Bare {
+            server_extra: "",
+            rate_limit_per_minute: 0,
+            providers: &format!("{}\n{}", table("corp"), table("corp2")),
+            registry: Registry::default(),
+        },
+    )
+    .await;
+    let token = op.sign_id_token(
+        &op.id_token_claims("alice", "native-nonce-2"),
+        &Behavior::default(),
+    );
+    let body = json!({"id_token": token, "nonce": "native-nonce-2"}).to_string();
+    let (status, answer) = exchange(&gateway.url, "corp", body.as_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let (status, answer) = exchange(&gateway.url, "corp2", body.as_bytes(), &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(answer["type"], "id_token_replayed", "{answer}");
+    assert_eq!(
+        emulator.tokens().len(),
+        1,
+        "one token minted for one ID token"
+    );
 }

@@ -19,7 +19,6 @@ async fn first_login_creates_the_user_and_the_secret_works_exactly_once() {
         .emulator
         .user(&user_id)
         .expect("the user exists in Appwrite");
-    assert_eq!(user["email"], "alice@example.test");
     assert_eq!(user["name"], "Alice");
     let tokens = app.emulator.tokens();
     assert_eq!(tokens.len(), 1);
@@ -68,14 +67,49 @@ async fn a_second_login_reuses_the_user() {
 
 #[tokio::test]
 async fn an_unverified_email_is_not_written_to_appwrite() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(Options {
+        provider_extra: "trusted_for_email = true".into(),
+        ..Options::default()
+    })
+    .await;
     let user_id = param(&app.login("bob").await, "userId").expect("userId");
     let user = app.emulator.user(&user_id).expect("user");
     assert_eq!(
         user["email"], "",
-        "bob's email is not verified by the provider"
+        "bob's email is not verified by the provider, even a trusted one"
     );
     assert_eq!(user["name"], "Bob");
+}
+
+/// A provider that is not `trusted_for_email` vouches for nothing about the address, even one it
+/// calls verified: its users get no email in Appwrite. Written there, the address would be a
+/// handle for Appwrite's own email flows (email OTP, magic URL and password recovery find the
+/// user by email), so whoever registered someone else's address at that provider would hold a
+/// user that the address's owner later lands in. The email still serves the access policy.
+#[tokio::test]
+async fn an_untrusted_providers_verified_email_is_not_written_to_appwrite() {
+    let app = TestApp::spawn_with(Options {
+        provider_extra: "require_email_verified = true\nemail_domains = [\"example.test\"]".into(),
+        ..Options::default()
+    })
+    .await;
+    let landed = app.login("alice").await;
+    let user_id = param(&landed, "userId").expect("admitted on its verified email");
+    let user = app.emulator.user(&user_id).expect("user");
+    assert_eq!(user["email"], "", "{user}");
+    assert_eq!(user["emailVerification"], false, "{user}");
+    assert_eq!(user["name"], "Alice");
+
+    // The same provider trusted for email writes the address, verified.
+    let trusted = TestApp::spawn_with(Options {
+        provider_extra: "trusted_for_email = true".into(),
+        ..Options::default()
+    })
+    .await;
+    let user_id = param(&trusted.login("alice").await, "userId").expect("userId");
+    let user = trusted.emulator.user(&user_id).expect("user");
+    assert_eq!(user["email"], "alice@example.test", "{user}");
+    assert_eq!(user["emailVerification"], true, "{user}");
 }
 
 #[tokio::test]

@@ -327,7 +327,11 @@ fn seed_holder(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn an_email_conflict_fails_by_default() {
-    let app = TestApp::spawn_with(with_policy(r#"on_email_conflict = "fail""#)).await;
+    // Trusted for email: no other provider writes one, so no other can clash.
+    let app = TestApp::spawn_with(with_policy(
+        "trusted_for_email = true\non_email_conflict = \"fail\"",
+    ))
+    .await;
     let holder = seed_holder(&app);
     let landed = app.login("alice").await;
     assert_eq!(without_query(&landed), FAILURE);
@@ -338,8 +342,10 @@ async fn an_email_conflict_fails_by_default() {
 
 #[tokio::test]
 async fn an_email_conflict_can_create_the_user_without_an_email() {
-    let app =
-        TestApp::spawn_with(with_policy(r#"on_email_conflict = "create_without_email""#)).await;
+    let app = TestApp::spawn_with(with_policy(
+        "trusted_for_email = true\non_email_conflict = \"create_without_email\"",
+    ))
+    .await;
     let holder = seed_holder(&app);
     let user_id = assert_admitted(&app, "alice").await;
     assert_eq!(user_id, app.user_id("alice").as_str());

@@ -259,6 +259,47 @@ async fn every_spelling_of_a_used_assertion_is_refused() {
     assert_eq!(app.emulator.tokens().len(), 2, "one token per assertion");
 }
 
+/// A `jti` is unique for its issuer, not for the table that reads it: two `jwt` providers on one
+/// issuer (the same backend behind two provider ids) accept each `jti` once between them, so a
+/// stolen assertion cannot be spent once at each. The `hmac` format's issuer is
+/// `hmac:{provider id}`: each `hmac` provider is its own issuer and keeps its own `jti`s.
+#[tokio::test]
+async fn a_jti_is_used_once_per_issuer_across_providers() {
+    let keys = format!("public_keys = [{}]", toml_text(&es256().public_pem));
+    let hook = |id: &str| {
+        format!(
+            "[providers.{id}]\ntype = \"signed_assertion\"\nformat = \"hmac\"\n\
+             hmac_secrets = [\"{HOOK_SECRET}\"]\n"
+        )
+    };
+    let app = spawn_with_tables(format!(
+        "{}\n{}\n{}\n{}",
+        jwt_table("backend", &keys),
+        jwt_table("backend2", &keys),
+        hook("hook"),
+        hook("hook2")
+    ))
+    .await;
+    let assertion = es256().sign(&assertion_claims(&app.gateway, "shared-user", "shared-1"));
+    logs_in_once(&app, "backend", &jwt_body(&assertion), &[]).await;
+    // The same assertion, and another one reusing its jti, at the other provider.
+    let mut again = assertion_claims(&app.gateway, "shared-user", "shared-1");
+    again["iat"] = json!(now() - 1);
+    for other in [assertion, es256().sign(&again)] {
+        let (status, body) = exchange(&app.gateway, "backend2", &jwt_body(&other), &[]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert_eq!(body["type"], "assertion_replayed", "{body}");
+    }
+    assert_eq!(app.emulator.tokens().len(), 1, "one token for one jti");
+
+    let body = json!({"sub": "hook-user", "jti": "h-shared"}).to_string();
+    let signature = hmac_signature(HOOK_SECRET, now(), body.as_bytes());
+    for id in ["hook", "hook2"] {
+        let headers = [("X-Bridge-Signature", signature.as_str())];
+        logs_in_once(&app, id, body.as_bytes(), &headers).await;
+    }
+}
+
 /// A JWKS endpoint whose document the test can change.
 async fn serve_jwks(document: Arc<Mutex<Value>>) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

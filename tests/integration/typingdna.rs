@@ -6,8 +6,10 @@
 //! Every refusal asserts its JSON error (`code` = status, the `type`), that no token was
 //! minted, and that the trace-level logs hold no API secret, salt, pattern or JWT. That a
 //! pattern is remembered per user, telling nothing about other emails, is in
-//! `typingdna/replay.rs`.
+//! `typingdna/replay.rs`; that no other answer of `login` mode tells either, in
+//! `typingdna/login_mode.rs`.
 
+mod login_mode;
 mod replay;
 
 use std::time::Duration;
@@ -94,6 +96,7 @@ timeout_ms = 300
     appwrite.seed_user(SeedUser {
         id: "bob".into(),
         email: Some("bob@example.com".into()),
+        email_verification: true,
         ..SeedUser::default()
     });
     Rig {

@@ -265,14 +265,14 @@ const SCRIPT: &str = r##"
     });
   });
 
-  // The gateway delivers in the query by default, or in the fragment if configured; `state`
-  // comes back beside the result, and `error` always in the query.
+  // The gateway delivers in the query by default, or in the fragment if configured: `userId`,
+  // `secret` and `state` come back there (`state` on a failure too), `error` always in the query.
   var query = new URLSearchParams(window.location.search);
   var fragment = new URLSearchParams(window.location.hash.replace(/^#/, ""));
-  var params = fragment.has("userId") || fragment.has("error") ? fragment : query;
+  var params = fragment.has("userId") || fragment.has("state") ? fragment : query;
   var userId = params.get("userId");
   var secret = params.get("secret");
-  var error = params.get("error");
+  var error = query.get("error");
   var returned = params.get("state");
 
   // Take the token out of the address bar (and history) before anything else.

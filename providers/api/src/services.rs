@@ -24,27 +24,39 @@ pub enum ServiceError {
     Appwrite(String),
 }
 
-/// The key of one used assertion: a SHA-256 over the provider id, the kind of value (`jti`,
-/// `id_token`, `tp`...) and the value, each length-prefixed. The cache stores only this hash,
+/// The key of one used assertion: a SHA-256 over the scope the value is unique in, the kind of
+/// value (`jti`, `tp`...) and the value, each length-prefixed. The cache stores only this hash,
 /// never the token or pattern itself.
 ///
 /// A key is about meaning, never spelling: whatever another encoding of the same assertion
-/// could change stays out of it. A signed token is keyed by what its signature covers
-/// ([`ReplayKey::jws`]), a value that only counts for one user by that user too
+/// could change stays out of it. A signed token is keyed by what its signature covers, wherever
+/// it is presented ([`ReplayKey::jws`]), a value that only counts for one user by that user too
 /// ([`ReplayKey::for_user`]).
+///
+/// # Security
+/// The scope is whoever makes the value unique, never the provider that reads it: a claim such
+/// as `jti` is unique per *issuer*, and two providers may read one issuer (two provider ids on
+/// one IdP or one backend). Scoped to the provider, one stolen assertion would be accepted once
+/// at each of them.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReplayKey([u8; 32]);
 
+/// The namespace of every JWS key ([`ReplayKey::jws`]). Its keys hash two parts where every
+/// other key hashes three or four, so no other key can collide with one.
+const JWS_SCOPE: &[u8] = b"jws";
+
 impl ReplayKey {
-    /// The key of `value` of this `kind` at `provider`. `value` must already be in the one
-    /// spelling that means it (a claim as decoded from JSON, a canonical form).
-    pub fn new(provider: &str, kind: &str, value: &[u8]) -> Self {
-        Self::of_parts(&[provider.as_bytes(), kind.as_bytes(), value])
+    /// The key of `value` of this `kind` within `scope`: the issuer for a claim its issuer keeps
+    /// unique (`jti`), a provider's own name only for a value that means something to that
+    /// provider alone. `value` must already be in the one spelling that means it (a claim as
+    /// decoded from JSON, a canonical form).
+    pub fn new(scope: &str, kind: &str, value: &[u8]) -> Self {
+        Self::of_parts(&[scope.as_bytes(), kind.as_bytes(), value])
     }
 
     /// The key of a verified compact JWS (`header.payload.signature`): a hash of its signing
-    /// input, `header.payload` exactly as sent. Every JWS the gateway remembers (ID tokens,
-    /// logout tokens) is keyed this way.
+    /// input, `header.payload` exactly as sent, under one fixed namespace. Every JWS the gateway
+    /// remembers (ID tokens, logout tokens) is keyed this way.
     ///
     /// # Security
     /// Never key a JWS on its whole text: one signature has several spellings that all verify
@@ -52,17 +64,21 @@ impl ReplayKey {
     /// replay in another spelling would look new. The signing input is what the signature
     /// covers: it cannot be spelled differently without breaking the signature.
     ///
+    /// Nor is the key scoped to the provider, or to what the token is presented as: a token is
+    /// a token wherever it is presented. Two providers on one issuer and client id accept the
+    /// same tokens, and one of them must not accept a token the other already used.
+    ///
     /// `None` when `compact` is not three segments (it cannot have been verified).
-    pub fn jws(provider: &str, kind: &str, compact: &str) -> Option<Self> {
+    pub fn jws(compact: &str) -> Option<Self> {
         let (input, _signature) = compact.rsplit_once('.')?;
-        (input.matches('.').count() == 1).then(|| Self::new(provider, kind, input.as_bytes()))
+        (input.matches('.').count() == 1).then(|| Self::of_parts(&[JWS_SCOPE, input.as_bytes()]))
     }
 
-    /// The key of `value` of this `kind` at `provider`, remembered for the user `user` only: the
-    /// same value used by another user is another key, so the cache says nothing about whether
-    /// that other user exists.
-    pub fn for_user(provider: &str, kind: &str, user: &str, value: &[u8]) -> Self {
-        Self::of_parts(&[provider.as_bytes(), kind.as_bytes(), user.as_bytes(), value])
+    /// The key of `value` of this `kind` within `scope` (as for [`ReplayKey::new`]), remembered
+    /// for the user `user` only: the same value used by another user is another key, so the
+    /// cache says nothing about whether that other user exists.
+    pub fn for_user(scope: &str, kind: &str, user: &str, value: &[u8]) -> Self {
+        Self::of_parts(&[scope.as_bytes(), kind.as_bytes(), user.as_bytes(), value])
     }
 
     /// SHA-256 over each part, length-prefixed, so no two lists of parts hash alike.
@@ -168,21 +184,17 @@ mod tests {
 
     #[test]
     fn a_jws_is_keyed_by_its_signing_input_only() {
-        let key = |token: &str| ReplayKey::jws("corp", "id_token", token);
+        let key = ReplayKey::jws;
         // Other signature spellings (spare bits, ECDSA n - s): one key.
         assert_eq!(key("eyJh.eyJz.sigQ"), key("eyJh.eyJz.sigR"));
         assert_eq!(key("eyJh.eyJz.sigQ"), key("eyJh.eyJz.other"));
-        assert_eq!(
-            key("eyJh.eyJz.sig"),
-            Some(ReplayKey::new("corp", "id_token", b"eyJh.eyJz"))
-        );
-        // Another payload or header, or another provider: another key.
+        // Another payload or header: another key.
         assert_ne!(key("eyJh.eyJy.sig"), key("eyJh.eyJz.sig"));
         assert_ne!(key("eyJi.eyJz.sig"), key("eyJh.eyJz.sig"));
-        assert_ne!(
-            ReplayKey::jws("other", "id_token", "eyJh.eyJz.sig"),
-            key("eyJh.eyJz.sig")
-        );
+        // No key of a scope and kind can be a JWS key, whatever the names.
+        let jws = key("eyJh.eyJz.sig");
+        assert_ne!(jws, Some(ReplayKey::new("jws", "", b"eyJh.eyJz")));
+        assert_ne!(jws, Some(ReplayKey::new("", "jws", b"eyJh.eyJz")));
         // Not a compact JWS: no key.
         for malformed in ["", "a", "a.b", "a.b.c.d", "a.b.c.d.e"] {
             assert_eq!(key(malformed), None, "{malformed:?}");

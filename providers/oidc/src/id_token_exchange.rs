@@ -9,7 +9,8 @@
 //!   `nonce` claim, and a token without one is refused (`id_token_nonce_mismatch`): without it
 //!   nothing ties the token to a login the app started;
 //! - it must be fresh: `iat` at most `id_token_max_age_seconds` (default 300) ago;
-//! - it is accepted once: the gateway's replay cache keeps a hash of its signed
+//! - it is accepted once, at whichever provider it is presented (two providers may share an
+//!   issuer and client id): the gateway's replay cache keeps a hash of its signed
 //!   `header.payload` (never of the whole text, whose signature has several spellings that
 //!   verify) until its `exp` (plus the leeway), after which the token is refused as expired
 //!   anyway.
@@ -24,6 +25,7 @@ use idp_provider_api::{
     AssertionFlow, AssertionInput, ConfigProblem, Identity, ProviderError, ReplayKey, Secret,
 };
 use serde::Deserialize;
+use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::{OidcProvider, verify};
@@ -75,21 +77,12 @@ fn invalid(param: &'static str, reason: impl Into<String>) -> ProviderError {
     }
 }
 
+/// Longest unknown field name quoted in a refusal (a longer one is cut, marked `…`).
+const MAX_FIELD_NAME_SHOWN: usize = 32;
+
 impl Body {
     fn parse(raw: &[u8]) -> Result<Checked, ProviderError> {
-        let body: Self = serde_json::from_slice(raw).map_err(|e| {
-            // The category only: serde's message could quote part of the token.
-            let why = match e.classify() {
-                serde_json::error::Category::Data => {
-                    "id_token and nonce are strings, and nothing else is accepted"
-                }
-                _ => "not JSON",
-            };
-            invalid(
-                "body",
-                format!("the body must be {{\"id_token\": \"...\", \"nonce\": \"...\"}}: {why}"),
-            )
-        })?;
+        let body: Self = serde_json::from_slice(raw).map_err(|e| refusal(raw, &e))?;
         let id_token = body
             .id_token
             .filter(|t| !t.expose().is_empty())
@@ -102,6 +95,54 @@ impl Body {
         })?;
         Ok(Checked { id_token, nonce })
     }
+}
+
+/// Why `raw` is not a [`Body`], naming the field at fault and never its value: serde's own
+/// message quotes the value it could not use (part of the token, say), so the body is read
+/// again as a plain JSON object to find the field.
+fn refusal(raw: &[u8], error: &serde_json::Error) -> ProviderError {
+    let shape = "the body must be {\"id_token\": \"...\", \"nonce\": \"...\"}";
+    if error.classify() != serde_json::error::Category::Data {
+        let (line, column) = (error.line(), error.column());
+        return invalid(
+            "body",
+            format!("{shape}: not JSON (line {line}, column {column})"),
+        );
+    }
+    let Ok(object) = serde_json::from_slice::<Map<String, Value>>(raw) else {
+        return invalid("body", format!("{shape}: not a JSON object"));
+    };
+    for (name, value) in &object {
+        let param = match name.as_str() {
+            "id_token" => "id_token",
+            "nonce" => "nonce",
+            _ => return invalid("body", format!("{shape}: unknown field {}", shown(name))),
+        };
+        let kind = match value {
+            Value::String(_) | Value::Null => continue,
+            Value::Bool(_) => "a boolean",
+            Value::Number(_) => "a number",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        };
+        return invalid(param, format!("must be a string, not {kind}"));
+    }
+    // Every field is known and of its type: one of them appears twice.
+    invalid("body", format!("{shape}: a field appears more than once"))
+}
+
+/// An unknown field's name as a refusal quotes it: in backquotes, control characters escaped,
+/// cut at [`MAX_FIELD_NAME_SHOWN`] characters.
+fn shown(name: &str) -> String {
+    let mut text: String = name
+        .chars()
+        .take(MAX_FIELD_NAME_SHOWN)
+        .flat_map(char::escape_debug)
+        .collect();
+    if name.chars().count() > MAX_FIELD_NAME_SHOWN {
+        text.push('…');
+    }
+    format!("`{text}`")
 }
 
 #[async_trait]
@@ -140,8 +181,10 @@ impl AssertionFlow for OidcProvider {
         let until = (last + leeway).timestamp();
         let until = UNIX_EPOCH + Duration::from_secs(u64::try_from(until).unwrap_or(0) + 1);
         // Keyed on what the signature covers, not on the token's text: a signature has other
-        // spellings that verify too (ECDSA's `n - s`), and they are the same token.
-        let key = ReplayKey::jws(&self.info.id, "id_token", raw).ok_or_else(|| {
+        // spellings that verify too (ECDSA's `n - s`), and they are the same token. Not on this
+        // provider either: another provider on the same issuer and client id accepts the same
+        // token, and must see it used.
+        let key = ReplayKey::jws(raw).ok_or_else(|| {
             ProviderError::rejected("id_token_malformed", "not a compact JWS of three segments")
         })?;
         if !input
@@ -199,5 +242,36 @@ mod tests {
             "body"
         );
         assert_eq!(param(Body::parse(b"eyJ.a.b")), "body");
+    }
+
+    /// A refusal names the field that is wrong (unknown, or not a string), never its value.
+    #[test]
+    fn a_refusal_names_the_field_never_its_value() {
+        let refusal = |raw: &[u8]| match Body::parse(raw) {
+            Err(ProviderError::InvalidRequest { param, reason }) => (param, reason),
+            Err(other) => panic!("{other:?}"),
+            Ok(_) => panic!("accepted"),
+        };
+        let (param, reason) = refusal(br#"{"id_token":"eyJ.a.b","nonce":"n","extra":"v4lue"}"#);
+        assert_eq!(param, "body");
+        assert!(reason.contains("unknown field `extra`"), "{reason}");
+        let (param, reason) = refusal(br#"{"id_token":12345678,"nonce":"n"}"#);
+        assert_eq!(param, "id_token", "{reason}");
+        assert!(reason.contains("a string, not a number"), "{reason}");
+        let (param, reason) = refusal(br#"{"id_token":"eyJ.a.b","nonce":["n0nce"]}"#);
+        assert_eq!(param, "nonce", "{reason}");
+        assert!(reason.contains("a string, not an array"), "{reason}");
+        let (param, reason) = refusal(br#"{"nonce":"n","id_token":"eyJ.a.b","nonce":"n"}"#);
+        assert_eq!(param, "body");
+        assert!(reason.contains("more than once"), "{reason}");
+        for (_, reason) in [
+            refusal(br#"{"id_token":12345678,"nonce":"n"}"#),
+            refusal(br#"{"id_token":"eyJ.a.b","nonce":["n0nce"]}"#),
+            refusal(br#"{"id_token":"eyJ.a.b","nonce":"n","extra":"v4lue"}"#),
+        ] {
+            for value in ["12345678", "n0nce", "v4lue", "eyJ"] {
+                assert!(!reason.contains(value), "{reason}");
+            }
+        }
     }
 }

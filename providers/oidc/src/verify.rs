@@ -320,11 +320,13 @@ fn check_header(raw: &str) -> Result<Map<String, Value>, VerifyError> {
     }
     // `b64` refuses non-zero spare bits (base64's default); openidconnect's decoder does not.
     let signature = match segments.nth(1) {
-        Some(segment) => b64.decode(segment).map_err(|_| {
+        Some(segment) => b64.decode(segment).map_err(|e| {
             reject(
                 "id_token_malformed",
-                "the signature is not canonical base64url: a character outside the alphabet, \
-                 padding, or non-zero spare bits in its last character",
+                format!(
+                    "the signature is not canonical base64url: {}",
+                    base64_fault(&e)
+                ),
             )
         })?,
         None => Vec::new(),
@@ -347,6 +349,20 @@ fn check_header(raw: &str) -> Result<Map<String, Value>, VerifyError> {
         ));
     }
     Ok(header)
+}
+
+/// Which rule of canonical unpadded base64url a segment breaks, and where (characters from 1),
+/// never which character it is.
+fn base64_fault(error: &base64::DecodeError) -> String {
+    use base64::DecodeError as E;
+    let (what, at) = match *error {
+        E::InvalidPadding => return "padding (`=`), which a JWS never has".into(),
+        E::InvalidLength(n) => return format!("{n} characters, a length no base64url text has"),
+        E::InvalidByte(at, b'=') => ("padding (`=`)", at),
+        E::InvalidByte(at, _) => ("a character outside the base64url alphabet", at),
+        E::InvalidLastSymbol(at, _) => ("non-zero spare bits in the last character", at),
+    };
+    format!("{what} at position {}", at + 1)
 }
 
 /// A logout token (`events`) is not an ID token, whatever else it carries (attack list, case 15).

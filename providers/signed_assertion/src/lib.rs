@@ -8,8 +8,9 @@
 //! - `hmac`: the raw JSON body `{"sub", "jti", ...}` with `X-Bridge-Signature: t=..,v1=..`,
 //!   an HMAC-SHA256 under any of `hmac_secrets`.
 //!
-//! Both: at most `max_age_seconds` old, each `jti` accepted once (the gateway's replay cache
-//! remembers it until the assertion could no longer be accepted), addressed to this gateway.
+//! Both: at most `max_age_seconds` old, each `jti` accepted once per issuer (the gateway's replay
+//! cache remembers it until the assertion could no longer be accepted, for every provider with
+//! that issuer), addressed to this gateway.
 //!
 //! Layout:
 //! - [`config`]: the `[providers.<id>]` keys and their validation.
@@ -283,8 +284,10 @@ impl AssertionFlow for SignedAssertionProvider {
         let until = self
             .window
             .check(assertion.issued_at, assertion.expires, unix_now())?;
-        // Last: only an otherwise valid assertion uses up its jti.
-        let key = ReplayKey::new(&self.info.id, "jti", assertion.jti.as_bytes());
+        // Last: only an otherwise valid assertion uses up its jti. A jti is unique per issuer,
+        // not per provider: two `jwt` providers on one issuer share their jtis (the `hmac`
+        // format's issuer is `hmac:{provider id}`, so each `hmac` provider keeps its own).
+        let key = ReplayKey::new(&self.issuer(), "jti", assertion.jti.as_bytes());
         if !input.replay.first_use(&key, until).await? {
             return Err(reject(
                 "assertion_replayed",

@@ -6,10 +6,13 @@
 //! - `step_up`: `{"jwt","tp"}`. Appwrite says whose account JWT it is; TypingDNA enrolls the
 //!   user's first three patterns (answer `typingdna_enrolling`, nothing minted) and then
 //!   verifies.
-//! - `login`: `{"email","tp"}`. Only an existing, active Appwrite user; an unknown email gets
-//!   the same answer as a failed match, after about the time a TypingDNA call takes. Login mode
-//!   calls TypingDNA's `/verify`, which never stores a pattern, so nobody can build someone
-//!   else's profile from the login form; step-up calls `/auto`, which enrolls.
+//! - `login`: `{"email","tp"}`. Only an existing, active Appwrite user whose email is verified
+//!   in Appwrite. Once the email is looked up, every refusal (an unknown or unverified email, a
+//!   reused pattern, TypingDNA or the store failing) is the answer of a failed match, after at
+//!   least about the time a TypingDNA call takes, so no answer tells whether the email has an
+//!   account. Login mode calls TypingDNA's `/verify`, which never stores a pattern, so nobody
+//!   can build someone else's profile from the login form; step-up calls `/auto`, which
+//!   enrolls, and keeps its specific errors (the caller proved the account with its JWT).
 //!
 //! The id TypingDNA sees is hex HMAC-SHA256(`id_salt`, Appwrite user id), never personal data.
 //! A token is minted only for `action` containing `verify`, `result = 1`, and
@@ -63,8 +66,8 @@ pub const KIND: &str = "typingdna";
 pub mod reason {
     /// Still enrolling: TypingDNA stored the pattern and verified nothing (403).
     pub const ENROLLING: &str = "typingdna_enrolling";
-    /// The pattern does not match the user's profile (or, in `login` mode, there is no such
-    /// user) (401).
+    /// The pattern does not match the user's profile (401). In `login` mode, also every other
+    /// refusal after the email is looked up: no such user, or any failure (logged as such).
     pub const NO_MATCH: &str = "typingdna_no_match";
     /// The pattern was used before (401).
     pub const PATTERN_REUSED: &str = "typingdna_pattern_reused";
@@ -234,48 +237,51 @@ impl TypingDnaProvider {
         if !self.limits.allow_user("email", email) {
             return Err(too_many("this email"));
         }
-        let user = input
-            .directory
-            .user_by_email(email)
-            .await?
-            .filter(|u| u.active);
-        let Some(user) = user else {
-            // The same refusal as a failed match, after about as long as TypingDNA takes.
-            tokio::time::sleep(self.latency.sample()).await;
-            return Err(ProviderError::rejected(
-                reason::NO_MATCH,
-                "login: no active Appwrite user has this email; answered as a failed match",
-            ));
-        };
-        // From here on every refusal about the pattern reads like a failed match, so that
-        // what a request learns does not depend on whether the email has an account. The
-        // patterns are recorded only for a real user, and for that user only (a pattern
-        // recorded for one email must not change the answer for another), so unknown emails
-        // cannot fill the replay cache.
-        let answer = match self.first_use(&user, patterns, input.replay).await {
-            Ok(()) => self.judge(&user, patterns).await,
-            Err(error) => {
-                // Refused without TypingDNA, but after about as long as it takes: an instant
-                // refusal of a pattern sent twice with one email would tell that the email has
-                // an account (an unknown email waits as long every time).
-                if is_reused(&error) {
-                    tokio::time::sleep(self.latency.sample()).await;
-                }
-                Err(error)
-            }
-        }
-        .map_err(|error| match error {
-            ProviderError::Rejected(r)
-                if r.reason == reason::PATTERN_REUSED
-                    || r.reason == api::reason::PATTERN_INVALID =>
-            {
-                ProviderError::rejected(
+        // Appwrite failing here is a 503 for every email alike: nothing about this one is known
+        // yet, so the answer cannot tell anything about it.
+        let holder = input.directory.user_by_email(email).await?;
+        // From here on, every refusal reads like a failed match, after about as long as a
+        // TypingDNA call: what a request learns must not depend on whether the email has an
+        // account. A holder who never verified the address is no holder: anyone can put any
+        // address on their own account through the client API.
+        let padded = tokio::time::Instant::now() + self.latency.sample();
+        let (result, judged) = match holder.filter(|u| u.active && u.email_verified) {
+            Some(user) => self.login_as(user, patterns, input).await,
+            None => (
+                Err(ProviderError::rejected(
                     reason::NO_MATCH,
-                    format!("login: {}; answered as a failed match", r.detail),
-                )
-            }
-            other => other,
-        })?;
+                    "login: no active Appwrite user has this email verified; answered as a failed \
+                     match",
+                )),
+                false,
+            ),
+        };
+        let Err(error) = result else { return result };
+        // A refusal TypingDNA's own answer gave took TypingDNA's time already; any other one
+        // (no user, a pattern used before, TypingDNA or the store failing fast) waits as long.
+        if !judged {
+            tokio::time::sleep_until(padded).await;
+        }
+        Err(Self::as_failed_match(error))
+    }
+
+    /// `login` mode for the verified holder of the email: the refusal or the identity, and
+    /// whether TypingDNA judged the pattern. The patterns are recorded only for a real user, and
+    /// for that user only (a pattern recorded for one email must not change the answer for
+    /// another), so unknown emails cannot fill the replay cache.
+    async fn login_as(
+        &self,
+        user: AccountUser,
+        patterns: &Patterns,
+        input: &AssertionInput<'_>,
+    ) -> (Result<Identity, ProviderError>, bool) {
+        if let Err(error) = self.first_use(&user, patterns, input.replay).await {
+            return (Err(error), false);
+        }
+        let answer = match self.judge(&user, patterns).await {
+            Ok(answer) => answer,
+            Err(error) => return (Err(error), false),
+        };
         if answer.did("enroll") {
             // `/verify` never stores a pattern; if it says it did, nothing it says is trusted.
             tracing::error!(
@@ -283,12 +289,28 @@ impl TypingDnaProvider {
                 user_id = %user.id,
                 "typingdna login mode: TypingDNA /verify answered an enrollment; refused"
             );
-            return Err(ProviderError::rejected(
+            let error = ProviderError::rejected(
                 reason::NO_MATCH,
                 "login: TypingDNA /verify answered an enrollment",
-            ));
+            );
+            return (Err(error), true);
         }
-        self.verdict(&answer, user)
+        (self.verdict(&answer, user), true)
+    }
+
+    /// A `login` refusal as the failed match every email gets, whatever it was. The real cause
+    /// (a reused pattern, TypingDNA throttling, failing or refusing the credentials, the store
+    /// down) stays in the detail, which only the log sees.
+    fn as_failed_match(error: ProviderError) -> ProviderError {
+        match error {
+            ProviderError::Rejected(r) if r.reason == reason::NO_MATCH => {
+                ProviderError::Rejected(r)
+            }
+            other => ProviderError::rejected(
+                reason::NO_MATCH,
+                format!("login: {other}; answered as a failed match"),
+            ),
+        }
     }
 
     /// Records every pattern as used by `user`; any one this user sent before refuses the
@@ -386,11 +408,6 @@ impl TypingDnaProvider {
             .with_name(name)
             .with_auth_time(Some(now)))
     }
-}
-
-/// Whether `error` is the refusal of a pattern used before.
-fn is_reused(error: &ProviderError) -> bool {
-    matches!(error, ProviderError::Rejected(r) if r.reason == reason::PATTERN_REUSED)
 }
 
 fn too_many(who: &str) -> ProviderError {

@@ -8,6 +8,9 @@
 //! otherwise create the user without it). An email link to an existing user is recorded on that
 //! user as a [`LinkLabel`], which only a server key can write (`link`). What a login came to
 //! (found, created, linked) comes back as [`Resolved`], for the login's audit event.
+//! Only a `trusted_for_email` provider's verified email is written: Appwrite's email flows (OTP,
+//! magic URL, recovery) find users by email, so another provider's address would hand its owner's
+//! logins to whoever registered it there (a pre-account hijack).
 //! Must not: trust anything the user can change (id, prefs, email, phone, password) for
 //! identity, or let it stand in an identity's way.
 
@@ -60,9 +63,10 @@ pub enum Resolution {
 /// 3. With `link_by_email` (and `trusted_for_email`): the one existing Appwrite user whose
 ///    *verified* email equals the provider's verified email, if no identity is linked to it yet;
 ///    the link is recorded on it.
-/// 4. Otherwise a new user with the derived id, the name and the verified email (without the
-///    email when an Appwrite user who never proved that address holds it, or, with
-///    `on_email_conflict = "create_without_email"`, when any other user holds it).
+/// 4. Otherwise a new user with the derived id, the name and, with `trusted_for_email`, the
+///    verified email (without it when an Appwrite user who never proved that address holds it,
+///    or, with `on_email_conflict = "create_without_email"`, when any other user holds it).
+///    Another provider's email only served the access policy.
 ///
 /// # Errors
 /// `UserIdConflict` when someone else created a user under the derived id (or two users carry
@@ -75,7 +79,11 @@ pub async fn resolve_user(
     policy: &ProviderPolicy,
     key: &IdKey,
 ) -> Result<Resolved, LoginError> {
-    let email = admission.email.as_ref();
+    // The email the gateway may write and rely on: only a trusted provider's (module doc).
+    let email = admission
+        .email
+        .as_ref()
+        .filter(|_| policy.trusted_for_email);
     let id = key.user_id(identity.issuer(), identity.subject());
     let link = key.link_label(identity.issuer(), identity.subject());
     let found = |user, how| Resolved { user, how };
@@ -90,11 +98,9 @@ pub async fn resolve_user(
     }
     let conflict = policy.on_email_conflict;
     let target = match email {
-        Some(email) if policy.link_by_email && policy.trusted_for_email => {
-            link_target(appwrite, email, conflict)
-                .await?
-                .map(|user| (user, email))
-        }
+        Some(email) if policy.link_by_email => link_target(appwrite, email, conflict)
+            .await?
+            .map(|user| (user, email)),
         _ => None,
     };
     Ok(match target {
@@ -161,11 +167,12 @@ pub async fn existing_user(appwrite: &AppwriteClient, id: &str) -> Result<Resolv
 ///
 /// - It carries [`OWNER_LABEL`], which only a server key can write: accepted.
 /// - Otherwise it is exactly what the gateway's own create writes before labelling (the create
-///   succeeded but labelling it did not): no password, no phone, and no email or the identity's
-///   own verified email. It is labelled now. Every account the client API can create has a
-///   password (`POST /v1/account`), a phone (`/account/tokens/phone`) or an email of the
-///   creator's choosing (`/account/tokens/email`, `/magic-url`); with the victim's own verified
-///   email, every code for that account goes to the victim's inbox.
+///   succeeded but labelling it did not): no password, no phone, and no email or the one the
+///   gateway writes for the identity (a trusted provider's verified email). It is labelled now.
+///   Every account the client API can create has a password (`POST /v1/account`), a phone
+///   (`/account/tokens/phone`) or an email of the creator's choosing (`/account/tokens/email`,
+///   `/magic-url`); with the victim's own verified email, every code for that account goes to
+///   the victim's inbox.
 ///
 /// # Errors
 /// `UserIdConflict` for a user someone else created with this id: a token for it would log the
@@ -277,9 +284,8 @@ pub async fn apply_labels(
 /// proved it (unverified in Appwrite, whatever its id or labels), the user is created without
 /// the email rather than refused: otherwise anyone could lock a person out before their first
 /// login just by registering their address through the client API, or by changing their own
-/// account's address to it. With
-/// [`OnEmailConflict::CreateWithoutEmail`] any other holder gets the same answer; the holder is
-/// never touched.
+/// account's address to it. With [`OnEmailConflict::CreateWithoutEmail`] any other holder gets
+/// the same answer; the holder is never touched. `email` is `None` for an untrusted provider.
 async fn create(
     appwrite: &AppwriteClient,
     id: &AppwriteUserId,
@@ -359,7 +365,8 @@ async fn create_as(
     let name = identity.name().map(|n| truncate(n, NAME_MAX));
     let new = NewUser {
         user_id: id.as_str(),
-        // Only a verified email is written: an unverified one could squat another user's.
+        // Only a trusted provider's verified email is written (`resolve_user`): any other could
+        // squat another user's address, or hand its owner's Appwrite email logins to a stranger.
         email: email.map(Email::as_str),
         name: name.as_deref(),
     };

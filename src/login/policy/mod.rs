@@ -64,8 +64,9 @@ pub enum OnEmailConflict {
 /// every value; the fields hold normalised values (IDNA domains, valid labels).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ProviderPolicy {
-    /// The provider's `email_verified: true` is believed: its verified emails mark the Appwrite
-    /// user's email as verified (never the reverse), and may be used for linking.
+    /// The provider's `email_verified: true` is believed: its verified emails are written on the
+    /// Appwrite users it creates and marked verified (never the reverse), and may be used for
+    /// linking. Without it, its users get no email in Appwrite.
     pub trusted_for_email: bool,
     /// A first login may attach to an existing Appwrite user with the same verified email,
     /// instead of creating a new user. Requires `trusted_for_email`.

@@ -13,7 +13,8 @@ use crate::helpers::{PROVIDER, param};
 /// (code flow, PKCE S256, state and nonce always, so rp-nonce-unless-code-flow holds too).
 #[tokio::test]
 async fn oidcc_client_test() {
-    let rig = Rig::new().await;
+    // Trusted for email: the verified address is written where the test can read it.
+    let rig = Rig::with("trusted_for_email = true", Vec::new()).await;
     let pending = rig.begin(PROVIDER, "alice").await;
     let q = |name| param(&pending.to_idp, name);
     assert_eq!(q("response_type").as_deref(), Some("code"));
@@ -226,7 +227,7 @@ reject_rows! {
 /// the profile claims (from the ID token).
 #[tokio::test]
 async fn oidcc_client_test_scope_userinfo_claims() {
-    let rig = Rig::new().await;
+    let rig = Rig::with("trusted_for_email = true", Vec::new()).await;
     let pending = rig.begin(PROVIDER, "alice").await;
     let scope = param(&pending.to_idp, "scope").expect("scope");
     let scopes: Vec<&str> = scope.split(' ').collect();

@@ -571,7 +571,8 @@ async fn r19_email_with_control_characters() {
 /// (linking by email with a look-alike is covered in `linking.rs`).
 #[tokio::test]
 async fn r19_email_with_lookalike_domain() {
-    let (rig, user_id) = accept_row("", |_, _| {
+    // Trusted for email, so that the address is written where the test can read it.
+    let (rig, user_id) = accept_row("trusted_for_email = true", |_, _| {
         claims(json!({ "email": "alice@ex\u{430}mple.test" }))
     })
     .await;
@@ -922,7 +923,8 @@ reject_rows! {
 /// identity from the verified ID token only and never calls userinfo, so this cannot steer it.
 #[tokio::test]
 async fn r26_userinfo_sub_mismatch() {
-    let (rig, user_id) = accept_row("", |_, _| Behavior {
+    // Trusted for email, so that the address taken is written where the test can read it.
+    let (rig, user_id) = accept_row("trusted_for_email = true", |_, _| Behavior {
         userinfo_sub: Some("mallory".into()),
         userinfo_patch: obj(json!({ "email": "mallory@example.test", "email_verified": true })),
         ..Default::default()

@@ -16,6 +16,8 @@ use typingdna_emulator::{DOCUMENTED_ERRORS, Emulator, EmulatorConfig, Script, Ve
 
 use super::*;
 
+mod login;
+
 const SALT: &str = "a-test-salt-of-32-bytes-0123456";
 const JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJ1c2VySWQiOiJ1c2VyMSJ9.c2lnbmF0dXJl";
 const ALICE: &str = "alice@example.com";
@@ -228,85 +230,6 @@ async fn a_pattern_is_accepted_once_and_a_repeat_never_reaches_typingdna() {
         (reason::PATTERN_REUSED, 401)
     );
     assert_eq!(rig.typing_calls(), 1);
-}
-
-/// An unknown email, and a pattern sent again with a known one, are refused without
-/// TypingDNA, each after about as long as a TypingDNA call: an instant refusal of either would
-/// tell an email with an account from one without.
-#[tokio::test]
-async fn login_answers_an_unknown_email_or_a_reused_pattern_like_a_failed_match() {
-    let rig = Rig::new("login", json!({})).await;
-    rig.tdna.enroll(&rig.handle(), 3);
-    rig.tdna.set_verdict(Verdict::NoMatch);
-    let known = refusal(rig.login(ALICE, &tp(1)).await);
-    assert_eq!(known, (reason::NO_MATCH, 401));
-    for (email, pattern) in [("nobody@example.com", tp(2)), (ALICE, tp(1))] {
-        let started = Instant::now();
-        let answer = refusal(rig.login(email, &pattern).await);
-        let took = started.elapsed();
-        assert_eq!(answer, known, "{email}");
-        assert!(
-            took >= rig.provider.latency.mean() / 2,
-            "{email}: waited about as long as a TypingDNA call: {took:?}"
-        );
-    }
-    assert_eq!(
-        rig.typing_calls(),
-        1,
-        "only the first request reached TypingDNA"
-    );
-}
-
-#[tokio::test]
-async fn login_only_verifies_and_never_touches_a_profile() {
-    let rig = Rig::new("login", json!({})).await;
-    // Alice enrolled on a desktop; a stranger types her email on a phone, several times and
-    // at once: with `/auto` the first three would have enrolled the stranger's typing.
-    rig.tdna.enroll(&rig.handle(), 3);
-    let attempts = [
-        MOBILE.to_owned(),
-        format!("{MOBILE}1"),
-        format!("{MOBILE}2"),
-    ];
-    let answers = futures::future::join_all(attempts.iter().map(|tp| rig.login(ALICE, tp))).await;
-    for answer in answers {
-        assert_eq!(refusal(answer), (reason::NO_MATCH, 401));
-    }
-    assert_eq!(rig.tdna.stored(&rig.handle()), (3, 0), "nothing was stored");
-    let calls = rig.tdna.calls();
-    assert!(
-        calls
-            .iter()
-            .all(|c| c.path.starts_with("/verify/") && c.authorized),
-        "login mode calls /verify only: {calls:?}"
-    );
-    assert_eq!(rig.typing_calls(), 3);
-    // A user without any profile is refused, and still has none.
-    rig.tdna.enroll(&rig.handle(), 0);
-    assert_eq!(
-        refusal(rig.login(ALICE, &tp(1)).await),
-        (reason::NO_MATCH, 401)
-    );
-    assert_eq!(rig.tdna.stored(&rig.handle()), (0, 0));
-}
-
-#[tokio::test]
-async fn login_answers_a_reused_or_invalid_pattern_like_a_failed_match() {
-    let rig = Rig::new("login", json!({})).await;
-    rig.tdna.enroll(&rig.handle(), 3);
-    rig.tdna.set_verdict(Verdict::NoMatch);
-    let first = refusal(rig.login(ALICE, &tp(7)).await);
-    let reused = refusal(rig.login(ALICE, &tp(7)).await);
-    rig.tdna.push(Script::Error(445));
-    let invalid = refusal(rig.login(ALICE, &tp(8)).await);
-    let unknown = refusal(rig.login("nobody@example.com", &tp(9)).await);
-    assert_eq!(first, (reason::NO_MATCH, 401));
-    assert_eq!(reused, first, "a reused pattern reads like a failed match");
-    assert_eq!(
-        invalid, first,
-        "an invalid pattern reads like a failed match"
-    );
-    assert_eq!(unknown, first);
 }
 
 #[tokio::test]
