@@ -83,16 +83,12 @@ impl VerifiedLogout {
         self.session_id.as_deref()
     }
 
-    /// The key under which the token's use is remembered: a hash over the issuer and the `jti`
-    /// (each length-prefixed), under the provider id. The `jti` is a decoded claim value, so
-    /// the same token in another spelling (another signature encoding, other JSON escapes) has
-    /// the same key.
+    /// The key under which the token's use is remembered: the `jti` within its issuer (which
+    /// keeps it unique), whichever provider the token is presented at, so two providers on one
+    /// issuer cannot each accept it once. The `jti` is a decoded claim value, so the same token
+    /// in another spelling (another signature encoding, other JSON escapes) has the same key.
     pub fn replay_key(&self) -> ReplayKey {
-        let mut value = Vec::with_capacity(8 + self.issuer.len() + self.jti.len());
-        value.extend_from_slice(&(self.issuer.len() as u64).to_be_bytes());
-        value.extend_from_slice(self.issuer.as_bytes());
-        value.extend_from_slice(self.jti.as_bytes());
-        ReplayKey::new(&self.provider, REPLAY_KIND, &value)
+        ReplayKey::new(&self.issuer, REPLAY_KIND, self.jti.as_bytes())
     }
 
     /// Until when the `jti` must be remembered: after that the token is refused anyway
@@ -172,5 +168,19 @@ mod tests {
             logout("ab", "c").replay_key(),
             logout("a", "bc").replay_key()
         );
+        // Presented at another provider on the same issuer, it is the same token.
+        let at = |provider: &str| {
+            VerifiedLogout::verified(
+                provider,
+                "https://op",
+                Some("alice".into()),
+                None,
+                "j-1",
+                SystemTime::now(),
+            )
+            .expect("names alice")
+            .replay_key()
+        };
+        assert_eq!(at("corp"), at("corp-too"));
     }
 }
