@@ -8,7 +8,7 @@ use std::process::{Command, Output};
 
 /// A configuration with no problem and no warning (loopback URLs, made-up but real-looking
 /// values).
-const CLEAN: &str = r#"
+pub(crate) const CLEAN: &str = r#"
 [server]
 listen = "127.0.0.1:0"
 public_url = "http://127.0.0.1:8080"
@@ -32,7 +32,7 @@ client_id = "gw"
 client_secret = "s3cret-0123456789"
 "#;
 
-fn run(text: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
+pub(crate) fn run(text: &str, args: &[&str], env: &[(&str, &str)]) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, text).expect("write");
@@ -52,7 +52,7 @@ fn command(path: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     command.output().expect("run idp-bridge")
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
