@@ -1,8 +1,9 @@
-//! A small typed client for the Appwrite Users API calls the gateway makes.
+//! A small typed client for the Appwrite calls the gateway makes: six Users API routes and
+//! `GET /v1/account`.
 //!
 //! Written on reqwest rather than the official `appwrite` crate, which targets Appwrite Cloud
-//! 2.x, brings native-tls/OpenSSL and a second reqwest, and forces downgrades of common crates
-//! (STACK.md). Five calls do not justify that.
+//! 2.x, brings native-tls/OpenSSL and a second reqwest, and forces downgrades of common crates.
+//! Seven routes do not justify that.
 //!
 //! One pooled reqwest client with a timeout; the project and key headers on every call; a typed
 //! error for each Appwrite error `type`; bounded retries with backoff only where repeating the

@@ -39,8 +39,8 @@ pub struct ServerConfig {
     pub worker_threads: usize,
 }
 
-/// `[server] worker_threads` by default: one thread, measured as the least CPU per login (README
-/// "Performance"); one core serves far more logins per second than people make.
+/// `[server] worker_threads` by default: one thread, measured as the least CPU per login (the book's
+/// performance history); one core serves far more logins per second than people make.
 pub const DEFAULT_WORKER_THREADS: usize = 1;
 
 /// `[server] listen` by default.
