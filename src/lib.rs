@@ -13,17 +13,22 @@
 //!   cap), and `startup::files`, the open-file limit those connections need.
 //! - [`reload`]: SIGHUP re-reads the configuration and swaps the reloadable part of the state
 //!   in, or refuses (restart-only keys, invalid files) and keeps the old one.
-//! - [`http`]: routes, layers, `AppState`, the three error responses, extractors, rate limits,
-//!   readiness (`http::readiness`: what `/readyz` and the health gauges report).
+//! - [`http`]: the routes (`auth`: start, callback, exchange; `logout`: back-channel logout;
+//!   `ops`: providers, health, readiness, metrics), layers and request limits, `AppState`, the
+//!   error responses, extractors, rate limits, readiness (`http::readiness`: what `/readyz` and
+//!   the health gauges report).
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
-//!   with `start`, `binding` (state, cookie binding), `policy` (what is admitted), `mapping`
-//!   (identity → Appwrite user), `user_id` (derived ids), `mint` (the one end of every flow),
-//!   `logout` (back-channel logout: a provider ends the identity's Appwrite sessions), `decided`
-//!   (each decision counted and audited, once) and `error`.
-//!   Knows no provider: a provider's per-login data rides along opaque.
+//!   with `start`, `request` (start's parameters), `binding` (state, cookie binding), `policy`
+//!   (what is admitted), `email` (strict addresses), `mapping` (identity → Appwrite user),
+//!   `user_id` (derived ids and link labels), `exchange` (the one-request flow), `mint` (the one
+//!   end of every flow), `logout` (back-channel logout: a provider ends the identity's Appwrite
+//!   sessions), `decided` (each decision counted and audited, once) and `error`. Knows no
+//!   provider: a provider's per-login data rides along opaque.
 //! - [`redirect`]: the success/failure URL allow-list and how the token is delivered, with the
 //!   app's own `state` (`redirect::ReturnState`) returned beside it.
-//! - [`appwrite`]: the typed Users API client, its settings and the Appwrite id rule.
+//! - [`appwrite`]: the typed Appwrite client (Users API, and the account behind a JWT), its
+//!   settings, the Appwrite id rule, and `directory`, the read-only view of users it lends
+//!   providers.
 //! - [`store`]: where login transactions (`store::transaction`) wait between start and callback,
 //!   and used assertions and provider sessions (`store::session`) are remembered: in memory, or
 //!   in Redis (`store::redis`, values sealed by `store::seal`, open logins bounded fleet-wide by

@@ -269,7 +269,7 @@ fn bind_now(addr: SocketAddr) -> Result<TcpListener, StartupError> {
 
 /// The Tokio runtime `[server] worker_threads` asks for: 1 (the default), a current-thread
 /// runtime (every task on the thread that serves: no wake-ups across threads, measured as the
-/// least CPU per login, see README "Performance"); 0, a multi-thread runtime with one worker per
+/// least CPU per login, see the book's performance history); 0, a multi-thread runtime with one worker per
 /// CPU; N, a multi-thread runtime with N workers. Timers and I/O are enabled either way.
 ///
 /// # Errors

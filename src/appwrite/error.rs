@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-/// The Appwrite error `type`s the gateway tells apart (USERS_API.md, "Error types").
+/// The Appwrite error `type`s the gateway tells apart (Appwrite's documented error types).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AppwriteErrorType {

@@ -1,9 +1,9 @@
-//! A small typed client for the Appwrite Users API calls the gateway makes (`sessions`: the
-//! back-channel logout's).
+//! A small typed client for the Appwrite calls the gateway makes: the Users API routes (user,
+//! labels, token, list, sessions: the back-channel logout's) and `GET /v1/account`.
 //!
 //! Written on reqwest rather than the official `appwrite` crate, which targets Appwrite Cloud
-//! 2.x, brings native-tls/OpenSSL and a second reqwest, and forces downgrades of common crates
-//! (STACK.md). Five calls do not justify that.
+//! 2.x, brings native-tls/OpenSSL and a second reqwest, and forces downgrades of common crates.
+//! Seven routes do not justify that.
 //!
 //! One pooled reqwest client with a timeout; the project and key headers on every call; a typed
 //! error for each Appwrite error `type`; bounded retries with backoff only where repeating the

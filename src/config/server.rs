@@ -51,8 +51,8 @@ pub const DEFAULT_HEADER_READ_TIMEOUT_SECONDS: i64 = 10;
 /// `[server] max_connections` by default.
 pub const DEFAULT_MAX_CONNECTIONS: i64 = 10_000;
 
-/// `[server] worker_threads` by default: one thread, measured as the least CPU per login (README
-/// "Performance"); one core serves far more logins per second than people make.
+/// `[server] worker_threads` by default: one thread, measured as the least CPU per login (the book's
+/// performance history); one core serves far more logins per second than people make.
 pub const DEFAULT_WORKER_THREADS: usize = 1;
 
 /// `[server] listen` by default.

@@ -143,7 +143,7 @@ impl std::fmt::Display for ClientKey {
 ///
 /// Which header: `X-Forwarded-For` when the request has one, otherwise RFC 7239 `Forwarded`
 /// (its `for=` parameters). Only one of them is read, never a mix: a proxy that writes only
-/// `Forwarded` must remove a client-sent `X-Forwarded-For` (SECURITY.md says so).
+/// `Forwarded` must remove a client-sent `X-Forwarded-For` (docs/operators/configuration.md says so).
 ///
 /// An entry that is no address (`unknown`, `_hidden`, garbage) is counted as a client of its
 /// own under that token, not as the proxy: falling back to the proxy's address would put every

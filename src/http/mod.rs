@@ -1,4 +1,4 @@
-//! The HTTP edge: routes (DESIGN.md section 2) and the layers every response passes through.
+//! The HTTP edge: routes (docs/reference/http-api.md) and the layers every response passes through.
 //!
 //! Layers, outermost first: request id (an incoming one kept only if well-formed, see
 //! [`limits::drop_bad_request_id`]; set, then echoed back), trace span per request with

@@ -1,5 +1,5 @@
 //! Appwrite user ids and link labels derived from an external identity under a secret key
-//! (DESIGN.md section 5).
+//! (docs/reference/user-ids.md).
 //!
 //! Why a key: Appwrite's client API lets anyone create an account with a chosen id
 //! (`POST /v1/account`, `/v1/account/tokens/email`, `/magic-url`, `/phone`). An id that anyone

@@ -193,7 +193,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Registers every metric under the `idp_bridge_` prefix. See the README's metrics table
+    /// Registers every metric under the `idp_bridge_` prefix. See the metrics table of the book (docs/operators/metrics.md)
     /// for names, types and labels.
     pub fn new() -> Self {
         let mut registry = Registry::with_prefix("idp_bridge");

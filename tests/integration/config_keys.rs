@@ -807,10 +807,22 @@ fn gen_key_prints_a_fresh_usable_key() {
     assert_eq!(problems(&text), "");
 }
 
-/// The `[providers.*]` tables of the README's TOML blocks, each as its own text.
-fn readme_provider_tables() -> Vec<String> {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
-    let text = std::fs::read_to_string(&path).expect("README.md");
+/// The `[providers.*]` tables of the TOML blocks of README.md and of every page of the book
+/// (`docs/`), each as its own text.
+fn documented_provider_tables() -> Vec<String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut pages = vec![root.join("README.md")];
+    crate::layering::files_with_extension(&root.join("docs"), "md", &mut pages);
+    let mut tables = Vec::new();
+    for page in pages {
+        let text = std::fs::read_to_string(&page).expect("a page");
+        tables.extend(provider_tables(&text));
+    }
+    tables
+}
+
+/// The `[providers.*]` tables of one Markdown text's TOML blocks.
+fn provider_tables(text: &str) -> Vec<String> {
     let mut tables = Vec::new();
     let mut in_toml = false;
     let mut current: Option<String> = None;
@@ -838,20 +850,27 @@ fn readme_provider_tables() -> Vec<String> {
 }
 
 #[test]
-fn every_provider_block_in_the_readme_passes_check_config() {
-    let tables = readme_provider_tables();
-    for kind in ["auth0", "google", "entra", "oidc"] {
+fn every_provider_block_in_the_docs_passes_check_config() {
+    let tables = documented_provider_tables();
+    for kind in [
+        "auth0",
+        "google",
+        "entra",
+        "oidc",
+        "signed_assertion",
+        "typingdna",
+    ] {
         assert!(
             tables
                 .iter()
                 .any(|t| t.contains(&format!("type = \"{kind}\""))),
-            "the README shows no `type = \"{kind}\"` block"
+            "the docs show no `type = \"{kind}\"` block"
         );
     }
-    for needle in ["okta.com", "/realms/"] {
+    for needle in ["okta.com", "/realms/", "org_"] {
         assert!(
             tables.iter().any(|t| t.contains(needle)),
-            "the README shows no {needle} block"
+            "the docs show no {needle} block"
         );
     }
     // `*_file` keys name files of the reader's machine: here they get files with a fitting
@@ -877,11 +896,11 @@ fn every_provider_block_in_the_readme_passes_check_config() {
             std::fs::write(&file, content).expect("write");
             table = table.replace(path, &file.display().to_string());
         }
-        // Beside the good configuration's own provider, under the README's id.
+        // Beside the good configuration's own provider, under the page's id.
         let text = format!("{GOOD}\n{table}");
-        assert_eq!(problems(&text), "", "this README block fails:\n{table}");
+        assert_eq!(problems(&text), "", "this documented block fails:\n{table}");
     }
-    // The check can fail: a README block with a typo is refused.
+    // The check can fail: a documented block with a typo is refused.
     let broken = tables[0].replacen("client_id", "clientid", 1);
     assert_ne!(problems(&format!("{GOOD}\n{broken}")), "");
 }

@@ -172,7 +172,7 @@ fn every_secret_file_is_mounted_by_compose_and_made_for_kubernetes() {
     );
 }
 
-/// `/metrics` needs no credentials (README, "Metrics"): the examples serve it on a port of its
+/// `/metrics` needs no credentials (docs/operators/metrics.md): the examples serve it on a port of its
 /// own that neither the proxy (Caddy) nor the Kubernetes Service forwards, so the public
 /// listener answers 404 there.
 #[test]

@@ -155,7 +155,7 @@ pub fn browser() -> reqwest::Client {
         .expect("client")
 }
 
-/// The gateway configuration of the tests, in the shape of DESIGN.md section 3.
+/// The gateway configuration of the tests, in the shape of config.example.toml.
 pub fn config_toml(gateway: &str, issuer: &str, emulator: &Emulator, options: &Options) -> String {
     format!(
         r#"

@@ -45,19 +45,25 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("key_names", &[]),
 ];
 
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).expect("read src") {
+/// Every `.rs` file under `dir`.
+pub(crate) fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    files_with_extension(dir, "rs", out);
+}
+
+/// Every file under `dir` whose name ends in `.{extension}`, depth first.
+pub(crate) fn files_with_extension(dir: &Path, extension: &str, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("read a folder") {
         let path = entry.expect("entry").path();
         if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
+            files_with_extension(&path, extension, out);
+        } else if path.extension().is_some_and(|e| e == extension) {
             out.push(path);
         }
     }
 }
 
 /// The file's code before its unit tests, without comment lines.
-fn production_code(path: &Path) -> String {
+pub(crate) fn production_code(path: &Path) -> String {
     let text = std::fs::read_to_string(path).expect("read");
     let code = match text.find("#[cfg(test)]") {
         Some(at) => &text[..at],

@@ -1,4 +1,4 @@
-//! The real binary, run with a DESIGN.md-shaped config file at the most verbose log level,
+//! The real binary, run with a config file shaped like config.example.toml at the most verbose log level,
 //! logs a user in through the real provider, and its logs hold none of the secrets it handled.
 
 use appwrite_emulator::{Emulator, EmulatorConfig};

@@ -17,6 +17,7 @@ mod custom_provider;
 mod demo;
 mod deploy;
 mod dockerfile;
+mod docs;
 mod entra;
 mod exchange;
 mod failures;

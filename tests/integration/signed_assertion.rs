@@ -1,6 +1,6 @@
 //! The `signed_assertion` provider through the real gateway and the Appwrite emulator: every
 //! key type of the `jwt` format, the `hmac` format, keys from a JWKS URL that rotates, and the
-//! Node example of the README (examples/appwrite-function/sign.mjs) signing what the gateway
+//! Node example of the book (examples/appwrite-function/sign.mjs) signing what the gateway
 //! then accepts. Every minted token makes exactly one Appwrite session. The refusals, with
 //! their log checks, are in `assertion_logs.rs`.
 

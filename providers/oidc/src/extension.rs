@@ -2,7 +2,7 @@
 //!
 //! An [`Extension`] is handed to [`open_extended`](crate::open_extended) with the table. It can
 //! change six things and nothing else; the code flow (state, nonce, PKCE S256), discovery's exact
-//! issuer check, the JWKS cache and every ID-token check of DESIGN.md section 4 stay the
+//! issuer check, the JWKS cache and every ID-token check ([`crate::verify`]) stay the
 //! OIDC provider's:
 //! - [`Issuers`]: which `iss` values are accepted: an exact set (Auth0 custom domains),
 //!   or a template with `{tenantid}` filled from the token's `tid` and then
@@ -123,7 +123,7 @@ pub struct DiscoveryTarget {
 }
 
 /// Checks and identity keys of a provider built on the OIDC provider; called after every check
-/// of DESIGN.md section 4 passed.
+/// of [`crate::verify`] passed.
 pub trait ClaimsHook: Send + Sync {
     /// Refuses a verified token that the provider's own rules do not admit. A rule refusal is
     /// `ProviderError::access_denied(rule, detail)`; `detail` never holds other users' values.

@@ -1,4 +1,4 @@
-//! The key of a token without `kid` (DESIGN.md section 4): exactly one key of the token's key
+//! The key of a token without `kid`: exactly one key of the token's key
 //! type. openidconnect compares only `kty`, so a P-384 key would compete with the P-256 key for
 //! an ES256 token, and an X25519 key with the Ed25519 key for EdDSA; this module also compares
 //! the curve, `use` and `alg`.
@@ -8,8 +8,7 @@ use openidconnect::core::CoreJwsSigningAlgorithm;
 
 use crate::jwk::{Curve, KeySet, RingJsonWebKey};
 
-/// The keys that may have signed a token without `kid` whose header names `alg` (DESIGN
-/// section 4): of the algorithm's key type (RSA for RS*/PS*; EC on P-256 for ES256, on P-384
+/// The keys that may have signed a token without `kid` whose header names `alg`: of the algorithm's key type (RSA for RS*/PS*; EC on P-256 for ES256, on P-384
 /// for ES384; OKP on Ed25519 for EdDSA), for signatures (`use` = `sig` or absent), and with
 /// `alg` equal to the token's when the key names one. `None` for algorithms that take no key
 /// from the JWKS (HS*, `none`, unknown ones): openidconnect decides about those.

@@ -1,8 +1,8 @@
 //! The generic OpenID Connect provider of idp-bridge.
 //!
 //! Authorization code flow with PKCE S256, `state` and `nonce` always; discovery with the exact
-//! issuer check; a JWKS cache that follows key rotation; ID-token validation as DESIGN.md
-//! section 4. The provider keeps no per-login state of its own: its nonce and PKCE verifier
+//! issuer check; a JWKS cache that follows key rotation; complete ID-token validation
+//! ([`verify`]). The provider keeps no per-login state of its own: its nonce and PKCE verifier
 //! travel opaque in the gateway's login transaction.
 //!
 //! Layout:

@@ -1,4 +1,4 @@
-//! ID-token validation (DESIGN.md section 4), on top of openidconnect's verifier.
+//! ID-token validation (every check of docs/security/model.md), on top of openidconnect's verifier.
 //!
 //! openidconnect checks the JOSE header (`typ`, `cty`, `crit`), the algorithm allow-list, the
 //! key choice by `kid` and type, the signature (computed by ring through

@@ -117,7 +117,7 @@ fn malformed(why: &str) -> ProviderError {
     )
 }
 
-/// Computes the header value for `body` at time `t` (for tests and the README's example).
+/// Computes the header value for `body` at time `t` (for tests and the book's example).
 #[cfg(test)]
 pub(crate) fn sign(secret: &str, t: i64, body: &[u8]) -> String {
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());

@@ -12,7 +12,7 @@ use url::Url;
 /// Largest answer read from TypingDNA; its answers are a few hundred bytes.
 const MAX_ANSWER_BYTES: usize = 64 * 1024;
 
-/// Public error types of TypingDNA's own refusals (DESIGN.md names the first).
+/// Public error types of TypingDNA's own refusals (stable, like every error type).
 pub mod reason {
     /// TypingDNA is down, slow, in maintenance, or answered something unusable (503).
     pub const UNAVAILABLE: &str = "typingdna_unavailable";

@@ -1,4 +1,4 @@
-//! From a verified `Identity` to an Appwrite user (DESIGN.md section 5).
+//! From a verified `Identity` to an Appwrite user (docs/security/users-and-linking.md).
 //!
 //! The user id is derived from (issuer, subject) under `[mapping] id_key`
 //! ([`user_id`](super::user_id)), so the same person always maps to the same user on every

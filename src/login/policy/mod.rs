@@ -1,5 +1,5 @@
 //! What the gateway requires of, and believes from, each provider, beyond the provider's own
-//! checks (DESIGN.md section 8, "Policy keys").
+//! checks (docs/security/access-policy.md).
 //!
 //! Owns the per-provider keys the gateway reads from `[providers.<id>]` (the rest belongs to the
 //! provider crate): `trusted_for_email`, `link_by_email`, `on_email_conflict`, the access rules

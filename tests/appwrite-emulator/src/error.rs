@@ -142,7 +142,7 @@ impl AppwriteError {
         )
     }
 
-    /// 403 `user_blocked` (status as listed in USERS_API.md).
+    /// 403 `user_blocked` (status as Appwrite lists it).
     pub fn user_blocked() -> Self {
         Self::new(
             403,

@@ -105,7 +105,7 @@ async fn oidcc_client_test_kid_absent_single_jwks() {
     rig.assert_accepted(&attempt).await;
 }
 
-/// Issue 6, item 5 (DESIGN section 4): a token without `kid` verifies when the JWKS holds
+/// A token without `kid` verifies when the JWKS holds
 /// exactly one key of its key type, whatever else the set holds. Here no key has `kid`, `alg`
 /// or `use`: one RSA key, the P-256 and a P-384 key, the Ed25519 and an X25519 key. RS256,
 /// ES256 and EdDSA tokens each have one candidate (the curve counts, not just `kty`).

@@ -2,7 +2,7 @@
 //! 4), each played by the scriptable `mock-op` against the real gateway: start, the provider's
 //! authorization, the real callback handler, Appwrite (the emulator).
 //!
-//! One `#[tokio::test]` per row, so a failure names the row; SECURITY.md lists every row with
+//! One `#[tokio::test]` per row, so a failure names the row; docs/security/evidence/ lists every row with
 //! its verdict and the test that proves it.
 //!
 //! - [`basic_rp`]: the Basic RP certification plan (and the other code-flow rows of section 2.1
