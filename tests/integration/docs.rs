@@ -401,7 +401,11 @@ fn every_internal_link_of_the_docs_resolves_and_the_check_finds_a_broken_one() {
 /// only `--development` lets pass: what is checked here is that their values are read.
 fn check_config_with(env: &[(String, String)]) -> (bool, String) {
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let out = check_config::run(check_config::CLEAN, &["check-config", "--development"], &env);
+    let out = check_config::run(
+        check_config::CLEAN,
+        &["check-config", "--development"],
+        &env,
+    );
     (out.status.success(), check_config::text(&out))
 }
 
