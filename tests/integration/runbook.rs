@@ -92,6 +92,7 @@ const ERROR_PREFIXES: &[&str] = &[
     "id_token_",
     "identity_",
     "login_",
+    "logout_",
     "provider_",
     "redirect_",
     "store_",
@@ -112,10 +113,13 @@ const NOT_ERROR_TYPES: &[&str] = &[
     "email_domains",
     "email_verified",
     "login_hint",
+    "logout_token",
     "redirect_uri",
     "token_endpoint",
     "token_endpoint_auth_method",
     "user_id",
+    // The kind of value a logout token's replay key hashes.
+    "logout_jti",
     // Appwrite's own error types, which the gateway reads and never passes on.
     "general_argument_invalid",
     "general_query_invalid",

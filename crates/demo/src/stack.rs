@@ -93,6 +93,17 @@ pub struct Stack {
 /// When no loopback port can be bound at all, or the generated gateway configuration is
 /// refused (a bug in the demo). Busy fixed ports do not panic: they fall back to free ones.
 pub async fn start(ports: Ports) -> Stack {
+    start_allowing(ports, &[]).await
+}
+
+/// [`start`], with `more_allowed` added to the gateway's `[redirect] allowed` beside the demo
+/// page (so also to its CORS origins): other apps, such as the example single-page app that
+/// the browser test serves, may then sign in through the same gateway.
+///
+/// # Panics
+/// As [`start`]; also when an entry of `more_allowed` is not an allowed URL.
+#[allow(dead_code, reason = "used by tests/integration/browser.rs")]
+pub async fn start_allowing(ports: Ports, more_allowed: &[&str]) -> Stack {
     let mut notes = Vec::new();
 
     let emulator_listener = bind("Appwrite emulator", ports.appwrite, &mut notes).await;
@@ -122,6 +133,7 @@ pub async fn start(ports: Ports) -> Stack {
     let toml = gateway_toml(GatewaySettings {
         gateway_addr,
         app_url: &app_url,
+        more_allowed,
         issuer: &op.issuer(),
         client_id: &op.config().client_id,
         client_secret: &op.config().client_secret,
@@ -275,6 +287,7 @@ fn local_addr(listener: &TcpListener) -> SocketAddr {
 struct GatewaySettings<'a> {
     gateway_addr: SocketAddr,
     app_url: &'a str,
+    more_allowed: &'a [&'a str],
     issuer: &'a str,
     client_id: &'a str,
     client_secret: &'a str,
@@ -289,6 +302,10 @@ fn gateway_toml(s: GatewaySettings<'_>) -> String {
     // A JSON string is a valid TOML basic string.
     let q = |text: &str| serde_json::Value::from(text).to_string();
     let addr = s.gateway_addr.to_string();
+    let allowed: Vec<String> = std::iter::once(s.app_url)
+        .chain(s.more_allowed.iter().copied())
+        .map(q)
+        .collect();
     format!(
         r#"[server]
 listen = {listen}
@@ -303,7 +320,7 @@ api_key = {api_key}
 id_key = {id_key}
 
 [redirect]
-allowed = [{app_url}]
+allowed = [{allowed}]
 
 [log]
 format = "pretty"
@@ -321,7 +338,7 @@ client_secret = {client_secret}
         project = q(s.project),
         api_key = q(s.api_key),
         id_key = q(s.id_key),
-        app_url = q(s.app_url),
+        allowed = allowed.join(", "),
         issuer = q(s.issuer),
         client_id = q(s.client_id),
         client_secret = q(s.client_secret),
