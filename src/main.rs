@@ -159,17 +159,22 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            let loaded = match Config::load_with(&config, &registry) {
+            let source = ConfigSource {
+                path: config,
+                allow_warnings: development,
+                registry,
+            };
+            let (loaded, checksum) = match source.load() {
                 Ok(loaded) => loaded,
                 Err(error) => {
-                    eprintln!("{}: {error}", config.display());
+                    eprintln!("{}: {error}", source.path.display());
                     return ExitCode::from(2);
                 }
             };
             if !loaded.warnings.is_empty() && !development {
                 eprintln!(
                     "{}: refusing to serve a configuration with warnings (run check-config; --development starts anyway):",
-                    config.display()
+                    source.path.display()
                 );
                 for warning in &loaded.warnings {
                     eprintln!("  - {warning}");
@@ -179,7 +184,7 @@ fn main() -> ExitCode {
             let telemetry = match telemetry::init_with_audit(loaded.log.format, &loaded.audit) {
                 Ok(telemetry) => telemetry,
                 Err(error) => {
-                    eprintln!("{}: audit.file: {error}", config.display());
+                    eprintln!("{}: audit.file: {error}", source.path.display());
                     return ExitCode::from(2);
                 }
             };
@@ -194,17 +199,12 @@ fn main() -> ExitCode {
             if loaded.server.worker_threads != threads {
                 eprintln!(
                     "{}: server.worker_threads changed while the configuration loaded; start again",
-                    config.display()
+                    source.path.display()
                 );
                 return ExitCode::from(2);
             }
-            let source = ConfigSource {
-                path: config,
-                allow_warnings: development,
-                registry,
-            };
             let audit_file = telemetry.audit_file.clone();
-            let code = runtime.block_on(serve(loaded, source, hangups, audit_file));
+            let code = runtime.block_on(serve(loaded, source, hangups, checksum, audit_file));
             // Connections still open past the shutdown grace are cut here; a reload still
             // loading its file is not waited for.
             runtime.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -348,18 +348,20 @@ fn write_init(preset: Preset, output: &std::path::Path) -> ExitCode {
     }
 }
 
-/// Serves until SIGTERM or Ctrl-C, reloading on SIGHUP. Exit status 0 when every request in
-/// flight finished, 1 when the shutdown grace cut some (an operator should see that). The
-/// audit file's losses, when there is one, are counted in the metrics.
+/// Serves until SIGTERM or Ctrl-C, reloading from `source` on SIGHUP (and with `[server]
+/// config_watch_seconds`, when the file changes from the one loaded, `checksum`). Exit status 0
+/// when every request in flight finished, 1 when the shutdown grace cut some (an operator
+/// should see that). The audit file's losses, when there is one, are counted in the metrics.
 async fn serve(
     config: Config,
     source: ConfigSource,
     hangups: Hangups,
+    checksum: String,
     audit_file: Option<FileStatus>,
 ) -> ExitCode {
     let app = match Application::build(config).await {
         Ok(app) => app
-            .reload_from(source, hangups)
+            .reload_from(source, hangups, checksum)
             .count_audit_file(audit_file),
         Err(error) => {
             tracing::error!(%error, "cannot start");

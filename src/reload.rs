@@ -1,38 +1,45 @@
-//! Configuration reload (SIGHUP): read the file (and the environment overrides) again, validate
-//! it and open everything it names, and only then swap the reloadable part ([`Live`]) in, in one
-//! step; or refuse, log why, and keep serving the old configuration.
+//! Configuration reload (SIGHUP, and with `[server] config_watch_seconds` a change of the file:
+//! [`watch`]): read the file (and the environment overrides) again, validate it and open
+//! everything it names, and only then swap the reloadable part ([`Live`]) in, in one step; or
+//! refuse, log why, and keep serving the old configuration.
 //!
 //! What a reload changes: providers (added, removed, changed), `[redirect]`, `[token]`,
 //! `[appwrite]` `api_key` and `timeout_ms`, `[tls]`, `[rate_limit]`, `[server]`
 //! `trusted_proxies` and `cors_origins`. What needs a restart ([`RestartOnly`]): `[server]`
 //! `listen`, `metrics_listen`, `worker_threads`, `public_url`, `shutdown_delay_seconds`,
-//! `shutdown_grace_seconds`, `header_read_timeout_seconds`, `max_connections`; `[appwrite]`
-//! `endpoint` and `project`; every `[store]` key; `[mapping] id_key`; `[log] format`; every
-//! `[audit]` key. A changed restart-only key refuses the whole reload.
+//! `shutdown_grace_seconds`, `header_read_timeout_seconds`, `max_connections`,
+//! `config_watch_seconds`; `[appwrite]` `endpoint` and `project`; every `[store]` key;
+//! `[mapping] id_key`; `[log] format`; every `[audit]` key. A changed restart-only key refuses
+//! the whole reload.
 //!
-//! Owns: building [`Live`] from a `Config` (startup uses it too), the restart-only rule, the
-//! reload itself and its log line, and warming a new configuration's providers up.
+//! Owns: building [`Live`] from a `Config` (startup uses it too), the restart-only rule
+//! ([`restart_only`]), reading the file once for its checksum and its configuration
+//! ([`ConfigFile`]), the reload itself and its log line, the one task that reloads (on SIGHUP
+//! and for [`watch`]), and warming a new configuration's providers up.
 //! Must not: replace the transaction store (logins in flight live in it), or log a value of
 //! the configuration (only key names, reasons and the file's checksum).
 
-use std::path::PathBuf;
+mod restart_only;
+pub mod watch;
+
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use idp_provider_api::ConfigProblem;
 use sha2::{Digest, Sha256};
-use url::Url;
 
-use crate::appwrite::{AppwriteClient, AppwriteError, ProjectId};
+use crate::appwrite::{AppwriteClient, AppwriteError};
 use crate::clock::Clock;
-use crate::config::{AuditConfig, Config, ConfigError, LogFormat, StoreConfig};
+use crate::config::{Config, ConfigError};
 use crate::http::Live;
 use crate::http::rate_limit::RateLimit;
-use crate::login::user_id::IdKey;
 use crate::login::{Login, LoginParts};
 use crate::metrics::Metrics;
 use crate::registry::Registry;
-use crate::store::{RedisSettings, TransactionStore};
+use crate::store::TransactionStore;
+pub use restart_only::RestartOnly;
+use watch::{Seen, Watch};
 
 /// Where a reload reads the configuration, with what provider types, and whether warnings are
 /// tolerated (`serve --development`): as at startup.
@@ -47,144 +54,59 @@ pub struct ConfigSource {
     pub registry: Registry,
 }
 
-/// The keys that cannot change while the process runs, with the values it started with.
-///
-/// Each has its reason: the listener is bound once; `public_url` is in the callback URLs and
-/// the cookie name of logins in flight; the shutdown bounds are read when shutdown begins, and
-/// the connection limits when serving begins; the Appwrite endpoint and project say where
-/// users live, and a login must not start in one project and finish in another; the store
-/// holds the logins in flight; `id_key` keys every derived user id and must never change at
-/// all; the log format and the audit file are set up once (and an audit trail whose events
-/// gain or lose the email halfway is hard to read).
-#[derive(Debug)]
-pub struct RestartOnly {
-    listen: std::net::SocketAddr,
-    metrics_listen: Option<std::net::SocketAddr>,
-    worker_threads: usize,
-    public_url: Url,
-    /// `[server] shutdown_delay_seconds`.
-    pub shutdown_delay: std::time::Duration,
-    /// `[server] shutdown_grace_seconds`.
-    pub shutdown_grace: std::time::Duration,
-    /// `[server] header_read_timeout_seconds`.
-    pub header_read_timeout: std::time::Duration,
-    /// `[server] max_connections`.
-    pub max_connections: usize,
-    appwrite_endpoint: Url,
-    appwrite_project: ProjectId,
-    store: StoreConfig,
-    id_key: IdKey,
-    log_format: LogFormat,
-    audit: AuditConfig,
+impl ConfigSource {
+    /// The configuration `serve` starts with: the file read once, exactly those bytes loaded
+    /// (with the environment overrides and `*_file` secrets), and the file's checksum, which a
+    /// [`Watch`] compares later reads with.
+    ///
+    /// # Errors
+    /// As [`Config::load`].
+    pub fn load(&self) -> Result<(Config, String), ConfigError> {
+        let file = ConfigFile::new(Config::read_file(&self.path)?);
+        let config = file.load(self)?;
+        Ok((config, file.checksum))
+    }
 }
 
-impl RestartOnly {
-    /// The restart-only values of `config`.
-    pub fn of(config: &Config) -> Self {
-        Self {
-            listen: config.server.listen,
-            metrics_listen: config.server.metrics_listen,
-            worker_threads: config.server.worker_threads,
-            public_url: config.server.public_url.clone(),
-            shutdown_delay: config.server.shutdown_delay,
-            shutdown_grace: config.server.shutdown_grace,
-            header_read_timeout: config.server.header_read_timeout,
-            max_connections: config.server.max_connections,
-            appwrite_endpoint: config.appwrite.endpoint.clone(),
-            appwrite_project: config.appwrite.project.clone(),
-            store: config.store.clone(),
-            id_key: config.mapping.id_key.clone(),
-            log_format: config.log.format,
-            audit: config.audit.clone(),
-        }
+/// The configuration file as read once: its bytes and their SHA-256, in hex (what `sha256sum`
+/// prints). Only these bytes are parsed, so the configuration applied is the one the logged
+/// checksum names, however the file changes meanwhile.
+///
+/// A Kubernetes ConfigMap volume is updated by renaming a new `..data` symlink over the old
+/// one, and the mounted `config.toml` links through it: opening the path resolves the links
+/// once, so a read gets one version's file whole, never half of each.
+pub struct ConfigFile {
+    bytes: Vec<u8>,
+    checksum: String,
+}
+
+impl ConfigFile {
+    fn new(bytes: Vec<u8>) -> Self {
+        let checksum = data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes));
+        Self { bytes, checksum }
     }
 
-    /// The keys whose value differs in `new`, named as in the file.
-    pub fn changed(&self, new: &Self) -> Vec<&'static str> {
-        // A Redis setting that differs while both run Redis (a change of backend is named by
-        // `store.backend`).
-        let redis = |differs: fn(&RedisSettings, &RedisSettings) -> bool| match (
-            &self.store.redis,
-            &new.store.redis,
-        ) {
-            (Some(old), Some(new)) => differs(old, new),
-            _ => false,
-        };
-        let mut changed: Vec<&'static str> = [
-            ("server.listen", self.listen != new.listen),
-            (
-                "server.metrics_listen",
-                self.metrics_listen != new.metrics_listen,
-            ),
-            (
-                "server.worker_threads",
-                self.worker_threads != new.worker_threads,
-            ),
-            ("server.public_url", self.public_url != new.public_url),
-            (
-                "server.shutdown_delay_seconds",
-                self.shutdown_delay != new.shutdown_delay,
-            ),
-            (
-                "server.shutdown_grace_seconds",
-                self.shutdown_grace != new.shutdown_grace,
-            ),
-            (
-                "server.header_read_timeout_seconds",
-                self.header_read_timeout != new.header_read_timeout,
-            ),
-            (
-                "server.max_connections",
-                self.max_connections != new.max_connections,
-            ),
-            (
-                "appwrite.endpoint",
-                self.appwrite_endpoint != new.appwrite_endpoint,
-            ),
-            (
-                "appwrite.project",
-                self.appwrite_project != new.appwrite_project,
-            ),
-            ("store.backend", self.store.backend != new.store.backend),
-            ("store.redis_url", redis(|a, b| a.url != b.url)),
-            ("store.redis_cluster", redis(|a, b| a.cluster != b.cluster)),
-            (
-                "store.key_prefix",
-                redis(|a, b| a.key_prefix != b.key_prefix),
-            ),
-            (
-                "store.redis_timeout_ms",
-                redis(|a, b| a.timeout != b.timeout),
-            ),
-            ("store.encryption_keys", redis(|a, b| a.keys != b.keys)),
-            (
-                "store.redis_high_water_percent",
-                redis(|a, b| a.high_water_percent != b.high_water_percent),
-            ),
-            (
-                "store.transaction_ttl_seconds",
-                self.store.transaction_ttl != new.store.transaction_ttl,
-            ),
-            (
-                "store.max_open_transactions",
-                self.store.max_open_transactions != new.store.max_open_transactions,
-            ),
-            ("mapping.id_key", self.id_key != new.id_key),
-            ("log.format", self.log_format != new.log_format),
-            ("audit.file", self.audit.file != new.audit.file),
-            (
-                "audit.include_email",
-                self.audit.include_email != new.audit.include_email,
-            ),
-        ]
-        .into_iter()
-        .filter_map(|(key, differs)| differs.then_some(key))
-        .collect();
-        // Any other [store] key (they all are restart-only) that the list above does not name.
-        if self.store != new.store && !changed.iter().any(|key| key.starts_with("store.")) {
-            changed.push("[store]");
-        }
-        changed
+    /// Reads `path` once (any file: a FIFO too).
+    ///
+    /// # Errors
+    /// `Read`, with the OS error.
+    pub fn read(path: &Path) -> Result<Self, ReloadError> {
+        std::fs::read(path)
+            .map(Self::new)
+            .map_err(|source| ReloadError::Read {
+                path: path.display().to_string(),
+                source,
+            })
+    }
+
+    /// Hex SHA-256 of the bytes.
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+
+    /// The configuration of exactly these bytes, as `source` reads a file.
+    fn load(&self, source: &ConfigSource) -> Result<Config, ConfigError> {
+        Config::from_file_bytes(&source.path, &self.bytes, &source.registry)
     }
 }
 
@@ -206,6 +128,18 @@ impl Hangups {
         #[cfg(not(unix))]
         {
             Ok(Self())
+        }
+    }
+
+    /// The next SIGHUP; `None` once no more can come. Without Unix signals, never.
+    async fn recv(&mut self) -> Option<()> {
+        #[cfg(unix)]
+        {
+            self.0.recv().await
+        }
+        #[cfg(not(unix))]
+        {
+            std::future::pending().await
         }
     }
 }
@@ -287,20 +221,21 @@ impl Reloader {
     /// # Errors
     /// See [`ReloadError`]; the current configuration is untouched on every error.
     pub async fn reload(&self) -> Result<Reloaded, ReloadError> {
-        let (path, registry) = (self.source.path.clone(), self.source.registry.clone());
-        // Reading files and opening providers blocks: off the async workers. The file is read
-        // once: the configuration is made of exactly the bytes whose checksum is logged.
-        let (checksum, config) = tokio::task::spawn_blocking(move || {
-            let bytes = std::fs::read(&path).map_err(|source| ReloadError::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
-            Ok::<_, ReloadError>((
-                data_encoding::HEXLOWER.encode(&Sha256::digest(&bytes)),
-                Config::from_file_bytes(&path, &bytes, &registry)?,
-            ))
-        })
-        .await??;
+        self.apply(self.read().await?).await
+    }
+
+    /// Reads the file once, off the async workers.
+    async fn read(&self) -> Result<ConfigFile, ReloadError> {
+        let path = self.source.path.clone();
+        tokio::task::spawn_blocking(move || ConfigFile::read(&path)).await?
+    }
+
+    /// The reload of `file`'s configuration, exactly its bytes: see [`Reloader::reload`].
+    async fn apply(&self, file: ConfigFile) -> Result<Reloaded, ReloadError> {
+        let checksum = file.checksum.clone();
+        let source = self.source.clone();
+        // Reading secret files and opening providers blocks: off the async workers.
+        let config = tokio::task::spawn_blocking(move || file.load(&source)).await??;
         if !config.warnings.is_empty() && !self.source.allow_warnings {
             return Err(ReloadError::Warnings(config.warnings));
         }
@@ -334,10 +269,14 @@ impl Reloader {
         })
     }
 
-    /// [`Reloader::reload`], with its outcome logged: `config reloaded` (checksum, provider
-    /// count) or `config reload refused` (the reason, naming keys, never values).
-    pub async fn reload_and_log(&self) {
-        let outcome = self.reload().await;
+    /// Reloads what `read` read (or refuses, when it read nothing), and counts and logs the
+    /// outcome: `config reloaded` (checksum, provider count) or `config reload refused` (the
+    /// reason, naming keys, never values).
+    async fn apply_and_log(&self, read: Result<ConfigFile, ReloadError>) {
+        let outcome = match read {
+            Ok(file) => self.apply(file).await,
+            Err(error) => Err(error),
+        };
         self.metrics.config_reload(outcome.is_ok());
         match outcome {
             Ok(done) => tracing::info!(
@@ -352,14 +291,60 @@ impl Reloader {
         }
     }
 
-    /// Reloads on every SIGHUP, one reload at a time (signals that arrive meanwhile coalesce
-    /// into one more reload), until the signal stream ends.
-    #[cfg(unix)]
-    pub async fn on_hangup(self, mut hangups: Hangups) {
-        while hangups.0.recv().await.is_some() {
-            tracing::info!(path = %self.source.path.display(), "SIGHUP: reloading the configuration");
-            self.reload_and_log().await;
+    /// Reloads on every SIGHUP and, with `watch`, when a check finds the file changed (see
+    /// [`watch`]), until the application ends. One reload at a time: SIGHUPs that arrive
+    /// meanwhile coalesce into one more, and a check waits for the reload before it. A SIGHUP
+    /// always reloads (the `*_file` secrets and the environment may have changed, which the
+    /// checksum does not cover); the file it read is not reloaded again by the watch.
+    pub async fn run(self, mut hangups: Hangups, mut watch: Option<Watch>) {
+        if let Some(watch) = &watch {
+            tracing::info!(
+                path = %self.source.path.display(),
+                every_seconds = watch.every().as_secs(),
+                "watching the configuration file: a change reloads it"
+            );
         }
+        let mut signals = true;
+        loop {
+            tokio::select! {
+                signal = hangups.recv(), if signals => {
+                    if signal.is_none() {
+                        signals = false;
+                        continue;
+                    }
+                    tracing::info!(path = %self.source.path.display(), "SIGHUP: reloading the configuration");
+                    let read = self.read().await;
+                    if let Some(watch) = &mut watch {
+                        watch.tried(Seen::of(&read));
+                    }
+                    self.apply_and_log(read).await;
+                }
+                () = watch::next_check(&mut watch) => {
+                    if let Some(watch) = &mut watch {
+                        self.check(watch).await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// One check of the watched file: reads it once and reloads exactly those bytes when the
+    /// watch says so.
+    async fn check(&self, watch: &mut Watch) {
+        let read = self.read().await;
+        let seen = Seen::of(&read);
+        tracing::trace!(?seen, "configuration file checked");
+        if !watch.checked(seen) {
+            return;
+        }
+        if let Ok(file) = &read {
+            tracing::info!(
+                path = %self.source.path.display(),
+                checksum = %file.checksum,
+                "configuration file changed: reloading"
+            );
+        }
+        self.apply_and_log(read).await;
     }
 }
 
@@ -439,168 +424,4 @@ pub async fn warm_up(login: Arc<Login>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const BASE: &str = r#"
-[server]
-listen = "127.0.0.1:8080"
-[appwrite]
-endpoint = "http://127.0.0.1:9/v1"
-project = "p1"
-api_key = "standard_0123456789abcdef0123456789abcdef"
-[redirect]
-allowed = ["http://127.0.0.1:3000/app/"]
-[mapping]
-id_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
-[providers.corp]
-type = "oidc"
-issuer = "http://127.0.0.1:9/"
-client_id = "c"
-client_secret = "0123456789abcdef0123456789abcdef"
-"#;
-
-    fn restart_only(text: &str) -> RestartOnly {
-        let config = Config::from_toml(text).unwrap_or_else(|e| panic!("{e}"));
-        RestartOnly::of(&config)
-    }
-
-    #[test]
-    fn reloadable_changes_name_no_key() {
-        let before = restart_only(BASE);
-        let after = restart_only(&BASE.replace("client_id = \"c\"", "client_id = \"d\""));
-        assert!(before.changed(&after).is_empty());
-        let with_limit = format!("{BASE}\n[rate_limit]\nper_ip_per_minute = 5\n");
-        assert!(before.changed(&restart_only(&with_limit)).is_empty());
-    }
-
-    #[test]
-    fn each_restart_only_key_is_named() {
-        let before = restart_only(BASE);
-        let dir = tempfile::tempdir().expect("tempdir");
-        let audit_file = dir.path().join("audit.jsonl");
-        let cases = [
-            (
-                BASE.replace("127.0.0.1:8080", "127.0.0.1:8081"),
-                vec!["server.listen", "server.public_url"],
-            ),
-            (
-                BASE.replace("project = \"p1\"", "project = \"p2\""),
-                vec!["appwrite.project"],
-            ),
-            (
-                BASE.replace("id_key = \"AAEC", "id_key = \"AQEC"),
-                vec!["mapping.id_key"],
-            ),
-            (
-                format!("{BASE}\n[store]\ntransaction_ttl_seconds = 60\n"),
-                vec!["store.transaction_ttl_seconds"],
-            ),
-            (
-                format!("{BASE}\n[log]\nformat = \"pretty\"\n"),
-                vec!["log.format"],
-            ),
-            (
-                format!("{BASE}\n[audit]\ninclude_email = true\n"),
-                vec!["audit.include_email"],
-            ),
-            (
-                format!("{BASE}\n[audit]\nfile = \"{}\"\n", audit_file.display()),
-                vec!["audit.file"],
-            ),
-            (
-                BASE.replace("[appwrite]", "shutdown_grace_seconds = 3\n[appwrite]"),
-                vec!["server.shutdown_grace_seconds"],
-            ),
-            (
-                BASE.replace("[appwrite]", "worker_threads = 0\n[appwrite]"),
-                vec!["server.worker_threads"],
-            ),
-            (
-                BASE.replace("[appwrite]", "header_read_timeout_seconds = 3\n[appwrite]"),
-                vec!["server.header_read_timeout_seconds"],
-            ),
-            (
-                BASE.replace("[appwrite]", "max_connections = 50\n[appwrite]"),
-                vec!["server.max_connections"],
-            ),
-            (
-                BASE.replace("[appwrite]", "metrics_listen = \"127.0.0.1:0\"\n[appwrite]"),
-                vec!["server.metrics_listen"],
-            ),
-            (
-                BASE.replace("[appwrite]", "header_read_timeout_seconds = 3\n[appwrite]"),
-                vec!["server.header_read_timeout_seconds"],
-            ),
-            (
-                BASE.replace("[appwrite]", "max_connections = 50\n[appwrite]"),
-                vec!["server.max_connections"],
-            ),
-            (
-                format!(
-                    "{BASE}\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:1\"\n\
-                     encryption_keys = [\"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"]\n"
-                ),
-                vec!["store.backend"],
-            ),
-        ];
-        for (text, keys) in cases {
-            assert_eq!(before.changed(&restart_only(&text)), keys, "{text}");
-        }
-        // Between two Redis configurations, each store key by its name (a key rotation too).
-        let redis = |keys: &str, prefix: &str| {
-            format!(
-                "{BASE}\n[store]\nbackend = \"redis\"\nredis_url = \"redis://127.0.0.1:1\"\n\
-                 key_prefix = \"{prefix}\"\nencryption_keys = [{keys}]\n"
-            )
-        };
-        let k1 = "\"k1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"";
-        let k2 = "\"k2:AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=\"";
-        let before = restart_only(&redis(k1, "a:"));
-        assert!(before.changed(&restart_only(&redis(k1, "a:"))).is_empty());
-        assert_eq!(
-            before.changed(&restart_only(&redis(&format!("{k2}, {k1}"), "a:"))),
-            ["store.encryption_keys"]
-        );
-        assert_eq!(
-            before.changed(&restart_only(&redis(k1, "b:"))),
-            ["store.key_prefix"]
-        );
-    }
-
-    #[test]
-    fn a_rebuild_keeps_the_rate_limiter_only_while_its_budget_is_unchanged() {
-        let build = |text: &str, previous: Option<&Live>| {
-            let config = Config::from_toml(text).unwrap_or_else(|e| panic!("{e}"));
-            let clock: Arc<dyn Clock> = Arc::new(crate::clock::SystemClock);
-            let store = Arc::new(crate::store::memory::MemoryStore::new(
-                config.store.transaction_ttl,
-                config.store.max_open_transactions,
-                clock.clone(),
-            ));
-            let metrics = Arc::new(Metrics::new());
-            build_live(config, store, clock, &metrics, previous).expect("built")
-        };
-        let limited = format!("{BASE}\n[rate_limit]\nper_ip_per_minute = 5\n");
-        let first = build(&limited, None);
-        let same = build(&limited, Some(&first));
-        let limiter = |live: &Live| live.rate_limit.clone().expect("limits on");
-        assert!(
-            Arc::ptr_eq(&limiter(&first), &limiter(&same)),
-            "counts kept"
-        );
-        let changed = build(&limited.replace("= 5", "= 6"), Some(&same));
-        assert!(!Arc::ptr_eq(&limiter(&same), &limiter(&changed)));
-        assert_eq!(limiter(&changed).per_minute(), 6);
-        let off = build(&limited.replace("= 5", "= 0"), Some(&changed));
-        assert!(off.rate_limit.is_none());
-    }
-
-    #[test]
-    fn the_same_id_key_written_otherwise_is_no_change() {
-        // Base64 without padding decodes to the same key: not a change.
-        let before = restart_only(BASE);
-        let after = restart_only(&BASE.replace("Hh8=\"", "Hh8\""));
-        assert!(before.changed(&after).is_empty());
-    }
-}
+mod tests;

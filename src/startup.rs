@@ -19,6 +19,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::http::AppState;
 use crate::metrics::{AuditFileLosses, Metrics};
+use crate::reload::watch::Watch;
 use crate::reload::{self, ConfigSource, Hangups, Reloader, RestartOnly};
 use crate::store::StoreError;
 
@@ -50,8 +51,9 @@ pub struct Application {
     local_addr: SocketAddr,
     /// The restart-only values it started with, which a reload must not change.
     started: RestartOnly,
-    /// Where SIGHUP reloads the configuration from, and the claimed SIGHUP; `None`: no reloads.
-    reload: Option<(ConfigSource, Hangups)>,
+    /// Where SIGHUP (and `[server] config_watch_seconds`) reloads the configuration from, the
+    /// claimed SIGHUP, and the checksum of the file it was loaded from; `None`: no reloads.
+    reload: Option<(ConfigSource, Hangups, String)>,
 }
 
 /// How serving ended.
@@ -113,10 +115,12 @@ impl Application {
     }
 
     /// Reloads the configuration from `source` on every SIGHUP of `hangups` while serving (see
-    /// [`crate::reload`]); one that arrived before serving begins reloads at once.
+    /// [`crate::reload`]); one that arrived before serving begins reloads at once. With
+    /// `[server] config_watch_seconds`, also when the file changes from the one the
+    /// configuration was loaded from (`loaded`, its checksum: [`ConfigSource::load`]).
     #[must_use]
-    pub fn reload_from(mut self, source: ConfigSource, hangups: Hangups) -> Self {
-        self.reload = Some((source, hangups));
+    pub fn reload_from(mut self, source: ConfigSource, hangups: Hangups, loaded: String) -> Self {
+        self.reload = Some((source, hangups, loaded));
         self
     }
 
@@ -167,15 +171,18 @@ impl Application {
         };
         let listeners = 1 + usize::from(self.metrics_listener.is_some());
         files::make_room(limits.max_connections.saturating_mul(listeners));
-        #[cfg(unix)]
-        let _reloads = self.reload.map(|(source, hangups)| {
+        let _reloads = self.reload.map(|(source, hangups, loaded)| {
+            let watch = self
+                .started
+                .config_watch
+                .map(|every| Watch::new(every, loaded));
             let reloader = Reloader::new(
                 source,
                 self.started,
                 self.state.live.clone(),
                 self.state.metrics.clone(),
             );
-            AbortOnDrop(tokio::spawn(reloader.on_hangup(hangups)))
+            AbortOnDrop(tokio::spawn(reloader.run(hangups, watch)))
         });
         let live = self.state.live.clone();
         let _sweeper = AbortOnDrop(tokio::spawn(async move {

@@ -51,7 +51,9 @@ pub use crate::store::{StoreBackend, StoreConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mapping::MappingConfig;
 pub use rate_limit::RateLimitConfig;
-pub use server::{DEFAULT_LISTEN, DEFAULT_WORKER_THREADS, ServerConfig};
+pub use server::{
+    DEFAULT_HEADER_READ_TIMEOUT_SECONDS, DEFAULT_LISTEN, DEFAULT_WORKER_THREADS, ServerConfig,
+};
 use source::{
     FileText, environment, name_env_sources, resolve_secret_files, sources, without_source_lines,
 };
@@ -181,15 +183,21 @@ impl Config {
     /// # Errors
     /// As [`Config::load`].
     pub fn load_with(path: &Path, registry: &Registry) -> Result<Self, ConfigError> {
+        Self::from_file_bytes(path, &Self::read_file(path)?, registry)
+    }
+
+    /// The bytes of the configuration file `path`, read once, for [`Config::from_file_bytes`].
+    ///
+    /// # Errors
+    /// `Read` when `path` is not a file or cannot be read.
+    pub fn read_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
         if !path.is_file() {
             return Err(ConfigError::Read(format!(
                 "{}: no such file",
                 path.display()
             )));
         }
-        let bytes = std::fs::read(path)
-            .map_err(|e| ConfigError::Read(format!("{}: {e}", path.display())))?;
-        Self::from_file_bytes(path, &bytes, registry)
+        std::fs::read(path).map_err(|e| ConfigError::Read(format!("{}: {e}", path.display())))
     }
 
     /// The configuration file `path` as read into `bytes`, with the environment overrides over

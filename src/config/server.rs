@@ -42,6 +42,10 @@ pub struct ServerConfig {
     pub header_read_timeout: Duration,
     /// Connections served at once, per listener; past it new ones wait in the listen backlog.
     pub max_connections: usize,
+    /// How often the gateway reads its own configuration file and reloads it when it changed
+    /// (`config_watch_seconds`; see `reload::watch`); `None` (0, the default): only SIGHUP
+    /// reloads.
+    pub config_watch: Option<Duration>,
 }
 
 /// `[server] header_read_timeout_seconds` by default: far longer than any real client or
@@ -57,6 +61,10 @@ pub const DEFAULT_WORKER_THREADS: usize = 1;
 
 /// `[server] listen` by default.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// Largest `[server] config_watch_seconds`: a slower check than hourly is better done by
+/// sending SIGHUP when the file changes.
+pub const MAX_CONFIG_WATCH_SECONDS: i64 = 3600;
 
 /// Largest `[server] worker_threads`.
 pub const MAX_WORKER_THREADS: usize = 256;
@@ -75,6 +83,7 @@ pub(super) struct RawServer {
     worker_threads: usize,
     header_read_timeout_seconds: i64,
     max_connections: i64,
+    config_watch_seconds: i64,
 }
 
 impl Default for RawServer {
@@ -92,6 +101,9 @@ impl Default for RawServer {
             worker_threads: DEFAULT_WORKER_THREADS,
             header_read_timeout_seconds: DEFAULT_HEADER_READ_TIMEOUT_SECONDS,
             max_connections: DEFAULT_MAX_CONNECTIONS,
+            // Off: a file that changes under a running gateway changes nothing until asked
+            // (SIGHUP), as before the key existed.
+            config_watch_seconds: 0,
         }
     }
 }
@@ -189,6 +201,13 @@ impl RawServer {
             1,
             1_000_000,
         );
+        let config_watch = in_range(
+            p,
+            "server.config_watch_seconds",
+            self.config_watch_seconds,
+            0,
+            MAX_CONFIG_WATCH_SECONDS,
+        );
         let worker_threads = if self.worker_threads <= MAX_WORKER_THREADS {
             Some(self.worker_threads)
         } else {
@@ -212,6 +231,8 @@ impl RawServer {
             worker_threads: worker_threads?,
             header_read_timeout: Duration::from_secs(header_read_timeout?),
             max_connections: usize::try_from(max_connections?).ok()?,
+            config_watch: config_watch
+                .map(|seconds| (seconds > 0).then(|| Duration::from_secs(seconds)))?,
         })
     }
 }

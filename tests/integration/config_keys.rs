@@ -467,6 +467,23 @@ fn connection_limits_have_defaults_and_ranges() {
 }
 
 #[test]
+fn config_watch_seconds_takes_0_to_turn_it_off_up_to_an_hour() {
+    let set = |value: i64| {
+        with(
+            "server",
+            "config_watch_seconds",
+            &format!("config_watch_seconds = {value}"),
+        )
+    };
+    for good in [0, 1, 10, 3600] {
+        assert_eq!(problems(&set(good)), "", "config_watch_seconds = {good}");
+    }
+    for bad in [-1, 3601] {
+        refused(&set(bad), "server.config_watch_seconds", "outside 0..=3600");
+    }
+}
+
+#[test]
 fn config_example_toml_is_valid_and_documents_every_key() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
     let text = std::fs::read_to_string(&path).expect("config.example.toml");
@@ -482,6 +499,7 @@ fn config_example_toml_is_valid_and_documents_every_key() {
         "metrics_listen",
         "header_read_timeout_seconds",
         "max_connections",
+        "config_watch_seconds",
         "endpoint",
         "project",
         "api_key",

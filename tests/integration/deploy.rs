@@ -1,6 +1,7 @@
 //! The deployment examples in `deploy/` stay in step with the gateway: `deploy/config.toml`
 //! passes `check-config` once its secret files exist, the Kubernetes ConfigMap carries the same
-//! configuration (but for `trusted_proxies`, which differs by platform), and every secret file
+//! configuration (but for `trusted_proxies`, which differs by platform, and
+//! `config_watch_seconds`, which only the ConfigMap sets), and every secret file
 //! the configuration names is one that compose mounts and the Kubernetes Secret is made from.
 //! No container engine or cluster runs here; `.ci/run` checks the files against their schemas.
 
@@ -143,6 +144,13 @@ fn the_kubernetes_configmap_carries_the_same_configuration() {
             .expect("[server]");
         assert!(server.remove("trusted_proxies").is_some());
     }
+    // Only the ConfigMap is watched: the kubelet replaces its file whole, while compose's
+    // bind mount of one file keeps the old file when an editor saves a new one over it.
+    let server = configmap
+        .get_mut("server")
+        .and_then(|s| s.as_table_mut())
+        .expect("[server]");
+    assert!(server.remove("config_watch_seconds").is_some());
     assert_eq!(configmap, file);
 }
 
@@ -269,43 +277,88 @@ fn containers(deployment: &str) -> Vec<(String, String)> {
     found
 }
 
-/// A ConfigMap change reaches the running gateways without a restart: a container of the pod
-/// watches the mounted file and sends SIGHUP (the gateway reloads, or refuses and keeps the old
-/// configuration). It can only signal with a shared process namespace, must watch the file the
-/// gateway reads, and the mount must not be a `subPath` (which the kubelet never updates).
+/// A ConfigMap change reaches the running gateways without a restart and without a second
+/// container: the gateway watches its own file (`[server] config_watch_seconds` in the
+/// ConfigMap's configuration) and reloads it, or refuses it and keeps the old configuration.
+/// No pod shares its process namespace: a container that could signal the gateway could also
+/// read its memory and, through `/proc/<pid>/root`, its secret files. The file the gateway
+/// reads is in the ConfigMap's mount, which is not a `subPath` (the kubelet never updates one).
 #[test]
-fn on_kubernetes_a_configmap_change_reloads_the_gateway() {
+fn on_kubernetes_the_gateway_watches_its_configmap_without_a_sidecar() {
+    let manifest = read("deploy/kubernetes/idp-bridge.yaml");
+    let settings: Vec<&str> = manifest
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect();
+    for key in [
+        "shareProcessNamespace",
+        "initContainers",
+        "ephemeralContainers",
+    ] {
+        assert!(
+            !settings.iter().any(|line| line.contains(key)),
+            "the manifest sets {key}"
+        );
+    }
     let deployment = kubernetes_document("Deployment");
-    assert!(
-        deployment.contains("shareProcessNamespace: true"),
-        "{deployment}"
-    );
     assert!(!deployment.contains("subPath:"), "{deployment}");
     let containers = containers(&deployment);
     let names: Vec<&str> = containers.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["idp-bridge", "config-reloader"]);
-    let (gateway, reloader) = (&containers[0].1, &containers[1].1);
+    assert_eq!(names, ["idp-bridge"], "one container: the gateway");
+    let gateway = &containers[0].1;
     let config = gateway
         .split("- name: IDP_BRIDGE_CONFIG\n")
         .nth(1)
         .and_then(|rest| rest.lines().next())
         .and_then(|line| line.trim().strip_prefix("value: "))
         .expect("the gateway's IDP_BRIDGE_CONFIG");
-    assert!(
-        reloader.contains(&format!("config={config}\n")),
-        "the reloader watches {config}:\n{reloader}"
-    );
-    assert!(reloader.contains("pkill -HUP -x idp-bridge"), "{reloader}");
     let mount_dir = Path::new(config).parent().expect("a directory");
-    for container in [gateway, reloader] {
-        assert!(
-            container.contains(&format!(
-                "- name: config\n              mountPath: {}\n",
-                mount_dir.display()
-            )),
-            "{container}"
-        );
-    }
+    assert!(
+        gateway.contains(&format!(
+            "- name: config\n              mountPath: {}\n",
+            mount_dir.display()
+        )),
+        "{gateway}"
+    );
+    assert!(
+        deployment.contains("- name: config\n          configMap:\n            name: idp-bridge\n"),
+        "{deployment}"
+    );
+    let file: toml::Table = configmap_config(&manifest).parse().expect("TOML");
+    let every = file["server"]
+        .get("config_watch_seconds")
+        .and_then(toml::Value::as_integer)
+        .expect("the ConfigMap's configuration sets server.config_watch_seconds");
+    assert!((1..=60).contains(&every), "config_watch_seconds = {every}");
+}
+
+/// The gateway closes a keep-alive connection left idle for `[server]
+/// header_read_timeout_seconds`. A proxy that kept one longer could send a request on it just
+/// as the gateway closes it, and answer its client 502: Caddy lets its idle connections to the
+/// gateways go sooner.
+#[test]
+fn caddy_lets_idle_gateway_connections_go_before_the_gateway_closes_them() {
+    let caddy = read("deploy/Caddyfile");
+    let transport = caddy
+        .split("transport http {")
+        .nth(1)
+        .and_then(|rest| rest.split('}').next())
+        .expect("reverse_proxy has a `transport http` block");
+    let keepalive: u64 = transport
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("keepalive "))
+        .and_then(|value| value.strip_suffix('s'))
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("`keepalive <N>s` in Caddy's transport");
+    let config: toml::Table = read("deploy/config.toml").parse().expect("TOML");
+    let idle = config["server"]
+        .get("header_read_timeout_seconds")
+        .and_then(toml::Value::as_integer)
+        .unwrap_or(idp_bridge::config::DEFAULT_HEADER_READ_TIMEOUT_SECONDS);
+    assert!(
+        keepalive > 0 && i64::try_from(keepalive).is_ok_and(|k| k < idle),
+        "Caddy keeps idle connections {keepalive}s, the gateway {idle}s"
+    );
 }
 
 /// Every container runs unprivileged on a read-only root filesystem (the gateway writes no

@@ -11,6 +11,7 @@ mod browser;
 mod check_config;
 mod check_config_online;
 mod config_keys;
+mod config_watch;
 mod conformance;
 mod connections;
 mod custom_provider;

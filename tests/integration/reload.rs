@@ -20,11 +20,12 @@ use crate::helpers::{
 };
 use crate::idp::{CLIENT_ID, CLIENT_SECRET, free_port};
 
-/// The real binary in front of mock-op and the Appwrite emulator, with its config file.
-struct Gateway {
-    emulator: Emulator,
+/// The real binary in front of mock-op and the Appwrite emulator, with its config file (also
+/// for `config_watch`).
+pub(crate) struct Gateway {
+    pub(crate) emulator: Emulator,
     mock: MockOp,
-    url: String,
+    pub(crate) url: String,
     id_key: String,
     served: Option<Served>,
     /// `[server]` keys of every configuration of this gateway (restart-only ones among them).
@@ -35,7 +36,7 @@ struct Gateway {
 
 impl Gateway {
     /// Serves provider `corp` (and `other` when `other`), with `server_keys` in `[server]`.
-    async fn start(server_keys: &str, other: bool) -> Self {
+    pub(crate) async fn start(server_keys: &str, other: bool) -> Self {
         let emulator = Emulator::spawn(EmulatorConfig::default()).await;
         let mock = MockOp::spawn(mock_config()).await;
         let port = free_port();
@@ -53,17 +54,17 @@ impl Gateway {
     }
 
     /// The running binary.
-    fn served(&self) -> &Served {
+    pub(crate) fn served(&self) -> &Served {
         self.served.as_ref().expect("started")
     }
 
     /// Stops the binary; its log.
-    async fn stop(&mut self) -> String {
+    pub(crate) async fn stop(&mut self) -> String {
         self.served.take().expect("started").stop().await
     }
 
     /// This gateway's configuration: `corp`, and `other` when `other`.
-    fn config(&self, other: bool) -> String {
+    pub(crate) fn config(&self, other: bool) -> String {
         let issuer = self.mock.issuer();
         let options = Options {
             idp: IdpKind::Mock,
@@ -97,7 +98,7 @@ impl Gateway {
     }
 
     /// `idp_bridge_config_reloads_total{result=...}` as `/metrics` tells it.
-    async fn reloads_counted(&self, result: &str) -> u64 {
+    pub(crate) async fn reloads_counted(&self, result: &str) -> u64 {
         let text = reqwest::get(format!("{}/metrics", self.url))
             .await
             .expect("scrape")
@@ -129,7 +130,7 @@ impl Gateway {
     }
 
     /// The provider ids `/v1/providers` lists.
-    async fn providers(&self) -> Vec<String> {
+    pub(crate) async fn providers(&self) -> Vec<String> {
         let body = get_json(&format!("{}/v1/providers", self.url)).await;
         body["providers"]
             .as_array()
@@ -141,7 +142,12 @@ impl Gateway {
 
     /// Starts a login at `provider` for `sub` (the app's `state`: "{sub}'s app state") with
     /// `browser` and lets mock-op authorize it: the callback URL, not yet visited.
-    async fn to_callback(&self, browser: &reqwest::Client, provider: &str, sub: &str) -> Url {
+    pub(crate) async fn to_callback(
+        &self,
+        browser: &reqwest::Client,
+        provider: &str,
+        sub: &str,
+    ) -> Url {
         let mut start = Url::parse(&format!("{}/v1/auth/{provider}/start", self.url)).expect("url");
         start
             .query_pairs_mut()
@@ -158,7 +164,7 @@ impl Gateway {
     }
 
     /// Visits `callback` with `browser`: where the gateway sends it.
-    async fn finish(browser: &reqwest::Client, callback: &Url) -> Url {
+    pub(crate) async fn finish(browser: &reqwest::Client, callback: &Url) -> Url {
         let response = browser
             .get(callback.as_str())
             .send()
@@ -170,7 +176,7 @@ impl Gateway {
 
     /// A whole login at `provider` for `sub`: asserts it minted a token that makes a session;
     /// the user id.
-    async fn login(&self, provider: &str, sub: &str) -> String {
+    pub(crate) async fn login(&self, provider: &str, sub: &str) -> String {
         let browser = browser();
         let callback = self.to_callback(&browser, provider, sub).await;
         let landed = Self::finish(&browser, &callback).await;
@@ -178,7 +184,7 @@ impl Gateway {
     }
 
     /// `landed` is the success page with a token that makes a session; the user id.
-    async fn assert_success(&self, landed: &Url) -> String {
+    pub(crate) async fn assert_success(&self, landed: &Url) -> String {
         assert_eq!(without_query(landed), SUCCESS, "{landed}");
         let user_id = param(landed, "userId").expect("userId");
         let secret = param(landed, "secret").expect("secret");
@@ -218,7 +224,7 @@ impl Gateway {
     }
 
     /// The secrets of this setup, for log checks.
-    fn secrets(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn secrets(&self) -> Vec<(&'static str, String)> {
         vec![
             ("Appwrite API key", self.emulator.api_key().to_string()),
             ("client secret", CLIENT_SECRET.to_string()),
@@ -242,7 +248,7 @@ client_secret = "{CLIENT_SECRET}"
 }
 
 #[track_caller]
-fn assert_no_secrets(logs: &str, secrets: &[(&'static str, String)]) {
+pub(crate) fn assert_no_secrets(logs: &str, secrets: &[(&'static str, String)]) {
     let pairs: Vec<(&str, &str)> = secrets.iter().map(|(n, v)| (*n, v.as_str())).collect();
     assert_no_secret_in(logs, &pairs);
 }
