@@ -21,13 +21,12 @@ use idp_bridge::clock::{Clock, ManualClock};
 use idp_bridge::redirect::{AllowList, ReturnState};
 use idp_bridge::store::memory::MemoryStore;
 use idp_bridge::store::redis::RedisStore;
-use idp_bridge::store::seal::SealKeys;
 use idp_bridge::store::session::SessionKey;
 use idp_bridge::store::transaction::{LoginTransaction, StateKey};
-use idp_bridge::store::{MAX_REPLAY_WINDOW, RedisSettings, RedisUrl, StoreError, TransactionStore};
+use idp_bridge::store::{MAX_REPLAY_WINDOW, StoreError, TransactionStore};
 use idp_provider_api::{LoginData, ReplayKey};
 
-use crate::redis::new_key;
+use crate::redis::store_settings;
 use crate::redis_server::RedisServer;
 
 /// How long a login lives in every store under contract.
@@ -57,14 +56,7 @@ async fn memory() -> Subject {
 /// The shared store, on a `redis-server` of its own.
 async fn redis() -> Subject {
     let server = RedisServer::start().await;
-    let settings = RedisSettings {
-        url: RedisUrl::parse(&server.url()).expect("url"),
-        cluster: false,
-        key_prefix: "idp-bridge:".into(),
-        timeout: Duration::from_secs(2),
-        keys: SealKeys::parse(&[new_key("k1")]).expect("keys"),
-        high_water_percent: 80,
-    };
+    let settings = store_settings(&server);
     let clock = Arc::new(ManualClock::default());
     let store = RedisStore::open(&settings, TTL, CAP, clock.clone()).expect("store");
     Subject {
@@ -271,7 +263,7 @@ async fn concurrent_uses_of_one_assertion_admit_exactly_one(subject: &Subject) {
     let until = until(subject);
     let uses: Vec<_> = (0..32)
         .map(|_| {
-            let (store, key) = (subject.store.clone(), key.clone());
+            let store = subject.store.clone();
             tokio::spawn(async move { store.first_use(&key, until).await.expect("use") })
         })
         .collect();
