@@ -204,6 +204,8 @@ impl TransactionStore for MemoryStore {
     }
 }
 
+// What every store promises (single take, expiry, the cap, replay, sessions) is tested once for
+// every backend in tests/integration/store_contract.rs; here only what this store does its own way.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,46 +273,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_assertion_is_accepted_once() {
-        let clock = Arc::new(ManualClock::default());
-        let store = MemoryStore::new(Duration::from_secs(600), 10, clock.clone());
-        let until = clock.now() + Duration::from_secs(300);
-        let key = ReplayKey::new("backend", "jti", b"abc");
-        assert!(store.first_use(&key, until).await.expect("first"));
-        assert!(!store.first_use(&key, until).await.expect("second"));
-        let other = ReplayKey::new("other", "jti", b"abc");
-        assert!(
-            store
-                .first_use(&other, until)
-                .await
-                .expect("other provider")
-        );
-    }
-
-    #[tokio::test]
-    async fn concurrent_uses_of_one_assertion_admit_exactly_one() {
-        let clock = Arc::new(ManualClock::default());
-        let store = Arc::new(MemoryStore::new(
-            Duration::from_secs(600),
-            100,
-            clock.clone(),
-        ));
-        let until = clock.now() + Duration::from_secs(300);
-        let key = ReplayKey::new("backend", "jti", b"race");
-        let tasks: Vec<_> = (0..32)
-            .map(|_| {
-                let store = store.clone();
-                tokio::spawn(async move { store.first_use(&key, until).await.expect("use") })
-            })
-            .collect();
-        let mut firsts = 0;
-        for task in tasks {
-            firsts += usize::from(task.await.expect("task"));
-        }
-        assert_eq!(firsts, 1);
-    }
-
-    #[tokio::test]
     async fn a_full_replay_cache_refuses_rather_than_forgets() {
         let clock = Arc::new(ManualClock::default());
         let store = MemoryStore::new(Duration::from_secs(600), 2, clock.clone());
@@ -327,57 +289,6 @@ mod tests {
         // The first two are still remembered.
         let first = ReplayKey::new("p", "jti", &[0]);
         assert!(!store.first_use(&first, until).await.expect("remembered"));
-    }
-
-    #[tokio::test]
-    async fn a_window_beyond_the_store_limit_is_refused() {
-        use crate::store::MAX_REPLAY_WINDOW;
-        let clock = Arc::new(ManualClock::default());
-        let store = MemoryStore::new(Duration::from_secs(600), 2, clock.clone());
-        let until = clock.now() + MAX_REPLAY_WINDOW + Duration::from_secs(1);
-        let key = ReplayKey::new("p", "jti", b"long");
-        assert!(store.first_use(&key, until).await.is_err());
-    }
-
-    #[tokio::test]
-    async fn take_is_single_use() {
-        let clock = Arc::new(ManualClock::default());
-        let store = MemoryStore::new(Duration::from_secs(600), 10, clock.clone());
-        let new = login(clock.as_ref());
-        let key = StateKey::of(new.state.expose());
-        store.put(key.clone(), new.transaction).await.expect("put");
-        assert!(taken(&store, &key).await);
-        assert!(!taken(&store, &key).await);
-    }
-
-    #[tokio::test]
-    async fn expired_transactions_are_gone() {
-        let clock = Arc::new(ManualClock::default());
-        let store = MemoryStore::new(Duration::from_secs(600), 10, clock.clone());
-        let new = login(clock.as_ref());
-        let key = StateKey::of(new.state.expose());
-        store.put(key.clone(), new.transaction).await.expect("put");
-        clock.advance(Duration::from_secs(601));
-        assert!(!taken(&store, &key).await);
-    }
-
-    #[tokio::test]
-    async fn the_cap_refuses_new_logins() {
-        let clock = Arc::new(ManualClock::default());
-        let store = MemoryStore::new(Duration::from_secs(600), 3, clock.clone());
-        for _ in 0..3 {
-            let new = login(clock.as_ref());
-            store
-                .put(StateKey::of(new.state.expose()), new.transaction)
-                .await
-                .expect("put");
-        }
-        let new = login(clock.as_ref());
-        let err = store
-            .put(StateKey::of(new.state.expose()), new.transaction)
-            .await
-            .unwrap_err();
-        assert!(matches!(err, StoreError::Full(3)));
     }
 
     fn long_login(clock: &dyn Clock) -> NewLogin {

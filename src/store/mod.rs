@@ -47,7 +47,8 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// Where login transactions live between `start` and `callback`.
+/// Where login transactions live between `start` and `callback`. Every backend runs the one
+/// suite of these promises, tests/integration/store_contract.rs (one line per backend).
 #[async_trait]
 pub trait TransactionStore: Send + Sync {
     /// Stores a new transaction; it expires after the store's TTL.

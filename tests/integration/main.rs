@@ -43,6 +43,7 @@ mod reload;
 mod runbook;
 mod scripts;
 mod signed_assertion;
+mod store_contract;
 mod tls;
 mod typingdna;
 mod watch;

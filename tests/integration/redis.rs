@@ -28,6 +28,20 @@ pub fn new_key(id: &str) -> String {
     idp_bridge::store::seal::generate(id).expect("random key")
 }
 
+/// The settings of a store on `redis` (the default prefix, a fresh key), for tests that open
+/// a `RedisStore` themselves.
+pub fn store_settings(redis: &RedisServer) -> idp_bridge::store::RedisSettings {
+    use idp_bridge::store::{RedisSettings, RedisUrl, seal::SealKeys};
+    RedisSettings {
+        url: RedisUrl::parse(&redis.url()).expect("url"),
+        cluster: false,
+        key_prefix: "idp-bridge:".into(),
+        timeout: Duration::from_millis(500),
+        keys: SealKeys::parse(&[new_key("k1")]).expect("keys"),
+        high_water_percent: 80,
+    }
+}
+
 /// The key material of an entry (what must never be logged).
 fn material(entry: &str) -> &str {
     entry.split_once(':').expect("id:key").1
@@ -688,20 +702,12 @@ async fn a_redirect_url_added_by_a_reload_is_served_with_a_redis_store() {
 #[tokio::test]
 async fn a_used_assertion_stays_used_for_an_instance_whose_clock_runs_behind() {
     use idp_bridge::clock::{Clock, ManualClock, SystemClock};
+    use idp_bridge::store::TransactionStore;
     use idp_bridge::store::redis::{CLOCK_SKEW_ALLOWANCE, RedisStore};
-    use idp_bridge::store::seal::SealKeys;
-    use idp_bridge::store::{RedisSettings, RedisUrl, TransactionStore};
     use idp_provider_api::ReplayKey;
 
     let redis = RedisServer::start().await;
-    let settings = RedisSettings {
-        url: RedisUrl::parse(&redis.url()).expect("url"),
-        cluster: false,
-        key_prefix: "idp-bridge:".into(),
-        timeout: Duration::from_millis(500),
-        keys: SealKeys::parse(&[new_key("k1")]).expect("keys"),
-        high_water_percent: 80,
-    };
+    let settings = store_settings(&redis);
     let ttl = Duration::from_secs(600);
     // Instance A's clock is a minute ahead of instance B's (the real one).
     let ahead = ManualClock::default();

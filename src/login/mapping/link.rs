@@ -1,7 +1,7 @@
 //! Linking an identity to an existing Appwrite user by verified email: which user may be
 //! linked ([`link_target`]), and recording the link on it ([`record_link`]).
 
-use super::{AppwriteClient, AppwriteUserId, Email, LinkLabel, LoginError, OnEmailConflict, User};
+use super::{AppwriteUserId, Directory, Email, LinkLabel, LoginError, OnEmailConflict, User};
 use super::{add_label, is_gateway_label};
 
 /// Records the email link of `user` to the identity, keeping every label the app set.
@@ -13,7 +13,7 @@ use super::{add_label, is_gateway_label};
 /// # Errors
 /// `UserEmailConflict` when the user may no longer be linked, `Appwrite` for a failed call.
 pub(super) async fn record_link(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     user: &User,
     email: &Email,
     link: &LinkLabel,
@@ -101,7 +101,7 @@ pub(super) fn link_state(user: &User, email: &Email) -> LinkState {
 /// several users have it, unless `conflict` says to create the user without the email (the
 /// create that follows does).
 pub(super) async fn link_target(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     email: &Email,
     conflict: OnEmailConflict,
 ) -> Result<Option<User>, LoginError> {

@@ -11,6 +11,8 @@
 //! Only a `trusted_for_email` provider's verified email is written: Appwrite's email flows (OTP,
 //! magic URL, recovery) find users by email, so another provider's address would hand its owner's
 //! logins to whoever registered it there (a pre-account hijack).
+//! Appwrite is reached through [`Directory`] only, so each rule has its unit test against an
+//! in-memory directory (`tests.rs`).
 //! Must not: trust anything the user can change (id, prefs, email, phone, password) for
 //! identity, or let it stand in an identity's way.
 
@@ -18,16 +20,18 @@ use std::collections::BTreeSet;
 
 use idp_provider_api::Identity;
 
-use crate::appwrite::{
-    AppwriteClient, AppwriteError, AppwriteErrorType, LABELS_MAX, NewUser, User,
-};
+use crate::appwrite::{AppwriteError, AppwriteErrorType, LABELS_MAX, NewUser, User};
 use crate::login::email::Email;
 use crate::login::error::LoginError;
 use crate::login::policy::{Admission, OnEmailConflict, ProviderPolicy};
 pub use crate::login::user_id::{AppwriteUserId, IdKey, LinkLabel, OWNER_LABEL, is_gateway_label};
+pub use directory::Directory;
 use link::{LinkState, link_state, link_target, record_link};
 
+mod directory;
 mod link;
+#[cfg(test)]
+mod tests;
 
 /// Appwrite's `name` limit.
 const NAME_MAX: usize = 128;
@@ -73,7 +77,7 @@ pub enum Resolution {
 /// the identity's link label), `UserEmailConflict` when the email belongs to another user whose
 /// address is verified and who may not be linked, `Appwrite` for any failed call.
 pub async fn resolve_user(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     identity: &Identity,
     admission: &Admission,
     policy: &ProviderPolicy,
@@ -119,7 +123,7 @@ pub async fn resolve_user(
 /// # Errors
 /// `UserBlocked` for a blocked user, `Appwrite` for a failed call.
 pub async fn admit(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     resolved: Resolved,
     admission: &Admission,
     policy: &ProviderPolicy,
@@ -152,7 +156,7 @@ pub async fn admit(
 ///
 /// # Errors
 /// `ExistingUserGone` when the user no longer exists, `Appwrite`.
-pub async fn existing_user(appwrite: &AppwriteClient, id: &str) -> Result<Resolved, LoginError> {
+pub async fn existing_user(appwrite: &dyn Directory, id: &str) -> Result<Resolved, LoginError> {
     let user = appwrite
         .get_user(id)
         .await?
@@ -178,7 +182,7 @@ pub async fn existing_user(appwrite: &AppwriteClient, id: &str) -> Result<Resolv
 /// `UserIdConflict` for a user someone else created with this id: a token for it would log the
 /// identity into the squatter's account.
 async fn claim(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     user: User,
     email: Option<&Email>,
 ) -> Result<User, LoginError> {
@@ -205,7 +209,7 @@ async fn claim(
 /// `UserIdConflict` when more than one user carries the label (only a server key can write
 /// labels, so this is a mistake by whoever holds one: refuse rather than guess).
 async fn linked_user(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     link: &LinkLabel,
 ) -> Result<Option<User>, LoginError> {
     let users = appwrite.list_users_by_label(link.as_str()).await?;
@@ -221,7 +225,7 @@ async fn linked_user(
 
 /// Adds `label` to the user's labels. Appwrite's labels route replaces the whole set, so the set
 /// written is the one just read plus `label`; the answer must hold it.
-async fn add_label(appwrite: &AppwriteClient, user: User, label: &str) -> Result<User, LoginError> {
+async fn add_label(appwrite: &dyn Directory, user: User, label: &str) -> Result<User, LoginError> {
     let mut labels = user.labels.clone();
     labels.push(label.to_string());
     let updated = appwrite.set_labels(&user.id, &labels).await?;
@@ -246,7 +250,7 @@ async fn add_label(appwrite: &AppwriteClient, user: User, label: &str) -> Result
 /// `Appwrite` when the write fails or Appwrite answers another set: the login fails closed
 /// rather than leave a user with labels the provider no longer grants.
 pub async fn apply_labels(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     user: User,
     wanted: &[String],
 ) -> Result<User, LoginError> {
@@ -287,7 +291,7 @@ pub async fn apply_labels(
 /// account's address to it. With [`OnEmailConflict::CreateWithoutEmail`] any other holder gets
 /// the same answer; the holder is never touched. `email` is `None` for an untrusted provider.
 async fn create(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     id: &AppwriteUserId,
     identity: &Identity,
     email: Option<&Email>,
@@ -340,7 +344,7 @@ enum Created {
 
 /// The user of a create, once [`claim`] accepts it: created by this login, or found.
 async fn claimed(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     created: Created,
     email: Option<&Email>,
 ) -> Result<Resolved, LoginError> {
@@ -357,7 +361,7 @@ async fn claimed(
 }
 
 async fn create_as(
-    appwrite: &AppwriteClient,
+    appwrite: &dyn Directory,
     id: &AppwriteUserId,
     identity: &Identity,
     email: Option<&Email>,
