@@ -11,8 +11,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1::Builder;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
@@ -51,9 +51,10 @@ async fn serve_connection(stream: TcpStream, peer: SocketAddr, app: Router) {
         req.extensions_mut().insert(Peer(peer));
         req
     });
-    let builder = Builder::new(TokioExecutor::new());
-    let connection = builder
-        .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+    // HTTP/1.1 only, like the gateway that calls it (no HTTP/2: one dependency less to build).
+    let connection = Builder::new()
+        .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+        .with_upgrades();
     tokio::select! {
         _ = connection => {}
         // Dropping `connection` closes the socket without answering.

@@ -7,8 +7,8 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::Request;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto::Builder;
+use hyper::server::conn::http1::Builder;
+use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -23,8 +23,7 @@ pub(crate) async fn serve(listener: TcpListener, app: Router) {
                 Ok((stream, _)) => {
                     let service = app.clone().map_request(|req: Request<Incoming>| req);
                     connections.spawn(async move {
-                        let builder = Builder::new(TokioExecutor::new());
-                        let _ = builder
+                        let _ = Builder::new()
                             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
                             .await;
                     });
