@@ -12,6 +12,7 @@
 //! path called with a method it does not take 405 with `Allow` ([`method_not_allowed`]).
 
 pub mod auth;
+mod decide;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -29,7 +30,7 @@ use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -107,6 +108,11 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The generic 500 JSON error of a panic: no message, no trace.
+fn internal_error() -> Response {
+    ApiError::new("general_server_error", 500, "Internal error.").into_response()
+}
+
 /// The gateway's router; the only way one is built. `/metrics` is on it unless
 /// `[server] metrics_listen` gives it a listener of its own ([`metrics_router`]).
 pub fn router(state: AppState) -> Router {
@@ -174,7 +180,7 @@ pub fn router(state: AppState) -> Router {
                 // that path: minting is the last step of a login.
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a request handler panicked");
-                    ApiError::new("general_server_error", 500, "Internal error.").into_response()
+                    internal_error()
                 }))
                 .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
                 .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))
