@@ -348,7 +348,7 @@ impl TransactionStore for RedisStore {
                     .map_err(|e| StoreError::Unavailable(e.to_string()))
             })?;
         // Room first: a refused login writes nothing (see `capacity`).
-        if let Some(_renewal) = self.high_water.renewal(Instant::now()) {
+        if let Some(_renewal) = self.high_water.renewal(Instant::now()).await {
             self.read_memory().await?;
         }
         self.high_water
