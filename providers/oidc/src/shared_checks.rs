@@ -23,37 +23,35 @@ pub(crate) enum Token {
     Logout,
 }
 
-/// The refusal reasons of one kind of token.
-struct Reasons {
-    malformed: &'static str,
-    issued_in_future: &'static str,
-    too_old: &'static str,
-    not_yet_valid: &'static str,
-    azp_mismatch: &'static str,
+/// A shared check that failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Malformed,
+    IssuedInFuture,
+    TooOld,
+    NotYetValid,
+    AzpMismatch,
 }
 
 impl Token {
-    const fn reasons(self) -> Reasons {
-        match self {
-            Self::Id => Reasons {
-                malformed: "id_token_malformed",
-                issued_in_future: "id_token_issued_in_future",
-                too_old: "id_token_too_old",
-                not_yet_valid: "id_token_not_yet_valid",
-                azp_mismatch: "id_token_azp_mismatch",
-            },
-            Self::Logout => Reasons {
-                malformed: "logout_token_malformed",
-                issued_in_future: "logout_token_issued_in_future",
-                too_old: "logout_token_too_old",
-                not_yet_valid: "logout_token_not_yet_valid",
-                azp_mismatch: "logout_token_azp_mismatch",
-            },
+    /// The error type of `check` failing on this token.
+    const fn error_type(self, check: Check) -> &'static str {
+        match (self, check) {
+            (Self::Id, Check::Malformed) => "id_token_malformed",
+            (Self::Id, Check::IssuedInFuture) => "id_token_issued_in_future",
+            (Self::Id, Check::TooOld) => "id_token_too_old",
+            (Self::Id, Check::NotYetValid) => "id_token_not_yet_valid",
+            (Self::Id, Check::AzpMismatch) => "id_token_azp_mismatch",
+            (Self::Logout, Check::Malformed) => "logout_token_malformed",
+            (Self::Logout, Check::IssuedInFuture) => "logout_token_issued_in_future",
+            (Self::Logout, Check::TooOld) => "logout_token_too_old",
+            (Self::Logout, Check::NotYetValid) => "logout_token_not_yet_valid",
+            (Self::Logout, Check::AzpMismatch) => "logout_token_azp_mismatch",
         }
     }
 
-    fn reject(self, reason: fn(Reasons) -> &'static str, detail: String) -> VerifyError {
-        VerifyError::Rejected(ProviderError::rejected(reason(self.reasons()), detail))
+    fn reject(self, check: Check, detail: String) -> VerifyError {
+        VerifyError::Rejected(ProviderError::rejected(self.error_type(check), detail))
     }
 }
 
@@ -72,7 +70,7 @@ pub(crate) fn numeric_date(
     seconds
         .filter(|s| s.is_finite())
         .and_then(|s| DateTime::<Utc>::from_timestamp(s.floor() as i64, 0))
-        .ok_or_else(|| token.reject(|r| r.malformed, format!("{name} is not a NumericDate")))
+        .ok_or_else(|| token.reject(Check::Malformed, format!("{name} is not a NumericDate")))
 }
 
 /// `iat` is not after `now`, nor more than `max_age` before it, each with `leeway`.
@@ -84,12 +82,12 @@ pub(crate) fn check_iat(
     max_age: Duration,
 ) -> Result<(), VerifyError> {
     if iat > now + leeway {
-        return Err(token.reject(|r| r.issued_in_future, format!("iat {iat} is after {now}")));
+        return Err(token.reject(Check::IssuedInFuture, format!("iat {iat} is after {now}")));
     }
     let max_age = TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX);
     if now - iat > max_age + leeway {
         return Err(token.reject(
-            |r| r.too_old,
+            Check::TooOld,
             format!(
                 "iat {iat} is more than max_token_age_seconds ({}) before {now}",
                 max_age.num_seconds()
@@ -108,7 +106,7 @@ pub(crate) fn check_nbf(
 ) -> Result<(), VerifyError> {
     match nbf {
         Some(nbf) if nbf > now + leeway => {
-            Err(token.reject(|r| r.not_yet_valid, format!("nbf {nbf} is after {now}")))
+            Err(token.reject(Check::NotYetValid, format!("nbf {nbf} is after {now}")))
         }
         _ => Ok(()),
     }
@@ -124,11 +122,11 @@ pub(crate) fn check_azp(
 ) -> Result<(), VerifyError> {
     match azp {
         Some(azp) if azp != client_id => Err(token.reject(
-            |r| r.azp_mismatch,
+            Check::AzpMismatch,
             format!("azp {azp:?} is not the client id {client_id:?}"),
         )),
         None if audiences > 1 => {
-            Err(token.reject(|r| r.azp_mismatch, "several audiences but no azp".into()))
+            Err(token.reject(Check::AzpMismatch, "several audiences but no azp".into()))
         }
         _ => Ok(()),
     }
