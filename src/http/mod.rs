@@ -132,14 +132,18 @@ pub fn router(state: AppState) -> Router {
                 .fallback(method_not_allowed)
                 .layer(cors.clone()),
         )
-        .route(
-            "/v1/auth/{provider}/backchannel-logout",
-            post(logout::backchannel_logout),
-        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit,
         ));
+    // Not held to the per-IP budget: a provider's mass logout comes from a few addresses, and
+    // most providers never retry a refused one. The token's signature is the gate (a forged
+    // or garbled token costs a parse and at most one signature check; key refetches have
+    // their own limit), and the connection and body limits bound the rest.
+    let logout_route = Router::new().route(
+        "/v1/auth/{provider}/backchannel-logout",
+        post(logout::backchannel_logout),
+    );
     let ops_routes = Router::new()
         .route(
             "/v1/providers",
@@ -154,6 +158,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(login_routes)
+        .merge(logout_route)
         .merge(ops_routes)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)

@@ -100,7 +100,7 @@ fn signed_by(mock: &MockOp, patch: Value, behavior: &Behavior) -> String {
     mock.sign_id_token(&claims, behavior)
 }
 
-fn good(app: &TestApp, patch: Value) -> String {
+pub(crate) fn good(app: &TestApp, patch: Value) -> String {
     signed(app, patch, &Behavior::default())
 }
 
