@@ -294,28 +294,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_forgotten_assertion_is_a_first_use_again_and_frees_its_slot() {
-        let clock = Arc::new(ManualClock::default());
-        let store = MemoryStore::new(Duration::from_secs(600), 1, clock.clone());
-        let until = clock.now() + Duration::from_secs(300);
-        let (key, other) = (
-            ReplayKey::new("backend", "jti", b"abc"),
-            ReplayKey::new("backend", "jti", b"def"),
-        );
-        assert!(store.first_use(&key, until).await.expect("first"));
-        store.forget(&key).await.expect("forget");
-        store
-            .forget(&other)
-            .await
-            .expect("an unknown key is no error");
-        assert!(store.first_use(&key, until).await.expect("again"));
-        assert!(!store.first_use(&key, until).await.expect("spent"));
-        store.forget(&key).await.expect("forget");
-        // The cap of one counts only what is remembered.
-        assert!(store.first_use(&other, until).await.expect("room"));
-    }
-
-    #[tokio::test]
     async fn concurrent_uses_of_one_assertion_admit_exactly_one() {
         let clock = Arc::new(ManualClock::default());
         let store = Arc::new(MemoryStore::new(
@@ -465,5 +443,27 @@ mod tests {
             Arc::new(ManualClock::default()),
         );
         assert_eq!(store.budget, 100 * BUDGET_BYTES_PER_LOGIN);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_assertion_is_a_first_use_again_and_frees_its_slot() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(Duration::from_secs(600), 1, clock.clone());
+        let until = clock.now() + Duration::from_secs(300);
+        let (key, other) = (
+            ReplayKey::new("backend", "jti", b"abc"),
+            ReplayKey::new("backend", "jti", b"def"),
+        );
+        assert!(store.first_use(&key, until).await.expect("first"));
+        store.forget(&key).await.expect("forget");
+        store
+            .forget(&other)
+            .await
+            .expect("an unknown key is no error");
+        assert!(store.first_use(&key, until).await.expect("again"));
+        assert!(!store.first_use(&key, until).await.expect("spent"));
+        store.forget(&key).await.expect("forget");
+        // The cap of one counts only what is remembered.
+        assert!(store.first_use(&other, until).await.expect("room"));
     }
 }

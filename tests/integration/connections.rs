@@ -50,6 +50,19 @@ async fn closed_by(stream: &mut TcpStream, until: Instant) -> bool {
     }
 }
 
+/// The status of `GET /healthz`, waiting for it up to [`PATIENCE`].
+async fn healthz(app: &TestApp) -> reqwest::Result<reqwest::StatusCode> {
+    let client = reqwest::Client::builder()
+        .timeout(PATIENCE)
+        .no_proxy()
+        .build()?;
+    let response = client
+        .get(format!("{}/healthz", app.gateway))
+        .send()
+        .await?;
+    Ok(response.status())
+}
+
 /// The start of a request whose last header never ends.
 const SLOW_HEADER: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ";
 
@@ -120,16 +133,8 @@ async fn past_max_connections_healthz_waits_for_a_slot_and_is_answered_once_slow
         }
     };
     let health = async {
-        let response = reqwest::Client::builder()
-            .timeout(PATIENCE)
-            .no_proxy()
-            .build()
-            .expect("client")
-            .get(format!("{}/healthz", app.gateway))
-            .send()
-            .await
-            .expect("/healthz is answered");
-        (response.status(), Instant::now())
+        let status = healthz(&app).await.expect("/healthz is answered");
+        (status, Instant::now())
     };
     let (first_cut, (status, answered)) = tokio::join!(first_cut, health);
     assert_eq!(status, reqwest::StatusCode::OK);
@@ -169,15 +174,7 @@ async fn a_client_that_never_reads_its_answers_is_cut_and_frees_its_slot() {
         stream
     });
     // The only slot is held by that client until the gateway cuts it.
-    let health = reqwest::Client::builder()
-        .timeout(PATIENCE)
-        .no_proxy()
-        .build()
-        .expect("client")
-        .get(format!("{}/healthz", app.gateway))
-        .send()
-        .await;
-    let status = health.map(|response| response.status());
+    let status = healthz(&app).await;
     assert!(
         matches!(status, Ok(reqwest::StatusCode::OK)),
         "/healthz was not answered within {PATIENCE:?} while a client did not read: {status:?}"
