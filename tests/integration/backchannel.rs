@@ -79,7 +79,7 @@ fn signed(app: &TestApp, patch: Value, behavior: &Behavior) -> String {
 }
 
 /// A logout token signed by `mock` for alice, claims patched (`null` removes).
-fn signed_by(mock: &MockOp, patch: Value, behavior: &Behavior) -> String {
+pub(crate) fn signed_by(mock: &MockOp, patch: Value, behavior: &Behavior) -> String {
     let now = chrono::Utc::now().timestamp();
     let mut claims = json!({
         "iss": mock.issuer(),

@@ -1,11 +1,11 @@
-//! A client that hangs up mid-decision: the callback and the exchange still run to their end
-//! and leave exactly one audit event each (Appwrite slowed by the emulator's latency fault, the
-//! client giving up long before it answers).
+//! A client that hangs up mid-decision: the callback, the exchange and a back-channel logout
+//! still run to their end and leave exactly one audit event each (Appwrite slowed by the
+//! emulator's latency fault, the client giving up long before it answers).
 
 use std::time::Duration;
 
 use appwrite_emulator::{Emulator, EmulatorConfig, Fault, FaultScope};
-use mock_op::MockOp;
+use mock_op::{Behavior, MockOp};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -34,14 +34,17 @@ async fn events_of(served: &Served, file: &std::path::Path, ids: &[&str]) -> Vec
 }
 
 #[tokio::test]
-async fn a_client_that_hangs_up_mid_callback_or_mid_exchange_still_leaves_one_audit_event() {
+async fn a_client_that_hangs_up_mid_decision_still_leaves_one_audit_event() {
     let emulator = Emulator::spawn(EmulatorConfig::default()).await;
     let op = MockOp::spawn(mock_config()).await;
     let port = free_port();
     let gateway = format!("http://127.0.0.1:{port}");
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("audit.jsonl");
-    let options = audit_options();
+    let mut options = audit_options();
+    options
+        .provider_extra
+        .push_str("\nbackchannel_logout = true");
     let served = Served::start(port, &config(&gateway, &op, &emulator, &options, &file)).await;
 
     // A login up to the provider's answer, before Appwrite is slowed.
@@ -87,7 +90,20 @@ async fn a_client_that_hangs_up_mid_callback_or_mid_exchange_still_leaves_one_au
         "the exchange answered before the client gave up"
     );
 
-    let ids = ["hangup-callback", "hangup-exchange"];
+    let token = crate::backchannel::signed_by(&op, json!({}), &Behavior::default());
+    let hung_up = reqwest::Client::new()
+        .post(format!("{gateway}/v1/auth/corp/backchannel-logout"))
+        .header("X-Request-Id", "hangup-logout")
+        .form(&[("logout_token", token)])
+        .timeout(CLIENT_PATIENCE)
+        .send()
+        .await;
+    assert!(
+        hung_up.is_err(),
+        "the logout answered before the client gave up"
+    );
+
+    let ids = ["hangup-callback", "hangup-exchange", "hangup-logout"];
     let events = by_request(&events_of(&served, &file, &ids).await);
     for id in ids {
         let of_request = events.get(id).map(Vec::as_slice).unwrap_or_default();
