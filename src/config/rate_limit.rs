@@ -7,7 +7,8 @@ use super::in_range;
 /// `[rate_limit]`.
 #[derive(Debug, Clone, Copy)]
 pub struct RateLimitConfig {
-    /// Requests to start, callback and exchange per client IP per minute; 0 turns it off.
+    /// Requests to start, callback and exchange per client IP per minute (back-channel logout
+    /// is not limited); 0 turns it off.
     pub per_ip_per_minute: u32,
 }
 

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
+use super::decide::decide;
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
 use super::extract::{AppQuery, CallbackForm, Caller, ClientKey};
 use crate::login::{
@@ -42,11 +43,13 @@ pub async fn callback(
     CallbackForm(pairs): CallbackForm<Vec<(String, String)>>,
 ) -> Response {
     let params = CallbackParams::new(pairs);
-    let login = &caller.live.login;
-    match login
-        .callback(&provider, params, &cookies, &caller.origin)
-        .await
-    {
+    let (login, origin, id) = (caller.live.login.clone(), caller.origin, provider.clone());
+    let decided = decide(async move { login.callback(&id, params, &cookies, &origin).await });
+    let decided = match decided.await {
+        Ok(decided) => decided,
+        Err(failed) => return failed,
+    };
+    match decided {
         Ok((Finished::Success { location, user_id }, removal)) => {
             tracing::info!(provider, user_id, "login succeeded; token minted");
             (CookieJar::new().add(removal), found(location.as_str())).into_response()
@@ -126,14 +129,22 @@ pub async fn exchange(
         ClientKey::Ip(ip) => Some(ip),
         ClientKey::Opaque(_) => None,
     };
-    let headers: &HeaderMap = &parts.headers;
-    let request = ExchangeRequest {
-        body: &body,
-        headers,
-        client_ip,
-        origin: &caller.origin,
+    let (login, origin, id) = (caller.live.login.clone(), caller.origin, provider.clone());
+    let decided = decide(async move {
+        let headers: &HeaderMap = &parts.headers;
+        let request = ExchangeRequest {
+            body: &body,
+            headers,
+            client_ip,
+            origin: &origin,
+        };
+        login.exchange(&id, request).await
+    });
+    let decided = match decided.await {
+        Ok(decided) => decided,
+        Err(failed) => return failed,
     };
-    match caller.live.login.exchange(&provider, request).await {
+    match decided {
         Ok(token) => {
             tracing::info!(
                 provider,

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use idp_provider_api::{ProviderError, Secret};
 
 use super::auth::unknown_provider;
+use super::decide::decide;
 use super::error::OAuthError;
 use super::extract::Caller;
 use crate::login::{CallbackParams, LoggedOut, LogoutError};
@@ -67,11 +68,13 @@ pub async fn backchannel_logout(
     Path(provider): Path<String>,
     LogoutToken(token): LogoutToken,
 ) -> Response {
-    let login = &caller.live.login;
-    match login
-        .backchannel_logout(&provider, &token, &caller.origin)
-        .await
-    {
+    let (login, origin, id) = (caller.live.login.clone(), caller.origin, provider.clone());
+    let decided = decide(async move { login.backchannel_logout(&id, &token, &origin).await }).await;
+    let decided = match decided {
+        Ok(decided) => decided,
+        Err(failed) => return failed,
+    };
+    match decided {
         Ok(LoggedOut::SessionsEnded(users)) => {
             tracing::info!(provider, users = ?users, "back-channel logout: Appwrite sessions ended");
             StatusCode::OK.into_response()

@@ -12,6 +12,7 @@
 //! path called with a method it does not take 405 with `Allow` ([`method_not_allowed`]).
 
 pub mod auth;
+mod decide;
 pub mod error;
 pub mod extract;
 pub mod limits;
@@ -29,7 +30,7 @@ use arc_swap::ArcSwap;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -107,6 +108,11 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
+/// The generic 500 JSON error of a panic: no message, no trace.
+fn internal_error() -> Response {
+    ApiError::new("general_server_error", 500, "Internal error.").into_response()
+}
+
 /// The gateway's router; the only way one is built. `/metrics` is on it unless
 /// `[server] metrics_listen` gives it a listener of its own ([`metrics_router`]).
 pub fn router(state: AppState) -> Router {
@@ -126,14 +132,18 @@ pub fn router(state: AppState) -> Router {
                 .fallback(method_not_allowed)
                 .layer(cors.clone()),
         )
-        .route(
-            "/v1/auth/{provider}/backchannel-logout",
-            post(logout::backchannel_logout),
-        )
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             rate_limit::limit,
         ));
+    // Not held to the per-IP budget: a provider's mass logout comes from a few addresses, and
+    // most providers never retry a refused one. The token's signature is the gate (a forged
+    // or garbled token costs a parse and at most one signature check; key refetches have
+    // their own limit), and the connection and body limits bound the rest.
+    let logout_route = Router::new().route(
+        "/v1/auth/{provider}/backchannel-logout",
+        post(logout::backchannel_logout),
+    );
     let ops_routes = Router::new()
         .route(
             "/v1/providers",
@@ -148,6 +158,7 @@ pub fn router(state: AppState) -> Router {
     };
     Router::new()
         .merge(login_routes)
+        .merge(logout_route)
         .merge(ops_routes)
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
@@ -174,7 +185,7 @@ pub fn router(state: AppState) -> Router {
                 // that path: minting is the last step of a login.
                 .layer(CatchPanicLayer::custom(|_| {
                     tracing::error!("a request handler panicked");
-                    ApiError::new("general_server_error", 500, "Internal error.").into_response()
+                    internal_error()
                 }))
                 .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
                 .layer(SetResponseHeaderLayer::overriding(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")))

@@ -5,7 +5,9 @@
 //! In this order, each step failing closed:
 //! 1. the provider verifies the token
 //!    ([`verify_logout`](idp_provider_api::BackchannelLogout::verify_logout));
-//! 2. its `jti` is spent in the replay cache: a token is used once;
+//! 2. its `jti` is spent in the replay cache: a token is used once. A logout that fails after
+//!    this for a reason that is not the token's (the store or Appwrite unavailable or
+//!    refusing, the time budget over) un-spends it, so the provider's retry can succeed;
 //! 3. the identity: the token's `sub`, or for a token naming only a session (`sid`) the subject
 //!    recorded at that login ([`Login::record_session`], called by `mint`); an unknown session
 //!    ends here, with nothing to do;
@@ -21,7 +23,7 @@
 
 use std::borrow::Cow;
 
-use idp_provider_api::{Identity, ProviderError, Secret};
+use idp_provider_api::{Identity, ProviderError, ReplayKey, Secret};
 
 use super::decided::Decided;
 use super::policy::ConfiguredProvider;
@@ -137,11 +139,13 @@ impl Login {
             .provider(provider_id)
             .ok_or_else(|| LogoutError::UnknownProvider(provider_id.into()))?;
         let mut known = Known::default();
+        let mut spent = None;
         let logging_out = self.logout_at(
             &registered.configured,
             provider_id,
             logout_token,
             &mut known,
+            &mut spent,
         );
         let outcome = tokio::time::timeout(LOGIN_BUDGET, logging_out)
             .await
@@ -150,6 +154,9 @@ impl Login {
                     "the logout took longer than {LOGIN_BUDGET:?}"
                 )))
             });
+        if let (Err(error), Some(key)) = (&outcome, spent) {
+            self.unspend(&key, error).await;
+        }
         registered.metrics.logout(match &outcome {
             Ok(LoggedOut::SessionsEnded(_)) => "sessions_ended",
             Ok(LoggedOut::NoUser) => "no_user",
@@ -171,13 +178,29 @@ impl Login {
         outcome
     }
 
-    /// The logout itself; `known` learns the identity and its user as they are found.
+    /// Un-spends the token of a logout that failed after spending it: every failure past that
+    /// point is a dependency's (the store's, Appwrite's, the time budget), never the token's,
+    /// and the provider retries only after such a failure. Fail-safe: a key that cannot be
+    /// forgotten stays spent (the retry is refused as a replay), and that is logged.
+    async fn unspend(&self, key: &ReplayKey, failure: &LogoutError) {
+        if let Err(error) = self.store.forget(key).await {
+            tracing::error!(
+                %error,
+                %failure,
+                "a failed back-channel logout could not un-spend its token: the provider's retry will be refused as a replay"
+            );
+        }
+    }
+
+    /// The logout itself; `known` learns the identity and its user as they are found, `spent`
+    /// the token's replay key once it is spent.
     async fn logout_at(
         &self,
         configured: &ConfiguredProvider,
         provider_id: &str,
         logout_token: &Secret<String>,
         known: &mut Known,
+        spent: &mut Option<ReplayKey>,
     ) -> Result<LoggedOut, LogoutError> {
         let flow = configured
             .provider
@@ -188,13 +211,11 @@ impl Login {
             .await
             .map_err(LogoutError::of_provider)?;
         // Spent before anything else happens: a replay ends nothing, and costs no Appwrite call.
-        if !self
-            .store
-            .first_use(&logout.replay_key(), logout.replay_until())
-            .await?
-        {
+        let key = logout.replay_key();
+        if !self.store.first_use(&key, logout.replay_until()).await? {
             return Err(LogoutError::Replayed);
         }
+        *spent = Some(key);
         let subject = match (logout.subject(), logout.session_id()) {
             (Some(subject), _) => subject.to_string(),
             (None, Some(sid)) => {

@@ -79,18 +79,12 @@ pub enum LimitedRoute {
     Callback,
     /// `POST /v1/auth/{provider}/exchange`.
     Exchange,
-    /// `POST /v1/auth/{provider}/backchannel-logout`.
-    BackchannelLogout,
+    // Back-channel logout is not rate limited (see `http::router`).
 }
 
 impl LimitedRoute {
     /// Every route, for pre-created series.
-    const ALL: [Self; 4] = [
-        Self::Start,
-        Self::Callback,
-        Self::Exchange,
-        Self::BackchannelLogout,
-    ];
+    const ALL: [Self; 3] = [Self::Start, Self::Callback, Self::Exchange];
 
     /// The route of a login path (`/v1/auth/corp/start` → `Start`): its last segment.
     pub fn of_path(path: &str) -> Option<Self> {
@@ -98,7 +92,6 @@ impl LimitedRoute {
             Some("start") => Some(Self::Start),
             Some("callback") => Some(Self::Callback),
             Some("exchange") => Some(Self::Exchange),
-            Some("backchannel-logout") => Some(Self::BackchannelLogout),
             _ => None,
         }
     }
@@ -108,7 +101,6 @@ impl LimitedRoute {
             Self::Start => "start",
             Self::Callback => "callback",
             Self::Exchange => "exchange",
-            Self::BackchannelLogout => "backchannel_logout",
         }
     }
 }
@@ -440,7 +432,8 @@ mod tests {
         );
         assert_eq!(
             LimitedRoute::of_path("/v1/auth/x/backchannel-logout"),
-            Some(LimitedRoute::BackchannelLogout)
+            None,
+            "never rate limited"
         );
         assert_eq!(LimitedRoute::of_path("/v1/providers"), None);
     }

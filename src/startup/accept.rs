@@ -1,6 +1,7 @@
-//! The accept loop of a listener: every connection served by hyper as HTTP/1.1, with a deadline
-//! on its request headers and a cap on connections at once; on shutdown the listener closes and
-//! the connections finish their requests.
+//! The accept loop of a listener: every connection served by hyper as HTTP/1.1, with deadlines
+//! on its request headers, its request body and its writes, a bound on its buffers and a cap on
+//! connections at once; on shutdown the listener closes and the connections finish their
+//! requests.
 //!
 //! Written here because `axum::serve` has neither a header read timeout nor a connection cap:
 //! a client that dribbled its headers a byte at a time held its connection (and a file
@@ -9,6 +10,17 @@
 //!   whose headers are not complete in time loses its connection, however slowly they dribble
 //!   in; hyper starts that clock when the connection is accepted and again each time a
 //!   keep-alive connection goes idle, so an idle connection is closed after the same time.
+//! - **Body deadline**: a request's body must be complete within the same time from its
+//!   headers ([`deadline`]); a body dribbled a byte at a time fails to read (the route answers
+//!   its 400, and the connection closes).
+//! - **Write timeout**: when a write makes no progress for the same time (a client that never
+//!   reads its answers, pipelining requests into a zero receive window), the connection is
+//!   closed (`tokio-io-timeout`). There is no read timeout: while a request is being decided
+//!   (up to the login budget) hyper keeps a read pending to notice a hang-up, and the header
+//!   timeout and body deadline already bound every read the gateway waits for.
+//! - **Buffers**: hyper's read buffer, and its write buffer, are each bounded by
+//!   [`CONNECTION_BUFFER_BYTES`] (hyper's own default is about 400 KiB): request headers past it
+//!   are refused with 431 before more is read.
 //! - **Cap**: a slot (a semaphore permit) is taken *before* `accept`. With every slot held the
 //!   loop stops accepting: new connections wait in the kernel's listen backlog, neither
 //!   accepted nor refused, and are served as connections end.
@@ -31,7 +43,17 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use tokio_io_timeout::TimeoutStream;
 use tower::ServiceExt;
+
+mod deadline;
+
+/// The bound of each of hyper's two buffers per connection (read and write). Request headers
+/// must fit in it: the gateway's own limits allow a URI of 8 KiB (`http::limits`), and the
+/// headers a proxy adds and a few cookies fit in the rest; bodies (at most 16 KiB) stream
+/// through it. So a connection holds at most about 64 KiB of buffers in the process, besides
+/// the kernel's socket buffers: `max_connections` × 64 KiB must fit the memory limit.
+pub const CONNECTION_BUFFER_BYTES: usize = 32 * 1024;
 
 /// How long the loop waits after an `accept` that failed for a reason of the process (no file
 /// descriptor left, say) before it tries again, so the error is not logged in a tight loop.
@@ -58,7 +80,8 @@ pub async fn serve(
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(CONNECTION_BUFFER_BYTES);
     loop {
         let accepted = tokio::select! {
             () = stopped(&mut stop) => break,
@@ -68,7 +91,10 @@ pub async fn serve(
             tokio::spawn(connection(
                 http.clone(),
                 stream,
-                peer,
+                Peer {
+                    address: peer,
+                    patience: limits.header_read_timeout,
+                },
                 router.clone(),
                 stop.clone(),
                 slot,
@@ -109,23 +135,37 @@ async fn accept(
     }
 }
 
+/// A connection's client: its address, and how long it may keep the gateway waiting
+/// (`header_read_timeout`).
+struct Peer {
+    address: SocketAddr,
+    patience: Duration,
+}
+
 /// Serves one connection until it ends, or, once `stop` holds `true`, until its request in
 /// flight is answered. The slot is given back after the socket is closed.
 async fn connection(
     http: hyper::server::conn::http1::Builder,
     stream: TcpStream,
-    peer: SocketAddr,
+    peer: Peer,
     router: Router,
     mut stop: watch::Receiver<bool>,
     slot: OwnedSemaphorePermit,
 ) {
-    let service = router.map_request(move |mut request: hyper::Request<Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
+    let Peer { address, patience } = peer;
+    let service = router.map_request(move |request: hyper::Request<Incoming>| {
+        let mut request = request.map(|body| deadline::Deadline::new(body, patience));
+        request.extensions_mut().insert(ConnectInfo(address));
         request
     });
+    let mut stream = TimeoutStream::new(stream);
+    stream.set_write_timeout(Some(patience));
     // The connection (and its socket) is dropped when this block ends, before the slot.
     async {
-        let served = http.serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let served = http.serve_connection(
+            TokioIo::new(Box::pin(stream)),
+            TowerToHyperService::new(service),
+        );
         tokio::pin!(served);
         // An error here is the client's (a malformed request, a header timeout, a reset):
         // hyper has answered it where it could, and there is nothing left to do but close.

@@ -178,6 +178,12 @@ impl TransactionStore for MemoryStore {
         Ok(entry.is_fresh())
     }
 
+    async fn forget(&self, key: &ReplayKey) -> Result<(), StoreError> {
+        // The eviction listener gives the entry's slot back.
+        self.used.invalidate(key.as_bytes()).await;
+        Ok(())
+    }
+
     async fn record_session(
         &self,
         key: &SessionKey,
@@ -348,5 +354,27 @@ mod tests {
             Arc::new(ManualClock::default()),
         );
         assert_eq!(store.budget, 100 * BUDGET_BYTES_PER_LOGIN);
+    }
+
+    #[tokio::test]
+    async fn a_forgotten_assertion_is_a_first_use_again_and_frees_its_slot() {
+        let clock = Arc::new(ManualClock::default());
+        let store = MemoryStore::new(Duration::from_secs(600), 1, clock.clone());
+        let until = clock.now() + Duration::from_secs(300);
+        let (key, other) = (
+            ReplayKey::new("backend", "jti", b"abc"),
+            ReplayKey::new("backend", "jti", b"def"),
+        );
+        assert!(store.first_use(&key, until).await.expect("first"));
+        store.forget(&key).await.expect("forget");
+        store
+            .forget(&other)
+            .await
+            .expect("an unknown key is no error");
+        assert!(store.first_use(&key, until).await.expect("again"));
+        assert!(!store.first_use(&key, until).await.expect("spent"));
+        store.forget(&key).await.expect("forget");
+        // The cap of one counts only what is remembered.
+        assert!(store.first_use(&other, until).await.expect("room"));
     }
 }

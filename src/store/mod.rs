@@ -74,6 +74,16 @@ pub trait TransactionStore: Send + Sync {
     /// `Unavailable` when the backend fails or `until` is beyond [`MAX_REPLAY_WINDOW`].
     async fn first_use(&self, key: &ReplayKey, until: SystemTime) -> Result<bool, StoreError>;
 
+    /// Un-spends `key`: a later [`first_use`](Self::first_use) of it is a first use again.
+    /// Only for a decision that spent its token and then failed for a reason that is not the
+    /// token's (a dependency's outage), so that the sender's retry can succeed; unknown keys
+    /// are no error.
+    ///
+    /// # Errors
+    /// `Unavailable` when the backend fails: the key then stays spent (the retry is refused
+    /// as a replay, which fails closed).
+    async fn forget(&self, key: &ReplayKey) -> Result<(), StoreError>;
+
     /// Remembers that the provider session `key` (a login's `sid`, see [`session`]) belongs to
     /// `subject`, for `ttl`, replacing an earlier record of that session.
     ///

@@ -124,6 +124,7 @@ enum Op {
     Admit,
     Release,
     FirstUse,
+    Forget,
     RecordSession,
     FindSession,
     Ping,
@@ -138,6 +139,7 @@ impl fmt::Display for Op {
             Self::Admit => "EVAL (open-login budget)",
             Self::Release => "ZREM (open-login budget)",
             Self::FirstUse => "SET NX (replay cache)",
+            Self::Forget => "DEL (replay cache)",
             Self::RecordSession => "SET (provider session)",
             Self::FindSession => "GET (provider session)",
             Self::Ping => "PING",
@@ -346,7 +348,7 @@ impl TransactionStore for RedisStore {
                     .map_err(|e| StoreError::Unavailable(e.to_string()))
             })?;
         // Room first: a refused login writes nothing (see `capacity`).
-        if let Some(_renewal) = self.high_water.renewal(Instant::now()) {
+        if let Some(_renewal) = self.high_water.renewal(Instant::now()).await {
             self.read_memory().await?;
         }
         self.high_water
@@ -404,6 +406,13 @@ impl TransactionStore for RedisStore {
             .arg("PX")
             .arg(millis(window));
         set_nx(self.run::<Value>(Op::FirstUse, &cmd).await?)
+    }
+
+    async fn forget(&self, key: &ReplayKey) -> Result<(), StoreError> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(self.replay_key(key));
+        // The count of keys removed: 0 for a key already gone, which is no error.
+        self.run::<u64>(Op::Forget, &cmd).await.map(drop)
     }
 
     async fn record_session(

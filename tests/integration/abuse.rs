@@ -519,3 +519,39 @@ async fn a_forged_request_id_is_replaced_in_the_log_and_the_response() {
         );
     }
 }
+
+/// A provider's mass logout (an administrator ending many sessions) comes from a few
+/// addresses, and most providers do not retry: the logout route is not held to the per-IP
+/// budget of the login routes (the token's signature is its gate).
+#[tokio::test]
+async fn a_providers_mass_logout_is_not_held_to_the_login_budget() {
+    let app = TestApp::spawn_with(Options {
+        rate_limit_per_minute: 2,
+        provider_extra: "backchannel_logout = true".into(),
+        ..Options::mock()
+    })
+    .await;
+    let client = reqwest::Client::new();
+    for i in 0..6 {
+        let token = crate::backchannel::good(&app, serde_json::json!({"sub": format!("user-{i}")}));
+        let answer = client
+            .post(format!("{}/v1/auth/corp/backchannel-logout", app.gateway))
+            .form(&[("logout_token", token)])
+            .send()
+            .await
+            .expect("logout");
+        assert_eq!(
+            answer.status(),
+            StatusCode::OK,
+            "logout {i} of a mass logout"
+        );
+    }
+    // The login routes keep their budget, untouched by the logouts.
+    for _ in 0..2 {
+        assert_eq!(start_from(&app, None).await.status(), StatusCode::FOUND);
+    }
+    assert_eq!(
+        start_from(&app, None).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+}

@@ -79,7 +79,7 @@ fn signed(app: &TestApp, patch: Value, behavior: &Behavior) -> String {
 }
 
 /// A logout token signed by `mock` for alice, claims patched (`null` removes).
-fn signed_by(mock: &MockOp, patch: Value, behavior: &Behavior) -> String {
+pub(crate) fn signed_by(mock: &MockOp, patch: Value, behavior: &Behavior) -> String {
     let now = chrono::Utc::now().timestamp();
     let mut claims = json!({
         "iss": mock.issuer(),
@@ -100,7 +100,7 @@ fn signed_by(mock: &MockOp, patch: Value, behavior: &Behavior) -> String {
     mock.sign_id_token(&claims, behavior)
 }
 
-fn good(app: &TestApp, patch: Value) -> String {
+pub(crate) fn good(app: &TestApp, patch: Value) -> String {
     signed(app, patch, &Behavior::default())
 }
 
@@ -332,13 +332,19 @@ async fn labels_not_ids_say_whose_sessions_end() {
 }
 
 #[tokio::test]
-async fn appwrite_down_is_a_503_and_the_sessions_stay() {
+async fn appwrite_down_is_a_503_the_sessions_stay_and_the_same_token_ends_them_once_it_is_back() {
     let app = mock_app().await;
     let alice = logged_in_with_session(&app, "alice").await;
+    let token = good(&app, json!({}));
     app.emulator.inject(Fault::Status(503), FaultScope::Always);
-    assert_unavailable(&post_logout(&app, &good(&app, json!({}))).await);
+    assert_unavailable(&post_logout(&app, &token).await);
     app.emulator.clear_faults();
     assert_eq!(app.emulator.sessions_of(&alice), 1);
+    // The provider retries after a 503: the failed attempt did not spend the token.
+    assert_ok(&post_logout(&app, &token).await);
+    assert_eq!(app.emulator.sessions_of(&alice), 0);
+    // Once it succeeded, it is spent.
+    assert_invalid(&post_logout(&app, &token).await, "already used");
 }
 
 #[tokio::test]

@@ -1,7 +1,10 @@
 //! Slow clients: `[server] header_read_timeout_seconds` closes a connection whose request
 //! headers are not complete in time, however slowly they dribble in, on the main listener and
-//! on `metrics_listen`; past `[server] max_connections`, new connections wait until slots
-//! free, and `/healthz` is answered once the slow ones are cut.
+//! on `metrics_listen`, and one whose request body is not complete in as long; a client that
+//! stops reading its answers is cut when the gateway's writes make no progress for as long;
+//! past `[server] max_connections`, new connections wait until slots free, and `/healthz` is
+//! answered once the slow ones are cut. Request headers past the per-connection buffer are
+//! refused with 431.
 
 use std::time::{Duration, Instant};
 
@@ -47,17 +50,28 @@ async fn closed_by(stream: &mut TcpStream, until: Instant) -> bool {
     }
 }
 
-/// A client that sends the start of a request and then one more byte of a header every
-/// `every`, never ending it: `true` when the server closes the connection within
-/// [`PATIENCE`].
-async fn dribble(addr: &str, every: Duration) -> bool {
+/// The status of `GET /healthz`, waiting for it up to [`PATIENCE`].
+async fn healthz(app: &TestApp) -> reqwest::Result<reqwest::StatusCode> {
+    let client = reqwest::Client::builder()
+        .timeout(PATIENCE)
+        .no_proxy()
+        .build()?;
+    let response = client
+        .get(format!("{}/healthz", app.gateway))
+        .send()
+        .await?;
+    Ok(response.status())
+}
+
+/// The start of a request whose last header never ends.
+const SLOW_HEADER: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ";
+
+/// A client that sends `start` (the start of a request) and then one more byte every `every`,
+/// never ending it: `true` when the server closes the connection within [`PATIENCE`].
+async fn dribble(addr: &str, start: &[u8], every: Duration) -> bool {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let until = Instant::now() + PATIENCE;
-    if stream
-        .write_all(b"GET /healthz HTTP/1.1\r\nHost: gateway\r\nX-Slow: ")
-        .await
-        .is_err()
-    {
+    if stream.write_all(start).await.is_err() {
         return true;
     }
     while Instant::now() < until {
@@ -80,7 +94,7 @@ async fn dribbled_request_headers_are_cut_at_the_header_read_timeout_on_both_lis
     let every = Duration::from_millis(200);
     let clients = (0..24).map(|i| {
         let addr = if i % 2 == 0 { &main } else { &metrics };
-        dribble(addr, every)
+        dribble(addr, SLOW_HEADER, every)
     });
     let cut = futures::future::join_all(clients).await;
     let open = cut.iter().filter(|cut| !**cut).count();
@@ -119,16 +133,8 @@ async fn past_max_connections_healthz_waits_for_a_slot_and_is_answered_once_slow
         }
     };
     let health = async {
-        let response = reqwest::Client::builder()
-            .timeout(PATIENCE)
-            .no_proxy()
-            .build()
-            .expect("client")
-            .get(format!("{}/healthz", app.gateway))
-            .send()
-            .await
-            .expect("/healthz is answered");
-        (response.status(), Instant::now())
+        let status = healthz(&app).await.expect("/healthz is answered");
+        (status, Instant::now())
     };
     let (first_cut, (status, answered)) = tokio::join!(first_cut, health);
     assert_eq!(status, reqwest::StatusCode::OK);
@@ -137,5 +143,72 @@ async fn past_max_connections_healthz_waits_for_a_slot_and_is_answered_once_slow
         first_cut <= answered,
         "/healthz was answered {:?} before a slow client was cut: connections are not capped",
         first_cut - answered
+    );
+}
+
+#[tokio::test]
+async fn a_request_body_dribbled_a_byte_at_a_time_is_cut_at_the_header_read_timeout() {
+    let app = gateway("header_read_timeout_seconds = 1").await;
+    let start = b"POST /v1/auth/corp/exchange HTTP/1.1\r\nHost: gateway\r\n\
+        Content-Type: application/json\r\nContent-Length: 4000\r\n\r\n{\"a\":\"";
+    // Each byte arrives well within the timeout: the request as a whole does not.
+    let cut = dribble(&address(&app.gateway), start, Duration::from_millis(300)).await;
+    assert!(
+        cut,
+        "a body dribbled a byte every 300 ms was still being read after {PATIENCE:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_answers_is_cut_and_frees_its_slot() {
+    let app = gateway("header_read_timeout_seconds = 1\nmax_connections = 1").await;
+    let addr: std::net::SocketAddr = address(&app.gateway).parse().expect("address");
+    // A tiny receive window, and many pipelined requests for a large answer, never read.
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(1024).expect("receive buffer");
+    let mut stream = socket.connect(addr).await.expect("connect");
+    let requests = b"GET /metrics HTTP/1.1\r\nHost: gateway\r\n\r\n".repeat(5000);
+    let writer = tokio::spawn(async move {
+        // The gateway stops reading once its writes are stuck: the write may never finish.
+        let _ = stream.write_all(&requests).await;
+        stream
+    });
+    // The only slot is held by that client until the gateway cuts it.
+    let status = healthz(&app).await;
+    assert!(
+        matches!(status, Ok(reqwest::StatusCode::OK)),
+        "/healthz was not answered within {PATIENCE:?} while a client did not read: {status:?}"
+    );
+    writer.abort();
+}
+
+#[tokio::test]
+async fn request_headers_past_the_connection_buffer_are_a_431_and_a_few_cookies_pass() {
+    let app = gateway("").await;
+    let url = format!("{}/healthz", app.gateway);
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let cookie = format!(
+        "a={}; b={}; c={}",
+        "x".repeat(4000),
+        "y".repeat(4000),
+        "z".repeat(4000)
+    );
+    let few = client.get(&url).header("Cookie", cookie).send().await;
+    assert_eq!(few.expect("answered").status(), reqwest::StatusCode::OK);
+    let big = client
+        .get(&url)
+        .header("X-Big", "a".repeat(64 * 1024))
+        .send()
+        .await;
+    let status = big.map(|response| response.status());
+    assert!(
+        matches!(
+            status,
+            Ok(reqwest::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE) | Err(_)
+        ),
+        "64 KiB of request headers were read whole: {status:?}"
     );
 }

@@ -737,6 +737,12 @@ async fn a_used_assertion_stays_used_for_an_instance_whose_clock_runs_behind() {
         u128::try_from(pttl).expect("a deadline") >= floor.as_millis(),
         "kept {pttl} ms"
     );
+    // Forgotten at B (a logout that failed after spending it), it is a first use again at A.
+    b.forget(&key).await.expect("forget");
+    assert!(
+        a.first_use(&key, until).await.expect("a again"),
+        "forgotten"
+    );
 }
 
 /// Under any `maxmemory-policy` but `noeviction`, a flood of logins could push used

@@ -55,8 +55,10 @@ impl ReplayKey {
     }
 
     /// The key of a verified compact JWS (`header.payload.signature`): a hash of its signing
-    /// input, `header.payload` exactly as sent, under one fixed namespace. Every JWS the gateway
-    /// remembers (ID tokens, logout tokens) is keyed this way.
+    /// input, `header.payload` exactly as sent, under one fixed namespace. ID tokens are keyed
+    /// this way; logout tokens are not: they are keyed by their `jti` within their issuer
+    /// ([`ReplayKey::new`], see [`crate::VerifiedLogout::replay_key`]), which the Back-Channel
+    /// Logout spec makes unique per issuer.
     ///
     /// # Security
     /// Never key a JWS on its whole text: one signature has several spellings that all verify

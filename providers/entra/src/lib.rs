@@ -176,6 +176,16 @@ impl ClaimsHook for EntraRules {
     fn email_verified(&self, claims: &Claims, _asserted: bool) -> bool {
         edov_is_true(claims.additional_claims().0.get("xms_edov"))
     }
+
+    /// Refused: identities are keyed on `tid` + `oid`, which a logout token does not carry
+    /// (its `sub` is not the key). The table check refuses `backchannel_logout` already; this
+    /// keeps a logout token from ever naming an Entra identity should that check be bypassed.
+    fn logout_issuer(&self, _iss: &str) -> Result<String, ProviderError> {
+        Err(ProviderError::Misconfigured(
+            "Entra ID identities are keyed on tid + oid, which a logout token does not carry"
+                .into(),
+        ))
+    }
 }
 
 /// Whether the `xms_edov` claim is the JSON boolean `true` (a string or a number is not).

@@ -150,3 +150,19 @@ fn back_channel_logout_is_refused_since_entra_sends_none() {
         "{problems:?}"
     );
 }
+
+#[test]
+fn a_logout_token_cannot_name_an_entra_identity_whatever_the_config_check_lets_through() {
+    let rules = EntraRules {
+        tenants: Tenants::Any,
+        template: "https://login.microsoftonline.com/{tenantid}/v2.0".into(),
+    };
+    let issuer = format!("https://login.microsoftonline.com/{TID}/v2.0");
+    let error = rules
+        .logout_issuer(&issuer)
+        .expect_err("Entra users are keyed on tid + oid, which a logout token does not carry");
+    assert!(
+        matches!(&error, ProviderError::Misconfigured(text) if text.contains("tid") && text.contains("oid")),
+        "{error}"
+    );
+}

@@ -37,6 +37,7 @@ mod login_data;
 mod logout;
 mod online;
 mod response;
+mod shared_checks;
 pub mod table;
 pub mod verify;
 

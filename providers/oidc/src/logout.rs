@@ -9,7 +9,8 @@
 //!   in `allowed_algs` (never `none`); the key chosen by `kid` (or, without one, the one key of
 //!   the algorithm's type and curve, as for ID tokens) and its signature checked by ring;
 //! - `iss` exactly the provider's (or one of an extension's issuers), `aud` holding the client
-//!   id (other audiences only from `trusted_audiences`), `iat` present, not in the future and
+//!   id (other audiences only from `trusted_audiences`, and then `azp` the client id, as for
+//!   ID tokens), `iat` present, not in the future and
 //!   at most `max_token_age_seconds` old, `exp` (if present) not past, `nbf` (if present) not
 //!   in the future, each with `leeway_seconds`;
 //! - `events` an object with the member `http://schemas.openid.net/event/backchannel-logout`
@@ -30,7 +31,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use idp_provider_api::{
     BackchannelLogout, ConfigProblem, Identity, ProviderError, Secret, VerifiedLogout,
 };
@@ -42,6 +43,7 @@ use serde_json::Value;
 use crate::OidcProvider;
 use crate::config::Config;
 use crate::jwk::{KeySet, RingJsonWebKey};
+use crate::shared_checks::{self, Token};
 use crate::verify::{Expectations, MAX_ID_TOKEN_BYTES, VerifyError};
 
 /// The member of `events` that makes a token a logout token.
@@ -141,6 +143,8 @@ struct Payload {
     iss: Option<String>,
     #[serde(default)]
     aud: Option<Audiences>,
+    #[serde(default)]
+    azp: Option<String>,
     #[serde(default)]
     iat: Option<f64>,
     #[serde(default)]
@@ -392,47 +396,30 @@ fn check_audience(payload: &Payload, expected: &Expectations) -> Result<(), Veri
             format!("aud holds {other:?}, which is not in trusted_audiences"),
         ));
     }
-    Ok(())
+    // As for an ID token: with a trusted extra audience, the token must be issued to us.
+    shared_checks::check_azp(
+        Token::Logout,
+        payload.azp.as_deref(),
+        audiences.len(),
+        client_id,
+    )
 }
 
-/// `iat` (required), `exp` and `nbf` (when present): unix seconds of `iat` and `exp`.
+/// `iat` (required), `exp` and `nbf` (when present): unix seconds of `iat` and `exp`. `iat` and
+/// `nbf` by the rules of ID tokens ([`shared_checks`]).
 fn check_times(
     payload: &Payload,
     expected: &Expectations,
     now: DateTime<Utc>,
 ) -> Result<(i64, Option<i64>), VerifyError> {
-    let leeway = TimeDelta::from_std(expected.leeway).unwrap_or(TimeDelta::zero());
-    let date = |name: &str, seconds: f64| {
-        Some(seconds)
-            .filter(|s| s.is_finite())
-            .and_then(|s| DateTime::<Utc>::from_timestamp(s.floor() as i64, 0))
-            .ok_or_else(|| {
-                reject(
-                    "logout_token_malformed",
-                    format!("{name} is not a NumericDate"),
-                )
-            })
-    };
+    let leeway = shared_checks::leeway(expected.leeway);
     let Some(iat) = payload.iat else {
         return Err(reject("logout_token_malformed", "the token has no iat"));
     };
+    let date =
+        |name: &str, seconds: f64| shared_checks::numeric_date(Token::Logout, name, Some(seconds));
     let iat = date("iat", iat)?;
-    if iat > now + leeway {
-        return Err(reject(
-            "logout_token_issued_in_future",
-            format!("iat {iat} is after {now}"),
-        ));
-    }
-    let max_age = TimeDelta::from_std(expected.max_age).unwrap_or(TimeDelta::MAX);
-    if now - iat > max_age + leeway {
-        return Err(reject(
-            "logout_token_too_old",
-            format!(
-                "iat {iat} is more than max_token_age_seconds ({}) before {now}",
-                max_age.num_seconds()
-            ),
-        ));
-    }
+    shared_checks::check_iat(Token::Logout, iat, now, leeway, expected.max_age)?;
     let exp = payload.exp.map(|exp| date("exp", exp)).transpose()?;
     if let Some(exp) = exp
         && exp <= now - leeway
@@ -442,14 +429,8 @@ fn check_times(
             format!("exp {exp} is before {now}"),
         ));
     }
-    if let Some(nbf) = payload.nbf.map(|nbf| date("nbf", nbf)).transpose()?
-        && nbf > now + leeway
-    {
-        return Err(reject(
-            "logout_token_not_yet_valid",
-            format!("nbf {nbf} is after {now}"),
-        ));
-    }
+    let nbf = payload.nbf.map(|nbf| date("nbf", nbf)).transpose()?;
+    shared_checks::check_nbf(Token::Logout, nbf, now, leeway)?;
     Ok((iat.timestamp(), exp.map(|exp| exp.timestamp())))
 }
 

@@ -26,6 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::extension::Issuers;
 use crate::jwk::{KeySet, RingJsonWebKey};
+use crate::shared_checks::{self, Token};
 
 /// Tokens larger than this are refused before any parsing (JWT attack list, case 22).
 pub const MAX_ID_TOKEN_BYTES: usize = 16 * 1024;
@@ -146,7 +147,7 @@ pub fn verify_id_token(
             format!("cannot parse the ID token: {e}"),
         )
     })?;
-    let leeway = TimeDelta::from_std(expected.leeway).unwrap_or(TimeDelta::zero());
+    let leeway = shared_checks::leeway(expected.leeway);
     let trusted = expected.trusted_audiences.clone();
     let verifier = IdTokenVerifier::new_confidential_client(
         expected.client_id.clone(),
@@ -187,9 +188,13 @@ pub fn verify_id_token(
             .map_err(VerifyError::Rejected)?;
     }
 
-    check_iat(&claims, now, leeway, expected.max_age)?;
-    check_nbf(&claims, now, leeway)?;
-    check_azp(&claims, expected)?;
+    check_times(&claims, now, leeway, expected.max_age)?;
+    shared_checks::check_azp(
+        Token::Id,
+        claims.authorized_party().map(|azp| azp.as_str()),
+        claims.audiences().len(),
+        expected.client_id.as_str(),
+    )?;
     check_subject(&claims)?;
     check_token_type(&claims)?;
     if let (Some(expected_hash), Some(access_token)) = (claims.access_token_hash(), access_token) {
@@ -223,68 +228,21 @@ fn classify(error: ClaimsVerificationError) -> VerifyError {
     }
 }
 
-fn check_iat(
+/// `iat` and `nbf` (when present), which openidconnect leaves out (it checks `exp`).
+fn check_times(
     claims: &Claims,
     now: DateTime<Utc>,
     leeway: TimeDelta,
     max_age: Duration,
 ) -> Result<(), VerifyError> {
-    let iat = claims.issue_time();
-    if iat > now + leeway {
-        return Err(reject(
-            "id_token_issued_in_future",
-            format!("iat {iat} is after {now}"),
-        ));
-    }
-    let max_age = TimeDelta::from_std(max_age).unwrap_or(TimeDelta::MAX);
-    if now - iat > max_age + leeway {
-        return Err(reject(
-            "id_token_too_old",
-            format!(
-                "iat {iat} is more than {}s before {now}",
-                max_age.num_seconds()
-            ),
-        ));
-    }
-    Ok(())
-}
-
-fn check_nbf(claims: &Claims, now: DateTime<Utc>, leeway: TimeDelta) -> Result<(), VerifyError> {
-    let Some(nbf) = claims.additional_claims().0.get("nbf") else {
-        return Ok(());
-    };
-    // A NumericDate may have a fraction (RFC 7519 section 2); whole seconds are enough here.
-    let seconds = nbf
-        .as_f64()
-        .filter(|s| s.is_finite())
-        .map(|s| s.floor() as i64);
-    let Some(nbf) = seconds.and_then(|s| DateTime::<Utc>::from_timestamp(s, 0)) else {
-        return Err(reject("id_token_malformed", "nbf is not a NumericDate"));
-    };
-    if nbf > now + leeway {
-        return Err(reject(
-            "id_token_not_yet_valid",
-            format!("nbf {nbf} is after {now}"),
-        ));
-    }
-    Ok(())
-}
-
-/// OIDC Core 3.1.3.7 steps 4-5, which openidconnect leaves out: with several audiences `azp`
-/// is required, and when present it must be our client id.
-fn check_azp(claims: &Claims, expected: &Expectations) -> Result<(), VerifyError> {
-    let client_id = expected.client_id.as_str();
-    match claims.authorized_party() {
-        Some(azp) if azp.as_str() != client_id => Err(reject(
-            "id_token_azp_mismatch",
-            format!("azp {:?} is not the client id {client_id:?}", azp.as_str()),
-        )),
-        None if claims.audiences().len() > 1 => Err(reject(
-            "id_token_azp_mismatch",
-            "several audiences but no azp",
-        )),
-        _ => Ok(()),
-    }
+    shared_checks::check_iat(Token::Id, claims.issue_time(), now, leeway, max_age)?;
+    let nbf = claims
+        .additional_claims()
+        .0
+        .get("nbf")
+        .map(|nbf| shared_checks::numeric_date(Token::Id, "nbf", nbf.as_f64()))
+        .transpose()?;
+    shared_checks::check_nbf(Token::Id, nbf, now, leeway)
 }
 
 /// Checks of the compact JWS that openidconnect does not make (hand-written: they concern the

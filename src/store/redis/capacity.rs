@@ -15,7 +15,9 @@
 //!   lost `ZREM`) counts until its expiry: the budget errs on the side of refusing.
 //! - **The high-water mark** (`[store] redis_high_water_percent` of `maxmemory`, on every node
 //!   of a cluster): read from `INFO memory`, which each instance keeps for up to
-//!   [`READING_FRESH`] so that a start costs no extra round trip. What the instance admits
+//!   [`READING_FRESH`] so that a start costs no extra round trip; one caller at a time takes a
+//!   reading (the first one too: a burst of starts right after boot sends one `INFO`, the
+//!   others wait for it). What the instance admits
 //!   meanwhile is added to the reading, and it reads again once that passes a sixteenth of the
 //!   room the reading left: a flood through one instance stops at the mark, and instances
 //!   flooded together overshoot it by about a sixteenth of the room each before they see one
@@ -125,6 +127,9 @@ impl NodeMemory {
 pub struct HighWater {
     percent: u8,
     state: Mutex<State>,
+    /// Held by the caller taking the first reading: the callers that come meanwhile wait for
+    /// it rather than each send their own `INFO` (a burst of starts right after boot).
+    first: tokio::sync::Mutex<()>,
     /// Whether the log has said once that Redis has no `maxmemory`.
     told_unbounded: AtomicBool,
 }
@@ -132,11 +137,15 @@ pub struct HighWater {
 /// A caller's claim to take the next reading; dropped (recorded or not, say when `INFO
 /// memory` failed or the request went away), it lets the next caller take one.
 #[derive(Debug)]
-pub struct Renewal<'a>(&'a HighWater);
+pub struct Renewal<'a> {
+    mark: &'a HighWater,
+    /// For the first reading, the lock the callers that come meanwhile wait on.
+    _first: Option<tokio::sync::MutexGuard<'a, ()>>,
+}
 
 impl Drop for Renewal<'_> {
     fn drop(&mut self) {
-        self.0.state().refreshing = false;
+        self.mark.state().refreshing = false;
     }
 }
 
@@ -164,6 +173,7 @@ impl HighWater {
         Self {
             percent,
             state: Mutex::new(State::default()),
+            first: tokio::sync::Mutex::new(()),
             told_unbounded: AtomicBool::new(false),
         }
     }
@@ -178,19 +188,33 @@ impl HighWater {
     /// `Some` when the caller must take a new reading now (and [`HighWater::record`] it while
     /// holding the [`Renewal`]): there is none, or the last one is older than
     /// [`READING_FRESH`] or has been spent past a sixteenth of its room, and no other caller
-    /// is taking one.
-    pub fn renewal(&self, now: Instant) -> Option<Renewal<'_>> {
+    /// is taking one. With no reading yet and another caller taking the first, waits for it
+    /// and goes on with it (`None`; if it failed, [`HighWater::admit`] refuses, as it would
+    /// have refused the waiter's own failed reading, without a queue of `INFO`s behind it).
+    pub async fn renewal(&self, now: Instant) -> Option<Renewal<'_>> {
+        if self.state().reading.is_none() {
+            return match self.first.try_lock() {
+                Ok(first) => Some(Renewal {
+                    mark: self,
+                    _first: Some(first),
+                }),
+                Err(_) => {
+                    drop(self.first.lock().await);
+                    None
+                }
+            };
+        }
         let mut state = self.state();
-        let renew = match &state.reading {
-            None => return Some(Renewal(self)),
-            Some(reading) => {
-                now.saturating_duration_since(reading.taken) >= READING_FRESH
-                    || reading.since > reading.room / 16
-            }
-        };
+        let renew = state.reading.as_ref().is_some_and(|reading| {
+            now.saturating_duration_since(reading.taken) >= READING_FRESH
+                || reading.since > reading.room / 16
+        });
         (renew && !state.refreshing).then(|| {
             state.refreshing = true;
-            Renewal(self)
+            Renewal {
+                mark: self,
+                _first: None,
+            }
         })
     }
 
@@ -266,7 +290,16 @@ impl HighWater {
 
 #[cfg(test)]
 mod tests {
+    use futures::FutureExt as _;
+
     use super::*;
+
+    /// [`HighWater::renewal`] where no other caller holds the first reading: it never waits.
+    fn renewal(mark: &HighWater, at: Instant) -> Option<Renewal<'_>> {
+        mark.renewal(at)
+            .now_or_never()
+            .expect("no other caller takes the first reading")
+    }
 
     const INFO: &str = "# Memory\r\nused_memory:700\r\nused_memory_human:700B\r\n\
                         maxmemory:1000\r\nmaxmemory_human:1000B\r\nmaxmemory_policy:noeviction\r\n";
@@ -278,7 +311,7 @@ mod tests {
     /// A mark at 80 % with one reading of `nodes`, taken at `at`.
     fn watching(nodes: Vec<Option<NodeMemory>>, at: Instant) -> HighWater {
         let mark = HighWater::new(80);
-        assert!(mark.renewal(at).is_some(), "no reading yet");
+        assert!(renewal(&mark, at).is_some(), "no reading yet");
         mark.record(nodes, at);
         mark
     }
@@ -340,26 +373,53 @@ mod tests {
         let start = Instant::now();
         // Room: 800 - 0 = 800 bytes; a sixteenth is 50.
         let mark = watching(vec![node(0, 1000)], start);
-        assert!(mark.renewal(start).is_none(), "fresh");
+        assert!(renewal(&mark, start).is_none(), "fresh");
         assert!(mark.admit(50).is_ok());
         assert!(
-            mark.renewal(start).is_none(),
+            renewal(&mark, start).is_none(),
             "a sixteenth of the room spent, not more"
         );
         assert!(mark.admit(1).is_ok());
-        let renewal = mark.renewal(start).expect("spent past a sixteenth");
+        let renewing = renewal(&mark, start).expect("spent past a sixteenth");
         assert!(
-            mark.renewal(start).is_none(),
+            renewal(&mark, start).is_none(),
             "one caller renews it; the others go on"
         );
         // Not recorded (INFO failed, the request went away): the last reading stays, with
         // what was admitted, and the next caller renews it.
-        drop(renewal);
-        let renewal = mark.renewal(start).expect("renewed by the next caller");
+        drop(renewing);
+        let renewing = renewal(&mark, start).expect("renewed by the next caller");
         mark.record(vec![node(0, 1000)], start);
-        drop(renewal);
-        assert!(mark.renewal(start + READING_FRESH / 2).is_none());
-        assert!(mark.renewal(start + READING_FRESH).is_some(), "old");
+        drop(renewing);
+        assert!(renewal(&mark, start + READING_FRESH / 2).is_none());
+        assert!(renewal(&mark, start + READING_FRESH).is_some(), "old");
+    }
+
+    #[tokio::test]
+    async fn the_first_reading_is_taken_by_one_caller() {
+        let mark = HighWater::new(80);
+        let start = Instant::now();
+        let first = mark.renewal(start).await.expect("no reading yet");
+        let second = mark.renewal(start);
+        tokio::pin!(second);
+        assert!(
+            second.as_mut().now_or_never().is_none(),
+            "a second caller sends INFO too while the first reading is under way"
+        );
+        mark.record(vec![node(0, 1000)], start);
+        drop(first);
+        assert!(second.await.is_none(), "it goes on with the first reading");
+        assert!(mark.admit(10).is_ok());
+        // A first reading that failed: the waiter does not take another; the next caller does.
+        let mark = HighWater::new(80);
+        let first = mark.renewal(start).await.expect("no reading yet");
+        let waiter = mark.renewal(start);
+        tokio::pin!(waiter);
+        assert!(waiter.as_mut().now_or_never().is_none());
+        drop(first);
+        assert!(waiter.await.is_none());
+        assert!(mark.admit(10).is_err(), "no reading: refused");
+        assert!(mark.renewal(start).await.is_some(), "the next caller reads");
     }
 
     #[test]

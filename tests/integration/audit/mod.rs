@@ -21,6 +21,7 @@ use crate::helpers::{
 use crate::idp::{CLIENT_SECRET, free_port};
 use crate::signed_assertion::{HOOK_SECRET, hmac_signature, now};
 
+mod hangup;
 mod trail;
 
 pub use trail::{AuditSchema, audit_events, by_request};

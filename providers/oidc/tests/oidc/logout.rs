@@ -335,3 +335,35 @@ async fn without_the_opt_in_there_is_no_logout_and_no_session_to_remember() {
     let identity = harness.login("alice").await.expect("login");
     assert_eq!(flow.session_id(&identity), None, "no sid in the ID token");
 }
+
+#[tokio::test]
+async fn with_an_extra_trusted_audience_azp_must_be_the_client_id_as_for_an_id_token() {
+    let harness = Harness::with(
+        op_config(),
+        json!({"backchannel_logout": true, "trusted_audiences": ["other-app"]}),
+    )
+    .await;
+    let ours = harness.op.config().client_id.clone();
+    let both = json!(["other-app", ours]);
+    for (case, patch) in [
+        ("no azp", json!({"aud": both})),
+        (
+            "azp of the other audience",
+            json!({"aud": both, "azp": "other-app"}),
+        ),
+        ("azp of another client", json!({"azp": "other-app"})),
+    ] {
+        let raw = token(&harness, patch, Behavior::default());
+        assert_eq!(
+            reason(verify(&harness, &raw).await),
+            "logout_token_azp_mismatch",
+            "{case}"
+        );
+    }
+    let raw = token(
+        &harness,
+        json!({"aud": both, "azp": ours}),
+        Behavior::default(),
+    );
+    verify(&harness, &raw).await.expect("azp is the client id");
+}
