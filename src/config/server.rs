@@ -37,8 +37,9 @@ pub struct ServerConfig {
     /// worker per CPU on Tokio's multi-thread runtime; N a multi-thread runtime with N workers.
     /// See `startup::runtime`.
     pub worker_threads: usize,
-    /// How long a request's headers may take to arrive, however slowly they dribble in; past
-    /// it the connection is closed. Also how long a keep-alive connection may sit idle.
+    /// How long a request's headers, and then its body, may take to arrive, and how long a
+    /// write may make no progress; past it the connection is closed. Also how long a
+    /// keep-alive connection may sit idle.
     pub header_read_timeout: Duration,
     /// Connections served at once, per listener; past it new ones wait in the listen backlog.
     pub max_connections: usize,

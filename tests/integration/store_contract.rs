@@ -82,6 +82,8 @@ macro_rules! contract {
             distinct_replay_keys_are_independent,
             concurrent_uses_of_one_assertion_admit_exactly_one,
             a_replay_window_beyond_the_limit_is_refused,
+            a_forgotten_assertion_is_a_first_use_again,
+            forgetting_an_unknown_assertion_is_no_error,
             a_session_record_names_its_subject,
             a_session_record_replaces_the_earlier_one,
             distinct_sessions_are_independent,
@@ -283,6 +285,29 @@ async fn a_replay_window_beyond_the_limit_is_refused(subject: &Subject) {
         "{refused:?}"
     );
     // Nothing was recorded: a window within the limit is a first use.
+    assert!(first_use(subject, &key).await);
+}
+
+async fn a_forgotten_assertion_is_a_first_use_again(subject: &Subject) {
+    let key = ReplayKey::new("backend", "jti", b"retry");
+    let other = ReplayKey::new("backend", "jti", b"kept");
+    assert!(first_use(subject, &key).await);
+    assert!(first_use(subject, &other).await);
+    subject.store.forget(&key).await.expect("forget");
+    assert!(
+        first_use(subject, &key).await,
+        "a forgotten key is a first use again"
+    );
+    assert!(!first_use(subject, &key).await, "and then spent again");
+    assert!(
+        !first_use(subject, &other).await,
+        "forget drops only its own key"
+    );
+}
+
+async fn forgetting_an_unknown_assertion_is_no_error(subject: &Subject) {
+    let key = ReplayKey::new("backend", "jti", b"never-used");
+    subject.store.forget(&key).await.expect("forget");
     assert!(first_use(subject, &key).await);
 }
 
