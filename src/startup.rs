@@ -228,6 +228,7 @@ impl Application {
             let stop = listener_closed.clone();
             AbortOnDrop(tokio::spawn(accept::serve(listener, app, limits, stop)))
         });
+        let decisions = self.state.decisions.clone();
         let app = crate::http::router(self.state);
         let serving = accept::serve(self.listener, app, limits, listener_closed.clone());
         tokio::pin!(serving);
@@ -235,15 +236,18 @@ impl Application {
             () = &mut serving => return Ok(Stopped::Drained),
             _ = listener_closed.wait_for(|closed| *closed) => {}
         }
-        match tokio::time::timeout(grace, serving).await {
-            Ok(()) => Ok(Stopped::Drained),
-            Err(_) => {
-                tracing::warn!(
-                    grace_seconds = grace.as_secs(),
-                    "requests still in flight after the shutdown grace; exiting without them"
-                );
-                Ok(Stopped::GraceElapsed)
-            }
+        let grace_ends = tokio::time::Instant::now() + grace;
+        let drained = tokio::time::timeout_at(grace_ends, serving).await.is_ok();
+        // Decisions whose client hung up run on without a connection: they get the same grace.
+        let decided = decisions.finish_by(grace_ends).await;
+        if drained && decided {
+            Ok(Stopped::Drained)
+        } else {
+            tracing::warn!(
+                grace_seconds = grace.as_secs(),
+                "requests still in flight after the shutdown grace; exiting without them"
+            );
+            Ok(Stopped::GraceElapsed)
         }
     }
 }
@@ -258,8 +262,9 @@ pub fn build_state(config: Config, clock: Arc<dyn Clock>) -> Result<AppState, St
     let counted = store.clone();
     metrics.count_open_transactions(move || counted.open_transactions());
     let metrics_apart = config.server.metrics_listen.is_some();
+    let max_decisions = config.server.max_connections;
     let live = reload::build_live(config, store, clock, &metrics, None)?;
-    Ok(AppState::new(live, metrics, metrics_apart))
+    Ok(AppState::new(live, metrics, metrics_apart, max_decisions))
 }
 
 /// Binds `addr` without awaiting (`with_listener` is synchronous). Outside the Tokio runtime

@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
-use super::decide::decide;
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
 use super::extract::{AppQuery, CallbackForm, Caller, ClientKey};
 use crate::login::{
@@ -44,7 +43,9 @@ pub async fn callback(
 ) -> Response {
     let params = CallbackParams::new(pairs);
     let (login, origin, id) = (caller.live.login.clone(), caller.origin, provider.clone());
-    let decided = decide(async move { login.callback(&id, params, &cookies, &origin).await });
+    let decided = caller
+        .decisions
+        .run(async move { login.callback(&id, params, &cookies, &origin).await });
     let decided = match decided.await {
         Ok(decided) => decided,
         Err(failed) => return failed,
@@ -130,7 +131,7 @@ pub async fn exchange(
         ClientKey::Opaque(_) => None,
     };
     let (login, origin, id) = (caller.live.login.clone(), caller.origin, provider.clone());
-    let decided = decide(async move {
+    let decided = caller.decisions.run(async move {
         let headers: &HeaderMap = &parts.headers;
         let request = ExchangeRequest {
             body: &body,

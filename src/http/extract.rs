@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use sha2::Digest;
 use tower_http::request_id::RequestId;
 
+use super::decide::Decisions;
 use super::error::ErrorPage;
 use super::state::{AppState, Live};
 use crate::login::Origin;
@@ -28,6 +29,8 @@ pub struct Caller {
     pub client: ClientKey,
     /// The client and the request id, for the audit event.
     pub origin: Origin,
+    /// Where the request's decision runs ([`Decisions::run`]).
+    pub decisions: Arc<Decisions>,
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -54,6 +57,7 @@ impl FromRequestParts<AppState> for Caller {
                 client_ip,
                 request_id,
             },
+            decisions: state.decisions.clone(),
         })
     }
 }

@@ -13,7 +13,6 @@ use axum::response::{IntoResponse, Response};
 use idp_provider_api::{ProviderError, Secret};
 
 use super::auth::unknown_provider;
-use super::decide::decide;
 use super::error::OAuthError;
 use super::extract::Caller;
 use crate::login::{CallbackParams, LoggedOut, LogoutError};
@@ -69,7 +68,10 @@ pub async fn backchannel_logout(
     LogoutToken(token): LogoutToken,
 ) -> Response {
     let (login, origin, id) = (caller.live.login.clone(), caller.origin, provider.clone());
-    let decided = decide(async move { login.backchannel_logout(&id, &token, &origin).await }).await;
+    let decided = caller
+        .decisions
+        .run(async move { login.backchannel_logout(&id, &token, &origin).await })
+        .await;
     let decided = match decided {
         Ok(decided) => decided,
         Err(failed) => return failed,

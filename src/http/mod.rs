@@ -12,7 +12,7 @@
 //! path called with a method it does not take 405 with `Allow` ([`method_not_allowed`]).
 
 pub mod auth;
-mod decide;
+pub mod decide;
 pub mod error;
 pub mod extract;
 pub mod limits;

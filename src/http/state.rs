@@ -13,6 +13,7 @@ use arc_swap::ArcSwap;
 use axum::extract::FromRef;
 use ipnet::IpNet;
 
+use super::decide::Decisions;
 use super::rate_limit::RateLimit;
 use super::readiness::{Draining, Readiness};
 use crate::login::Login;
@@ -32,6 +33,8 @@ pub struct AppState {
     /// the main router then does not serve it.
     #[from_ref(skip)]
     pub metrics_apart: bool,
+    /// The callbacks, exchanges and logouts being decided, bounded and waited for at shutdown.
+    pub decisions: Arc<Decisions>,
 }
 
 /// The part of the state that a configuration reload replaces.
@@ -52,13 +55,20 @@ pub struct Live {
 }
 
 impl AppState {
-    /// A state serving `live`, not draining, counting into `metrics`.
-    pub fn new(live: Live, metrics: Arc<Metrics>, metrics_apart: bool) -> Self {
+    /// A state serving `live`, not draining, counting into `metrics`, deciding at most
+    /// `max_decisions` logins, exchanges and logouts at once.
+    pub fn new(
+        live: Live,
+        metrics: Arc<Metrics>,
+        metrics_apart: bool,
+        max_decisions: usize,
+    ) -> Self {
         Self {
             live: Arc::new(ArcSwap::from_pointee(live)),
             draining: Arc::default(),
             metrics,
             metrics_apart,
+            decisions: Arc::new(Decisions::new(max_decisions)),
         }
     }
 }
