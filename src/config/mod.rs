@@ -8,7 +8,7 @@
 //! 4..=128`), and the environment variable that set it (`env`).
 //! One module per section owns its raw struct and its checks, and either its validated struct
 //! (`server`, `mapping`, `rate_limit`, `log`) or builds the one its consumer defines
-//! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::redirect`], `store` →
+//! (`appwrite` and `token` → [`crate::appwrite`], `redirect` → [`crate::return_urls`], `store` →
 //! [`crate::store`], `audit` → [`crate::audit`], `tls` → `OutboundTls`). `source` reads the
 //! file, the environment and the `*_file` keys; `warnings` finds what is valid but worth a
 //! word; `load` turns the file and the environment into the whole. This module holds the
@@ -39,7 +39,7 @@ pub use crate::appwrite::{AppwriteConfig, TokenConfig};
 pub use crate::audit::AuditConfig;
 use crate::login::policy::ConfiguredProvider;
 use crate::metrics::ProviderEventRelay;
-pub use crate::redirect::RedirectConfig;
+pub use crate::return_urls::RedirectConfig;
 pub use crate::store::{StoreBackend, StoreConfig};
 pub use log::{LogConfig, LogFormat};
 pub use mapping::MappingConfig;

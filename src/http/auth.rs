@@ -14,7 +14,7 @@ use crate::login::{
     CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, StartError,
     StartParams,
 };
-use crate::redirect::Delivery;
+use crate::return_urls::Delivery;
 
 /// `GET /v1/auth/{provider}/start`: check the URLs, store the transaction, send the browser
 /// to the provider with the binding cookie.
