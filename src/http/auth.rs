@@ -8,8 +8,9 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
+use super::client_key::ClientKey;
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
-use super::extract::{AppQuery, CallbackForm, Caller, ClientKey};
+use super::extract::{AppQuery, CallbackForm, Caller};
 use crate::login::{
     CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, StartError,
     StartParams,

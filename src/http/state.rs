@@ -13,8 +13,9 @@ use arc_swap::ArcSwap;
 use axum::extract::FromRef;
 use ipnet::IpNet;
 
-use super::rate_limit::RateLimit;
-use super::readiness::{Draining, Readiness};
+use super::draining::Draining;
+use super::limiter::RateLimit;
+use super::readiness::Readiness;
 use crate::login::Login;
 use crate::metrics::Metrics;
 
