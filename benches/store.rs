@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use idp_bridge::clock::{Clock, SystemClock};
-use idp_bridge::redirect::AllowList;
+use idp_bridge::return_urls::AllowList;
 use idp_bridge::store::memory::MemoryStore;
 use idp_bridge::store::redis::RedisStore;
 use idp_bridge::store::seal::{SealKeys, generate};

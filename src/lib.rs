@@ -16,7 +16,9 @@
 //! - [`http`]: the routes (`auth`: start, callback, exchange; `logout`: back-channel logout;
 //!   `ops`: providers, health, readiness, metrics), layers and request limits, `AppState`, the
 //!   error responses, extractors, rate limits, readiness (`http::readiness`: what `/readyz` and
-//!   the health gauges report).
+//!   the health gauges report). `http::client_key` (who the client is), `http::limiter` and
+//!   `http::draining` are leaves that the state and the handlers share; no two submodules of a
+//!   module use each other in a circle (tests/integration/layering.rs checks it).
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
 //!   with `start`, `request` (start's parameters), `binding` (state, cookie binding), `policy`
 //!   (what is admitted), `email` (strict addresses), `mapping` (identity → Appwrite user),
@@ -24,8 +26,9 @@
 //!   end of every flow), `logout` (back-channel logout: a provider ends the identity's Appwrite
 //!   sessions), `decided` (each decision counted and audited, once) and `error`. Knows no
 //!   provider: a provider's per-login data rides along opaque.
-//! - [`redirect`]: the success/failure URL allow-list and how the token is delivered, with the
-//!   app's own `state` (`redirect::ReturnState`) returned beside it.
+//! - [`return_urls`]: the return URLs: the success/failure URL allow-list (`[redirect]`) and
+//!   how the token is delivered, with the app's own `state` (`return_urls::ReturnState`)
+//!   returned beside it. Not the redirect flow, which is `login`'s.
 //! - [`appwrite`]: the typed Appwrite client (Users API, and the account behind a JWT), its
 //!   settings, the Appwrite id rule, and `directory`, the read-only view of users it lends
 //!   providers.
@@ -53,17 +56,17 @@
 //!    below, never `startup`.
 //! 2. [`config`], with [`registry`]: the file → validated settings. `config` builds the
 //!    settings types that the lower modules define for themselves (`appwrite::AppwriteConfig`,
-//!    `appwrite::TokenConfig`, `redirect::RedirectConfig`, `store::StoreConfig`,
+//!    `appwrite::TokenConfig`, `return_urls::RedirectConfig`, `store::StoreConfig`,
 //!    `audit::AuditConfig`, `login::user_id::IdKey`) and
 //!    opens providers through `registry`, which yields `login::policy::ConfiguredProvider`.
 //!    Nothing below imports `config`.
 //! 3. [`http`]: the HTTP edge; uses `login` only. Its `AppState` lives in `http::state`, and
 //!    handlers and layers take just the part they need.
-//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `redirect`, `clock`, `metrics`,
+//! 4. [`login`]: the pipeline; uses `appwrite`, `store`, `return_urls`, `clock`, `metrics`,
 //!    `audit` (each decision records its event) and its own submodules.
-//! 5. [`appwrite`], [`store`], [`redirect`], [`clock`], [`key_names`], [`audit`]: the leaves;
-//!    they use no other module of the crate (`store` only `clock` and `redirect`, whose targets
-//!    a transaction holds; `appwrite` only `metrics`, to time its calls).
+//! 5. [`appwrite`], [`store`], [`return_urls`], [`clock`], [`key_names`], [`audit`]: the
+//!    leaves; they use no other module of the crate (`store` only `clock` and `return_urls`,
+//!    whose targets a transaction holds; `appwrite` only `metrics`, to time its calls).
 //! 6. [`metrics`]: below every module that counts (`config` hands providers its event relay,
 //!    `http` serves and counts rate limits, `login` counts logins, `appwrite` times calls); it
 //!    uses no other module of the crate.
@@ -81,9 +84,9 @@ pub mod key_names;
 pub mod login;
 pub mod metrics;
 pub mod online;
-pub mod redirect;
 pub mod registry;
 pub mod reload;
+pub mod return_urls;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

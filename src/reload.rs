@@ -33,7 +33,7 @@ use crate::appwrite::{AppwriteClient, AppwriteError};
 use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::http::Live;
-use crate::http::rate_limit::RateLimit;
+use crate::http::limiter::RateLimit;
 use crate::login::{Login, LoginParts};
 use crate::metrics::Metrics;
 use crate::registry::Registry;

@@ -6,7 +6,7 @@
 
 use std::sync::LazyLock;
 
-use idp_bridge::redirect::{AllowList, MAX_URL_LEN};
+use idp_bridge::return_urls::{AllowList, MAX_URL_LEN};
 use libfuzzer_sys::fuzz_target;
 
 #[path = "../../tests/redirect-corpus/oracle.rs"]

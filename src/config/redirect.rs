@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::redirect::{AllowList, Delivery, RedirectConfig};
+use crate::return_urls::{AllowList, Delivery, RedirectConfig};
 
 /// `[redirect]` as written in the file.
 #[derive(Deserialize, Default)]

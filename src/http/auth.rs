@@ -8,13 +8,14 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
+use super::client_key::ClientKey;
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
-use super::extract::{AppQuery, CallbackForm, Caller, ClientKey};
+use super::extract::{AppQuery, CallbackForm, Caller};
 use crate::login::{
     CallbackError, CallbackParams, ExchangeError, ExchangeRequest, Finished, StartError,
     StartParams,
 };
-use crate::redirect::Delivery;
+use crate::return_urls::Delivery;
 
 /// `GET /v1/auth/{provider}/start`: check the URLs, store the transaction, send the browser
 /// to the provider with the binding cookie.

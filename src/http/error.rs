@@ -13,7 +13,7 @@ use axum::response::{Html, IntoResponse, Response};
 use idp_html::escape;
 
 use crate::login::PublicError;
-use crate::redirect::{Delivery, RedirectTarget, ReturnState};
+use crate::return_urls::{Delivery, RedirectTarget, ReturnState};
 
 /// A JSON error `{"message","type","code"}`.
 #[derive(Debug)]

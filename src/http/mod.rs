@@ -12,9 +12,12 @@
 //! path called with a method it does not take 405 with `Allow` ([`method_not_allowed`]).
 
 pub mod auth;
+pub mod client_key;
 pub mod decide;
+pub mod draining;
 pub mod error;
 pub mod extract;
+pub mod limiter;
 pub mod limits;
 pub mod logout;
 pub mod ops;

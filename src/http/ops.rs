@@ -8,8 +8,8 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
+use super::draining::Draining;
 use super::error::ApiError;
-use super::readiness::Draining;
 use super::state::Live;
 use crate::login::Login;
 use crate::metrics::{self, Metrics};

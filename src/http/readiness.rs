@@ -16,14 +16,13 @@
 //! failed ("no answer within 2s") and goes on as a task of its own, bounded by the dependency's
 //! own timeouts, so a slow load is finished rather than started over by every round.
 //!
-//! Owns: the checks, the cached verdict, the draining flag.
+//! Owns: the checks and the cached verdict (the draining flag is `draining`'s).
 //! Must not: use `http::state` or the handlers (they use this module); put a secret in a
 //! verdict (each failed check reports its error's text, which, like the log lines it also
 //! goes to, never holds a key, a secret or a password).
 
 use std::future::Future;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::http::StatusCode;
@@ -40,23 +39,6 @@ pub const READY_CACHE: Duration = Duration::from_secs(5);
 /// How long a round waits for its checks, which run side by side. Below the readiness probes'
 /// timeouts (3 s in `deploy/`; a test keeps them above it).
 pub const CHECK_BUDGET: Duration = Duration::from_secs(2);
-
-/// Whether shutdown has begun. Once set it stays set: a draining instance never becomes ready
-/// again, so a load balancer that saw 503 keeps sending elsewhere.
-#[derive(Debug, Default)]
-pub struct Draining(AtomicBool);
-
-impl Draining {
-    /// Marks the instance as draining (the shutdown signal arrived).
-    pub fn begin(&self) {
-        self.0.store(true, Ordering::SeqCst);
-    }
-
-    /// Whether [`Draining::begin`] was called.
-    pub fn is_draining(&self) -> bool {
-        self.0.load(Ordering::SeqCst)
-    }
-}
 
 /// The cached verdict: computed by one caller at a time (moka's `get_with` runs one
 /// initialiser per key and lets concurrent callers wait for it), reused for [`READY_CACHE`],

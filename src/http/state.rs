@@ -14,8 +14,9 @@ use axum::extract::FromRef;
 use ipnet::IpNet;
 
 use super::decide::Decisions;
-use super::rate_limit::RateLimit;
-use super::readiness::{Draining, Readiness};
+use super::draining::Draining;
+use super::limiter::RateLimit;
+use super::readiness::Readiness;
 use crate::login::Login;
 use crate::metrics::Metrics;
 

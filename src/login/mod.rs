@@ -46,7 +46,7 @@ pub use crate::audit::Origin;
 use crate::audit::{Audit, EventKind, Known};
 use crate::clock::Clock;
 use crate::metrics::{LoginMetrics, Metrics, Step};
-use crate::redirect::{Delivery, RedirectConfig, RedirectError, RedirectTarget};
+use crate::return_urls::{Delivery, RedirectConfig, RedirectError, RedirectTarget};
 use crate::store::transaction::{LoginTransaction, StateKey};
 use crate::store::{StoreError, TransactionStore};
 use binding::Binding;

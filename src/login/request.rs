@@ -3,13 +3,13 @@
 //! `login_hint`, and the app's own `state` (its rule is [`ReturnState`]'s), with the errors
 //! that refuse them.
 //!
-//! A refused `success` or `failure` URL is a [`crate::redirect::RedirectError`]; the other start
+//! A refused `success` or `failure` URL is a [`crate::return_urls::RedirectError`]; the other start
 //! parameters (`scopes`, `login_hint`, `state`) are refused here. Both end the same way: a 400
 //! page with the error's text and no redirect, since no failure URL was trusted yet.
 
 use serde::Deserialize;
 
-use crate::redirect::{ReturnState, TextRefused};
+use crate::return_urls::{ReturnState, TextRefused};
 
 /// Longest `login_hint` passed through to the provider.
 const MAX_LOGIN_HINT: usize = 256;

@@ -13,7 +13,7 @@ use super::decided::Decided;
 use super::policy::{ConfiguredProvider, Flow};
 use super::{Login, LoginError, Origin, StartParams, binding, request};
 use crate::audit::{EventKind, Known};
-use crate::redirect::{RedirectError, RedirectTarget, ReturnState};
+use crate::return_urls::{RedirectError, RedirectTarget, ReturnState};
 use crate::store::StoreError;
 use crate::store::transaction::{LoginTransaction, StateKey};
 

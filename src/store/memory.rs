@@ -216,13 +216,13 @@ impl TransactionStore for MemoryStore {
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use crate::redirect::AllowList;
+    use crate::return_urls::AllowList;
 
     /// Whether `take` returned the transaction of `key`.
     async fn taken(store: &MemoryStore, key: &StateKey) -> bool {
         store.take(key).await.expect("take").is_some()
     }
-    use crate::redirect::RedirectTarget;
+    use crate::return_urls::RedirectTarget;
     use idp_provider_api::{LoginData, Secret};
 
     /// A started login: its `state` and the transaction to store.

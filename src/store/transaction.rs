@@ -17,7 +17,7 @@ use idp_provider_api::LoginData;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::redirect::{RedirectTarget, ReturnState};
+use crate::return_urls::{RedirectTarget, ReturnState};
 
 /// A login in progress.
 #[derive(Debug, Clone)]
@@ -166,7 +166,7 @@ impl StateKey {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redirect::AllowList;
+    use crate::return_urls::AllowList;
 
     fn target() -> RedirectTarget {
         AllowList::parse(&["http://127.0.0.1:3000/".to_string()])

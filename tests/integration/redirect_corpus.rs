@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use idp_bridge::redirect::{AllowList, MAX_URL_LEN, RedirectError};
+use idp_bridge::return_urls::{AllowList, MAX_URL_LEN, RedirectError};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use idp_bridge::clock::{Clock, ManualClock};
-use idp_bridge::redirect::{AllowList, ReturnState};
+use idp_bridge::return_urls::{AllowList, ReturnState};
 use idp_bridge::store::memory::MemoryStore;
 use idp_bridge::store::redis::RedisStore;
 use idp_bridge::store::session::SessionKey;

@@ -1,12 +1,12 @@
-//! The code flow end to end: happy path, signature algorithms, client authentication,
-//! RFC 9207 and discovery (rp-conformance.md sections 2.2, 2.4, 2.5; section 4 #1-#3, #16).
+//! The code flow end to end: happy path, signature algorithms, client authentication and
+//! RFC 9207 (rp-conformance.md sections 2.2, 2.4; section 4 #1-#3). Discovery is in `discovery`.
 
-use idp_provider_api::{AuthorizationRequest, Provider, ProviderError, RedirectFlow, Secret};
+use idp_provider_api::{AuthorizationRequest, ProviderError, RedirectFlow, Secret};
 use mock_op::{AuthMethod, Behavior, MockOpConfig, SigningAlg, User};
 use serde_json::json;
 use url::Url;
 
-use crate::support::{Harness, Iss, REDIRECT, op_config, ready_through_trait};
+use crate::support::{Harness, Iss, REDIRECT, op_config};
 
 #[tokio::test]
 async fn happy_path_gives_a_verified_identity() {
@@ -251,6 +251,26 @@ async fn a_header_alg_that_lies_about_the_key_family_is_rejected() {
     assert_eq!(h.rejection("alice").await, "id_token_unknown_key");
 }
 
+#[tokio::test]
+async fn hs256_needs_a_long_enough_client_secret() {
+    // mock-op's stock secret is 31 bytes: too short to key HS256, refused at open (offline).
+    let op = mock_op::MockOp::spawn(MockOpConfig::default()).await;
+    let config = crate::support::provider_config(&op, json!({ "allowed_algs": ["HS256"] }));
+    let err = idp_provider_oidc::open_oidc(
+        idp_provider_api::ProviderInfo {
+            id: "corp".into(),
+            kind: "oidc",
+            display_name: "Corp".into(),
+        },
+        config,
+    )
+    .err()
+    .expect("short secret refused");
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert_eq!(err.problems[0].key, "providers.corp.client_secret");
+    assert_eq!(op.counters().discovery, 0, "checked without the network");
+}
+
 // ---------------------------------------------------------------- client authentication
 
 async fn auth_method_case(op_method: AuthMethod, ours: &str) -> Result<(), &'static str> {
@@ -391,191 +411,5 @@ async fn authorization_response_iss_is_optional_when_not_announced() {
     assert_eq!(
         h.rejection("alice").await,
         "authorization_response_issuer_mismatch"
-    );
-}
-
-// ---------------------------------------------------------------- discovery
-
-#[tokio::test]
-async fn discovery_issuer_mismatch_fails_readiness_and_login() {
-    let h = Harness::new().await;
-    let published = format!("{}INVALID", h.op.issuer());
-    h.behave(Behavior {
-        discovery_issuer: Some(published.clone()),
-        ..Default::default()
-    });
-    let err = ready_through_trait(&h.provider)
-        .await
-        .expect_err("issuer mismatch");
-    match &err {
-        ProviderError::Misconfigured(detail) => {
-            assert!(detail.contains(&published), "{detail}");
-            assert!(detail.contains(&format!("{:?}", h.op.issuer())), "{detail}");
-        }
-        other => panic!("expected Misconfigured, got {other:?}"),
-    }
-    // No login starts: the authorization URL cannot be built.
-    let err = h.login("alice").await.expect_err("no login");
-    assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
-    let c = h.op.counters();
-    assert_eq!(c.authorize, 0, "{c:?}");
-    assert_eq!(c.jwks, 0, "keys never come from a rejected document: {c:?}");
-    assert_eq!(c.token, 0);
-    h.assert_no_userinfo();
-}
-
-#[tokio::test]
-async fn a_trailing_slash_difference_is_an_issuer_mismatch() {
-    let op_config = MockOpConfig {
-        issuer_suffix: "/".into(),
-        ..op_config()
-    };
-    let op = mock_op::MockOp::spawn(op_config).await;
-    let issuer = op.issuer();
-    assert!(issuer.ends_with('/'));
-    // Configured exactly: works.
-    let provider = crate::support::open_provider(&op, json!({}));
-    provider.ready().await.expect("exact issuer");
-    // Configured without the slash: refused.
-    let provider =
-        crate::support::open_provider(&op, json!({ "issuer": issuer.trim_end_matches('/') }));
-    let err = provider.ready().await.expect_err("slash differs");
-    assert!(matches!(err, ProviderError::Misconfigured(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn an_issuer_with_a_path_works_end_to_end() {
-    let op_config = MockOpConfig {
-        issuer_suffix: "/realms/corp".into(),
-        ..op_config()
-    };
-    let h = Harness::with(op_config, json!({})).await;
-    let id = h.login("alice").await.expect("tenant issuer");
-    assert_eq!(id.issuer(), h.op.issuer());
-    assert!(id.issuer().ends_with("/realms/corp"));
-}
-
-#[tokio::test]
-async fn the_jwks_uri_comes_from_discovery() {
-    // rp-discovery-jwks_uri-keys: a random jwks_uri suffix; keys must be fetched from it.
-    let h = Harness::new().await;
-    h.behave(Behavior {
-        discovery_patch: crate::support::obj(
-            json!({ "jwks_uri": format!("{}/jwks/r4nd0m", h.op.base_url()) }),
-        ),
-        ..Default::default()
-    });
-    h.login("alice")
-        .await
-        .expect("keys from the discovered URI");
-    assert_eq!(h.op.counters().jwks, 1);
-}
-
-#[tokio::test]
-async fn an_unreachable_provider_is_upstream() {
-    let op = mock_op::MockOp::spawn(op_config()).await;
-    let provider = crate::support::open_provider(&op, json!({ "timeout_ms": 2000 }));
-    drop(op);
-    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    let err = provider.ready().await.expect_err("nobody listens");
-    assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
-}
-
-#[tokio::test]
-async fn hs256_needs_a_long_enough_client_secret() {
-    // mock-op's stock secret is 31 bytes: too short to key HS256, refused at open (offline).
-    let op = mock_op::MockOp::spawn(MockOpConfig::default()).await;
-    let config = crate::support::provider_config(&op, json!({ "allowed_algs": ["HS256"] }));
-    let err = idp_provider_oidc::open_oidc(
-        idp_provider_api::ProviderInfo {
-            id: "corp".into(),
-            kind: "oidc",
-            display_name: "Corp".into(),
-        },
-        config,
-    )
-    .err()
-    .expect("short secret refused");
-    assert_eq!(err.problems.len(), 1, "{err}");
-    assert_eq!(err.problems[0].key, "providers.corp.client_secret");
-    assert_eq!(op.counters().discovery, 0, "checked without the network");
-}
-
-// ---------------------------------------------------------------- discovery backoff
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn failed_discovery_backs_off_instead_of_refetching_per_login() {
-    // Issue 6, item 3: a provider whose discovery fails is not asked again by every login.
-    let h = Harness::new().await;
-    h.behave(Behavior {
-        discovery_error: Some(503),
-        ..Default::default()
-    });
-    // Sequential logins within the backoff: one request, then fail fast.
-    for i in 0..10 {
-        let err = h.login("alice").await.expect_err("discovery fails");
-        match &err {
-            // The failure names its cause, also when replayed during the backoff.
-            ProviderError::Upstream(detail) => assert!(detail.contains("HTTP 503"), "{detail}"),
-            other => panic!("login {i}: expected Upstream, got {other:?}"),
-        }
-    }
-    assert_eq!(h.op.counters().discovery, 1, "one request for ten logins");
-    // Concurrent logins within the backoff: no request at all.
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..10 {
-        let provider = h.provider.clone();
-        tasks.spawn(async move { ready_through_trait(&provider).await });
-    }
-    while let Some(result) = tasks.join_next().await {
-        let err = result.expect("task").expect_err("still backing off");
-        assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
-    }
-    assert_eq!(
-        h.op.counters().discovery,
-        1,
-        "no request during the backoff"
-    );
-    assert_eq!(h.op.counters().authorize, 0);
-
-    // The provider comes back; once the first backoff (1 s) has passed, the next login
-    // fetches again and works.
-    h.behave(Behavior::default());
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    h.login("alice").await.expect("discovery works again");
-    assert_eq!(
-        h.op.counters().discovery,
-        2,
-        "one more request after the backoff"
-    );
-    h.login("alice").await.expect("cached metadata");
-    assert_eq!(h.op.counters().discovery, 2, "a success is kept");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrent_logins_share_one_failing_discovery() {
-    let h = Harness::new().await;
-    h.behave(Behavior {
-        discovery_error: Some(500),
-        ..Default::default()
-    });
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(16));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..16 {
-        let provider = h.provider.clone();
-        let barrier = barrier.clone();
-        tasks.spawn(async move {
-            barrier.wait().await;
-            ready_through_trait(&provider).await
-        });
-    }
-    while let Some(result) = tasks.join_next().await {
-        let err = result.expect("task").expect_err("discovery fails");
-        assert!(matches!(err, ProviderError::Upstream(_)), "{err:?}");
-    }
-    assert_eq!(
-        h.op.counters().discovery,
-        1,
-        "single-flight, and no retry within the backoff"
     );
 }

@@ -1,12 +1,13 @@
-//! A provider that publishes its keys without `kid` and signs without one, then rotates its RSA
-//! key: the cached key no longer verifies, and one refetch (on the unknown-`kid` budget) brings
-//! the new one.
+//! Tokens without `kid`: the one key of the token's key type is picked, several candidates are
+//! ambiguous, none is an unknown key; and a provider that publishes its keys without `kid` and
+//! signs without one, then rotates its RSA key: the cached key no longer verifies, and one
+//! refetch (on the unknown-`kid` budget) brings the new one.
 
-use mock_op::Behavior;
+use mock_op::{Behavior, MockOp};
 use openidconnect::Nonce;
-use serde_json::json;
+use serde_json::{Value, json};
 
-use crate::support::{Harness, op_config, reason};
+use crate::support::{EVERY_KEY_TYPE, Harness, op_config, reason};
 
 fn kidless() -> Behavior {
     Behavior {
@@ -81,4 +82,159 @@ async fn kidless_bad_signatures_spend_the_unknown_kid_budget() {
         .await
         .expect("genuine");
     assert_eq!(h.op.counters().jwks, 2);
+}
+
+// ---------------------------------------------------------------- kid absent
+
+#[tokio::test]
+async fn kid_absent_with_one_matching_key() {
+    // oidcc-client-test-kid-absent-single-jwks: one key per type, none with a kid.
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        omit_kid: true,
+        jwks_omit_kid: true,
+        ..Default::default()
+    });
+    let id = h.login("alice").await.expect("the single RS256 key");
+    assert_eq!(id.subject(), "alice");
+
+    // Kid-less token against a JWKS that does have kids: still exactly one RS256 key.
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        omit_kid: true,
+        ..Default::default()
+    });
+    h.login("alice").await.expect("one RS256 key, kid ignored");
+    h.assert_no_userinfo();
+}
+
+#[tokio::test]
+async fn kid_absent_with_several_matching_keys() {
+    // oidcc-client-test-kid-absent-multiple-jwks: we reject as ambiguous.
+    let op = MockOp::spawn(op_config()).await;
+    // An RS256 key of generation 1, then rotate so the OP signs with the other RSA key.
+    let old_rsa = op.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["alg"] == "RS256")
+        .cloned()
+        .unwrap();
+    op.rotate_keys();
+    let mut extra = old_rsa.clone();
+    extra.as_object_mut().unwrap().remove("kid");
+    op.set_behavior(Behavior {
+        omit_kid: true,
+        jwks_omit_kid: true,
+        jwks_extra_keys: vec![extra],
+        ..Default::default()
+    });
+    let provider = crate::support::open_provider(&op, json!({}));
+    let h = Harness { op, provider };
+    assert_eq!(h.rejection("alice").await, "id_token_key_ambiguous");
+}
+
+#[tokio::test]
+async fn kid_absent_with_no_matching_key() {
+    let h = Harness::new().await;
+    h.behave(Behavior {
+        omit_kid: true,
+        jwks_override: Some(json!({ "keys": [] })),
+        ..Default::default()
+    });
+    assert_eq!(h.rejection("alice").await, "id_token_unknown_key");
+}
+
+// ---------------------------------------------------------------- kid absent, keys without alg
+
+/// The P-384 and X25519 public keys below were made once with `openssl genpkey`; they only
+/// need to parse, nothing is signed with them.
+const P384_X: &str = "cU_ZkZWkOh9uGauP7803Zxy2kgUWSkNMbi7GrjJrY-VIDrp64FpE0Rx5mBqEjqu1";
+const P384_Y: &str = "6nOqkc61bjBf9P4Vm7j6cZKhyoOpCnQnpsUQ8Cgm7-qXQT5FayhttpNcURgkMJzE";
+const X25519_X: &str = "bpzg9linfMwwdT1SArJalNkSbHC4VcXmNw6__2gZEG4";
+
+/// The OP's own RSA, P-256 and Ed25519 keys, each once, without `kid`, `alg` or `use`, plus a
+/// P-384 key and an X25519 key: one key per token key type (RSA for RS*/PS*, EC P-256 for
+/// ES256, OKP Ed25519 for EdDSA), with other keys of the same `kty` beside them.
+fn one_key_per_type_without_alg(op: &MockOp) -> Value {
+    let mut keys: Vec<Value> = op.jwks()["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["alg"] != "PS256")
+        .cloned()
+        .collect();
+    for key in &mut keys {
+        let key = key.as_object_mut().unwrap();
+        key.remove("kid");
+        key.remove("alg");
+        key.remove("use");
+    }
+    keys.push(json!({ "kty": "EC", "crv": "P-384", "x": P384_X, "y": P384_Y }));
+    keys.push(json!({ "kty": "OKP", "crv": "X25519", "x": X25519_X }));
+    assert_eq!(keys.len(), 5);
+    json!({ "keys": keys })
+}
+
+#[tokio::test]
+async fn kid_absent_picks_the_one_key_of_the_token_key_type() {
+    for alg in EVERY_KEY_TYPE {
+        let h = Harness::for_alg(alg).await;
+        h.behave(Behavior {
+            alg: Some(alg),
+            omit_kid: true,
+            jwks_override: Some(one_key_per_type_without_alg(&h.op)),
+            ..Default::default()
+        });
+        let id = h
+            .login("alice")
+            .await
+            .unwrap_or_else(|e| panic!("{alg:?} without kid: {e}"));
+        assert_eq!(id.subject(), "alice");
+        h.assert_no_userinfo();
+    }
+}
+
+#[tokio::test]
+async fn kid_absent_ignores_keys_not_for_signatures_or_for_another_alg() {
+    // Two RSA keys, but one is for encryption and one is for RS512: the RS256 token has one
+    // candidate.
+    let h = Harness::new().await;
+    let mut keys = one_key_per_type_without_alg(&h.op)["keys"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let rsa = keys.iter().find(|k| k["kty"] == "RSA").cloned().unwrap();
+    let mut enc = rsa.clone();
+    enc["use"] = json!("enc");
+    let mut rs512 = rsa.clone();
+    rs512["alg"] = json!("RS512");
+    keys.extend([enc, rs512]);
+    h.behave(Behavior {
+        omit_kid: true,
+        jwks_override: Some(json!({ "keys": keys })),
+        ..Default::default()
+    });
+    h.login("alice").await.expect("one RS256 candidate");
+}
+
+#[tokio::test]
+async fn kid_absent_with_two_rsa_keys_without_alg_is_ambiguous() {
+    let h = Harness::new().await;
+    let mut keys = one_key_per_type_without_alg(&h.op)["keys"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let mut other = keys.iter().find(|k| k["kty"] == "RSA").cloned().unwrap();
+    // The other fixed RSA key (generation 2 signs with it).
+    h.op.rotate_keys();
+    other["n"] = h.op.jwks()["keys"][0]["n"].clone();
+    h.op.rotate_keys();
+    keys.push(other);
+    h.behave(Behavior {
+        omit_kid: true,
+        jwks_override: Some(json!({ "keys": keys })),
+        ..Default::default()
+    });
+    assert_eq!(h.rejection("alice").await, "id_token_key_ambiguous");
 }

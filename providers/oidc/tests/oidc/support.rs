@@ -9,7 +9,7 @@ use idp_provider_api::{
 };
 use idp_provider_oidc::{OidcProvider, open_oidc};
 use mock_op::{Behavior, MockOp, MockOpConfig};
-use openidconnect::CsrfToken;
+use openidconnect::{CsrfToken, Nonce};
 use serde_json::{Map, Value, json};
 use url::Url;
 
@@ -47,6 +47,32 @@ pub fn obj(value: Value) -> Map<String, Value> {
 /// Seconds since the Unix epoch.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()
+}
+
+/// A fresh nonce and alice's standard claims for it, ready for `sign_id_token`.
+pub fn alice_claims(op: &MockOp) -> (Secret<String>, Value) {
+    let nonce = Nonce::new_random().secret().clone();
+    let claims = op.id_token_claims("alice", &nonce);
+    (Secret::new(nonce), claims)
+}
+
+/// A header patch that sets `kid`.
+pub fn with_kid(kid: &str) -> Behavior {
+    Behavior {
+        header_patch: obj(json!({ "kid": kid })),
+        ..Default::default()
+    }
+}
+
+/// Scripts `behavior` at the OP and expects alice's login to be refused with `reason`.
+pub async fn expect_rejection(
+    h: &Harness,
+    behavior: Behavior,
+    reason: &str,
+    alg: mock_op::SigningAlg,
+) {
+    h.behave(behavior);
+    assert_eq!(h.rejection("alice").await, reason, "{alg:?}");
 }
 
 /// The reason of a `Rejected` error; panics on anything else.

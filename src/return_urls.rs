@@ -1,6 +1,6 @@
-//! Where the browser may be sent: the `[redirect].allowed` list, and the success and failure
-//! URLs built from an allowed target, with the app's own `state` ([`ReturnState`]) beside the
-//! result.
+//! The return URLs: where the browser may be sent, the `[redirect].allowed` list, and the
+//! success and failure URLs built from an allowed target, with the app's own `state`
+//! ([`ReturnState`]) beside the result. (The redirect flow that sends it there is `login`'s.)
 //!
 //! Owns: parsing candidate URLs with a real URL parser (WHATWG, the one browsers use) and
 //! comparing scheme, host and port exactly and the path by prefix. The browser is only ever sent
