@@ -11,6 +11,10 @@
 //! timed assertion: it prints figures. `cargo bench --bench start_flood` (N from FLOOD_STARTS,
 //! default 100000; FLOOD_RUNS=long,cap,all picks runs, each best in its own process).
 
+// A benchmark: a failed unwrap or expect ends the run, which is what it is for (the workspace
+// lints warn about them in the product's code).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;

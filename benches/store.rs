@@ -13,6 +13,10 @@
 //!   login: this process's, and (for Redis) the server's, from `/proc/<pid>/stat` (10 ms
 //!   ticks: use enough logins). `cargo bench --bench store -- none` runs only this part.
 
+// A benchmark: a failed unwrap or expect ends the run, which is what it is for (the workspace
+// lints warn about them in the product's code).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 

@@ -92,11 +92,9 @@ mod tests {
     use super::*;
 
     /// A decision that runs until `release` is sent (or dropped).
-    fn held(release: oneshot::Receiver<()>) -> impl Future<Output = u8> + Send + 'static {
-        async move {
-            let _ = release.await;
-            1
-        }
+    async fn held(release: oneshot::Receiver<()>) -> u8 {
+        let _ = release.await;
+        1
     }
 
     #[tokio::test(start_paused = true)]

@@ -141,7 +141,8 @@ pub async fn start_allowing(ports: Ports, more_allowed: &[&str]) -> Stack {
         project: emulator.project(),
         api_key: emulator.api_key(),
         // A fresh key each run: the demo's Appwrite emulator starts empty every time.
-        id_key: &IdKey::generate().expect("demo: the random source failed"),
+        id_key: &IdKey::generate()
+            .unwrap_or_else(|e| panic!("demo: the random source failed: {e}")),
     });
     let config = Config::from_toml(&toml)
         .unwrap_or_else(|e| panic!("demo: the gateway refused the demo configuration: {e}"));

@@ -15,6 +15,8 @@
 //! - [`verify`]: the ID-token checks.
 //! - [`kidless`]: the key of a token without `kid`.
 //! - [`table`]: splitting a provider table between a crate built on this one and the `oidc` keys.
+//! - `redirect_flow`: the authorization code flow: the authorization URL at `start`, the
+//!   callback's checks, code exchange and ID-token verification.
 //! - `exchange`: the code exchange at the token endpoint.
 //! - `id_token_exchange`: native apps' ID tokens at `exchange` (`allow_id_token_exchange`).
 //! - `logout`: back-channel logout tokens (`backchannel_logout`).
@@ -36,6 +38,7 @@ pub mod kidless;
 mod login_data;
 mod logout;
 mod online;
+mod redirect_flow;
 mod response;
 mod shared_checks;
 pub mod table;
@@ -48,9 +51,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 use idp_provider_api::url_rule::secure_url;
 use idp_provider_api::{
-    AssertionFlow, Authorization, AuthorizationRequest, BackchannelLogout, CallbackInput,
-    ConfigProblem, Identity, OnlineCheck, OpenContext, OpenError, OutboundTls, Provider,
-    ProviderError, ProviderInfo, RedirectFlow, Secret,
+    AssertionFlow, BackchannelLogout, ConfigProblem, Identity, OnlineCheck, OpenContext, OpenError,
+    OutboundTls, Provider, ProviderError, ProviderInfo, RedirectFlow, Secret,
 };
 use openidconnect::{ClientId, IssuerUrl};
 use serde_json::Value;
@@ -60,8 +62,6 @@ use discovery::{BACKOFF_INITIAL, BACKOFF_MAX, Backoff, LoadOnce, Metadata};
 use exchange::Exchanger;
 pub use extension::{ClaimsHook, DiscoveryTarget, Extension, Issuers, NoHook};
 use jwks::JwksCache;
-use login_data::OidcLoginData;
-use response::AuthorizationResponse;
 use verify::{Claims, Expectations, VerifyError, verify_id_token};
 
 /// The provider `type` this crate registers.
@@ -389,118 +389,5 @@ impl Provider for OidcProvider {
         let endpoints = self.endpoints().await?;
         self.jwks.current(&endpoints.metadata.jwks_uri).await?;
         Ok(())
-    }
-}
-
-#[async_trait]
-impl RedirectFlow for OidcProvider {
-    async fn authorization_url(
-        &self,
-        request: AuthorizationRequest<'_>,
-    ) -> Result<Authorization, ProviderError> {
-        // Checked before any network call: a bad request is the app's mistake, whatever the
-        // provider's state.
-        if let Some(bad) = request
-            .extra_scopes
-            .iter()
-            .find(|s| !config::is_scope_token(s))
-        {
-            return Err(ProviderError::InvalidRequest {
-                param: "scopes",
-                reason: format!("{bad:?} is not a scope token"),
-            });
-        }
-        let endpoints = self.endpoints().await?;
-        let mut scopes: Vec<&str> = self.config.scopes.iter().map(String::as_str).collect();
-        for extra in request.extra_scopes {
-            if !scopes.contains(&extra.as_str()) {
-                scopes.push(extra);
-            }
-        }
-        let (data, pkce_challenge) = OidcLoginData::generate();
-        let mut url = endpoints.metadata.authorization_endpoint.clone();
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("response_type", "code")
-                .append_pair("client_id", &self.config.client_id)
-                .append_pair("redirect_uri", request.redirect_uri.as_str())
-                .append_pair("scope", &scopes.join(" "))
-                .append_pair("state", request.state.expose())
-                .append_pair("nonce", data.nonce().expose())
-                .append_pair("code_challenge", &pkce_challenge)
-                .append_pair("code_challenge_method", "S256");
-            if let Some(hint) = request.login_hint {
-                query.append_pair("login_hint", hint);
-            }
-            if let Some(max_age) = request.max_age {
-                query.append_pair("max_age", &max_age.to_string());
-            }
-            for (name, value) in &self.authorization_params {
-                query.append_pair(name, value);
-            }
-        }
-        Ok(Authorization {
-            url,
-            data: data.encode(),
-        })
-    }
-
-    async fn callback(&self, input: CallbackInput<'_>) -> Result<Identity, ProviderError> {
-        let response = AuthorizationResponse::read(input.params)?;
-        let data = OidcLoginData::decode(&input.data)?;
-        let endpoints = self.endpoints().await?;
-        // RFC 9207: a provider that announces `iss` in authorization responses must send it,
-        // and whenever it is present it must be this provider's issuer (mix-up defence).
-        match &response.iss {
-            Some(iss) if !self.issuers.may_be(iss) => {
-                return Err(ProviderError::rejected(
-                    "authorization_response_issuer_mismatch",
-                    format!("iss parameter {iss:?} is not {:?}", self.issuers),
-                ));
-            }
-            None if endpoints
-                .metadata
-                .authorization_response_iss_parameter_supported =>
-            {
-                return Err(ProviderError::rejected(
-                    "authorization_response_issuer_missing",
-                    "the provider announces RFC 9207 but the response has no iss",
-                ));
-            }
-            _ => {}
-        }
-        let tokens = endpoints
-            .exchanger
-            .exchange(
-                &self.http,
-                response.code,
-                data.pkce_verifier(),
-                input.redirect_uri,
-            )
-            .await?;
-        let claims = self
-            .verify(
-                tokens.id_token.expose(),
-                &data.nonce(),
-                Some(tokens.access_token.expose()),
-            )
-            .await?;
-        // With several accepted issuers, the response's `iss` names the one that issued the
-        // token (RFC 9207 section 2.4).
-        if let Some(iss) = response.iss
-            && iss != claims.issuer().as_str()
-        {
-            return Err(ProviderError::rejected(
-                "authorization_response_issuer_mismatch",
-                format!(
-                    "iss parameter {iss:?} is not the ID token's iss {:?}",
-                    claims.issuer().as_str()
-                ),
-            ));
-        }
-        // Only the JSON boolean `true` counts, read from the verified token itself.
-        let email_verified = verify::email_verified_is_true(tokens.id_token.expose());
-        self.identity(&claims, email_verified)
     }
 }

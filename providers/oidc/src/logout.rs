@@ -26,20 +26,21 @@
 //! At login the provider reports the ID token's `sid` ([`BackchannelLogout::session_id`]); the
 //! gateway remembers it for `backchannel_logout_sid_seconds`, for tokens that carry only `sid`.
 
+mod token;
+
 use std::ops::RangeInclusive;
 use std::time::{Duration, UNIX_EPOCH};
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use idp_provider_api::{
     BackchannelLogout, ConfigProblem, Identity, ProviderError, Secret, VerifiedLogout,
 };
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{JsonWebKey, JwsSigningAlgorithm};
-use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
+use self::token::{Audiences, Header, Payload, logout_typ, object, segment};
 use crate::OidcProvider;
 use crate::config::Config;
 use crate::jwk::{KeySet, RingJsonWebKey};
@@ -118,86 +119,6 @@ pub struct LogoutClaims {
     pub iat: i64,
     /// `exp`, unix seconds, when present.
     pub exp: Option<i64>,
-}
-
-/// The JOSE header fields read (a derived struct refuses a repeated one).
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
-    #[serde(default)]
-    typ: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    crit: bool,
-    #[serde(default, deserialize_with = "present")]
-    cty: bool,
-    #[serde(default, deserialize_with = "present")]
-    zip: bool,
-}
-
-/// The claims read; every other claim is ignored. A repeated one fails the parse.
-#[derive(Deserialize)]
-struct Payload {
-    #[serde(default)]
-    iss: Option<String>,
-    #[serde(default)]
-    aud: Option<Audiences>,
-    #[serde(default)]
-    azp: Option<String>,
-    #[serde(default)]
-    iat: Option<f64>,
-    #[serde(default)]
-    exp: Option<f64>,
-    #[serde(default)]
-    nbf: Option<f64>,
-    #[serde(default)]
-    jti: Option<String>,
-    #[serde(default)]
-    sub: Option<String>,
-    #[serde(default)]
-    sid: Option<String>,
-    #[serde(default)]
-    events: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    nonce: bool,
-    #[serde(default)]
-    tid: Option<Value>,
-}
-
-/// `aud`: one string or an array of them.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Audiences {
-    One(String),
-    Many(Vec<String>),
-}
-
-/// `true` whenever the member is there, whatever its value (`null` included).
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<bool, D::Error> {
-    serde::de::IgnoredAny::deserialize(deserializer).map(|_| true)
-}
-
-/// A strict base64url segment (no padding, no stray bits).
-fn segment(text: &str) -> Option<Vec<u8>> {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(text)
-        .ok()
-}
-
-/// A JSON object (a derived struct would also read an array) into `T`.
-fn object<T: serde::de::DeserializeOwned>(json: &[u8]) -> Option<T> {
-    (json.trim_ascii_start().first() == Some(&b'{'))
-        .then(|| serde_json::from_slice(json).ok())
-        .flatten()
-}
-
-/// Whether `typ` names a JWT or a logout token (RFC 7515: a media type, case-insensitive,
-/// `application/` may be left out).
-fn logout_typ(typ: &str) -> bool {
-    let typ = typ.to_ascii_lowercase();
-    let typ = typ.strip_prefix("application/").unwrap_or(&typ);
-    matches!(typ, "jwt" | "logout+jwt")
 }
 
 /// Verifies `raw` as a logout token against `keys` and `expected`, at time `now`.

@@ -68,7 +68,7 @@ pub fn admit(open_key: &str, member: &str, ttl: Duration, budget: u64) -> Cmd {
         .arg(1)
         .arg(open_key)
         .arg(member)
-        .arg(super::millis(ttl))
+        .arg(super::reply::millis(ttl))
         .arg(budget);
     cmd
 }

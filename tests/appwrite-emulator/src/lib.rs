@@ -37,6 +37,10 @@
 //! (Appwrite ignores them); passwords are stored as SHA-256 (`hash: "sha"`), not argon2;
 //! `Fault::Status(503)` answers `general_service_disabled`.
 
+// Test support: a failed unwrap or expect fails the test that uses it, which is what it is
+// for (the workspace lints warn about them in the product's code).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod auth;
 mod calls;
 mod clock;

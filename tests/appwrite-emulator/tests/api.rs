@@ -1,5 +1,9 @@
 //! Behaviour tests against a spawned emulator, using reqwest as the client.
 
+// Tests: a failed unwrap or expect fails the test, which is what it is for (the workspace
+// lints warn about them in the product's code).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::time::Duration;
 
 use appwrite_emulator::{ApiKey, Emulator, EmulatorConfig, Fault, FaultScope, SeedUser};
