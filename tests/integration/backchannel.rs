@@ -488,18 +488,10 @@ async fn with_redis_the_session_is_kept_sealed_shared_by_instances_and_an_outage
     // Each logout leaves one audit event on the instance that decided it, valid against the
     // published schema: the identity the recorded sid named and its user, then the outage.
     let schema = crate::audit::AuditSchema::load();
-    let logouts: Vec<Value> = other_logs
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["target"] == "audit")
-        .map(|line| {
-            // A log line's event is its `fields`, stamped with the line's own `timestamp`.
-            let mut event = line["fields"].clone();
-            event["timestamp"] = line["timestamp"].clone();
-            event
-        })
-        .inspect(|event| schema.check(event))
-        .collect();
+    let logouts = crate::audit::logged_events(&other_logs);
+    for event in &logouts {
+        schema.check(event);
+    }
     assert_eq!(logouts.len(), 2, "{logouts:?}");
     assert_eq!(
         (

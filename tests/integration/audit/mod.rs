@@ -24,7 +24,7 @@ use crate::signed_assertion::{HOOK_SECRET, hmac_signature, now};
 mod hangup;
 mod trail;
 
-pub use trail::{AuditSchema, audit_events, by_request};
+pub use trail::{AuditSchema, audit_events, by_request, logged_events};
 
 /// A browser request with its own request id.
 async fn get(client: &reqwest::Client, url: &str, id: &str) -> reqwest::Response {

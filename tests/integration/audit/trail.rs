@@ -52,16 +52,7 @@ pub fn audit_events(logs: &str, file: &str) -> Vec<Value> {
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
         .collect();
-    let from_log: Vec<Value> = logs
-        .lines()
-        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-        .filter(|line| line["target"] == "audit")
-        .map(|line| {
-            let mut event = line["fields"].clone();
-            event["timestamp"] = line["timestamp"].clone();
-            event
-        })
-        .collect();
+    let from_log = logged_events(logs);
     for event in from_file.iter().chain(&from_log) {
         schema.check(event);
     }
@@ -81,6 +72,20 @@ pub fn audit_events(logs: &str, file: &str) -> Vec<Value> {
         "the audit file and the log hold the same events"
     );
     from_file
+}
+
+/// The audit events among the `audit` lines of a JSON log: a line's event is its `fields`,
+/// stamped with the line's own `timestamp`. Not checked against the schema.
+pub fn logged_events(logs: &str) -> Vec<Value> {
+    logs.lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["target"] == "audit")
+        .map(|line| {
+            let mut event = line["fields"].clone();
+            event["timestamp"] = line["timestamp"].clone();
+            event
+        })
+        .collect()
 }
 
 /// The events of each request id; a request id with no event is absent.
