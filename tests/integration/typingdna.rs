@@ -168,11 +168,7 @@ impl Rig {
 
     /// Calls to the endpoints that judge a pattern: `/auto` (step_up) and `/verify` (login).
     fn typing_calls(&self) -> usize {
-        self.tdna
-            .calls()
-            .iter()
-            .filter(|c| c.path.starts_with("/auto/") || c.path.starts_with("/verify/"))
-            .count()
+        self.tdna.judging_calls()
     }
 
     /// The answer is the JSON error `kind` with `code`, and nothing was minted.

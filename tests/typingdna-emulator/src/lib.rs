@@ -237,6 +237,17 @@ impl Emulator {
         self.shared.state().calls.clone()
     }
 
+    /// How many requests so far asked for a pattern to be judged: `/auto` (which may also
+    /// enroll it) or `/verify`.
+    pub fn judging_calls(&self) -> usize {
+        self.shared
+            .state()
+            .calls
+            .iter()
+            .filter(|c| c.path.starts_with("/auto/") || c.path.starts_with("/verify/"))
+            .count()
+    }
+
     /// Forgets the call log.
     pub fn clear_calls(&self) {
         self.shared.state().calls.clear();

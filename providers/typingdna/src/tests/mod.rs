@@ -124,13 +124,9 @@ impl Rig {
         self.send(json!({"email": email, "tp": tp})).await
     }
 
-    /// Calls to the endpoints that judge a pattern (`/auto`, `/verify`).
+    /// Calls to the endpoints that judge a pattern: `/auto` (step_up) and `/verify` (login).
     fn typing_calls(&self) -> usize {
-        self.tdna
-            .calls()
-            .iter()
-            .filter(|c| c.path.starts_with("/auto/") || c.path.starts_with("/verify/"))
-            .count()
+        self.tdna.judging_calls()
     }
 }
 
