@@ -45,13 +45,14 @@ impl Body for Deadline {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
-        if let Poll::Ready(frame) = Pin::new(&mut this.body).poll_frame(cx) {
-            return Poll::Ready(frame.map(|frame| frame.map_err(Into::into)));
+        // The deadline first: once it has passed, every poll is the error, even one whose
+        // bytes happen to be ready (nothing after the deadline is handed on).
+        if let Some(Poll::Ready(())) = this.sleep.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
+            return Poll::Ready(Some(Err(TooSlow(this.limit).into())));
         }
-        match this.sleep.as_mut().map(|sleep| sleep.as_mut().poll(cx)) {
-            Some(Poll::Ready(())) => Poll::Ready(Some(Err(TooSlow(this.limit).into()))),
-            _ => Poll::Pending,
-        }
+        Pin::new(&mut this.body)
+            .poll_frame(cx)
+            .map(|frame| frame.map(|frame| frame.map_err(Into::into)))
     }
 
     fn is_end_stream(&self) -> bool {
