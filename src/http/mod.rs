@@ -141,8 +141,9 @@ pub fn router(state: AppState) -> Router {
         ));
     // Not held to the per-IP budget: a provider's mass logout comes from a few addresses, and
     // most providers never retry a refused one. The token's signature is the gate (a forged
-    // or garbled token costs a parse and at most one signature check; key refetches have
-    // their own limit), and the connection and body limits bound the rest.
+    // or garbled token costs a parse and at most one signature check, after a wait for the
+    // provider's keys while they are not loaded; key refetches have their own limit); the
+    // body limit and the decision slots (`max_connections`, see `decide`) bound the rest.
     let logout_route = Router::new().route(
         "/v1/auth/{provider}/backchannel-logout",
         post(logout::backchannel_logout),
