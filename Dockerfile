@@ -43,6 +43,7 @@ ARG COMMIT=""
 #    or Cargo.lock changes.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/idp-html/Cargo.toml crates/idp-html/
+COPY crates/jose/Cargo.toml crates/jose/
 COPY crates/demo/Cargo.toml crates/demo/
 COPY crates/login-bench/Cargo.toml crates/login-bench/
 COPY providers/api/Cargo.toml providers/api/
@@ -56,7 +57,7 @@ COPY tests/appwrite-emulator/Cargo.toml tests/appwrite-emulator/
 COPY tests/mock-op/Cargo.toml tests/mock-op/
 COPY tests/typingdna-emulator/Cargo.toml tests/typingdna-emulator/
 RUN set -eu; \
-    for dir in . crates/idp-html crates/demo crates/login-bench providers/api providers/oidc \
+    for dir in . crates/idp-html crates/jose crates/demo crates/login-bench providers/api providers/oidc \
                providers/auth0 providers/google providers/entra providers/signed_assertion \
                providers/typingdna tests/appwrite-emulator tests/mock-op tests/typingdna-emulator; do \
         awk '/^[[:space:]]*\[/ { skip = ($0 ~ /^[[:space:]]*\[\[(test|bench|example|bin)\]\]/) } !skip' \

@@ -7,7 +7,7 @@
 //! `[audit] file`) naming its outcome and error type.
 
 use appwrite_emulator::{Emulator, EmulatorConfig};
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use idp_jose::{Algorithm, EncodingKey, Header};
 use mock_op::{Behavior, MockOp};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -183,7 +183,7 @@ hmac_secrets_file = "{secrets}"
     // Algorithm confusion: HS256 keyed with the text of the configured public key.
     let hs256 = |claims: &Value, key: &[u8]| {
         let key = EncodingKey::from_secret(key);
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &key).expect("sign")
+        idp_jose::encode(&Header::new(Algorithm::HS256), claims, &key).expect("sign")
     };
     let b64 = |v: &Value| data_encoding::BASE64URL_NOPAD.encode(v.to_string().as_bytes());
 

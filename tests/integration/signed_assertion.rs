@@ -7,7 +7,7 @@
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use idp_jose::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -109,13 +109,12 @@ impl TestKey {
     pub fn sign(&self, claims: &Value) -> String {
         let mut header = Header::new(self.alg);
         header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding_key()).expect("sign")
+        idp_jose::encode(&header, claims, &self.encoding_key()).expect("sign")
     }
 
     /// The public key as a JWK with its `kid`.
     pub fn jwk(&self) -> Value {
-        let jwk =
-            jsonwebtoken::jwk::Jwk::from_encoding_key(&self.encoding_key(), self.alg).expect("jwk");
+        let jwk = idp_jose::public_jwk(&self.encoding_key(), self.alg).expect("jwk");
         let mut jwk = serde_json::to_value(jwk).expect("json");
         jwk["kid"] = json!(self.kid);
         jwk["use"] = json!("sig");

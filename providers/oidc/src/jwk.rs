@@ -1,26 +1,27 @@
-//! A JSON Web Key whose signatures are checked with ring.
+//! openidconnect's JSON Web Key, with its signatures checked by idp-jose.
 //!
-//! openidconnect verifies with RustCrypto (`rsa`, `p256`, `ed25519-dalek`); its RSA check rebuilds
-//! the key with `num-bigint-dig` Montgomery arithmetic on every token and costs several times
-//! what ring's does. [`RingJsonWebKey`] is openidconnect's own `CoreJsonWebKey` for everything
-//! openidconnect decides (`kid`, `kty`, `use`, `alg`, the choice of the key, `at_hash`), with
-//! one difference: RS*, PS*, ES256, ES384 and HS* signatures are checked by ring, from key
-//! material read once when the JWKS is loaded. ring is already in the tree through rustls, so
-//! this adds no crypto family.
+//! [`RingJsonWebKey`] is openidconnect's own `CoreJsonWebKey` for everything openidconnect
+//! decides (`kid`, `kty`, `use`, `alg`, the choice of the key, `at_hash`), with one difference:
+//! its signature check is [`idp_jose::PublicKey::verify`], the one path every token of the
+//! gateway goes through (ring; see idp-jose). Both views are read from the same JSON object
+//! when the JWKS is loaded, once.
 //!
-//! Measured with `cargo bench -p idp-provider-oidc --bench id_token` (whole `verify_id_token`):
-//! RS256 about 7× and ES256 about 4.5× faster than openidconnect's; EdDSA, however, is faster
-//! with openidconnect's `ed25519-dalek` (about 45 µs against ring's 65 µs), so Ed25519 keys are
-//! verified by openidconnect's own key.
+//! Why not openidconnect's own check: its RSA path (RustCrypto's `rsa`) rebuilds the key with
+//! `num-bigint-dig` arithmetic for every token and costs several times ring's, and a second
+//! verification path is a second place for a JOSE bug. `cargo bench -p idp-provider-oidc
+//! --bench id_token` measures the whole `verify_id_token`.
 //!
-//! Owns: the JWK → ring key material conversion and the per-algorithm verification.
-//! Must not: choose a key, or accept an algorithm the key's type, curve, `use` or `alg` does
-//! not allow; those checks are openidconnect's (`check_key_compatibility`), repeated here for
-//! every call as openidconnect's own key does.
+//! `check_compatible` copies a crate-private openidconnect function; `jwk/tests.rs` holds it to
+//! openidconnect's own key type, key by key and algorithm by algorithm (a differential test).
+//!
+//! Owns: the openidconnect key type over idp-jose's key. Must not: choose a key, or accept an
+//! algorithm the key's type, curve, `use` or `alg` does not allow; those checks are
+//! openidconnect's (`check_key_compatibility`), repeated here for every call as openidconnect's
+//! own key does.
 
 use std::sync::Arc;
 
-use base64::Engine as _;
+use idp_jose::{Algorithm, KeyKind, PublicKey, SignatureError};
 use openidconnect::core::{
     CoreJsonWebKey, CoreJsonWebKeyType, CoreJsonWebKeyUse, CoreJwsSigningAlgorithm,
 };
@@ -28,14 +29,13 @@ use openidconnect::{
     JsonWebKey, JsonWebKeyAlgorithm, JsonWebKeyId, JsonWebKeySet, JsonWebKeyUse,
     JwsSigningAlgorithm, SignatureVerificationError,
 };
-use ring::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
 /// The key set the provider verifies with: openidconnect's set of [`RingJsonWebKey`]s.
 pub type KeySet = JsonWebKeySet<RingJsonWebKey>;
 
-/// A curve of an EC or OKP key that ring verifies with.
+/// A curve of an EC or OKP key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Curve {
     /// NIST P-256 (ES256).
@@ -46,30 +46,16 @@ pub enum Curve {
     Ed25519,
 }
 
-/// The public key material, as ring takes it.
-enum Material {
-    /// Big-endian modulus and exponent without leading zero bytes (ring refuses them; a JWK
-    /// may carry them).
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    /// An uncompressed SEC1 point (`04 || x || y`) on `curve` (P-256 or P-384).
-    Ec { curve: Curve, point: Vec<u8> },
-    /// An Ed25519 key: verified by openidconnect's own key (`ed25519-dalek`), measured faster
-    /// than ring's Ed25519.
-    Ed25519,
-    /// A MAC key: only ever the client secret, through [`JsonWebKey::new_symmetric`].
-    Symmetric(Vec<u8>),
-    /// A key ring cannot verify with (a missing part, an unknown curve): every verification
-    /// fails with this reason, as openidconnect's key fails at verification time.
-    Unusable(String),
-}
-
 struct Inner {
     jwk: CoreJsonWebKey,
-    material: Material,
+    /// The key to verify with, or why the JWK's material could not be read (every
+    /// verification then fails with that reason, as openidconnect's key fails at verification
+    /// time).
+    key: Result<PublicKey, String>,
 }
 
-/// openidconnect's `CoreJsonWebKey`, verified with ring; see the module documentation. Cheap to
-/// clone (shared), since openidconnect's verifier takes the whole key set by value.
+/// openidconnect's `CoreJsonWebKey`, verified by idp-jose; see the module documentation. Cheap
+/// to clone (shared), since openidconnect's verifier takes the whole key set by value.
 #[derive(Clone)]
 pub struct RingJsonWebKey(Arc<Inner>);
 
@@ -88,11 +74,12 @@ impl std::fmt::Debug for RingJsonWebKey {
 }
 
 impl RingJsonWebKey {
-    /// The curve of an EC or OKP key, when it is one ring verifies with.
+    /// The curve of an EC or OKP key that idp-jose verifies with.
     pub fn curve(&self) -> Option<Curve> {
-        match &self.0.material {
-            Material::Ec { curve, .. } => Some(*curve),
-            Material::Ed25519 => Some(Curve::Ed25519),
+        match self.0.key.as_ref().map(PublicKey::kind) {
+            Ok(KeyKind::P256) => Some(Curve::P256),
+            Ok(KeyKind::P384) => Some(Curve::P384),
+            Ok(KeyKind::Ed25519) => Some(Curve::Ed25519),
             _ => None,
         }
     }
@@ -100,85 +87,46 @@ impl RingJsonWebKey {
     /// Whether this key can verify `alg` at all: its use, type, `alg` and curve allow it and its
     /// material was readable (check-config's "keys usable"; verifying a signature needs more).
     pub fn can_verify(&self, alg: &CoreJwsSigningAlgorithm) -> bool {
-        use CoreJwsSigningAlgorithm as A;
-        if check_compatible(self, alg).is_err() {
-            return false;
-        }
-        match (&self.0.material, alg) {
-            (Material::Rsa { .. }, _) => rsa_parameters(alg).is_some(),
-            (Material::Ec { curve, .. }, A::EcdsaP256Sha256) => *curve == Curve::P256,
-            (Material::Ec { curve, .. }, A::EcdsaP384Sha384) => *curve == Curve::P384,
-            (Material::Ed25519, A::EdDsa) => true,
-            _ => false,
-        }
-    }
-
-    fn new(jwk: CoreJsonWebKey) -> Self {
-        let material = material(&jwk);
-        Self(Arc::new(Inner { jwk, material }))
-    }
-}
-
-/// Reads the key material of `jwk` from its serialized form: openidconnect keeps the fields
-/// private, and serializes exactly the parts it understood (a part that did not parse is absent,
-/// so it is reported missing here as openidconnect reports it).
-fn material(jwk: &CoreJsonWebKey) -> Material {
-    let json = match serde_json::to_value(jwk) {
-        Ok(json) => json,
-        Err(e) => return Material::Unusable(format!("the key does not serialize: {e}")),
-    };
-    let bytes = |name: &str| {
-        json.get(name)
-            .and_then(Value::as_str)
-            .and_then(|b64| {
-                base64::engine::general_purpose::URL_SAFE_NO_PAD
-                    .decode(b64)
-                    .ok()
-            })
-            .ok_or_else(|| format!("`{name}` is missing"))
-    };
-    let read = || -> Result<Material, String> {
-        match jwk.key_type() {
-            CoreJsonWebKeyType::RSA => Ok(Material::Rsa {
-                n: without_leading_zeros(bytes("n")?),
-                e: without_leading_zeros(bytes("e")?),
-            }),
-            CoreJsonWebKeyType::EllipticCurve => {
-                let curve = match json.get("crv").and_then(Value::as_str) {
-                    Some("P-256") => Curve::P256,
-                    Some("P-384") => Curve::P384,
-                    other => return Err(format!("unsupported EC curve {other:?}")),
-                };
-                let (x, y) = (bytes("x")?, bytes("y")?);
-                let size = match curve {
-                    Curve::P384 => 48,
-                    _ => 32,
-                };
-                // Each coordinate has the curve's size (RFC 7518 section 6.2.1.2): a short `x`
-                // and a long `y` would still make a point of the right length.
-                if x.len() != size || y.len() != size {
-                    return Err(format!("EC coordinates must be {size} bytes each"));
-                }
-                let mut point = vec![0x04];
-                point.extend(x);
-                point.extend(y);
-                Ok(Material::Ec { curve, point })
+        check_compatible(self, alg).is_ok()
+            && match (&self.0.key, jose_algorithm(alg)) {
+                (Ok(key), Some(alg)) => key.kind().fits(alg),
+                _ => false,
             }
-            CoreJsonWebKeyType::OctetKeyPair => match json.get("crv").and_then(Value::as_str) {
-                Some("Ed25519") => Ok(Material::Ed25519),
-                other => Err(format!("unsupported OKP curve {other:?}")),
-            },
-            CoreJsonWebKeyType::Symmetric => Ok(Material::Symmetric(bytes("k")?)),
+    }
+
+    fn from_json(json: &Value) -> Result<Self, serde_json::Error> {
+        let jwk = CoreJsonWebKey::deserialize(json)?;
+        let key = match jwk.key_type() {
+            // openidconnect drops members it did not understand; a key type it knows but
+            // idp-jose does not is reported at verification time.
+            CoreJsonWebKeyType::RSA
+            | CoreJsonWebKeyType::EllipticCurve
+            | CoreJsonWebKeyType::OctetKeyPair => PublicKey::from_jwk(json),
             other => Err(format!("unsupported key type {other:?}")),
-        }
-    };
-    read().unwrap_or_else(Material::Unusable)
+        };
+        Ok(Self(Arc::new(Inner { jwk, key })))
+    }
 }
 
-fn without_leading_zeros(mut bytes: Vec<u8>) -> Vec<u8> {
-    let zeros = bytes.iter().take_while(|b| **b == 0).count();
-    bytes.drain(..zeros);
-    bytes
+/// idp-jose's name of an openidconnect algorithm; `None` for those it does not verify (ES512,
+/// `none`).
+fn jose_algorithm(alg: &CoreJwsSigningAlgorithm) -> Option<Algorithm> {
+    use CoreJwsSigningAlgorithm as A;
+    Some(match alg {
+        A::RsaSsaPkcs1V15Sha256 => Algorithm::RS256,
+        A::RsaSsaPkcs1V15Sha384 => Algorithm::RS384,
+        A::RsaSsaPkcs1V15Sha512 => Algorithm::RS512,
+        A::RsaSsaPssSha256 => Algorithm::PS256,
+        A::RsaSsaPssSha384 => Algorithm::PS384,
+        A::RsaSsaPssSha512 => Algorithm::PS512,
+        A::EcdsaP256Sha256 => Algorithm::ES256,
+        A::EcdsaP384Sha384 => Algorithm::ES384,
+        A::EdDsa => Algorithm::EdDSA,
+        A::HmacSha256 => Algorithm::HS256,
+        A::HmacSha384 => Algorithm::HS384,
+        A::HmacSha512 => Algorithm::HS512,
+        _ => return None,
+    })
 }
 
 /// openidconnect's `check_key_compatibility` (crate-private there, so written out here): the
@@ -199,31 +147,6 @@ pub(crate) fn check_compatible(
         JsonWebKeyAlgorithm::Algorithm(key_alg) if key_alg == alg => Ok(()),
         JsonWebKeyAlgorithm::Algorithm(_) => invalid("incompatible key algorithm"),
         JsonWebKeyAlgorithm::Unsupported => invalid("key algorithm is not a signing algorithm"),
-    }
-}
-
-/// ring's RSA parameters for an RS*/PS* algorithm (moduli of 2048 to 8192 bits; the JWKS cache
-/// already refuses shorter ones).
-fn rsa_parameters(alg: &CoreJwsSigningAlgorithm) -> Option<&'static signature::RsaParameters> {
-    use CoreJwsSigningAlgorithm as A;
-    Some(match alg {
-        A::RsaSsaPkcs1V15Sha256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        A::RsaSsaPkcs1V15Sha384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        A::RsaSsaPkcs1V15Sha512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        A::RsaSsaPssSha256 => &signature::RSA_PSS_2048_8192_SHA256,
-        A::RsaSsaPssSha384 => &signature::RSA_PSS_2048_8192_SHA384,
-        A::RsaSsaPssSha512 => &signature::RSA_PSS_2048_8192_SHA512,
-        _ => return None,
-    })
-}
-
-fn hmac_algorithm(alg: &CoreJwsSigningAlgorithm) -> Option<ring::hmac::Algorithm> {
-    use CoreJwsSigningAlgorithm as A;
-    match alg {
-        A::HmacSha256 => Some(ring::hmac::HMAC_SHA256),
-        A::HmacSha384 => Some(ring::hmac::HMAC_SHA384),
-        A::HmacSha512 => Some(ring::hmac::HMAC_SHA512),
-        _ => None,
     }
 }
 
@@ -249,8 +172,8 @@ impl JsonWebKey for RingJsonWebKey {
 
     fn new_symmetric(key: Vec<u8>) -> Self {
         Self(Arc::new(Inner {
-            jwk: CoreJsonWebKey::new_symmetric(key.clone()),
-            material: Material::Symmetric(key),
+            key: Ok(PublicKey::from_secret(&key)),
+            jwk: CoreJsonWebKey::new_symmetric(key),
         }))
     }
 
@@ -260,54 +183,23 @@ impl JsonWebKey for RingJsonWebKey {
         message: &[u8],
         sig: &[u8],
     ) -> Result<(), SignatureVerificationError> {
-        use CoreJwsSigningAlgorithm as A;
         check_compatible(self, alg)?;
-        let supported = rsa_parameters(alg).is_some()
-            || hmac_algorithm(alg).is_some()
-            || matches!(alg, A::EcdsaP256Sha256 | A::EcdsaP384Sha384 | A::EdDsa);
-        if !supported {
+        let Some(jose_alg) = jose_algorithm(alg) else {
             return Err(unsupported(alg));
-        }
-        let bad = |_| SignatureVerificationError::CryptoError("bad signature".to_string());
-        let other_curve = || {
-            Err(SignatureVerificationError::InvalidKey(
-                "Key uses different CRV than JWT".to_string(),
-            ))
         };
-        match (&self.0.material, alg) {
-            (Material::Unusable(why), _) => {
-                Err(SignatureVerificationError::InvalidKey(why.clone()))
+        let key = self
+            .0
+            .key
+            .as_ref()
+            .map_err(|why| SignatureVerificationError::InvalidKey(why.clone()))?;
+        key.verify(jose_alg, message, sig).map_err(|e| match e {
+            SignatureError::KeyDoesNotFit { .. } => SignatureVerificationError::InvalidKey(
+                "Key uses different CRV than JWT".to_string(),
+            ),
+            SignatureError::Invalid => {
+                SignatureVerificationError::CryptoError("bad signature".to_string())
             }
-            (Material::Rsa { n, e }, alg) => {
-                let Some(parameters) = rsa_parameters(alg) else {
-                    return Err(unsupported(alg));
-                };
-                RsaPublicKeyComponents { n, e }
-                    .verify(parameters, message, sig)
-                    .map_err(bad)
-            }
-            (Material::Symmetric(key), alg) => {
-                let Some(algorithm) = hmac_algorithm(alg) else {
-                    return Err(unsupported(alg));
-                };
-                // Constant-time comparison (ring).
-                ring::hmac::verify(&ring::hmac::Key::new(algorithm, key), message, sig).map_err(bad)
-            }
-            (Material::Ec { curve, point }, A::EcdsaP256Sha256) => match curve {
-                Curve::P256 => UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, sig)
-                    .map_err(bad),
-                _ => other_curve(),
-            },
-            (Material::Ec { curve, point }, A::EcdsaP384Sha384) => match curve {
-                Curve::P384 => UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
-                    .verify(message, sig)
-                    .map_err(bad),
-                _ => other_curve(),
-            },
-            (Material::Ed25519, A::EdDsa) => self.0.jwk.verify_signature(alg, message, sig),
-            (_, alg) => Err(unsupported(alg)),
-        }
+        })
     }
 
     fn hash_bytes(&self, bytes: &[u8], alg: &CoreJwsSigningAlgorithm) -> Result<Vec<u8>, String> {
@@ -332,7 +224,8 @@ impl Serialize for RingJsonWebKey {
 
 impl<'de> Deserialize<'de> for RingJsonWebKey {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        CoreJsonWebKey::deserialize(deserializer).map(Self::new)
+        let json = Value::deserialize(deserializer)?;
+        Self::from_json(&json).map_err(serde::de::Error::custom)
     }
 }
 

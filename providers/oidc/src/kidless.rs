@@ -77,7 +77,8 @@ mod tests {
             });
             serde_json::json!({"kty": "EC", "crv": crv, "x": zeros, "y": zeros})
         };
-        let okp = |crv: &str| serde_json::json!({"kty": "OKP", "crv": crv, "x": "AA"});
+        // An OKP key of 32 zero bytes (an Ed25519 key is exactly that long).
+        let okp = |crv: &str| serde_json::json!({"kty": "OKP", "crv": crv, "x": "A".repeat(43)});
         let set = key_set(serde_json::json!([
             rsa,
             ec("P-256"),

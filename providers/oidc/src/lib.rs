@@ -33,7 +33,14 @@ pub mod extension;
 mod http;
 mod id_token_exchange;
 pub mod jwk;
-pub mod jwks;
+/// The JWKS cache, shared with every provider through idp-jose, here reading keys into
+/// openidconnect's key set.
+pub mod jwks {
+    pub use idp_jose::jwks::DEFAULT_MAX_STALE;
+
+    /// The provider's signing-key cache; see [`idp_jose::jwks`].
+    pub type JwksCache = idp_jose::JwksCache<crate::jwk::KeySet>;
+}
 pub mod kidless;
 mod login_data;
 mod logout;

@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
+use idp_jose::Algorithm;
 use idp_provider_api::url_rule::secure_url;
 use idp_provider_api::{ConfigProblem, OpenContext, OpenError, Secret};
-use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use url::Url;
 

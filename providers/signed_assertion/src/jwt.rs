@@ -1,4 +1,5 @@
-//! The `jwt` format: a compact JWS verified with jsonwebtoken (RustCrypto backend).
+//! The `jwt` format: a compact JWS verified with jsonwebtoken, through idp-jose (the gateway's
+//! one verification path: jsonwebtoken on a ring backend, the shared JWKS cache).
 //!
 //! jsonwebtoken checks the signature, `exp`, `nbf`, `aud` and the presence of `iss`, `aud`,
 //! `sub` and `exp`. It reads neither `crit` nor `zip`, and it accepts an `iss` array; those
@@ -8,10 +9,9 @@
 use std::time::Duration;
 
 use base64::Engine as _;
+use idp_jose::errors::ErrorKind;
+use idp_jose::{Algorithm, JwksCache, KeySet, Validation};
 use idp_provider_api::{CheckResult, ProviderError};
-use idp_provider_oidc::jwks::JwksCache;
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Map, Value};
 use url::Url;
 
@@ -24,7 +24,10 @@ pub const MAX_ASSERTION_BYTES: usize = 16 * 1024;
 /// Where the keys come from at run time.
 pub(crate) enum Keys {
     Pem(PemKeys),
-    Jwks { url: Url, cache: Box<JwksCache> },
+    Jwks {
+        url: Url,
+        cache: Box<JwksCache<KeySet>>,
+    },
 }
 
 /// Verifies `jwt` assertions of one provider.
@@ -102,7 +105,7 @@ impl JwtVerifier {
         validation.validate_nbf = true;
         validation.leeway = self.leeway.as_secs();
         for candidate in &candidates {
-            match jsonwebtoken::decode::<Map<String, Value>>(raw, &candidate.key, &validation) {
+            match idp_jose::decode::<Map<String, Value>>(raw, &candidate.key, &validation) {
                 Ok(data) => {
                     // jsonwebtoken accepts an `iss` array that contains the issuer.
                     if data.claims.get("iss").and_then(Value::as_str) != Some(&self.issuer) {

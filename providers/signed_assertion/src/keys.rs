@@ -1,16 +1,11 @@
 //! The keys a `jwt` assertion is verified with: PEM public keys from the configuration, or the
-//! keys of a JWKS (fetched and cached by the oidc crate's `JwksCache`).
+//! keys of a JWKS (fetched, cached and read once by idp-jose's `JwksCache`).
 //!
 //! Each key verifies exactly one algorithm, fixed by its type: RSA → RS256, EC P-256 → ES256,
 //! Ed25519 → EdDSA. A key never becomes an HMAC secret, and a token's `jku`, `x5u`, `jwk` or
 //! `x5c` header is never read.
 
-use base64::Engine as _;
-use idp_provider_oidc::jwk::KeySet;
-use idp_provider_oidc::jwks::MIN_RSA_BITS;
-use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk};
-use jsonwebtoken::{Algorithm, DecodingKey};
-use serde_json::Value;
+use idp_jose::{Algorithm, Jwk, KeyKind, KeySet, MIN_RSA_BITS, PublicKey};
 
 use crate::config::MAX_KEYS;
 
@@ -21,7 +16,7 @@ pub(crate) struct VerifyKey {
     pub kid: Option<String>,
     /// The one algorithm this key verifies.
     pub alg: Algorithm,
-    pub key: DecodingKey,
+    pub key: PublicKey,
 }
 
 impl std::fmt::Debug for VerifyKey {
@@ -98,30 +93,19 @@ fn public_key(block: &pem::Pem) -> Result<VerifyKey, String> {
         }
         tag => return Err(format!("is a {tag:?} block, not a public key")),
     }
-    let text = pem::encode(block);
-    let bytes = text.as_bytes();
-    let (alg, key) = if let Ok(key) = DecodingKey::from_ec_pem(bytes) {
-        match Jwk::from_decoding_key(&key, None).map(|jwk| jwk.algorithm) {
-            Ok(AlgorithmParameters::EllipticCurve(ec)) if ec.curve == EllipticCurve::P256 => {
-                (Algorithm::ES256, key)
-            }
-            _ => return Err("is an EC key on a curve other than P-256 (ES256)".into()),
-        }
-    } else if let Ok(key) = DecodingKey::from_ed_pem(bytes) {
-        (Algorithm::EdDSA, key)
-    } else if let Ok(key) = DecodingKey::from_rsa_pem(bytes) {
-        let bits = match Jwk::from_decoding_key(&key, None).map(|jwk| jwk.algorithm) {
-            Ok(AlgorithmParameters::RSA(rsa)) => modulus_bits(&rsa.n),
-            _ => 0,
-        };
-        if bits < MIN_RSA_BITS {
+    let key = PublicKey::from_pem(pem::encode(block).as_bytes())?;
+    let alg = match key.kind() {
+        KeyKind::P256 => Algorithm::ES256,
+        KeyKind::Ed25519 => Algorithm::EdDSA,
+        KeyKind::Rsa { bits } if bits < MIN_RSA_BITS => {
             return Err(format!(
                 "is an RSA key of {bits} bits; at least {MIN_RSA_BITS} are required"
             ));
         }
-        (Algorithm::RS256, key)
-    } else {
-        return Err("is not an RSA, EC P-256 or Ed25519 public key".into());
+        KeyKind::Rsa { .. } => Algorithm::RS256,
+        KeyKind::P384 | KeyKind::Secret => {
+            return Err("is an EC key on a curve other than P-256 (ES256)".into());
+        }
     };
     Ok(VerifyKey {
         kid: None,
@@ -130,22 +114,13 @@ fn public_key(block: &pem::Pem) -> Result<VerifyKey, String> {
     })
 }
 
-/// Bits of a base64url big-endian modulus, without leading zero bytes.
-fn modulus_bits(n: &str) -> usize {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(n)
-        .map(|bytes| bytes.iter().skip_while(|b| **b == 0).count() * 8)
-        .unwrap_or(0)
-}
-
 /// The usable keys of a JWKS the cache holds (it already dropped symmetric and weak RSA keys).
 /// A key whose `use` is not `sig`, whose `alg` disagrees with its type, or whose type is none
 /// of RSA, EC P-256 and Ed25519 is skipped.
 pub(crate) fn from_jwks(set: &KeySet, algs: &[Algorithm]) -> Vec<VerifyKey> {
     set.keys()
         .iter()
-        .filter_map(|key| serde_json::to_value(key).ok())
-        .filter_map(|json| jwk_key(&json))
+        .filter_map(jwk_key)
         .filter(|key| algs.contains(&key.alg))
         .take(MAX_JWKS_KEYS)
         .collect()
@@ -157,39 +132,26 @@ const MAX_JWKS_KEYS: usize = 32;
 /// Longest `kid` accepted (attack list: a `kid` is only an opaque, bounded lookup key).
 pub(crate) const MAX_KID_LEN: usize = 256;
 
-fn jwk_key(json: &Value) -> Option<VerifyKey> {
-    let text = |name: &str| json.get(name).and_then(Value::as_str);
-    if text("use").is_some_and(|u| u != "sig") {
+fn jwk_key(jwk: &Jwk) -> Option<VerifyKey> {
+    if jwk.key_use().is_some_and(|u| u != "sig") {
         return None;
     }
-    let (alg, key) = match (text("kty")?, text("crv")) {
-        ("RSA", _) => (
-            Algorithm::RS256,
-            DecodingKey::from_rsa_components(text("n")?, text("e")?).ok()?,
-        ),
-        ("EC", Some("P-256")) => (
-            Algorithm::ES256,
-            DecodingKey::from_ec_components(text("x")?, text("y")?).ok()?,
-        ),
-        ("OKP", Some("Ed25519")) => (
-            Algorithm::EdDSA,
-            DecodingKey::from_ed_components(text("x")?).ok()?,
-        ),
-        _ => return None,
+    let key = jwk.key().ok()?;
+    let (alg, named) = match key.kind() {
+        KeyKind::Rsa { .. } => (Algorithm::RS256, "RS256"),
+        KeyKind::P256 => (Algorithm::ES256, "ES256"),
+        KeyKind::Ed25519 => (Algorithm::EdDSA, "EdDSA"),
+        KeyKind::P384 | KeyKind::Secret => return None,
     };
-    let named = match alg {
-        Algorithm::ES256 => "ES256",
-        Algorithm::EdDSA => "EdDSA",
-        _ => "RS256",
-    };
-    if text("alg").is_some_and(|a| a != named) {
+    if jwk.alg().is_some_and(|a| a != named) {
         return None;
     }
     Some(VerifyKey {
-        kid: text("kid")
+        kid: jwk
+            .kid()
             .filter(|kid| kid.len() <= MAX_KID_LEN)
             .map(str::to_string),
         alg,
-        key,
+        key: key.clone(),
     })
 }

@@ -29,12 +29,12 @@ mod keys;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use idp_jose::JwksCache;
 use idp_provider_api::{
     AssertionFlow, AssertionInput, CheckResult, ConfigProblem, Identity, OnlineCheck,
     OnlineContext, OpenContext, OpenError, Provider, ProviderError, ProviderInfo, ReplayKey,
     Secret,
 };
-use idp_provider_oidc::jwks::JwksCache;
 use serde_json::{Map, Value};
 
 use claims::{Assertion, Window, unix_now};

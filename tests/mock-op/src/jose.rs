@@ -1,10 +1,10 @@
 //! Compact JWS construction, done by hand so any header, any claims and any
 //! forged signature (alg `none`, corrupted bytes, raw overrides) can be made.
-//! The actual signing primitive is `jsonwebtoken::crypto::sign`.
+//! The actual signing primitive is `idp_jose::sign` (jsonwebtoken on idp-jose's ring backend).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use idp_jose::{Algorithm, EncodingKey};
 use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256, Sha512};
 
@@ -84,8 +84,9 @@ fn compute_signature(
     let hmac;
     let (key, algorithm): (&EncodingKey, Algorithm) = match alg {
         SigningAlg::None => return String::new(),
-        SigningAlg::RS256 if behavior.weak_rsa_key => (&keys.weak_rsa.encoding, Algorithm::RS256),
-        SigningAlg::PS256 if behavior.weak_rsa_key => (&keys.weak_rsa.encoding, Algorithm::PS256),
+        SigningAlg::RS256 | SigningAlg::PS256 if behavior.weak_rsa_key => {
+            return weak_rsa_signature(input, alg, &keys.weak_rsa.private);
+        }
         SigningAlg::RS256 => (&ring.rsa().encoding, Algorithm::RS256),
         SigningAlg::PS256 => (&ring.rsa().encoding, Algorithm::PS256),
         SigningAlg::ES256 => (&keys.ec, Algorithm::ES256),
@@ -99,8 +100,21 @@ fn compute_signature(
             (&hmac, Algorithm::HS256)
         }
     };
-    jsonwebtoken::crypto::sign(input, key, algorithm)
+    idp_jose::sign(input, key, algorithm)
         .expect("signing with the embedded fixed test keys cannot fail")
+}
+
+/// An RS256 or PS256 signature by the 1024-bit key, with RustCrypto's `rsa`: ring refuses to
+/// sign with a key that small, and the point of the key is that the gateway refuses it.
+fn weak_rsa_signature(input: &[u8], alg: SigningAlg, key: &rsa::RsaPrivateKey) -> String {
+    let hashed = Sha256::digest(input);
+    let signed = match alg {
+        SigningAlg::PS256 => {
+            key.sign_with_rng(&mut rand::thread_rng(), rsa::Pss::new::<Sha256>(), &hashed)
+        }
+        _ => key.sign(rsa::Pkcs1v15Sign::new::<Sha256>(), &hashed),
+    };
+    URL_SAFE_NO_PAD.encode(signed.expect("signing with the embedded weak test key cannot fail"))
 }
 
 /// XORs every signature byte with 0x5A, as the OpenID conformance suite does.

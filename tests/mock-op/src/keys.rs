@@ -15,11 +15,8 @@ use std::sync::LazyLock;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-// One `pkcs8` crate serves rsa, p256 and ed25519-dalek.
-use ed25519_dalek::pkcs8::DecodePrivateKey as _;
-use jsonwebtoken::EncodingKey;
-use p256::elliptic_curve::sec1::ToEncodedPoint as _;
-use rsa::pkcs8::{EncodePublicKey as _, LineEnding};
+use idp_jose::{Algorithm, EncodingKey};
+use rsa::pkcs8::{DecodePrivateKey as _, EncodePublicKey as _, LineEnding};
 use rsa::traits::PublicKeyParts as _;
 use serde_json::{Value, json};
 
@@ -33,6 +30,9 @@ const RSA_WEAK_PEM: &str = include_str!("../keys/rsa-weak-1024.pem");
 /// One RSA key: signing key, JWK parameters and public PEM.
 pub(crate) struct RsaKey {
     pub(crate) encoding: EncodingKey,
+    /// The private key itself: the weak key signs with RustCrypto's `rsa`, since ring (the
+    /// gateway's backend) refuses RSA keys under 2048 bits, to sign as well as to verify.
+    pub(crate) private: rsa::RsaPrivateKey,
     /// Base64url modulus.
     pub(crate) n: String,
     /// Base64url public exponent.
@@ -70,26 +70,31 @@ fn load_rsa(pem: &str) -> RsaKey {
         public_pem: public
             .to_public_key_pem(LineEnding::LF)
             .expect("embedded RSA test key encodes"),
+        private,
     }
 }
 
 /// The parsed fixed keys (panics only if the embedded files are broken).
 pub(crate) static KEYS: LazyLock<FixedKeys> = LazyLock::new(|| {
-    let ec_secret =
-        p256::SecretKey::from_pkcs8_pem(EC_P256_PEM).expect("embedded EC test key is valid");
-    let point = ec_secret.public_key().to_encoded_point(false);
-    let ed_secret = ed25519_dalek::SigningKey::from_pkcs8_pem(ED25519_PEM)
+    let ec =
+        EncodingKey::from_ec_pem(EC_P256_PEM.as_bytes()).expect("embedded EC test key is valid");
+    let ed = EncodingKey::from_ed_pem(ED25519_PEM.as_bytes())
         .expect("embedded Ed25519 test key is valid");
+    // The public parts, derived by idp-jose's backend (ring), as jsonwebtoken's JWKs.
+    let public = |key: &EncodingKey, alg| {
+        serde_json::to_value(idp_jose::public_jwk(key, alg).expect("embedded test key is valid"))
+            .expect("a JWK serializes")
+    };
+    let (ec_jwk, ed_jwk) = (public(&ec, Algorithm::ES256), public(&ed, Algorithm::EdDSA));
+    let member = |jwk: &Value, name: &str| jwk[name].as_str().expect("a JWK member").to_string();
     FixedKeys {
         rsa: [load_rsa(RSA_A_PEM), load_rsa(RSA_B_PEM)],
         weak_rsa: load_rsa(RSA_WEAK_PEM),
-        ec: EncodingKey::from_ec_pem(EC_P256_PEM.as_bytes())
-            .expect("embedded EC test key is valid"),
-        ec_x: b64(point.x().expect("uncompressed point has x")),
-        ec_y: b64(point.y().expect("uncompressed point has y")),
-        ed: EncodingKey::from_ed_pem(ED25519_PEM.as_bytes())
-            .expect("embedded Ed25519 test key is valid"),
-        ed_x: b64(ed_secret.verifying_key().as_bytes()),
+        ec_x: member(&ec_jwk, "x"),
+        ec_y: member(&ec_jwk, "y"),
+        ed_x: member(&ed_jwk, "x"),
+        ec,
+        ed,
     }
 });
 

@@ -64,7 +64,7 @@ pub fn negate_s(token: &str) -> String {
     let (input, _) = split(token);
     let raw = signature(token);
     let (r, s) = raw.split_at(32);
-    let s = p256::Scalar::from_repr(*p256::FieldBytes::from_slice(s))
+    let s = p256::Scalar::from_repr(p256::FieldBytes::try_from(s).expect("32 bytes"))
         .into_option()
         .expect("s below the group order");
     let negated = -s;
@@ -78,7 +78,7 @@ pub fn negate_s(token: &str) -> String {
 /// As [`negate_s`].
 pub fn is_high_s(token: &str) -> bool {
     let raw = signature(token);
-    let s = p256::Scalar::from_repr(*p256::FieldBytes::from_slice(&raw[32..]))
+    let s = p256::Scalar::from_repr(p256::FieldBytes::try_from(&raw[32..]).expect("32 bytes"))
         .into_option()
         .expect("s below the group order");
     bool::from(s.is_high())

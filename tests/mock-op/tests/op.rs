@@ -6,8 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jsonwebtoken::jwk::JwkSet;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use idp_jose::{Algorithm, KeySet, PublicKey, Validation};
 use mock_op::{AuthMethod, Behavior, Counters, MockOp, MockOpConfig, SigningAlg};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256, Sha512};
@@ -99,23 +98,23 @@ fn split(token: &str) -> (Value, Value, String) {
 
 /// Verifies `token` against the JWKS (or the client secret for HS256) the
 /// way an RP would; returns the claims.
-fn verify(op: &MockOp, token: &str) -> Result<Value, jsonwebtoken::errors::Error> {
-    let header = jsonwebtoken::decode_header(token)?;
+fn verify(op: &MockOp, token: &str) -> Result<Value, idp_jose::errors::Error> {
+    let header = idp_jose::decode_header(token)?;
     let key = if header.alg == Algorithm::HS256 {
-        DecodingKey::from_secret(op.config().client_secret.as_bytes())
+        PublicKey::from_secret(op.config().client_secret.as_bytes())
     } else {
-        let set: JwkSet = serde_json::from_value(op.jwks()).unwrap();
+        let set: KeySet = serde_json::from_value(op.jwks()).unwrap();
         let kid = header.kid.clone().expect("kid");
         let jwk = set
             .find(&kid)
-            .ok_or(jsonwebtoken::errors::ErrorKind::InvalidKeyFormat)?;
-        DecodingKey::from_jwk(jwk)?
+            .ok_or(idp_jose::errors::ErrorKind::InvalidKeyFormat)?;
+        jwk.key().expect("a usable key").clone()
     };
     let mut validation = Validation::new(header.alg);
     validation.set_audience(&["gateway"]);
     validation.set_issuer(&[op.issuer()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-    Ok(jsonwebtoken::decode::<Value>(token, &key, &validation)?.claims)
+    Ok(idp_jose::decode::<Value>(token, &key, &validation)?.claims)
 }
 
 fn sample_claims(op: &MockOp) -> Value {
@@ -245,10 +244,10 @@ async fn jwks_contents() {
             .len(),
         32
     );
-    // Parses as a jsonwebtoken JWK set.
-    let set: JwkSet = serde_json::from_value(doc).unwrap();
-    for jwk in &set.keys {
-        DecodingKey::from_jwk(jwk).unwrap();
+    // Every key reads as a verification key.
+    let set: KeySet = serde_json::from_value(doc).unwrap();
+    for jwk in set.keys() {
+        jwk.key().unwrap();
     }
     assert_eq!(op.counters().jwks, 1);
 }
@@ -693,10 +692,7 @@ async fn corrupt_signature_fails_verification() {
         }
         let err = verify(&op, &bad).unwrap_err();
         assert!(
-            matches!(
-                err.kind(),
-                jsonwebtoken::errors::ErrorKind::InvalidSignature
-            ),
+            matches!(err.kind(), idp_jose::errors::ErrorKind::InvalidSignature),
             "{alg:?}: {err:?}"
         );
     }
@@ -750,15 +746,10 @@ async fn header_patch_and_omit_kid() {
     );
     assert!(split(&token).0.get("kid").is_none());
     // Still a correct RS256 signature by the published key.
-    let set: JwkSet = serde_json::from_value(op.jwks()).unwrap();
+    let set: KeySet = serde_json::from_value(op.jwks()).unwrap();
     let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&["gateway"]);
-    jsonwebtoken::decode::<Value>(
-        &token,
-        &DecodingKey::from_jwk(&set.keys[0]).unwrap(),
-        &validation,
-    )
-    .unwrap();
+    idp_jose::decode::<Value>(&token, set.keys()[0].key().unwrap(), &validation).unwrap();
 }
 
 #[tokio::test]
@@ -833,12 +824,8 @@ async fn extra_knobs_jwks_and_authorize_iss() {
     );
     let mut validation = Validation::new(Algorithm::HS256);
     validation.set_audience(&["gateway"]);
-    jsonwebtoken::decode::<Value>(
-        &token,
-        &DecodingKey::from_secret(pem.as_bytes()),
-        &validation,
-    )
-    .unwrap();
+    idp_jose::decode::<Value>(&token, &PublicKey::from_secret(pem.as_bytes()), &validation)
+        .unwrap();
     assert!(
         verify(&op, &token).is_err(),
         "not valid with the client secret"

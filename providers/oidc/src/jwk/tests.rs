@@ -2,6 +2,7 @@
 //! signature checks.
 
 use super::*;
+use base64::Engine as _;
 use openidconnect::core::CoreJsonWebKeySet;
 
 /// A 2048-bit RSA key whose JWK modulus carries a leading zero byte, with an RS256 signature
@@ -252,4 +253,102 @@ fn a_key_set_reads_and_writes_like_openidconnects() {
         serde_json::to_value(&ours).expect("ours"),
         serde_json::to_value(&theirs).expect("theirs")
     );
+}
+
+/// The differential test `check_compatible` is kept on: for real keys of every type, each with
+/// every `use` and `alg` a JWK may carry, and every algorithm, openidconnect's own key and ours
+/// give the same verdict (accepted, or refused with the same kind of error) on a valid
+/// signature and on a changed one. A copy of openidconnect's rules that drifted from them
+/// fails here.
+#[test]
+fn verdicts_match_openidconnects_own_key() {
+    use CoreJwsSigningAlgorithm as A;
+    use openidconnect::core::CoreJsonWebKey;
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _};
+    let encode = |bytes: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+    let ec =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+    let (x, y) = ec.public_key().as_ref()[1..].split_at(32);
+    let ec_sig = ec.sign(&rng, MESSAGE).unwrap().as_ref().to_vec();
+    // RFC 8037 appendix A.4.
+    let ed_input: &[u8] = b"eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
+    let ed_sig = b64(
+        "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg",
+    );
+    // (the key, a message and its valid signature)
+    let keys = [
+        (
+            serde_json::json!({"kty": "RSA", "e": "AQAB", "n": LEADING_ZERO_N}),
+            MESSAGE,
+            b64(LEADING_ZERO_SIG),
+        ),
+        (
+            serde_json::json!({"kty": "EC", "crv": "P-256", "x": encode(x), "y": encode(y)}),
+            MESSAGE,
+            ec_sig,
+        ),
+        (
+            serde_json::json!({"kty": "OKP", "crv": "Ed25519",
+                "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}),
+            ed_input,
+            ed_sig,
+        ),
+    ];
+    let algs = [
+        A::RsaSsaPkcs1V15Sha256,
+        A::RsaSsaPkcs1V15Sha384,
+        A::RsaSsaPssSha256,
+        A::EcdsaP256Sha256,
+        A::EcdsaP384Sha384,
+        A::EdDsa,
+        A::HmacSha256,
+        A::None,
+    ];
+    let uses = [None, Some("sig"), Some("enc")];
+    let key_algs = [
+        None,
+        Some("RS256"),
+        Some("ES256"),
+        Some("EdDSA"),
+        Some("HS256"),
+    ];
+    let kind = |r: &Result<(), SignatureVerificationError>| match r {
+        Ok(()) => "ok".to_string(),
+        Err(e) => format!("{:?}", std::mem::discriminant(e)),
+    };
+    let mut compared = 0;
+    for (json, message, signature) in &keys {
+        for key_use in uses {
+            for key_alg in key_algs {
+                let mut json = json.clone();
+                if let Some(u) = key_use {
+                    json["use"] = u.into();
+                }
+                if let Some(a) = key_alg {
+                    json["alg"] = a.into();
+                }
+                let ours: RingJsonWebKey = serde_json::from_value(json.clone()).unwrap();
+                let theirs: CoreJsonWebKey = serde_json::from_value(json.clone()).unwrap();
+                let mut bent = signature.clone();
+                bent[3] ^= 1;
+                for alg in &algs {
+                    for sig in [signature, &bent] {
+                        let (a, b) = (
+                            ours.verify_signature(alg, message, sig),
+                            theirs.verify_signature(alg, message, sig),
+                        );
+                        assert_eq!(
+                            kind(&a),
+                            kind(&b),
+                            "{json} {alg:?}: ours {a:?}, theirs {b:?}"
+                        );
+                        compared += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(compared, 3 * 3 * 5 * 8 * 2);
 }

@@ -126,10 +126,7 @@ async fn forged_signatures_and_algorithms_are_refused() {
     let provider = all_keys_provider();
     let replay = MemoryReplay::default();
     // Signed by a key that is not configured.
-    let stranger = rcgen_key(
-        &rcgen::PKCS_ECDSA_P256_SHA256,
-        jsonwebtoken::Algorithm::ES256,
-    );
+    let stranger = rcgen_key(&rcgen::PKCS_ECDSA_P256_SHA256, idp_jose::Algorithm::ES256);
     assert_reason(
         exchange_jwt(&provider, &stranger.sign(&claims("a")), &replay).await,
         "assertion_signature_invalid",
@@ -145,12 +142,8 @@ async fn forged_signatures_and_algorithms_are_refused() {
     // Algorithm confusion: HS256 keyed with the configured public key's PEM text.
     for public in [&es256().public_pem, &rs256().public_pem] {
         let key = EncodingKey::from_secret(public.as_bytes());
-        let token = jsonwebtoken::encode(
-            &Header::new(jsonwebtoken::Algorithm::HS256),
-            &claims("c"),
-            &key,
-        )
-        .expect("sign");
+        let token = idp_jose::encode(&Header::new(idp_jose::Algorithm::HS256), &claims("c"), &key)
+            .expect("sign");
         assert_reason(
             exchange_jwt(&provider, &token, &replay).await,
             "assertion_alg_not_allowed",
@@ -172,9 +165,9 @@ async fn forged_signatures_and_algorithms_are_refused() {
     );
     // `crit` is refused even on a validly signed token.
     let key = EncodingKey::from_ec_pem(es256().private_pem.as_bytes()).expect("key");
-    let mut header = Header::new(jsonwebtoken::Algorithm::ES256);
+    let mut header = Header::new(idp_jose::Algorithm::ES256);
     header.extras.insert("crit", json!(["exp"]));
-    let crit = jsonwebtoken::encode(&header, &claims("f"), &key).expect("sign");
+    let crit = idp_jose::encode(&header, &claims("f"), &key).expect("sign");
     assert_reason(
         exchange_jwt(&provider, &crit, &replay).await,
         "assertion_header_unsupported",

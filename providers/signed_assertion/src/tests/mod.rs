@@ -3,9 +3,9 @@
 
 use std::sync::OnceLock;
 
+use idp_jose::{EncodingKey, Header};
 use idp_provider_api::OutboundTls;
 use idp_provider_api::testing::{MemoryReplay, NoDirectory};
-use jsonwebtoken::{EncodingKey, Header};
 use serde_json::json;
 
 use super::*;
@@ -16,12 +16,12 @@ const SECRET: &str = "hmac-secret-0123456789abcdef-0123456789";
 
 /// A signing key and its public PEM.
 struct TestKey {
-    alg: jsonwebtoken::Algorithm,
+    alg: idp_jose::Algorithm,
     private_pem: String,
     public_pem: String,
 }
 
-fn rcgen_key(alg: &'static rcgen::SignatureAlgorithm, jws: jsonwebtoken::Algorithm) -> TestKey {
+fn rcgen_key(alg: &'static rcgen::SignatureAlgorithm, jws: idp_jose::Algorithm) -> TestKey {
     let pair = rcgen::KeyPair::generate_for(alg).expect("generate key");
     TestKey {
         alg: jws,
@@ -34,7 +34,7 @@ fn rsa_key(bits: usize) -> TestKey {
     use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
     let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), bits).expect("generate RSA");
     TestKey {
-        alg: jsonwebtoken::Algorithm::RS256,
+        alg: idp_jose::Algorithm::RS256,
         private_pem: private
             .to_pkcs8_pem(LineEnding::LF)
             .expect("pkcs8")
@@ -48,17 +48,12 @@ fn rsa_key(bits: usize) -> TestKey {
 
 fn es256() -> &'static TestKey {
     static KEY: OnceLock<TestKey> = OnceLock::new();
-    KEY.get_or_init(|| {
-        rcgen_key(
-            &rcgen::PKCS_ECDSA_P256_SHA256,
-            jsonwebtoken::Algorithm::ES256,
-        )
-    })
+    KEY.get_or_init(|| rcgen_key(&rcgen::PKCS_ECDSA_P256_SHA256, idp_jose::Algorithm::ES256))
 }
 
 fn eddsa() -> &'static TestKey {
     static KEY: OnceLock<TestKey> = OnceLock::new();
-    KEY.get_or_init(|| rcgen_key(&rcgen::PKCS_ED25519, jsonwebtoken::Algorithm::EdDSA))
+    KEY.get_or_init(|| rcgen_key(&rcgen::PKCS_ED25519, idp_jose::Algorithm::EdDSA))
 }
 
 fn rs256() -> &'static TestKey {
@@ -69,12 +64,12 @@ fn rs256() -> &'static TestKey {
 impl TestKey {
     fn sign(&self, claims: &Value) -> String {
         let key = match self.alg {
-            jsonwebtoken::Algorithm::ES256 => EncodingKey::from_ec_pem(self.private_pem.as_bytes()),
-            jsonwebtoken::Algorithm::EdDSA => EncodingKey::from_ed_pem(self.private_pem.as_bytes()),
+            idp_jose::Algorithm::ES256 => EncodingKey::from_ec_pem(self.private_pem.as_bytes()),
+            idp_jose::Algorithm::EdDSA => EncodingKey::from_ed_pem(self.private_pem.as_bytes()),
             _ => EncodingKey::from_rsa_pem(self.private_pem.as_bytes()),
         }
         .expect("encoding key");
-        jsonwebtoken::encode(&Header::new(self.alg), claims, &key).expect("sign")
+        idp_jose::encode(&Header::new(self.alg), claims, &key).expect("sign")
     }
 }
 

@@ -1,6 +1,7 @@
-//! The signing-key cache of one provider.
+//! The signing-key cache of one issuer, shared by every provider that reads a JWKS (an OIDC
+//! provider's discovered `jwks_uri`, a signed assertion's `jwks_url`).
 //!
-//! Keys come only from the discovered `jwks_uri`. They live in a moka cache for
+//! Keys come only from that one URL. They live in a moka cache for
 //! `jwks_cache_seconds`; moka's `try_get_with` makes every load single-flight, so a burst of
 //! logins costs one fetch. A token whose `kid` is unknown may force one refetch, but only if the
 //! last *forced* refetch is at least `jwks_refetch_interval_seconds` old: a real key rotation is
@@ -21,11 +22,19 @@ use std::time::{Duration, Instant};
 use idp_provider_api::{EventReporter, KeyFetchCause, KeyFetchResult, ProviderError};
 use moka::Expiry;
 use moka::future::Cache;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
-use crate::http::get_json;
-use crate::jwk::KeySet;
+use crate::fetch::get_json;
+use crate::key::{MIN_RSA_BITS, modulus_bits};
+
+/// A key set as a consumer reads it: parsed once, straight from the fetched document (after the
+/// refused keys are dropped), into the type its verifier works with ([`crate::KeySet`], or
+/// openidconnect's `JsonWebKeySet` in the OIDC provider).
+pub trait KeySetDocument: DeserializeOwned + Send + Sync + 'static {}
+
+impl<T: DeserializeOwned + Send + Sync + 'static> KeySetDocument for T {}
 
 /// How soon a fetch is retried after it failed and stale keys were served instead.
 const STALE_RETRY: Duration = Duration::from_secs(10);
@@ -34,8 +43,7 @@ const STALE_RETRY: Duration = Duration::from_secs(10);
 pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(86_400);
 
 /// Keys as cached: fresh from the provider, or the last good ones served during an outage.
-#[derive(Clone)]
-struct CachedKeys {
+struct CachedKeys<KeySet> {
     keys: Arc<KeySet>,
     /// When these keys were fetched.
     fetched: Instant,
@@ -44,24 +52,38 @@ struct CachedKeys {
     lifetime: Duration,
 }
 
+// Written out: a derive would require `KeySet: Clone`, and only the `Arc` is cloned.
+impl<KeySet> Clone for CachedKeys<KeySet> {
+    fn clone(&self) -> Self {
+        Self {
+            keys: self.keys.clone(),
+            fetched: self.fetched,
+            fresh: self.fresh,
+            lifetime: self.lifetime,
+        }
+    }
+}
+
 /// Each entry carries its own lifetime: the TTL for fresh keys; for stale ones, until the next
 /// retry or the end of the staleness bound, whichever comes first.
 struct KeysExpiry;
 
-impl Expiry<(), CachedKeys> for KeysExpiry {
-    fn expire_after_create(&self, _: &(), keys: &CachedKeys, _: Instant) -> Option<Duration> {
+impl<KeySet> Expiry<(), CachedKeys<KeySet>> for KeysExpiry {
+    fn expire_after_create(
+        &self,
+        _: &(),
+        keys: &CachedKeys<KeySet>,
+        _: Instant,
+    ) -> Option<Duration> {
         Some(keys.lifetime)
     }
 }
 
 /// The last keys fetched successfully, and when.
-struct LastGood {
+struct LastGood<KeySet> {
     keys: Arc<KeySet>,
     fetched: Instant,
 }
-
-/// Smallest RSA modulus accepted, in bits (JWT attack list, case 24).
-pub const MIN_RSA_BITS: usize = 2048;
 
 /// The key set without the keys we refuse to verify with: RSA keys under [`MIN_RSA_BITS`], and
 /// symmetric (`oct`) keys, since HMAC keys come only from the client secret. Each refused key is
@@ -69,7 +91,10 @@ pub const MIN_RSA_BITS: usize = 2048;
 ///
 /// # Errors
 /// `Upstream` when the document is not a JWKS.
-fn usable_keys(mut document: Value, jwks_uri: &Url) -> Result<KeySet, ProviderError> {
+fn usable_keys<KeySet: KeySetDocument>(
+    mut document: Value,
+    jwks_uri: &Url,
+) -> Result<KeySet, ProviderError> {
     if let Some(keys) = document.get_mut("keys").and_then(Value::as_array_mut) {
         keys.retain(|key| match refusal(key) {
             None => true,
@@ -102,25 +127,14 @@ fn refusal(key: &Value) -> Option<&'static str> {
     }
 }
 
-/// The bit length of a big-endian modulus: to the bit, not the byte (a 2041-bit modulus fills
-/// 256 bytes too, and ring's own minimum also rounds up to whole bytes).
-fn modulus_bits(modulus: &[u8]) -> usize {
-    let significant = modulus.iter().skip_while(|b| **b == 0);
-    let mut rest = significant.clone();
-    match rest.next() {
-        Some(first) => (rest.count() + 1) * 8 - first.leading_zeros() as usize,
-        None => 0,
-    }
-}
-
-/// The JWKS cache; see the module documentation.
-pub struct JwksCache {
+/// The JWKS cache; see the module documentation. `KeySet` is the type its keys are read into.
+pub struct JwksCache<KeySet> {
     http: reqwest::Client,
-    cache: Cache<(), CachedKeys>,
+    cache: Cache<(), CachedKeys<KeySet>>,
     ttl: Duration,
     /// Served when a fetch fails, within `max_stale` of its fetch. A std mutex: held for a
     /// clone, never across an await.
-    last_good: Mutex<Option<LastGood>>,
+    last_good: Mutex<Option<LastGood<KeySet>>>,
     max_stale: Duration,
     /// When an unknown `kid` last forced a refetch. An async mutex, held across that refetch so
     /// that concurrent callers wait for it instead of being turned away while it runs.
@@ -130,7 +144,7 @@ pub struct JwksCache {
     events: EventReporter,
 }
 
-impl JwksCache {
+impl<KeySet: KeySetDocument> JwksCache<KeySet> {
     /// A cache that fetches with `http`, keeps keys for `ttl`, and lets unknown `kid`s force a
     /// refetch at most once per `refetch_interval`. Stale keys are served for at most
     /// [`DEFAULT_MAX_STALE`]; see [`JwksCache::with_max_stale`].
@@ -187,7 +201,7 @@ impl JwksCache {
     }
 
     /// The cached entry, loaded when missing.
-    async fn get(&self, jwks_uri: &Url, forced: bool) -> Result<CachedKeys, ProviderError> {
+    async fn get(&self, jwks_uri: &Url, forced: bool) -> Result<CachedKeys<KeySet>, ProviderError> {
         self.cache
             .try_get_with((), self.load(jwks_uri, forced))
             .await
@@ -242,7 +256,11 @@ impl JwksCache {
         self.fetches.load(Ordering::Relaxed)
     }
 
-    async fn load(&self, jwks_uri: &Url, forced: bool) -> Result<CachedKeys, ProviderError> {
+    async fn load(
+        &self,
+        jwks_uri: &Url,
+        forced: bool,
+    ) -> Result<CachedKeys<KeySet>, ProviderError> {
         let cause = if self.fetches.fetch_add(1, Ordering::Relaxed) == 0 {
             KeyFetchCause::Startup
         } else if forced {
@@ -252,7 +270,7 @@ impl JwksCache {
         };
         let fetched = get_json::<Value>(&self.http, jwks_uri, "JWKS")
             .await
-            .and_then(|document| usable_keys(document, jwks_uri));
+            .and_then(|document| usable_keys::<KeySet>(document, jwks_uri));
         let result = match fetched {
             Ok(_) => KeyFetchResult::Ok,
             Err(_) => KeyFetchResult::Error,
@@ -266,7 +284,7 @@ impl JwksCache {
                     keys: keys.clone(),
                     fetched,
                 });
-                tracing::debug!(keys = keys.keys().len(), "loaded signing keys");
+                tracing::debug!(%jwks_uri, "loaded signing keys");
                 Ok(CachedKeys {
                     keys,
                     fetched,
