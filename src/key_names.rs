@@ -1,4 +1,5 @@
-//! Configuration key names. Which keys hold secrets (and so may be given as `<key>_file`), and
+//! Configuration key names. Which of the gateway's own keys hold secrets (and so may be given
+//! as `<key>_file`; each provider type declares its own, `ProviderType::secret_keys`), and
 //! unknown keys: every one reported in one run, each with the keys its table takes and the
 //! nearest of them ("did you mean"). A typo must never silently drop a setting, and a user with
 //! two typos should not need two runs to find them.
@@ -11,27 +12,17 @@ use serde_json::{Map, Value};
 
 use idp_provider_api::ConfigProblem;
 
-/// Keys that may be given as `<key>_file`, in any table: secrets, and the key lists of a
-/// `signed_assertion` provider (`public_keys_file` holds PEM blocks, `hmac_secrets_file` one
-/// secret per line; the provider reads a list from that one text), and of `[store]`
-/// (`encryption_keys_file`, one key per line; `redis_url_file`, as the URL may hold a password).
-pub const SECRET_KEYS: [&str; 9] = [
-    "api_key",
-    "api_secret",
-    "client_secret",
-    "id_key",
-    "id_salt",
-    "public_keys",
-    "hmac_secrets",
-    "encryption_keys",
-    "redis_url",
-];
+/// The gateway's own keys that may be given as `<key>_file`, in its own tables (not in
+/// `[providers.*]`, whose types declare theirs): `[appwrite] api_key`, `[mapping] id_key`, and
+/// `[store]`'s `encryption_keys` (one key per line) and `redis_url` (the URL may hold a
+/// password).
+pub const GATEWAY_SECRET_KEYS: &[&str] = &["api_key", "id_key", "encryption_keys", "redis_url"];
 
 /// The keys a table takes, for messages: a secret key `k` is shown as `k (or k_file)`.
-pub fn describe(keys: &[&str]) -> String {
+pub fn describe(keys: &[&str], secrets: &[&str]) -> String {
     keys.iter()
         .map(|k| {
-            if SECRET_KEYS.contains(k) {
+            if secrets.contains(k) {
                 format!("{k} (or {k}_file)")
             } else {
                 (*k).to_string()
@@ -43,12 +34,12 @@ pub fn describe(keys: &[&str]) -> String {
 
 /// The known key nearest to `unknown`, if it is near enough to be a typo; a secret key's
 /// `_file` form counts as a key of its own (`api_key_flie` → `api_key_file`).
-pub fn nearest(unknown: &str, known: &[&str]) -> Option<String> {
+pub fn nearest(unknown: &str, known: &[&str], secrets: &[&str]) -> Option<String> {
     let unknown = unknown.to_ascii_lowercase();
     known
         .iter()
         .flat_map(|k| {
-            let file = SECRET_KEYS.contains(k).then(|| format!("{k}_file"));
+            let file = secrets.contains(k).then(|| format!("{k}_file"));
             std::iter::once((*k).to_string()).chain(file)
         })
         .map(|k| (strsim::damerau_levenshtein(&unknown, &k), k))
@@ -58,10 +49,12 @@ pub fn nearest(unknown: &str, known: &[&str]) -> Option<String> {
 }
 
 /// Takes every key of `table` that is not in `known` out of it, reporting each under
-/// `{prefix}{key}`; `label` names the table in the message (`[server]`).
+/// `{prefix}{key}`; `label` names the table in the message (`[server]`), `secrets` are the keys
+/// of `known` that may be given as `<key>_file`.
 pub fn take_unknown(
     table: &mut Map<String, Value>,
     known: &[&str],
+    secrets: &[&str],
     prefix: &str,
     label: &str,
     problems: &mut Vec<ConfigProblem>,
@@ -76,17 +69,23 @@ pub fn take_unknown(
         let stem = key
             .strip_suffix("_file")
             .filter(|stem| known.contains(stem));
-        let hint = match (stem, nearest(&key, known)) {
+        let hint = match (stem, nearest(&key, known, secrets)) {
+            (Some(stem), _) if secrets.is_empty() => {
+                format!("{stem:?} takes no _file form (this table has no secret keys). ")
+            }
             (Some(stem), _) => format!(
-                "{stem:?} takes no _file form (only secrets do: {}). ",
-                SECRET_KEYS.join(", ")
+                "{stem:?} takes no _file form (only its secrets do: {}). ",
+                secrets.join(", ")
             ),
             (None, Some(near)) => format!("did you mean {near:?}? "),
             (None, None) => String::new(),
         };
         problems.push(ConfigProblem::new(
             format!("{prefix}{key}"),
-            format!("unknown key; {hint}{label} takes: {}", describe(known)),
+            format!(
+                "unknown key; {hint}{label} takes: {}",
+                describe(known, secrets)
+            ),
         ));
     }
 }
@@ -98,7 +97,7 @@ mod tests {
     #[test]
     fn typos_find_their_key_and_strangers_find_none() {
         let known = ["listen", "public_url", "trusted_proxies", "cors_origins"];
-        let near = |k: &str, known: &[&str]| nearest(k, known);
+        let near = |k: &str, known: &[&str]| nearest(k, known, &["client_secret"]);
         assert_eq!(
             near("trusted_proxy", &known).as_deref(),
             Some("trusted_proxies")
@@ -127,6 +126,7 @@ mod tests {
         take_unknown(
             &mut table,
             &["listen", "public_url"],
+            &[],
             "server.",
             "[server]",
             &mut problems,

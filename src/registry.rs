@@ -1,6 +1,6 @@
 //! The provider registry: one line per provider crate, mapping a `type` to its `open` function.
 //! Adding a provider is one crate plus one line in [`PROVIDERS`]. A program that embeds the
-//! gateway can also add its own types at run time with [`Registry::with`] and load its
+//! gateway can also add its own types at run time with [`Registry::with_type`] and load its
 //! configuration with `Config::from_toml_with` / `Config::load_with`, without touching `src/`
 //! (`providers/README.md` shows how).
 
@@ -19,8 +19,9 @@ pub type OpenFn = fn(ProviderInfo, Value, &OpenContext) -> Result<Arc<dyn Provid
 /// the policy keys): its config struct's fields.
 pub type KeysFn = fn() -> Vec<&'static str>;
 
-/// A provider type: its `type` name, its `open`, and the keys of its table (for "unknown key;
-/// did you mean" in check-config; `None` leaves unknown keys to the provider's own check).
+/// A provider type: its `type` name, its `open`, the keys of its table (for "unknown key; did
+/// you mean" in check-config; `None` leaves unknown keys to the provider's own check), and which
+/// of them hold secrets.
 #[derive(Clone, Copy)]
 pub struct ProviderType {
     /// The `type` value.
@@ -29,6 +30,10 @@ pub struct ProviderType {
     pub open: OpenFn,
     /// The keys its table takes.
     pub keys: Option<KeysFn>,
+    /// The keys of its table that may be given as `<key>_file` (the file's text, trailing
+    /// newline trimmed, becomes the value): its secrets. The gateway reads those files before
+    /// `open` sees the table.
+    pub secret_keys: &'static [&'static str],
 }
 
 /// Every provider type this build knows: one line per provider crate.
@@ -37,31 +42,37 @@ pub const PROVIDERS: &[ProviderType] = &[
         kind: idp_provider_oidc::KIND,
         open: idp_provider_oidc::open,
         keys: Some(idp_provider_oidc::keys),
+        secret_keys: idp_provider_oidc::SECRET_KEYS,
     },
     ProviderType {
         kind: idp_provider_auth0::KIND,
         open: idp_provider_auth0::open,
         keys: Some(idp_provider_auth0::keys),
+        secret_keys: idp_provider_auth0::SECRET_KEYS,
     },
     ProviderType {
         kind: idp_provider_google::KIND,
         open: idp_provider_google::open,
         keys: Some(idp_provider_google::keys),
+        secret_keys: idp_provider_google::SECRET_KEYS,
     },
     ProviderType {
         kind: idp_provider_entra::KIND,
         open: idp_provider_entra::open,
         keys: Some(idp_provider_entra::keys),
+        secret_keys: idp_provider_entra::SECRET_KEYS,
     },
     ProviderType {
         kind: idp_provider_signed_assertion::KIND,
         open: idp_provider_signed_assertion::open,
         keys: Some(idp_provider_signed_assertion::keys),
+        secret_keys: idp_provider_signed_assertion::SECRET_KEYS,
     },
     ProviderType {
         kind: idp_provider_typingdna::KIND,
         open: idp_provider_typingdna::open,
         keys: Some(idp_provider_typingdna::keys),
+        secret_keys: idp_provider_typingdna::SECRET_KEYS,
     },
 ];
 
@@ -90,17 +101,32 @@ impl Default for Registry {
 }
 
 impl Registry {
-    /// The built-in types plus `kind`, opened by `open`. A `kind` that is already known is
-    /// replaced, so a program can also swap a built-in type for its own.
+    /// The built-in types plus `kind`, opened by `open`, with no secret keys and its unknown
+    /// keys left to `open`; [`Registry::with_type`] says more. A `kind` that is already known
+    /// is replaced, so a program can also swap a built-in type for its own.
     #[must_use]
-    pub fn with(mut self, kind: &'static str, open: OpenFn) -> Self {
-        self.types.retain(|t| t.kind != kind);
-        self.types.push(ProviderType {
+    pub fn with(self, kind: &'static str, open: OpenFn) -> Self {
+        self.with_type(ProviderType {
             kind,
             open,
             keys: None,
-        });
+            secret_keys: &[],
+        })
+    }
+
+    /// The built-in types plus `provider`: its keys (for "unknown key; did you mean") and its
+    /// secret keys (which may then be given as `<key>_file`). A type that is already known is
+    /// replaced.
+    #[must_use]
+    pub fn with_type(mut self, provider: ProviderType) -> Self {
+        self.types.retain(|t| t.kind != provider.kind);
+        self.types.push(provider);
         self
+    }
+
+    /// The keys of a `kind` table that may be given as `<key>_file`; none for an unknown type.
+    pub fn secret_keys(&self, kind: &str) -> &'static [&'static str] {
+        self.find(kind).map_or(&[], |t| t.secret_keys)
     }
 
     fn find(&self, kind: &str) -> Option<ProviderType> {
@@ -202,7 +228,13 @@ pub fn open(
     let Some(kind) = kind else {
         return Err(problems);
     };
-    let Some(ProviderType { kind, open, keys }) = registry.find(&kind) else {
+    let Some(ProviderType {
+        kind,
+        open,
+        keys,
+        secret_keys,
+    }) = registry.find(&kind)
+    else {
         problems.push(ConfigProblem::new(
             key("type"),
             format!(
@@ -222,6 +254,7 @@ pub fn open(
         crate::key_names::take_unknown(
             &mut table,
             &known,
+            secret_keys,
             &format!("providers.{id}."),
             &format!("[providers.{id}] (type {kind:?})"),
             &mut problems,

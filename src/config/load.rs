@@ -174,7 +174,7 @@ impl Config {
             .extract()
             .map_err(|e| ConfigError::Read(without_source_lines(&e.to_string())))?;
         let mut problems = Vec::new();
-        resolve_secret_files(&mut tree, "", base, &mut problems);
+        resolve_secret_files(&mut tree, base, registry, &mut problems);
         take_unknown_keys(&mut tree, &mut problems);
         let warnings = warnings::find(&tree);
         // Every value of the wrong type is reported and taken out, so the rest of its table
@@ -212,6 +212,7 @@ fn take_unknown_keys(tree: &mut Value, problems: &mut Vec<ConfigProblem>) {
     key_names::take_unknown(
         top,
         serde_introspect::<Raw>(),
+        key_names::GATEWAY_SECRET_KEYS,
         "",
         "the file (top level)",
         problems,
@@ -234,6 +235,7 @@ fn take_unknown_keys(tree: &mut Value, problems: &mut Vec<ConfigProblem>) {
             key_names::take_unknown(
                 table,
                 known,
+                key_names::GATEWAY_SECRET_KEYS,
                 &format!("{name}."),
                 &format!("[{name}]"),
                 problems,

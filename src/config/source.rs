@@ -11,7 +11,8 @@ use idp_provider_api::deserialize::{self, EXPECTED_LIST};
 use serde_json::Value;
 
 use super::{ConfigError, ENV_PREFIX, within};
-use crate::key_names::SECRET_KEYS;
+use crate::key_names::GATEWAY_SECRET_KEYS;
+use crate::registry::Registry;
 
 /// The file and the `IDP_BRIDGE_*` environment over it.
 pub(super) fn sources(path: &Path) -> Figment {
@@ -100,20 +101,51 @@ pub(super) fn without_source_lines(text: &str) -> String {
         .join("\n")
 }
 
-/// Replaces every `<secret>_file = "path"` (for the keys in [`SECRET_KEYS`]) by `<secret> =
-/// <file contents, trailing newline trimmed>`, relative paths resolved against the config
-/// file's folder. Giving both, or an empty or unreadable file, is a problem.
+/// Replaces every `<secret>_file = "path"` by `<secret> = <file contents, trailing newline
+/// trimmed>`, relative paths resolved against the config file's folder: in the gateway's own
+/// tables for its [`GATEWAY_SECRET_KEYS`], in a `[providers.<id>]` table for the secret keys its
+/// `type` declares ([`Registry::secret_keys`]). Giving both, or an empty or unreadable file, is
+/// a problem; a `_file` key that is not a secret's stays, and is reported as unknown.
 pub(super) fn resolve_secret_files(
+    tree: &mut Value,
+    base: &Path,
+    registry: &Registry,
+    problems: &mut Vec<ConfigProblem>,
+) {
+    let Value::Object(top) = tree else { return };
+    for (name, value) in top.iter_mut() {
+        match (name.as_str(), value) {
+            ("providers", Value::Object(providers)) => {
+                for (id, table) in providers.iter_mut() {
+                    let kind = table.get("type").and_then(Value::as_str).unwrap_or("");
+                    let secrets = registry.secret_keys(kind);
+                    resolve_table(table, &format!("providers.{id}."), base, secrets, problems);
+                }
+            }
+            (name, value) => resolve_table(
+                value,
+                &format!("{name}."),
+                base,
+                GATEWAY_SECRET_KEYS,
+                problems,
+            ),
+        }
+    }
+}
+
+/// [`resolve_secret_files`] for one table and the tables inside it, with `secrets`.
+fn resolve_table(
     tree: &mut Value,
     prefix: &str,
     base: &Path,
+    secrets: &[&str],
     problems: &mut Vec<ConfigProblem>,
 ) {
     let Value::Object(map) = tree else { return };
     let file_keys: Vec<String> = map
         .keys()
         .filter(|k| {
-            SECRET_KEYS
+            secrets
                 .iter()
                 .any(|secret| k.strip_suffix("_file") == Some(secret))
                 && map.get(k.as_str()).is_some_and(Value::is_string)
@@ -156,6 +188,6 @@ pub(super) fn resolve_secret_files(
         }
     }
     for (key, value) in map.iter_mut() {
-        resolve_secret_files(value, &format!("{prefix}{key}."), base, problems);
+        resolve_table(value, &format!("{prefix}{key}."), base, secrets, problems);
     }
 }

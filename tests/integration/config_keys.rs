@@ -740,7 +740,23 @@ fn more_keys_explain_themselves() {
     refused(
         &with("appwrite", "project", "project_file = \"x\""),
         "appwrite.project_file",
-        "unknown key; \"project\" takes no _file form (only secrets do: api_key, api_secret, client_secret, id_key, id_salt, public_keys, hmac_secrets, encryption_keys, redis_url)",
+        "unknown key; \"project\" takes no _file form (only its secrets do: api_key, id_key, encryption_keys, redis_url)",
+    );
+    // A provider table takes the _file form of its own type's secrets only: an `oidc` table
+    // has no `hmac_secrets` (a `signed_assertion` key), in either form.
+    refused(
+        &with(
+            "providers.corp",
+            "hmac_secrets_file",
+            "hmac_secrets_file = \"x\"",
+        ),
+        "providers.corp.hmac_secrets_file",
+        "unknown key",
+    );
+    refused(
+        &with("providers.corp", "issuer", "issuer_file = \"x\""),
+        "providers.corp.issuer_file",
+        "unknown key; \"issuer\" takes no _file form (only its secrets do: client_secret)",
     );
 }
 

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use appwrite_emulator::{Emulator, EmulatorConfig};
 use async_trait::async_trait;
-use idp_bridge::registry::Registry;
+use idp_bridge::config::Config;
+use idp_bridge::registry::{ProviderType, Registry};
 use idp_provider_api::{
     Authorization, AuthorizationRequest, CallbackInput, Identity, LoginData, OpenContext,
     OpenError, Provider, ProviderError, ProviderInfo, RedirectFlow,
@@ -265,4 +266,65 @@ async fn a_reload_knows_the_provider_types_the_program_registered() {
         .map(|p| p.info().display_name.clone())
         .collect();
     assert_eq!(names, ["Tiny Two"]);
+}
+
+/// `keyed-test`: the tiny provider, opened only with the `token` its table must hold.
+fn open_keyed(
+    info: ProviderInfo,
+    table: Value,
+    _context: &OpenContext,
+) -> Result<Arc<dyn Provider>, OpenError> {
+    match table.get("token").and_then(Value::as_str) {
+        Some("from-the-file") => Ok(Arc::new(TinyProvider { info })),
+        other => Err(OpenError {
+            problems: vec![idp_provider_api::ConfigProblem::new(
+                format!("providers.{}.token", info.id),
+                format!("expected the file's token, got {other:?}"),
+            )],
+        }),
+    }
+}
+
+fn keyed(secret_keys: &'static [&'static str]) -> Registry {
+    Registry::default().with_type(ProviderType {
+        kind: "keyed-test",
+        open: open_keyed,
+        keys: Some(|| vec!["token"]),
+        secret_keys,
+    })
+}
+
+/// An embedded type declares its secret keys (`Registry::with_type`), and they come from files
+/// as the built-in types' do; a type that declares none takes no `_file` key.
+#[test]
+fn an_embedded_providers_secret_keys_may_come_from_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let token = dir.path().join("token");
+    std::fs::write(&token, "from-the-file\n").expect("write");
+    let text = format!(
+        r#"
+[appwrite]
+endpoint = "https://appwrite.example.com/v1"
+project = "p"
+api_key = "standard_0123456789"
+[mapping]
+id_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+[redirect]
+allowed = ["https://app.example.com/auth/"]
+[providers.k]
+type = "keyed-test"
+token_file = "{}"
+"#,
+        token.display()
+    );
+    Config::from_toml_with(&text, &keyed(&["token"])).expect("the token comes from its file");
+    let refused = Config::from_toml_with(&text, &keyed(&[]))
+        .expect_err("no secret keys declared")
+        .to_string();
+    assert!(
+        refused.contains(
+            "providers.k.token_file: unknown key; \"token\" takes no _file form (this table has no secret keys)"
+        ),
+        "{refused}"
+    );
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use idp_bridge::config::Config;
-use idp_bridge::key_names::SECRET_KEYS;
+use idp_bridge::key_names::GATEWAY_SECRET_KEYS;
+use idp_bridge::registry::PROVIDERS;
 
 use crate::check_config;
 use crate::layering::{production_code, rust_files};
@@ -31,10 +32,15 @@ fn table_of(header: &str) -> String {
     header.split('.').next().unwrap_or(header).to_string()
 }
 
-/// A secret key's `_file` form counts as the key itself (`api_key_file` → `api_key`).
+/// A secret key's `_file` form counts as the key itself (`api_key_file` → `api_key`): the
+/// gateway's own secret keys and every built-in provider type's.
 fn key_of(key: &str) -> String {
+    let secret = |stem: &str| {
+        GATEWAY_SECRET_KEYS.contains(&stem)
+            || PROVIDERS.iter().any(|p| p.secret_keys.contains(&stem))
+    };
     match key.strip_suffix("_file") {
-        Some(stem) if SECRET_KEYS.contains(&stem) => stem.to_string(),
+        Some(stem) if secret(stem) => stem.to_string(),
         _ => key.to_string(),
     }
 }

@@ -61,6 +61,10 @@ struct Auth0Keys {
     require_mfa: bool,
 }
 
+/// The keys of an `auth0` table that hold secrets (the `oidc` ones), and so may be given as
+/// `<key>_file`.
+pub const SECRET_KEYS: &[&str] = idp_provider_oidc::SECRET_KEYS;
+
 /// The keys of an `auth0` table, for check-config's key lists: its own, then the `oidc` keys
 /// (`issuer` excepted: it follows from `domain`).
 pub fn keys() -> Vec<&'static str> {

@@ -205,6 +205,10 @@ pub fn open(
     Ok(open_entra(info, config, context)?)
 }
 
+/// The keys of an `entra` table that hold secrets (the `oidc` ones), and so may be given as
+/// `<key>_file`.
+pub const SECRET_KEYS: &[&str] = idp_provider_oidc::SECRET_KEYS;
+
 /// The keys of an `entra` table, for check-config's key lists: its own, then the `oidc` keys
 /// (`issuer` excepted: it follows from `tenant` and `authority`).
 pub fn keys() -> Vec<&'static str> {

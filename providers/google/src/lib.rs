@@ -86,6 +86,10 @@ pub fn open(
     Ok(open_google(info, config, context)?)
 }
 
+/// The keys of a `google` table that hold secrets (the `oidc` ones), and so may be given as
+/// `<key>_file`.
+pub const SECRET_KEYS: &[&str] = idp_provider_oidc::SECRET_KEYS;
+
 /// The keys of a `google` table, for check-config's key lists: `hosted_domains`, then the
 /// `oidc` keys (`issuer` defaults to Google's and may be overridden, for tests).
 pub fn keys() -> Vec<&'static str> {

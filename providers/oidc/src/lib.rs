@@ -74,6 +74,9 @@ use verify::{Claims, Expectations, VerifyError, verify_id_token};
 /// The provider `type` this crate registers.
 pub const KIND: &str = "oidc";
 
+/// The keys of an `oidc` table that hold secrets, and so may be given as `<key>_file`.
+pub const SECRET_KEYS: &[&str] = &["client_secret"];
+
 /// The keys of an `oidc` table (its [`Config`] fields), for check-config's key lists.
 pub fn keys() -> Vec<&'static str> {
     serde_aux::serde_introspection::serde_introspect::<Config>().to_vec()

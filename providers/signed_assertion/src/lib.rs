@@ -45,6 +45,10 @@ pub use config::Config;
 pub use hmac::SIGNATURE_HEADER;
 pub use jwt::MAX_ASSERTION_BYTES;
 
+/// The keys of a `signed_assertion` table that may be given as `<key>_file`: the HMAC secrets
+/// (one per line) and, though public, the PEM keys (a file of PEM blocks is how keys are kept).
+pub const SECRET_KEYS: &[&str] = &["public_keys", "hmac_secrets"];
+
 /// The keys of a `signed_assertion` table (its [`Config`] fields), for check-config's key lists.
 pub fn keys() -> Vec<&'static str> {
     serde_aux::serde_introspection::serde_introspect::<Config>().to_vec()

@@ -52,6 +52,9 @@ use api::{Api, AutoAnswer};
 use body::{Claimant, Patterns};
 pub use config::{Config, Mode};
 
+/// The keys of a `typingdna` table that hold credentials, and so may be given as `<key>_file`.
+pub const SECRET_KEYS: &[&str] = &["api_key", "api_secret", "id_salt"];
+
 /// The keys of a `typingdna` table (its [`Config`] fields), for check-config's key lists.
 pub fn keys() -> Vec<&'static str> {
     serde_aux::serde_introspection::serde_introspect::<Config>().to_vec()
