@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::CookieJar;
 use serde_json::json;
 
+use super::binding_cookie::BindingCookie;
 use super::client_key::ClientKey;
 use super::error::{ApiError, ErrorPage, LoginFailure, found};
 use super::extract::{AppQuery, CallbackForm, Caller};
@@ -26,11 +27,17 @@ pub async fn start(
 ) -> Response {
     let login = &caller.live.login;
     match login.start(&provider, params, &caller.origin).await {
-        Ok(started) => (
-            CookieJar::new().add(started.cookie),
-            found(started.location.as_str()),
-        )
-            .into_response(),
+        Ok(started) => {
+            let binding = BindingCookie {
+                secure: login.secure_cookies(),
+            };
+            let cookie = binding.cookie(&started.key, login.transaction_ttl());
+            (
+                CookieJar::new().add(cookie),
+                found(started.location.as_str()),
+            )
+                .into_response()
+        }
         Err(error) => start_error(&provider, error, login.delivery()),
     }
 }
@@ -44,21 +51,27 @@ pub async fn callback(
 ) -> Response {
     let params = CallbackParams::new(pairs);
     let (login, origin, id) = (caller.live.login.clone(), caller.origin, provider.clone());
-    let decided = caller
-        .decisions
-        .run(async move { login.callback(&id, params, &cookies, &origin).await });
+    let binding = BindingCookie {
+        secure: login.secure_cookies(),
+    };
+    let decided = caller.decisions.run(async move {
+        let presented = binding.presented(&cookies);
+        login.callback(&id, params, &presented, &origin).await
+    });
     let decided = match decided.await {
         Ok(decided) => decided,
         Err(failed) => return failed,
     };
     match decided {
-        Ok((Finished::Success { location, user_id }, removal)) => {
+        Ok((Finished::Success { location, user_id }, key)) => {
             tracing::info!(provider, user_id, "login succeeded; token minted");
+            let removal = binding.removal(&key);
             (CookieJar::new().add(removal), found(location.as_str())).into_response()
         }
-        Ok((Finished::Failure { location, error }, removal)) => {
+        Ok((Finished::Failure { location, error }, key)) => {
             let public = error.public();
             tracing::warn!(provider, error_type = public.kind, %error, "login failed");
+            let removal = binding.removal(&key);
             (CookieJar::new().add(removal), found(location.as_str())).into_response()
         }
         Err(CallbackError::UnknownProvider(_)) => unknown_provider(&provider),

@@ -12,6 +12,7 @@
 //! path called with a method it does not take 405 with `Allow` ([`method_not_allowed`]).
 
 pub mod auth;
+pub mod binding_cookie;
 pub mod client_key;
 pub mod decide;
 pub mod draining;

@@ -1,19 +1,15 @@
-//! The browser binding of a login: a fresh `state` (32 random bytes) and the cookie that
-//! holds SHA-256(state) under a name derived from it, so several logins can run in parallel
-//! tabs. A callback must come from the browser that started the login (login CSRF defence) and
-//! carry a `state` that was issued, not yet used and not expired.
+//! The browser binding of a login: a fresh `state` (32 random bytes), stored hashed as the
+//! login's [`StateKey`], and the question the callback asks of the browser: does it hold the
+//! binding of that login ([`BrowserBinding`])? A callback must come from the browser that
+//! started the login (login CSRF defence) and carry a `state` that was issued, not yet used and
+//! not expired. How the browser holds it (a cookie) is HTTP's: `http::binding_cookie`.
 //! Must not: call providers or Appwrite, or log a `state`.
 
-use axum_extra::extract::cookie::{Cookie, SameSite};
 use data_encoding::BASE64URL_NOPAD;
 use idp_provider_api::Secret;
 use rand::RngCore;
-use subtle::ConstantTimeEq;
 
 use crate::store::transaction::StateKey;
-
-/// Characters of the state hash that name the cookie.
-const COOKIE_NAME_HASH_CHARS: usize = 16;
 
 /// Bytes of randomness in a `state`.
 const STATE_BYTES: usize = 32;
@@ -25,80 +21,21 @@ pub fn new_state() -> Secret<String> {
     Secret::new(BASE64URL_NOPAD.encode(&bytes))
 }
 
-/// The browser-binding cookie of a login.
-#[derive(Debug, Clone, Copy)]
-pub struct Binding {
-    /// `Secure` + `__Host-` prefix (public URL is https).
-    pub secure: bool,
-}
-
-impl Binding {
-    /// The cookie name for `key`.
-    fn name(&self, key: &StateKey) -> String {
-        let prefix = if self.secure { "__Host-" } else { "" };
-        format!("{prefix}idpb_{}", &key.as_str()[..COOKIE_NAME_HASH_CHARS])
-    }
-
-    /// The cookie set at `start`: HttpOnly, Path=/ (required by `__Host-`), living as long as
-    /// the transaction. With https it is `Secure` and `SameSite=None`, so that a provider's
-    /// `form_post` (a cross-site POST) still carries it; that is safe because the cookie only
-    /// vouches for its own `state`, which a cross-site attacker cannot know. Over plain http
-    /// (loopback development) browsers refuse `SameSite=None`, so it is `Lax` there.
-    pub fn cookie(&self, key: &StateKey, max_age: std::time::Duration) -> Cookie<'static> {
-        Cookie::build((self.name(key), key.as_str().to_string()))
-            .path("/")
-            .http_only(true)
-            .secure(self.secure)
-            .same_site(if self.secure {
-                SameSite::None
-            } else {
-                SameSite::Lax
-            })
-            .max_age(time::Duration::seconds(
-                i64::try_from(max_age.as_secs()).unwrap_or(600),
-            ))
-            .build()
-    }
-
-    /// The cookie that deletes the binding at `callback`.
-    pub fn removal(&self, key: &StateKey) -> Cookie<'static> {
-        let mut cookie = self.cookie(key, std::time::Duration::ZERO);
-        cookie.make_removal();
-        cookie
-    }
-
-    /// Whether the request's cookies prove that this browser started the login of `key`.
-    pub fn verify(&self, key: &StateKey, jar: &axum_extra::extract::CookieJar) -> bool {
-        jar.get(&self.name(key))
-            .is_some_and(|c| c.value().as_bytes().ct_eq(key.as_str().as_bytes()).into())
-    }
+/// What a callback's browser presents: whether it holds the binding set when the login of
+/// `key` started.
+pub trait BrowserBinding: Sync {
+    /// Whether this browser started the login of `key`.
+    fn holds(&self, key: &StateKey) -> bool;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum_extra::extract::CookieJar;
 
     #[test]
     fn every_login_gets_a_fresh_unguessable_state() {
         let (a, b) = (new_state(), new_state());
         assert_ne!(a, b);
         assert_eq!(a.expose().len(), 43, "256 bits of state, base64url");
-    }
-
-    #[test]
-    fn the_binding_needs_the_right_cookie() {
-        let binding = Binding { secure: true };
-        let key = StateKey::of("some-state");
-        let cookie = binding.cookie(&key, std::time::Duration::from_secs(600));
-        assert!(cookie.name().starts_with("__Host-idpb_"));
-        assert_eq!(cookie.secure(), Some(true));
-        assert_eq!(cookie.http_only(), Some(true));
-        let jar = CookieJar::new().add(cookie);
-        assert!(binding.verify(&key, &jar));
-        assert!(!binding.verify(&StateKey::of("other-state"), &jar));
-        assert!(!binding.verify(&key, &CookieJar::new()));
-        let forged = CookieJar::new().add(Cookie::new(binding.name(&key), "0".repeat(64)));
-        assert!(!binding.verify(&key, &forged));
     }
 }

@@ -5,7 +5,6 @@
 
 use std::borrow::Cow;
 
-use axum_extra::extract::cookie::Cookie;
 use idp_provider_api::{AuthorizationRequest, ProviderError};
 use url::Url;
 
@@ -17,13 +16,14 @@ use crate::return_urls::{RedirectError, RedirectTarget, ReturnState};
 use crate::store::StoreError;
 use crate::store::transaction::{LoginTransaction, StateKey};
 
-/// A started login: where to send the browser and the binding cookie to set. No `Debug`: the
-/// location carries `state` and the nonce, the cookie the state hash.
+/// A started login: where to send the browser, and the login whose binding the browser must
+/// then hold (for [`Login::transaction_ttl`]). No `Debug`: the location carries `state` and
+/// the nonce, the key the state hash.
 pub struct Started {
     /// The provider's authorization URL.
     pub location: Url,
-    /// The browser-binding cookie.
-    pub cookie: Cookie<'static>,
+    /// The login the browser is bound to.
+    pub key: StateKey,
 }
 
 /// Why `start` did not send the browser to the provider.
@@ -175,7 +175,7 @@ impl Login {
             })?;
         Ok(Started {
             location: authorization.url,
-            cookie: self.binding.cookie(&key, self.transaction_ttl),
+            key,
         })
     }
 }

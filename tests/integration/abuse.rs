@@ -142,21 +142,18 @@ async fn in_process(
     (idp_bridge::http::router(state), emulator, op)
 }
 
-/// Sends `uri` through `router` in-process; returns the status, the body and how long the
-/// router took.
-async fn time_request(
+/// Sends `request` through `router` in-process; returns the status and the body.
+async fn send(
     router: &axum::Router,
     request: axum::http::Request<axum::body::Body>,
-) -> (axum::http::StatusCode, String, std::time::Duration) {
+) -> (axum::http::StatusCode, String) {
     use tower::ServiceExt;
-    let began = std::time::Instant::now();
     let response = router.clone().oneshot(request).await.expect("infallible");
-    let took = began.elapsed();
     let status = response.status();
     let body = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
         .expect("body");
-    (status, String::from_utf8_lossy(&body).into_owned(), took)
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 fn get(uri: &str) -> axum::http::Request<axum::body::Body> {
@@ -185,8 +182,10 @@ fn scope_flood_uri() -> String {
     uri
 }
 
+/// Refused by the URI cap before any handler reads a scope (the work such a request costs is
+/// measured by `benches/start_flood.rs`, not timed here).
 #[tokio::test]
-async fn a_uri_at_hypers_limit_full_of_scopes_is_refused_in_under_50_ms() {
+async fn a_uri_at_hypers_limit_full_of_scopes_is_refused_before_any_handler() {
     let (router, _emulator, _op) = in_process(Options::mock()).await;
     let uri = scope_flood_uri();
     assert!(
@@ -194,15 +193,8 @@ async fn a_uri_at_hypers_limit_full_of_scopes_is_refused_in_under_50_ms() {
         "{}",
         uri.len()
     );
-    // Warm-up with a small request so lazy initialisation is not counted.
-    let _ = time_request(&router, get("/healthz")).await;
-    let (status, body, took) = time_request(&router, get(&uri)).await;
-    assert!(status.is_client_error(), "{status}: {body}");
-    assert!(
-        took < std::time::Duration::from_millis(50),
-        "the router worked {took:?} on a {}-byte URI",
-        uri.len()
-    );
+    let (status, body) = send(&router, get(&uri)).await;
+    assert_eq!(status, axum::http::StatusCode::URI_TOO_LONG, "{body}");
 }
 
 #[tokio::test]
@@ -216,7 +208,7 @@ async fn seventeen_scopes_are_refused_naming_the_cap() {
     for i in 0..17 {
         uri.push_str(&format!("s{i}+"));
     }
-    let (status, body, _) = time_request(&router, get(&uri)).await;
+    let (status, body) = send(&router, get(&uri)).await;
     assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("scopes") && body.contains("16"), "{body}");
 }
@@ -225,12 +217,12 @@ async fn seventeen_scopes_are_refused_naming_the_cap() {
 async fn over_long_uris_get_414_and_over_long_parameters_400_naming_them() {
     let (router, _emulator, _op) = in_process(Options::mock()).await;
     let long = format!("/healthz?pad={}", "a".repeat(9 * 1024));
-    let (status, body, _) = time_request(&router, get(&long)).await;
+    let (status, body) = send(&router, get(&long)).await;
     assert_eq!(status, axum::http::StatusCode::URI_TOO_LONG, "{body}");
 
     // A `state` longer than any real one: refused before the store is asked, naming it.
     let callback = format!("/v1/auth/corp/callback?state={}&code=c", "s".repeat(5000));
-    let (status, body, _) = time_request(&router, get(&callback)).await;
+    let (status, body) = send(&router, get(&callback)).await;
     assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
     assert!(
         body.contains("state") && body.contains("longer than"),
@@ -239,7 +231,7 @@ async fn over_long_uris_get_414_and_over_long_parameters_400_naming_them() {
 
     // Another parameter is named as such.
     let callback = format!("/v1/auth/corp/callback?state=s&code={}", "A".repeat(4100));
-    let (status, body, _) = time_request(&router, get(&callback)).await;
+    let (status, body) = send(&router, get(&callback)).await;
     assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
     assert!(
         body.contains("code") && body.contains("longer than"),
@@ -502,7 +494,7 @@ async fn a_forged_request_id_is_replaced_in_the_log_and_the_response() {
     // A well-formed id (1 to 64 of [A-Za-z0-9._-]) is kept, at both ends of the range.
     let longest = "b".repeat(64);
     for value in ["a", "Req-1.2_3", longest.as_str()] {
-        let (status, _, _) = time_request(
+        let (status, _) = send(
             &router,
             axum::http::Request::get("/healthz")
                 .header("x-request-id", value)

@@ -163,6 +163,42 @@ fn only_the_registry_names_a_provider_crate() {
     }
 }
 
+/// The HTTP crates a module that speaks HTTP names; the login pipeline names none of them (its
+/// callers in `http/` extract, set cookies and render; `BrowserBinding` is all it asks of a
+/// browser).
+const HTTP_CRATES: [&str; 5] = ["axum", "axum_extra", "hyper", "tower_http", "Cookie"];
+
+#[test]
+fn the_login_pipeline_speaks_no_http() {
+    let login = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/login");
+    let mut files = Vec::new();
+    rust_files(&login, &mut files);
+    assert!(files.len() > 10, "{}: {files:?}", login.display());
+    for file in files {
+        let code = production_code(&file);
+        for name in HTTP_CRATES {
+            assert!(
+                !names(&code, name),
+                "{} names {name}: HTTP (cookies, extractors, responses) belongs in src/http/",
+                file.display()
+            );
+        }
+    }
+    // The check can fail.
+    assert!(names("use axum_extra::extract::cookie::Cookie;", "Cookie"));
+    assert!(!names("let cookies_secure = true;", "Cookie"));
+}
+
+/// Whether `code` names `name` as a whole identifier.
+fn names(code: &str, name: &str) -> bool {
+    code.match_indices(name).any(|(at, _)| {
+        let before = code[..at].chars().next_back();
+        let after = code[at + name.len()..].chars().next();
+        let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+        !ident(before) && !ident(after)
+    })
+}
+
 #[test]
 fn the_checker_sees_a_violation() {
     // The checks above must be able to fail: a line that breaks the layering is found.
