@@ -43,20 +43,16 @@ pub fn install() {
 
 /// ring's verification algorithm for a public-key `alg`, `None` for HMAC.
 fn public_key_algorithm(alg: Algorithm) -> Option<&'static dyn sig::VerificationAlgorithm> {
-    use Algorithm as A;
-    Some(match alg {
-        A::RS256 => &sig::RSA_PKCS1_2048_8192_SHA256,
-        A::RS384 => &sig::RSA_PKCS1_2048_8192_SHA384,
-        A::RS512 => &sig::RSA_PKCS1_2048_8192_SHA512,
-        A::PS256 => &sig::RSA_PSS_2048_8192_SHA256,
-        A::PS384 => &sig::RSA_PSS_2048_8192_SHA384,
-        A::PS512 => &sig::RSA_PSS_2048_8192_SHA512,
-        A::ES256 => &sig::ECDSA_P256_SHA256_FIXED,
-        A::ES384 => &sig::ECDSA_P384_SHA384_FIXED,
-        A::EdDSA => &sig::ED25519,
+    if let Some(rsa) = rsa_components_algorithm(alg) {
+        return Some(rsa);
+    }
+    match alg {
+        Algorithm::ES256 => Some(&sig::ECDSA_P256_SHA256_FIXED),
+        Algorithm::ES384 => Some(&sig::ECDSA_P384_SHA384_FIXED),
+        Algorithm::EdDSA => Some(&sig::ED25519),
         // HMAC, and any algorithm a later jsonwebtoken adds.
-        _ => return None,
-    })
+        _ => None,
+    }
 }
 
 fn hmac_algorithm(alg: Algorithm) -> Option<ring::hmac::Algorithm> {
@@ -68,7 +64,8 @@ fn hmac_algorithm(alg: Algorithm) -> Option<ring::hmac::Algorithm> {
     }
 }
 
-/// The RSA parameters for RS*/PS* over a modulus and exponent (`RsaPublicKeyComponents`).
+/// The RSA parameters for RS*/PS* (2048 to 8192 bits), for an encoded key or a modulus and
+/// exponent (`RsaPublicKeyComponents`).
 fn rsa_components_algorithm(alg: Algorithm) -> Option<&'static sig::RsaParameters> {
     use Algorithm as A;
     Some(match alg {
