@@ -1,5 +1,8 @@
 //! The 26 classic JWT attacks of rp-conformance.md section 4, one or more tests per row
-//! (`rNN_...`, NN = the row number), each through a full login.
+//! (`rNN_...`, NN = the row number), each through a full login. This file is the one home of
+//! these verdicts: the oidc provider crate's tests (`providers/oidc/tests/oidc/`) do not repeat
+//! them and keep only what a row does not cover (other algorithms, other spellings, settings,
+//! the provider's API), naming the row they complement.
 
 use data_encoding::{BASE64_NOPAD, BASE64URL, BASE64URL_NOPAD};
 use mock_op::{Behavior, MockOp, SigningAlg};
@@ -586,10 +589,18 @@ async fn r19_email_with_lookalike_domain() {
 
 // ---------------------------------------------------------------- 20. email_verified
 
+/// Row 20 at a provider trusted for email, which writes a verified email (as
+/// `basic_rp::oidcc_client_test` shows for alice): an email left out proves it counted as
+/// unverified.
+const TRUSTED_FOR_EMAIL: &str = "trusted_for_email = true";
+
 /// No `email_verified`: the login works, the email counts as unverified (not written).
 #[tokio::test]
 async fn r20_email_verified_absent() {
-    let (rig, user_id) = accept_row("", |_, _| claims(json!({ "email_verified": null }))).await;
+    let (rig, user_id) = accept_row(TRUSTED_FOR_EMAIL, |_, _| {
+        claims(json!({ "email_verified": null }))
+    })
+    .await;
     let user = rig.app.emulator.user(&user_id).expect("user");
     assert_eq!(user["email"], "", "an unverified email is not written");
 }
@@ -597,7 +608,10 @@ async fn r20_email_verified_absent() {
 /// `email_verified: "true"` (a string, Cognito style): the login works, unverified.
 #[tokio::test]
 async fn r20_email_verified_as_string() {
-    let (rig, user_id) = accept_row("", |_, _| claims(json!({ "email_verified": "true" }))).await;
+    let (rig, user_id) = accept_row(TRUSTED_FOR_EMAIL, |_, _| {
+        claims(json!({ "email_verified": "true" }))
+    })
+    .await;
     let user = rig.app.emulator.user(&user_id).expect("user");
     assert_eq!(user["email"], "", "an unverified email is not written");
 }

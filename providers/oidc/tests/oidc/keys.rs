@@ -1,4 +1,7 @@
-//! Signing keys: rotation and unknown-kid floods (rp-conformance.md section 2.2, section 4 #5).
+//! Signing keys: rotation and unknown-kid floods (rp-conformance.md section 2.2, section 4 #5),
+//! as mechanics of the provider: exact fetch counts, concurrency, every key type, the refetch
+//! interval. The verdict of §4 #5 (a flood of unknown kids through logins costs at most one
+//! fetch and genuine tokens still pass) lives in `conformance::jwt_attacks::r05_unknown_kid_flood`.
 //! Tokens without `kid` are in `kidless`, the cache on its own in `jwks_cache`.
 
 use std::sync::Arc;
@@ -92,6 +95,9 @@ async fn concurrent_logins_after_a_rotation_share_one_refetch() {
 
 // ---------------------------------------------------------------- unknown kid flood
 
+/// What `jwt_attacks::r05_unknown_kid_flood` cannot see through logins: the first unknown kid
+/// costs exactly one fetch (the provider's own counter agrees), and then 50 sequential and 50
+/// concurrent verifications within the interval cost none.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_kid_flood_costs_one_fetch_per_interval() {
     let h = Harness::with(op_config(), json!({ "jwks_refetch_interval_seconds": 60 })).await;

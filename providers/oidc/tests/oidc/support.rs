@@ -30,8 +30,6 @@ pub fn op_config() -> MockOpConfig {
 pub enum Iss {
     /// Whatever the OP put in the redirect.
     AsSent,
-    /// No `iss` parameter.
-    Absent,
     /// This value instead.
     Value(String),
 }
@@ -157,7 +155,6 @@ impl Harness {
         assert_eq!(&authorization.state, state.expose(), "state round-trips");
         let iss = match iss {
             Iss::AsSent => authorization.iss.clone(),
-            Iss::Absent => None,
             Iss::Value(v) => Some(v),
         };
         let mut pairs = vec![
