@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use idp_provider_api::Secret;
+use idp_provider_oidc::jwk::KeySet;
 use idp_provider_oidc::verify::{Expectations, verify_id_token};
 use libfuzzer_sys::fuzz_target;
-use idp_provider_oidc::jwk::KeySet;
 use openidconnect::core::CoreJwsSigningAlgorithm;
 use openidconnect::{ClientId, IssuerUrl};
 
@@ -22,8 +22,7 @@ const JWKS: &str = r#"{"keys":[{"kty":"RSA","use":"sig","alg":"RS256","kid":"fuz
 /// 2024-01-01T00:00:00Z; the seed tokens are issued just before it.
 const NOW: i64 = 1_704_067_200;
 
-static KEYS: LazyLock<KeySet> =
-    LazyLock::new(|| serde_json::from_str(JWKS).expect("valid JWKS"));
+static KEYS: LazyLock<KeySet> = LazyLock::new(|| serde_json::from_str(JWKS).expect("valid JWKS"));
 
 static EXPECTED: LazyLock<Expectations> = LazyLock::new(|| Expectations {
     issuer: IssuerUrl::new("https://op.example.com".to_string()).expect("issuer"),
@@ -37,6 +36,7 @@ static EXPECTED: LazyLock<Expectations> = LazyLock::new(|| Expectations {
     trusted_audiences: vec!["https://api.example.com".to_string()],
     leeway: Duration::from_secs(60),
     max_age: Duration::from_secs(3600),
+    accepted_issuers: None,
 });
 
 static NONCE: LazyLock<Secret<String>> = LazyLock::new(|| Secret::new("fuzz-nonce".to_string()));
