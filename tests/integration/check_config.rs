@@ -341,31 +341,61 @@ fn serve_refuses_placeholders_unless_development() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start");
-    let started = std::time::Instant::now();
-    let mut running = false;
-    while started.elapsed() < std::time::Duration::from_secs(20) {
-        if child.try_wait().expect("wait").is_some() {
-            break;
+    // Its output, line by line, until both pipes close (the process exited or was killed).
+    let (lines, output) = std::sync::mpsc::channel::<String>();
+    let readers = [
+        read_lines(child.stdout.take().expect("stdout"), lines.clone()),
+        read_lines(child.stderr.take().expect("stderr"), lines),
+    ];
+    // Waits for the line that says it listens, not a fixed time; the deadline only guards
+    // against a hang.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let mut said = String::new();
+    let listening = loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match output.recv_timeout(left) {
+            Ok(line) => {
+                said.push_str(&line);
+                said.push('\n');
+                if line.contains("idp-bridge listening") {
+                    break true;
+                }
+            }
+            // Exited (both pipes closed), or the hang guard.
+            Err(_) => break false,
         }
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        running = true;
-        if started.elapsed() > std::time::Duration::from_secs(2) {
-            break;
-        }
-    }
+    };
     let still_running = child.try_wait().expect("wait").is_none();
     let _ = child.kill();
-    let out = child.wait_with_output().expect("output");
+    let status = child.wait().expect("wait");
+    for reader in readers {
+        reader.join().expect("reader");
+    }
+    said.extend(output.try_iter().map(|line| line + "\n"));
     assert!(
-        running && still_running,
-        "serve --development exited: {}",
-        text(&out)
+        listening && still_running,
+        "serve --development did not listen ({status}): {said}"
     );
     assert!(
-        text(&out).contains("configuration warning (serving anyway: --development)"),
-        "{}",
-        text(&out)
+        said.contains("configuration warning (serving anyway: --development)"),
+        "{said}"
     );
+}
+
+/// Sends each line `from` gives to `to`, until its end.
+fn read_lines(
+    from: impl std::io::Read + Send + 'static,
+    to: std::sync::mpsc::Sender<String>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        for line in std::io::BufReader::new(from).lines() {
+            let Ok(line) = line else { break };
+            if to.send(line).is_err() {
+                break;
+            }
+        }
+    })
 }
 
 #[test]

@@ -575,6 +575,9 @@ pub fn assert_no_secret_in(logs: &str, secrets: &[(&str, &str)]) {
 pub struct Served {
     child: tokio::process::Child,
     logs: Arc<std::sync::Mutex<String>>,
+    /// The tasks reading its stdout and stderr: done once the process has exited and they
+    /// have read every line it wrote.
+    collectors: Vec<tokio::task::JoinHandle<()>>,
     path: std::path::PathBuf,
     port: u16,
     _dir: tempfile::TempDir,
@@ -633,8 +636,10 @@ impl Served {
             .spawn()
             .expect("start idp-bridge");
         let logs = Arc::new(std::sync::Mutex::new(String::new()));
-        collect(child.stdout.take().expect("stdout"), logs.clone());
-        collect(child.stderr.take().expect("stderr"), logs.clone());
+        let collectors = vec![
+            collect(child.stdout.take().expect("stdout"), logs.clone()),
+            collect(child.stderr.take().expect("stderr"), logs.clone()),
+        ];
         let client = browser();
         for _ in 0..100 {
             if client
@@ -646,6 +651,7 @@ impl Served {
                 return Self {
                     child,
                     logs,
+                    collectors,
                     path: path.to_path_buf(),
                     port,
                     _dir: dir,
@@ -715,16 +721,28 @@ impl Served {
                 )
             })
             .expect("wait for the gateway");
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        self.drain_logs().await;
         (status, self.logs())
     }
 
-    /// Stops the process and returns everything it logged.
+    /// Stops the process as an orchestrator does (SIGTERM: it drains, flushes its log and
+    /// exits; killed only if it has not within 30 s, a hang guard) and returns everything it
+    /// logged.
     pub async fn stop(mut self) -> String {
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        let _ = self.child.kill().await;
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-        self.logs.lock().expect("logs").clone()
+        self.signal("TERM");
+        let exited = tokio::time::timeout(std::time::Duration::from_secs(30), self.child.wait());
+        if exited.await.is_err() {
+            let _ = self.child.kill().await;
+        }
+        self.drain_logs().await;
+        self.logs()
+    }
+
+    /// Waits until every line the exited process wrote has been read (its pipes are closed).
+    async fn drain_logs(&mut self) {
+        for collector in self.collectors.drain(..) {
+            let _ = collector.await;
+        }
     }
 }
 
@@ -732,7 +750,7 @@ impl Served {
 fn collect(
     reader: impl tokio::io::AsyncRead + Unpin + Send + 'static,
     into: Arc<std::sync::Mutex<String>>,
-) {
+) -> tokio::task::JoinHandle<()> {
     use tokio::io::AsyncBufReadExt as _;
     tokio::spawn(async move {
         let mut lines = tokio::io::BufReader::new(reader).lines();
@@ -741,7 +759,7 @@ fn collect(
             all.push_str(&line);
             all.push('\n');
         }
-    });
+    })
 }
 
 /// Asserts that no JWT of any kind (ID token, access token, signed assertion) is in `logs`.

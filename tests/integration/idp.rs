@@ -129,7 +129,7 @@ impl NodeIdp {
         let stderr_lines = Arc::new(Mutex::new(Vec::<String>::new()));
         let mut stderr = BufReader::new(child.stderr.take().expect("piped stderr")).lines();
         let kept = stderr_lines.clone();
-        tokio::spawn(async move {
+        let stderr_task = tokio::spawn(async move {
             while let Ok(Some(line)) = stderr.next_line().await {
                 eprintln!("[idp] {line}");
                 kept.lock().unwrap().push(line);
@@ -168,8 +168,9 @@ impl NodeIdp {
         };
         let _ = child.start_kill();
         let status = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-        // Let the stderr task catch up with the last lines.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // The stderr task has the last lines once the pipe ends (a hang guard, should a
+        // leftover process of node's hold the pipe open).
+        let _ = tokio::time::timeout(Duration::from_secs(5), stderr_task).await;
         let stderr_text = stderr_lines.lock().unwrap().join("\n");
         panic!(
             "test IdP `node {}` did not start: {failure}; exit: {status:?}\n\
