@@ -18,7 +18,7 @@
 //!   error responses, extractors, rate limits, readiness (`http::readiness`: what `/readyz` and
 //!   the health gauges report). `http::client_key` (who the client is), `http::limiter` and
 //!   `http::draining` are leaves that the state and the handlers share; no two submodules of a
-//!   module use each other in a circle (tests/integration/layering.rs checks it).
+//!   module use each other in a circle (tests/repository/layering.rs checks it).
 //! - [`login`]: the pipeline (start, callback → identity → policy → user → token → redirect),
 //!   with `start`, `request` (start's parameters), `binding` (state, cookie binding), `policy`
 //!   (what is admitted), `email` (strict addresses), `mapping` (identity → Appwrite user),

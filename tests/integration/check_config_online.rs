@@ -6,7 +6,7 @@
 use appwrite_emulator::{ApiKey, Emulator as Appwrite, EmulatorConfig};
 use typingdna_emulator::{Emulator as TypingDna, EmulatorConfig as TdnaConfig};
 
-use crate::check_config::{CLEAN, run, text};
+use crate::check_config_cli::{CLEAN, run, text};
 use crate::idp::{CLIENT_ID, CLIENT_SECRET, NodeIdp, free_port};
 
 /// The public URL of the check-config test files (`CLEAN`).

@@ -1,7 +1,7 @@
 //! What operators watch: the health gauges beside `/readyz`, and the alert rules
 //! (`deploy/prometheus/alerts.yaml`) and the dashboard (`deploy/grafana/idp-bridge.json`), which
 //! may read only metrics and labels that a running gateway exposes. promtool checks the rules'
-//! syntax and runs their tests in CI (`.ci/run`); `runbook.rs` checks the runbook they link.
+//! syntax and runs their tests in CI (`.ci/run`); `tests/repository/runbook.rs` checks the runbook they link.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -10,7 +10,6 @@ use mock_op::Behavior;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::deploy::read;
 use crate::helpers::{FAILURE, Options, SUCCESS, TestApp, error_of, location, without_query};
 use crate::metrics::{exchange_at_hook, hook_table, scrape, scrape_at};
 use crate::ops::{DOWN_PROVIDER, spawn_with_one_provider_down};
@@ -251,4 +250,10 @@ fn the_name_and_selector_scans_find_what_they_look_for() {
         ]
     );
     assert!(selectors("summary: \"{{ $labels.instance }}\" legend {{provider}}").is_empty());
+}
+
+/// A repository file, by its path from the repository root.
+fn read(path: &str) -> String {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }

@@ -1,5 +1,5 @@
 //! The allow-list of the open-redirect corpus and an independent check of accepted targets,
-//! shared by `tests/integration/redirect_corpus.rs` and `fuzz/fuzz_targets/redirect.rs`
+//! shared by `tests/repository/redirect_corpus.rs` and `fuzz/fuzz_targets/redirect.rs`
 //! (included with `#[path]`). Written out by hand so that the check does not depend on how the
 //! implementation parses its own entries.
 //!
