@@ -102,7 +102,8 @@ impl Default for Registry {
 
 impl Registry {
     /// The built-in types plus `kind`, opened by `open`, with no secret keys and its unknown
-    /// keys left to `open`; [`Registry::with_type`] says more. A `kind` that is already known
+    /// keys left to `open` (a `<key>_file` key too reaches `open` as it is, unread: declare
+    /// secrets with [`Registry::with_type`]). A `kind` that is already known
     /// is replaced, so a program can also swap a built-in type for its own.
     #[must_use]
     pub fn with(self, kind: &'static str, open: OpenFn) -> Self {

@@ -33,12 +33,24 @@ pub static RING: CryptoProvider = CryptoProvider {
     },
 };
 
-/// Makes [`RING`] jsonwebtoken's provider for this process. Idempotent and cheap; nothing else
-/// in the workspace installs a provider (clippy's `disallowed-methods` keeps jsonwebtoken's
-/// `encode` and `decode` behind this crate).
-pub fn install() {
-    // Err only when a provider is already installed, and the only one ever installed is RING.
-    let _ = RING.install_default();
+/// Makes [`RING`] jsonwebtoken's provider for this process; whether it is. Idempotent and
+/// cheap. `false` when something reached jsonwebtoken first (its stand-in provider, which
+/// panics, or one a program embedding the gateway installed): the callers then refuse to
+/// decode rather than panic or verify with another backend. Nothing in this workspace does
+/// (clippy's `disallowed-methods` keeps jsonwebtoken's calls behind this crate).
+pub fn install() -> bool {
+    match RING.install_default() {
+        Ok(()) => true,
+        Err(installed) => std::ptr::eq(installed, &RING),
+    }
+}
+
+/// The error of a call made when [`install`] failed.
+pub(crate) fn not_installed() -> Error {
+    ErrorKind::Provider(
+        "another jsonwebtoken crypto provider was installed before idp-jose's ring provider".into(),
+    )
+    .into()
 }
 
 /// ring's verification algorithm for a public-key `alg`, `None` for HMAC.

@@ -35,11 +35,13 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    /// Whether a key of this kind can check `alg` at all.
+    /// Whether a key of this kind can check `alg` at all: of the algorithm's type and curve,
+    /// and an RSA key of at least [`MIN_RSA_BITS`] (counted to the bit: ring's own minimum
+    /// rounds up to whole bytes and would take a 2041-bit key).
     pub fn fits(self, alg: Algorithm) -> bool {
         use Algorithm as A;
         match self {
-            Self::Rsa { .. } => alg.family() == AlgorithmFamily::Rsa,
+            Self::Rsa { bits } => bits >= MIN_RSA_BITS && alg.family() == AlgorithmFamily::Rsa,
             Self::P256 => alg == A::ES256,
             Self::P384 => alg == A::ES384,
             Self::Ed25519 => alg == A::EdDSA,
@@ -51,7 +53,8 @@ impl KeyKind {
 /// Why a signature was not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SignatureError {
-    /// The key cannot check this algorithm (another type or curve).
+    /// The key cannot check this algorithm (another type or curve, or an RSA key under
+    /// [`MIN_RSA_BITS`]).
     #[error("a {kind:?} key cannot check {alg:?}")]
     KeyDoesNotFit {
         /// The key's kind.

@@ -35,7 +35,16 @@ pub fn decode<T: serde::de::DeserializeOwned>(
     key: &PublicKey,
     validation: &Validation,
 ) -> errors::Result<TokenData<T>> {
-    backend::install();
+    if !backend::install() {
+        return Err(backend::not_installed());
+    }
+    // Refused before jsonwebtoken, whose backend sees only the key's bytes.
+    if let KeyKind::Rsa { bits } = key.kind()
+        && bits < MIN_RSA_BITS
+    {
+        let why = format!("an RSA key of {bits} bits; at least {MIN_RSA_BITS} are required");
+        return Err(errors::ErrorKind::InvalidRsaKey(why).into());
+    }
     jsonwebtoken::decode(token, key.decoding_key(), validation)
 }
 
@@ -50,7 +59,9 @@ pub fn encode<T: serde::Serialize>(
     claims: &T,
     key: &EncodingKey,
 ) -> errors::Result<String> {
-    backend::install();
+    if !backend::install() {
+        return Err(backend::not_installed());
+    }
     jsonwebtoken::encode(header, claims, key)
 }
 
@@ -61,7 +72,9 @@ pub fn encode<T: serde::Serialize>(
 /// When the key does not fit `alg`.
 #[allow(clippy::disallowed_methods)] // the one place it is called; see `backend::install`
 pub fn sign(message: &[u8], key: &EncodingKey, alg: Algorithm) -> errors::Result<String> {
-    backend::install();
+    if !backend::install() {
+        return Err(backend::not_installed());
+    }
     jsonwebtoken::crypto::sign(message, key, alg)
 }
 
@@ -71,7 +84,9 @@ pub fn sign(message: &[u8], key: &EncodingKey, alg: Algorithm) -> errors::Result
 /// When the key does not fit `alg`.
 #[allow(clippy::disallowed_methods)] // the one place it is called; see `backend::install`
 pub fn public_jwk(key: &EncodingKey, alg: Algorithm) -> errors::Result<jsonwebtoken::jwk::Jwk> {
-    backend::install();
+    if !backend::install() {
+        return Err(backend::not_installed());
+    }
     if alg != Algorithm::EdDSA {
         return jsonwebtoken::jwk::Jwk::from_encoding_key(key, alg);
     }

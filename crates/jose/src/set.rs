@@ -18,13 +18,21 @@ pub struct Jwk {
 
 impl Jwk {
     /// Reads one JWK object.
+    /// A `kid`, `use` or `alg` that is present but not a string makes the key unusable (its
+    /// [`Jwk::key`] says why): read as absent, a `kid` would match any token's.
     pub fn from_json(json: &Value) -> Self {
         let text = |name: &str| json.get(name).and_then(Value::as_str).map(str::to_string);
+        let not_text = ["kid", "use", "alg"]
+            .into_iter()
+            .find(|name| json.get(*name).is_some_and(|v| !v.is_string()));
         Self {
             kid: text("kid"),
             key_use: text("use"),
             alg: text("alg"),
-            key: PublicKey::from_jwk(json),
+            key: match not_text {
+                Some(name) => Err(format!("`{name}` is not a string")),
+                None => PublicKey::from_jwk(json),
+            },
         }
     }
 

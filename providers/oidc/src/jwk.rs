@@ -193,9 +193,12 @@ impl JsonWebKey for RingJsonWebKey {
             .as_ref()
             .map_err(|why| SignatureVerificationError::InvalidKey(why.clone()))?;
         key.verify(jose_alg, message, sig).map_err(|e| match e {
-            SignatureError::KeyDoesNotFit { .. } => SignatureVerificationError::InvalidKey(
-                "Key uses different CRV than JWT".to_string(),
-            ),
+            SignatureError::KeyDoesNotFit { .. } => {
+                SignatureVerificationError::InvalidKey(format!(
+                    "{e}: another curve, or an RSA key under {} bits",
+                    idp_jose::MIN_RSA_BITS
+                ))
+            }
             SignatureError::Invalid => {
                 SignatureVerificationError::CryptoError("bad signature".to_string())
             }

@@ -143,14 +143,16 @@ fn jwk_key(jwk: &Jwk) -> Option<VerifyKey> {
         KeyKind::Ed25519 => (Algorithm::EdDSA, "EdDSA"),
         KeyKind::P384 | KeyKind::Secret => return None,
     };
-    if jwk.alg().is_some_and(|a| a != named) {
+    // A key that names another algorithm, is too weak, or whose `kid` could not be compared
+    // (over-long, or not a string) is skipped: kept without its `kid`, it would match any.
+    if jwk.alg().is_some_and(|a| a != named)
+        || !key.kind().fits(alg)
+        || jwk.kid().is_some_and(|kid| kid.len() > MAX_KID_LEN)
+    {
         return None;
     }
     Some(VerifyKey {
-        kid: jwk
-            .kid()
-            .filter(|kid| kid.len() <= MAX_KID_LEN)
-            .map(str::to_string),
+        kid: jwk.kid().map(str::to_string),
         alg,
         key: key.clone(),
     })

@@ -230,3 +230,82 @@ fn leading_zero_bytes_of_a_jwk_modulus_are_ignored() {
         .unwrap();
     assert_eq!(public.verify(Algorithm::RS256, b"m", &signature), Ok(()));
 }
+
+/// ring's RSA minimum rounds up to whole bytes, so a 2041-bit key (256 bytes) would pass it;
+/// the gateway's rule counts bits, in `fits`, `verify` and `decode` alike.
+#[test]
+fn an_rsa_key_under_2048_bits_checks_nothing_even_when_ring_would() {
+    use rsa::traits::PublicKeyParts as _;
+    let private = rsa::RsaPrivateKey::new(&mut rand::thread_rng(), 2041).unwrap();
+    let public = private.to_public_key();
+    assert_eq!(
+        public.n().to_bytes_be().len(),
+        256,
+        "as long as a 2048-bit modulus"
+    );
+    let jwk = json!({
+        "kty": "RSA",
+        "n": b64(&public.n().to_bytes_be()),
+        "e": b64(&public.e().to_bytes_be()),
+    });
+    let weak = PublicKey::from_jwk(&jwk).unwrap();
+    assert_eq!(weak.kind(), KeyKind::Rsa { bits: 2041 });
+    assert!(!weak.kind().fits(Algorithm::RS256));
+    // ring refuses to sign with a key this small, so RustCrypto's rsa signs: RS256 is
+    // PKCS#1 v1.5 over SHA-256's DigestInfo (RFC 8017 section 9.2, note 1).
+    const SHA256_DIGEST_INFO: [u8; 19] = [
+        0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01,
+        0x05, 0x00, 0x04, 0x20,
+    ];
+    let sign = |message: &[u8]| {
+        let digest = ring::digest::digest(&ring::digest::SHA256, message);
+        let info = [&SHA256_DIGEST_INFO[..], digest.as_ref()].concat();
+        private
+            .sign(rsa::Pkcs1v15Sign::new_unprefixed(), &info)
+            .unwrap()
+    };
+    let header = b64(br#"{"alg":"RS256","typ":"JWT"}"#);
+    let payload = b64(br#"{"sub":"u","exp":4000000000}"#);
+    let input = format!("{header}.{payload}");
+    let message = input.as_bytes();
+    let signature = sign(message);
+    // What ring alone would accept:
+    let parts = ring::signature::RsaPublicKeyComponents {
+        n: public.n().to_bytes_be(),
+        e: public.e().to_bytes_be(),
+    };
+    assert!(
+        parts
+            .verify(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                message,
+                &signature
+            )
+            .is_ok()
+    );
+    assert!(matches!(
+        weak.verify(Algorithm::RS256, message, &signature),
+        Err(SignatureError::KeyDoesNotFit { .. })
+    ));
+    let token = format!("{input}.{}", b64(&signature));
+    let mut validation = Validation::new(Algorithm::RS256);
+    validation.validate_aud = false;
+    let refused = crate::decode::<Value>(&token, &weak, &validation).unwrap_err();
+    assert!(refused.to_string().contains("2041 bits"), "{refused}");
+}
+
+#[test]
+fn a_kid_use_or_alg_that_is_not_a_string_makes_the_key_unusable() {
+    let (_, jwk) = keypair(Algorithm::ES256);
+    for name in ["kid", "use", "alg"] {
+        let mut odd = jwk.clone();
+        odd[name] = json!(["a"]);
+        let read = crate::Jwk::from_json(&odd);
+        assert_eq!(
+            read.key().unwrap_err(),
+            format!("`{name}` is not a string"),
+            "{name}"
+        );
+    }
+    assert!(crate::Jwk::from_json(&jwk).key().is_ok());
+}

@@ -114,7 +114,7 @@ fn a_key_on_another_curve_or_without_parts_is_refused_at_verification() {
     assert_eq!(p384.curve(), Some(Curve::P384));
     match p384.verify_signature(&CoreJwsSigningAlgorithm::EcdsaP256Sha256, MESSAGE, &[0; 64]) {
         Err(SignatureVerificationError::InvalidKey(reason)) => {
-            assert!(reason.contains("CRV"), "{reason}");
+            assert!(reason.contains("another curve"), "{reason}");
         }
         other => panic!("expected a curve mismatch, got {other:?}"),
     }
@@ -255,7 +255,8 @@ fn a_key_set_reads_and_writes_like_openidconnects() {
     );
 }
 
-/// The differential test `check_compatible` is kept on: for real keys of every type, each with
+/// The differential test `check_compatible` is kept on: for real keys of every type (RSA 2048,
+/// P-256, Ed25519), each with
 /// every `use` and `alg` a JWK may carry, and every algorithm, openidconnect's own key and ours
 /// give the same verdict (accepted, or refused with the same kind of error) on a valid
 /// signature and on a changed one. A copy of openidconnect's rules that drifted from them
@@ -299,26 +300,34 @@ fn verdicts_match_openidconnects_own_key() {
     let algs = [
         A::RsaSsaPkcs1V15Sha256,
         A::RsaSsaPkcs1V15Sha384,
+        A::RsaSsaPkcs1V15Sha512,
         A::RsaSsaPssSha256,
+        A::RsaSsaPssSha384,
+        A::RsaSsaPssSha512,
         A::EcdsaP256Sha256,
         A::EcdsaP384Sha384,
+        A::EcdsaP521Sha512,
         A::EdDsa,
         A::HmacSha256,
+        A::HmacSha384,
+        A::HmacSha512,
         A::None,
     ];
     let uses = [None, Some("sig"), Some("enc")];
+    // RSA-OAEP: an encryption algorithm, which openidconnect reads as no signing algorithm.
     let key_algs = [
         None,
         Some("RS256"),
         Some("ES256"),
         Some("EdDSA"),
         Some("HS256"),
+        Some("RSA-OAEP"),
     ];
     let kind = |r: &Result<(), SignatureVerificationError>| match r {
         Ok(()) => "ok".to_string(),
         Err(e) => format!("{:?}", std::mem::discriminant(e)),
     };
-    let mut compared = 0;
+    let (mut compared, mut unread) = (0, 0);
     for (json, message, signature) in &keys {
         for key_use in uses {
             for key_alg in key_algs {
@@ -329,8 +338,14 @@ fn verdicts_match_openidconnects_own_key() {
                 if let Some(a) = key_alg {
                     json["alg"] = a.into();
                 }
-                let ours: RingJsonWebKey = serde_json::from_value(json.clone()).unwrap();
-                let theirs: CoreJsonWebKey = serde_json::from_value(json.clone()).unwrap();
+                let ours = serde_json::from_value::<RingJsonWebKey>(json.clone());
+                let theirs = serde_json::from_value::<CoreJsonWebKey>(json.clone());
+                // A key openidconnect does not read at all (RSA-OAEP) is not read by ours.
+                let (Ok(ours), Ok(theirs)) = (&ours, &theirs) else {
+                    assert_eq!(ours.is_ok(), theirs.is_ok(), "{json}");
+                    unread += 1;
+                    continue;
+                };
                 let mut bent = signature.clone();
                 bent[3] ^= 1;
                 for alg in &algs {
@@ -350,5 +365,5 @@ fn verdicts_match_openidconnects_own_key() {
             }
         }
     }
-    assert_eq!(compared, 3 * 3 * 5 * 8 * 2);
+    assert_eq!((compared, unread), (3 * 3 * 5 * 14 * 2, 3 * 3));
 }
