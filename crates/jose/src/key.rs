@@ -144,16 +144,19 @@ impl PublicKey {
     }
 
     /// Reads one PEM public key (SPKI `PUBLIC KEY`, or PKCS#1 `RSA PUBLIC KEY`): RSA, EC on
-    /// P-256 or P-384, or Ed25519.
+    /// P-256 or P-384 (by the curve the key names), or Ed25519.
     ///
     /// # Errors
-    /// When the PEM holds none of these.
+    /// When the PEM is no public key, or holds none of these (another curve included).
     pub fn from_pem(pem: &[u8]) -> Result<Self, String> {
+        let block = pem::parse(pem).map_err(|e| format!("is not valid PEM: {e}"))?;
+        match block.tag() {
+            "PUBLIC KEY" | "RSA PUBLIC KEY" => {}
+            tag => return Err(format!("is a {tag:?} block, not a public key")),
+        }
         if let Ok(key) = DecodingKey::from_ec_pem(pem) {
-            let kind = match key.kind() {
-                DecodingKeyKind::SecretOrDer(point) if point.len() == 65 => KeyKind::P256,
-                DecodingKeyKind::SecretOrDer(point) if point.len() == 97 => KeyKind::P384,
-                _ => return Err("is an EC key on a curve other than P-256 or P-384".into()),
+            let Some(kind) = ec_curve(block.contents()) else {
+                return Err("is an EC key on a curve other than P-256 or P-384".into());
             };
             return Ok(Self { kind, key });
         }
@@ -228,6 +231,33 @@ pub fn modulus_bits(modulus: &[u8]) -> usize {
     match significant.next() {
         Some(first) => (significant.count() + 1) * 8 - first.leading_zeros() as usize,
         None => 0,
+    }
+}
+
+/// The namedCurve OIDs of P-256 (prime256v1) and P-384 (secp384r1), RFC 5480 section 2.1.1.1.
+const P256: [u64; 7] = [1, 2, 840, 10045, 3, 1, 7];
+const P384: [u64; 5] = [1, 3, 132, 0, 34];
+
+/// The curve an EC `SubjectPublicKeyInfo` (DER) names, when it is P-256 or P-384
+/// (jsonwebtoken reads only the point, whose length a 256-bit curve such as secp256k1 shares
+/// with P-256).
+fn ec_curve(spki: &[u8]) -> Option<KeyKind> {
+    use simple_asn1::ASN1Block;
+    let blocks = simple_asn1::from_der(spki).ok()?;
+    let [ASN1Block::Sequence(_, parts)] = blocks.as_slice() else {
+        return None;
+    };
+    let [ASN1Block::Sequence(_, algorithm), ASN1Block::BitString(..)] = parts.as_slice() else {
+        return None;
+    };
+    let [_, ASN1Block::ObjectIdentifier(_, curve)] = algorithm.as_slice() else {
+        return None;
+    };
+    let arcs: Vec<u64> = curve.as_vec().ok()?;
+    match arcs.as_slice() {
+        named if named == P256 => Some(KeyKind::P256),
+        named if named == P384 => Some(KeyKind::P384),
+        _ => None,
     }
 }
 

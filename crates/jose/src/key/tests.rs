@@ -214,6 +214,33 @@ fn pem_keys_are_read_with_their_kind_and_size() {
     assert!(PublicKey::from_pem(junk).is_err());
 }
 
+/// A public key on secp256k1 has a point as long as P-256's: the curve it names decides
+/// (`openssl ecparam -name secp256k1 -genkey | openssl ec -pubout`).
+const SECP256K1_PEM: &str = "-----BEGIN PUBLIC KEY-----
+MFYwEAYHKoZIzj0CAQYFK4EEAAoDQgAEo8CXL51cX1uYPddsqDrndIOT8EGb1eHx
+zPuCMm5iBWHNfhxbtmLTn42csW++rcjEjzYoFCsjgTlRp5SqFxFy5A==
+-----END PUBLIC KEY-----
+";
+
+#[test]
+fn pem_keys_of_another_curve_or_not_public_are_refused() {
+    assert_eq!(
+        PublicKey::from_pem(SECP256K1_PEM.as_bytes()).unwrap_err(),
+        "is an EC key on a curve other than P-256 or P-384"
+    );
+    let private = rcgen::KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
+    assert_eq!(
+        PublicKey::from_pem(private.serialize_pem().as_bytes()).unwrap_err(),
+        "is a \"PRIVATE KEY\" block, not a public key"
+    );
+    let certificate = SECP256K1_PEM.replace("PUBLIC KEY", "CERTIFICATE");
+    assert!(
+        PublicKey::from_pem(certificate.as_bytes())
+            .unwrap_err()
+            .contains("not a public key")
+    );
+}
+
 #[test]
 fn leading_zero_bytes_of_a_jwk_modulus_are_ignored() {
     let (encoding, jwk) = keypair(Algorithm::RS256);
