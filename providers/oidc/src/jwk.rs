@@ -95,16 +95,12 @@ impl RingJsonWebKey {
     }
 
     fn from_json(json: &Value) -> Result<Self, serde_json::Error> {
-        let jwk = CoreJsonWebKey::deserialize(json)?;
-        let key = match jwk.key_type() {
-            // openidconnect drops members it did not understand; a key type it knows but
-            // idp-jose does not is reported at verification time.
-            CoreJsonWebKeyType::RSA
-            | CoreJsonWebKeyType::EllipticCurve
-            | CoreJsonWebKeyType::OctetKeyPair => PublicKey::from_jwk(json),
-            other => Err(format!("unsupported key type {other:?}")),
-        };
-        Ok(Self(Arc::new(Inner { jwk, key })))
+        // A key idp-jose cannot read (a symmetric one, another type or curve) stays in the set
+        // with the reason, reported at verification time as openidconnect's own key does.
+        Ok(Self(Arc::new(Inner {
+            jwk: CoreJsonWebKey::deserialize(json)?,
+            key: PublicKey::from_jwk(json),
+        })))
     }
 }
 
